@@ -1,0 +1,411 @@
+"""The values that flow between pipeline stages.
+
+Every stage takes and returns these frozen dataclasses, so a stage can be tested
+alone and the data flows one way: fetch -> extract -> sections -> store -> diff
+-> rules -> notify. Serialisation helpers live here so the store and the JSON
+outputs agree on one shape.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+PATH_SEPARATOR = " > "
+
+
+def sha256_hex(data: str | bytes) -> str:
+    """Hash used for every digest in the store, so digests are comparable everywhere."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+class Severity(enum.IntEnum):
+    """How loudly a change should be announced; ordered so max() picks the loudest."""
+
+    MINOR = 1
+    MAJOR = 2
+    CRITICAL = 3
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {value!r}; use one of {choices}") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+@dataclass(frozen=True)
+class Block:
+    """One readable unit of a section: a paragraph, a list item, a table row."""
+
+    kind: str  # "p", "li", "tr", "pre", "dt", "dd", "blockquote" ...
+    text: str  # normalised text
+    links: tuple[str, ...] = ()  # normalised link targets found in the block
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "text": self.text}
+        if self.links:
+            data["links"] = list(self.links)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Block:
+        return cls(data["kind"], data["text"], tuple(data.get("links", ())))
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and the blocks under it, up to the next heading of any level.
+
+    `path` is the chain of headings from the page title down to this heading, so
+    two sections with the same heading in different places stay distinct.
+    """
+
+    path: tuple[str, ...]
+    level: int
+    blocks: tuple[Block, ...]
+    digest: str
+
+    @property
+    def heading(self) -> str:
+        return self.path[-1] if self.path else ""
+
+    @property
+    def label(self) -> str:
+        return PATH_SEPARATOR.join(self.path)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(block.text for block in self.blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": list(self.path),
+            "level": self.level,
+            "digest": self.digest,
+            "blocks": [block.to_dict() for block in self.blocks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Section:
+        return cls(
+            tuple(data["path"]),
+            int(data["level"]),
+            tuple(Block.from_dict(b) for b in data["blocks"]),
+            data["digest"],
+        )
+
+
+@dataclass(frozen=True)
+class Document:
+    """The policy as a reader sees it: title, sections, and metadata kept out of the text.
+
+    Metadata (country banner, breadcrumb, "Last updated" date, language) is
+    recorded but never hashed, so a date-only bump is not a new version.
+    """
+
+    title: str
+    sections: tuple[Section, ...]
+    digest: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def section(self, label: str) -> Section | None:
+        for section in self.sections:
+            if section.label == label:
+                return section
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "digest": self.digest,
+            "metadata": dict(self.metadata),
+            "sections": [s.to_dict() for s in self.sections],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Document:
+        return cls(
+            data["title"],
+            tuple(Section.from_dict(s) for s in data["sections"]),
+            data["digest"],
+            dict(data.get("metadata", {})),
+        )
+
+
+# --------------------------------------------------------------------------- fetching
+
+FetchStatus = Literal["ok", "not_modified", "blocked", "error"]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one poll of one URL gave, before any extraction.
+
+    `blocked` means the server answered but not with the policy (sign-in wall,
+    captcha, JavaScript shell, wrong marketplace); `error` means no usable
+    answer (network failure, HTTP error, oversize body). Neither is ever stored
+    as a snapshot.
+    """
+
+    url: str
+    status: FetchStatus
+    final_url: str | None = None
+    http_status: int | None = None
+    text: str | None = None  # decoded body, for status "ok"
+    raw: bytes | None = None  # body bytes as received (decompressed), for status "ok"
+    etag: str | None = None
+    last_modified: str | None = None
+    reason: str | None = None  # human sentence for blocked/error: what happened and what to do
+    via: Literal["http", "browser"] = "http"
+    elapsed: float = 0.0
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One stored version of one page. Content lives in blobs; this is the index entry."""
+
+    id: str  # hex, unique; a unique prefix is enough on the command line
+    page_id: str
+    digest: str  # Document.digest
+    captured_at: str  # ISO 8601 UTC, when this content was first seen
+    last_seen_at: str  # ISO 8601 UTC, when this content was last seen
+    url: str
+    raw_key: str  # blob key of the compressed raw HTML
+    doc_key: str  # blob key of the compressed Document JSON
+    title: str = ""
+    section_digests: Mapping[str, str] = field(default_factory=dict)  # label -> digest
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    origin: Literal["fetch", "import", "rederive"] = "fetch"
+    marketplace: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "page_id": self.page_id,
+            "digest": self.digest,
+            "captured_at": self.captured_at,
+            "last_seen_at": self.last_seen_at,
+            "url": self.url,
+            "raw_key": self.raw_key,
+            "doc_key": self.doc_key,
+            "title": self.title,
+            "section_digests": dict(self.section_digests),
+            "metadata": dict(self.metadata),
+            "origin": self.origin,
+            "marketplace": self.marketplace,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        return cls(
+            id=data["id"],
+            page_id=data["page_id"],
+            digest=data["digest"],
+            captured_at=data["captured_at"],
+            last_seen_at=data["last_seen_at"],
+            url=data["url"],
+            raw_key=data["raw_key"],
+            doc_key=data["doc_key"],
+            title=data.get("title", ""),
+            section_digests=dict(data.get("section_digests", {})),
+            metadata=dict(data.get("metadata", {})),
+            origin=data.get("origin", "fetch"),
+            marketplace=data.get("marketplace"),
+        )
+
+
+# --------------------------------------------------------------------------- diffing
+
+FragmentOp = Literal["equal", "insert", "delete"]
+ChangeKind = Literal["added", "removed", "modified"]
+SectionChangeKind = Literal["added", "removed", "modified", "renamed", "moved", "unchanged"]
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """A watched term found in a change; `side` says whether it was in the old text, the new, or both."""
+
+    rule: str
+    term: str
+    severity: Severity
+    side: Literal["old", "new", "both"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "term": self.term,
+            "severity": str(self.severity),
+            "side": self.side,
+        }
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A run of words in an inline diff."""
+
+    op: FragmentOp
+    text: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One added, removed or reworded sentence (or list item / table row) in one section."""
+
+    kind: ChangeKind
+    section: tuple[str, ...]  # path in the new snapshot (the old one for a removed section)
+    old: str | None
+    new: str | None
+    fragments: tuple[Fragment, ...]
+    substantive: bool
+    tags: tuple[str, ...] = ()  # "obligation", "number", "link", "term", "cosmetic-only" ...
+    matches: tuple[RuleMatch, ...] = ()
+
+    @property
+    def section_label(self) -> str:
+        return PATH_SEPARATOR.join(self.section)
+
+
+@dataclass(frozen=True)
+class SectionChange:
+    """How one section of the old snapshot corresponds to one of the new."""
+
+    kind: SectionChangeKind
+    old_path: tuple[str, ...] | None
+    new_path: tuple[str, ...] | None
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return PATH_SEPARATOR.join(self.new_path if self.new_path is not None else self.old_path or ())
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """Everything that differs between two snapshots of one page, in page order."""
+
+    page_id: str
+    old_id: str
+    new_id: str
+    sections: tuple[SectionChange, ...]
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for s in self.sections for c in s.changes)
+
+    @property
+    def substantive(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.substantive)
+
+    @property
+    def is_empty(self) -> bool:
+        return all(s.kind == "unchanged" for s in self.sections)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named set of watched terms; a change mentioning one is raised to `severity`."""
+
+    name: str
+    severity: Severity
+    terms: tuple[str, ...] = ()  # plain words/phrases; a trailing * is a prefix wildcard
+    patterns: tuple[str, ...] = ()  # regular expressions, matched case-insensitively
+    pages: tuple[str, ...] = ()  # page ids this rule is limited to; empty = every page
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where alerts go: an apprise URL, with a floor on which severities it receives."""
+
+    url: str  # after ${ENV} expansion; may contain secrets, never log it raw
+    name: str
+    min_severity: Severity = Severity.MINOR
+
+
+@dataclass(frozen=True)
+class Validity:
+    """What a real copy of the page must look like; anything else is `blocked`, not a version."""
+
+    min_length: int = 0  # characters of extracted text
+    language: str | None = None  # expected <html lang> prefix, e.g. "en"
+    h1: str | None = None  # regex the page's h1 must match
+    required_headings: tuple[str, ...] = ()
+    country: str | None = None  # expected country banner, e.g. "United Kingdom"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page to watch, with every default already applied."""
+
+    id: str  # e.g. "seller-code-of-conduct" or "seller-code-of-conduct@UK"
+    url: str
+    title: str = ""
+    select: str | None = None  # CSS selector of the policy body
+    remove: tuple[str, ...] = ()  # CSS selectors of parts to drop
+    ignore: tuple[str, ...] = ()  # regexes of text to drop before hashing
+    marketplace: str | None = None
+    fetch: Literal["http", "browser", "auto"] = "auto"
+    interval: float = 6 * 3600.0  # seconds between polls in `run`
+    timeout: float = 30.0  # seconds, connect and read
+    headers: Mapping[str, str] = field(default_factory=dict)
+    profile: str | None = None
+    validity: Validity = field(default_factory=Validity)
+    rules: tuple[Rule, ...] = ()  # rules written inside the page entry
+
+    @property
+    def host(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or ""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    interval: float = 6 * 3600.0
+    timeout: float = 30.0
+    user_agent: str = ""
+    per_host: int = 2  # concurrent fetches per host
+    workers: int = 8  # concurrent fetches overall
+    max_bytes: int = 5 * 1024 * 1024
+    retries: int = 3
+    failures_before_alert: int = 3  # consecutive failed polls before an "unreachable" alert
+    alert_on_cosmetic: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    pages: tuple[PageSpec, ...]
+    rules: tuple[Rule, ...]
+    routes: tuple[Route, ...]
+    defaults: Defaults = field(default_factory=Defaults)
+
+    def page(self, page_id: str) -> PageSpec | None:
+        for page in self.pages:
+            if page.id == page_id:
+                return page
+        return None
+
+    def rules_for(self, page: PageSpec) -> tuple[Rule, ...]:
+        """Global rules that apply to the page, then the page's own."""
+        base = page.id.split("@", 1)[0]
+        shared = tuple(r for r in self.rules if not r.pages or page.id in r.pages or base in r.pages)
+        return shared + page.rules

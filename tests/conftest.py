@@ -1,0 +1,35 @@
+"""Shared test parts: the loopback page server and the real-pages corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.pageserver import PageServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def real_pages_dir() -> Path:
+    """The third-party corpus, read in place (never copied into the project)."""
+    return Path(os.environ.get("POLICYWATCH_REAL_PAGES", ROOT.parent / "shared" / "real-pages"))
+
+
+@pytest.fixture
+def pageserver():
+    server = PageServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def real_pages() -> Path:
+    path = real_pages_dir()
+    if not (path / "README.md").is_file():
+        pytest.skip(
+            f"real Seller Central corpus not found at {path}; set POLICYWATCH_REAL_PAGES "
+            "to the folder holding amazon-eu-*/ to run these tests"
+        )
+    return path
