@@ -275,6 +275,10 @@ class Change:
     substantive: bool
     tags: tuple[str, ...] = ()  # "obligation", "number", "link", "term", "cosmetic-only" ...
     matches: tuple[RuleMatch, ...] = ()
+    # Link targets only the old / only the new text leads to (set with the "link" tag), so a
+    # link that now points elsewhere can be shown even when the words did not change.
+    links_removed: tuple[str, ...] = ()
+    links_added: tuple[str, ...] = ()
 
     @property
     def section_label(self) -> str:
