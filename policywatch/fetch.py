@@ -1,0 +1,472 @@
+"""Fetch policy pages over plain HTTP, politely, and never raise for network trouble.
+
+A monitor that polls for months meets every kind of failure: refused
+connections, rate limits, 503s, slow or endless bodies, gzip bombs, pages with a
+wrong or missing charset. Each one becomes a `FetchResult` with status "error"
+and a sentence saying what happened and what to do, so the pipeline records it
+and moves on; none of them may become a snapshot or stop the other pages.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import email.utils
+import logging
+import random
+import re
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from types import TracebackType
+
+import charset_normalizer
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from policywatch import __version__
+from policywatch.models import Defaults, FetchResult, PageSpec
+
+log = logging.getLogger(__name__)
+
+PROJECT_URL = "https://github.com/policywatch/policywatch"
+USER_AGENT = f"policywatch/{__version__} (+{PROJECT_URL}; policy change monitor)"
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+
+CHUNK_BYTES = 64 * 1024
+META_SNIFF_BYTES = 4096
+RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
+RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts
+
+Job = tuple[PageSpec, str | None, str | None]  # page, etag, last_modified
+
+_HTML_TYPES = ("text/", "application/xhtml+xml", "application/xml")
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+# Browsers decode these labels as windows-1252 (WHATWG Encoding), and so do pages
+# that say latin-1 but use curly quotes; an ASCII-compatible page cannot be UTF-16.
+_CODEC_AS_BROWSERS_DO = {
+    "ascii": "cp1252",
+    "latin_1": "cp1252",
+    "iso8859-1": "cp1252",
+    "utf-16": "utf-8",
+    "utf-16-le": "utf-8",
+    "utf-16-be": "utf-8",
+}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+_STATUS_ADVICE = {
+    401: "the page now needs a login; check the URL in a browser",
+    403: "the site refused this client (blocked or login required); check the URL in a browser "
+    "and consider a longer interval",
+    404: "the page moved or was removed; check the URL",
+    410: "the page was removed; find its new URL",
+}
+
+
+@dataclass(frozen=True)
+class _Transient:
+    """A failed attempt worth retrying: a network error, a 429 or a 5xx."""
+
+    reason: str
+    advice: str
+    http_status: int | None = None
+    final_url: str | None = None
+    retry_after: float | None = None
+
+
+class _TooLarge(Exception):
+    """The body passed the byte cap; the page is not read further."""
+
+
+class _SlowBody(Exception):
+    """The body kept trickling in past the page's timeout."""
+
+
+class Fetcher:
+    """One HTTP session for a whole run: connection reuse, politeness limits, retries."""
+
+    def __init__(
+        self,
+        defaults: Defaults,
+        user_agent: str | None = None,
+        *,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.defaults = defaults
+        self.backoff = backoff  # first retry waits about this many seconds, then doubles
+        self._sleep = sleep
+        self.session = requests.Session()
+        pool = max(defaults.workers, defaults.per_host, 1)
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = user_agent or defaults.user_agent or USER_AGENT
+        self.session.headers["Accept"] = ACCEPT
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ------------------------------------------------------------------ one page
+
+    def fetch(
+        self, page: PageSpec, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch one page, retrying transient failures; a 304 is "not_modified"."""
+        started = time.monotonic()
+        headers = dict(page.headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        attempts = max(1, self.defaults.retries)
+        waited = 0.0
+        for attempt in range(1, attempts + 1):
+            outcome = self._attempt(page, headers, etag, last_modified)
+            if isinstance(outcome, FetchResult):
+                return replace(outcome, elapsed=time.monotonic() - started)
+            log.info("%s: attempt %d/%d failed: %s", page.id, attempt, attempts, outcome.reason)
+            if attempt == attempts:
+                break
+            delay, why_not = self._delay(attempt, outcome.retry_after, waited)
+            if why_not:
+                reason = f"{outcome.reason}; {why_not}"
+                return self._failed(page, outcome, reason, started)
+            self._sleep(delay)
+            waited += delay
+        tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
+        reason = f"{outcome.reason} {tries}; {outcome.advice}"
+        return self._failed(page, outcome, reason, started)
+
+    def _failed(
+        self, page: PageSpec, outcome: _Transient, reason: str, started: float
+    ) -> FetchResult:
+        return FetchResult(
+            url=page.url,
+            status="error",
+            final_url=outcome.final_url,
+            http_status=outcome.http_status,
+            reason=reason,
+            elapsed=time.monotonic() - started,
+        )
+
+    def _delay(
+        self, attempt: int, retry_after: float | None, waited: float
+    ) -> tuple[float, str | None]:
+        """Seconds to wait before the next attempt, or why we stop retrying now."""
+        if retry_after is not None and retry_after > RETRY_AFTER_CAP:
+            return 0.0, (
+                f"the server asked us to wait {retry_after:.0f} s, longer than the "
+                f"{RETRY_AFTER_CAP:.0f} s one poll waits; the next poll will try again"
+            )
+        backoff = self.backoff * 2 ** (attempt - 1)
+        delay = backoff / 2 + random.uniform(0, backoff / 2)  # jitter spreads out retries
+        delay = min(max(delay, retry_after or 0.0), RETRY_AFTER_CAP)
+        if waited + delay > RETRY_BUDGET:
+            return 0.0, (
+                f"gave up after waiting {waited:.0f} s in retries; the next poll will try again"
+            )
+        return delay, None
+
+    def _attempt(
+        self,
+        page: PageSpec,
+        headers: dict[str, str],
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchResult | _Transient:
+        try:
+            response = self.session.get(
+                page.url, headers=headers, timeout=(page.timeout, page.timeout), stream=True
+            )
+        except requests.exceptions.SSLError as exc:
+            return _error(
+                page,
+                f"TLS error talking to {page.host}: {_root_cause(exc)}; "
+                "check the URL (https host name) and the system certificates",
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return _network_trouble(page, exc)
+        except requests.TooManyRedirects:
+            return _error(
+                page,
+                "too many redirects (a redirect loop, often a sign-in or cookie "
+                "wall); open the URL in a browser to see where it leads",
+            )
+        except requests.RequestException as exc:
+            return _error(page, f"request failed: {_root_cause(exc)}; check the URL")
+        with response:
+            outcome = self._answer(page, response, etag, last_modified)
+            if not isinstance(outcome, FetchResult) or outcome.status != "ok":
+                _drain(response)
+            return outcome
+
+    def _answer(
+        self,
+        page: PageSpec,
+        response: requests.Response,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchResult | _Transient:
+        """Turn one HTTP answer into a result (or a transient failure to retry)."""
+        status = response.status_code
+        final_url = response.url
+        label = f"HTTP {status} {response.reason or ''}".rstrip()
+        if status == 304:
+            return FetchResult(
+                url=page.url,
+                status="not_modified",
+                final_url=final_url,
+                http_status=status,
+                etag=response.headers.get("ETag") or etag,
+                last_modified=response.headers.get("Last-Modified") or last_modified,
+            )
+        if status == 429 or status >= 500:
+            advice = (
+                "the site is rate-limiting us; raise the page's interval or lower defaults.per_host"
+                if status == 429
+                else "the site is having trouble; the next poll will try again"
+            )
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return _Transient(label, advice, status, final_url, retry_after)
+        if status >= 400:
+            advice = _STATUS_ADVICE.get(
+                status, "the server rejected the request; check the URL and the page's headers"
+            )
+            return _error(page, f"{label}: {advice}", status, final_url)
+        if not 200 <= status < 300:
+            return _error(
+                page, f"unexpected {label}; check the URL in a browser", status, final_url
+            )
+        content_type = response.headers.get("Content-Type")
+        if content_type and not content_type.lower().startswith(_HTML_TYPES):
+            return _error(
+                page,
+                f"not a web page (Content-Type: {content_type}); policywatch reads HTML pages",
+                status,
+                final_url,
+            )
+        try:
+            raw = self._read_body(response, page)
+        except _TooLarge as exc:
+            return _error(page, str(exc), status, final_url)
+        except _SlowBody as exc:
+            return _Transient(str(exc), "raise the page's timeout or check the network")
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            return _Transient(
+                f"the connection broke while reading the page ({_root_cause(exc)})",
+                "the next poll will try again",
+                status,
+                final_url,
+            )
+        return FetchResult(
+            url=page.url,
+            status="ok",
+            final_url=final_url,
+            http_status=status,
+            text=decode_html(raw, content_type),
+            raw=raw,
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+        )
+
+    def _read_body(self, response: requests.Response, page: PageSpec) -> bytes:
+        """Read the body in chunks, stopping at the byte cap (wire and decompressed)."""
+        limit = self.defaults.max_bytes
+        too_large = _TooLarge(
+            f"page larger than {limit} bytes; raise defaults.max_bytes if this page "
+            "really is that big"
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        deadline = time.monotonic() + page.timeout
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.raw.read(CHUNK_BYTES, decode_content=True):
+            size += len(chunk)
+            if size > limit or response.raw.tell() > limit:
+                raise too_large
+            if time.monotonic() > deadline:
+                raise _SlowBody(f"the page took longer than {page.timeout:.0f} s to download")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # ------------------------------------------------------------------ many pages
+
+    def fetch_all(self, jobs: Iterable[Job]) -> Iterator[tuple[PageSpec, FetchResult]]:
+        """Fetch pages concurrently and yield each result as soon as it is ready.
+
+        At most `defaults.workers` requests run at once and at most
+        `defaults.per_host` per host, taken round-robin across hosts so one
+        site with fifty pages neither gets hammered nor delays the others.
+        """
+        pending: dict[str, deque[Job]] = {}
+        for job in jobs:
+            pending.setdefault(job[0].host, deque()).append(job)
+        workers = max(1, self.defaults.workers)
+        per_host = max(1, self.defaults.per_host)
+        in_flight: Counter[str] = Counter()
+        running: dict[Future[FetchResult], PageSpec] = {}
+        with ThreadPoolExecutor(workers, thread_name_prefix="policywatch-fetch") as pool:
+            try:
+                while pending or running:
+                    progress = True
+                    while progress and len(running) < workers:
+                        progress = False
+                        for host in list(pending):
+                            if len(running) >= workers or in_flight[host] >= per_host:
+                                continue
+                            job = pending[host].popleft()
+                            if not pending[host]:
+                                del pending[host]
+                            running[pool.submit(self.fetch, *job)] = job[0]
+                            in_flight[host] += 1
+                            progress = True
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        page = running.pop(future)
+                        in_flight[page.host] -= 1
+                        yield page, _result_of(future, page)
+            finally:
+                for future in running:
+                    future.cancel()
+
+
+def _drain(response: requests.Response) -> None:
+    """Read a short unwanted body so the connection can be reused rather than reset."""
+    with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+        response.raw.read(CHUNK_BYTES, decode_content=False)
+
+
+def _result_of(future: Future[FetchResult], page: PageSpec) -> FetchResult:
+    """The job's result; a bug in one job becomes that page's error, not everyone's."""
+    exc = future.exception()
+    if exc is None:
+        return future.result()
+    log.error("%s: fetch crashed", page.id, exc_info=exc)
+    return _error(
+        page,
+        f"internal error while fetching ({type(exc).__name__}: {exc}); "
+        "please report this with the log",
+    )
+
+
+def _error(
+    page: PageSpec, reason: str, http_status: int | None = None, final_url: str | None = None
+) -> FetchResult:
+    return FetchResult(
+        url=page.url, status="error", final_url=final_url, http_status=http_status, reason=reason
+    )
+
+
+def _network_trouble(page: PageSpec, exc: requests.RequestException) -> _Transient:
+    if isinstance(exc, requests.Timeout):
+        return _Transient(
+            f"no answer from {page.host} within {page.timeout:.0f} s",
+            "raise the page's timeout or check the network",
+        )
+    return _Transient(
+        f"could not connect to {page.host} ({_root_cause(exc)})",
+        "check the URL and the network",
+    )
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error message: 'Connection refused', not a urllib3 pool repr."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    reason = getattr(exc, "reason", None)
+    text = str(reason if isinstance(reason, BaseException) else exc)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return match.group(1).strip() if match else text
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+# ---------------------------------------------------------------------- decoding
+
+
+def decode_html(raw: bytes, content_type: str | None = None) -> str:
+    """Decode an HTML body as a browser would: BOM, HTTP charset, <meta>, then detection.
+
+    Also used for saved HTML files (`import`), which have no HTTP header.
+    """
+    encoding = (
+        _bom_encoding(raw)
+        or _known_codec(_search(_HEADER_CHARSET, content_type or ""))
+        or _known_codec(_search(_META_CHARSET, raw[:META_SNIFF_BYTES]))
+        or _detect(raw)
+    )
+    return raw.decode(encoding, errors="replace")
+
+
+def _bom_encoding(raw: bytes) -> str | None:
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return encoding
+    return None
+
+
+def _search(pattern: re.Pattern, data: str | bytes) -> str | None:
+    match = pattern.search(data)
+    if match is None:
+        return None
+    label = match.group(1)
+    return label.decode("ascii", "replace") if isinstance(label, bytes) else label
+
+
+def _known_codec(label: str | None) -> str | None:
+    """A Python codec name for a charset label, or None for labels Python lacks."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return _CODEC_AS_BROWSERS_DO.get(name, name)
+
+
+def _detect(raw: bytes) -> str:
+    """Most undeclared pages are UTF-8 (strict decoding rarely passes otherwise); else guess."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(raw).best()
+        if best is not None:
+            return _known_codec(best.encoding) or "utf-8"
+    return "utf-8"
