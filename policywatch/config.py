@@ -206,21 +206,31 @@ def _read_tree(path: Path, file: str) -> _Node:
 def _convert(node: yaml.Node, constructor: yaml.constructor.SafeConstructor, file: str) -> _Node:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        constructor.flatten_mapping(node)  # honour `<<: *anchor` merges
-        entries: dict[str, _Node] = {}
-        for key_node, value_node in node.value:
-            key = str(constructor.construct_object(key_node))
-            key_line = key_node.start_mark.line + 1
-            if key in entries:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, key_line = (
+                str(constructor.construct_object(key_node)),
+                key_node.start_mark.line + 1,
+            )
+            if key in seen:
                 raise ConfigError(
-                    f"key {key!r} appears twice in one mapping (lines {entries[key].line} "
+                    f"key {key!r} appears twice in one mapping (lines {seen[key]} "
                     f"and {key_line}); the second would silently win",
                     file=file,
                     line=key_line,
                     key=key,
                     hint="remove or merge one of them",
                 )
-            entries[key] = _Node(_convert(value_node, constructor, file).value, key_line)
+            seen[key] = key_line
+        constructor.flatten_mapping(node)  # `<<: *anchor` merges; the mapping's own keys win
+        entries = {
+            str(constructor.construct_object(k)): _Node(
+                _convert(v, constructor, file).value, k.start_mark.line + 1
+            )
+            for k, v in node.value
+        }
         return _Node(entries, line)
     if isinstance(node, yaml.SequenceNode):
         return _Node([_convert(item, constructor, file) for item in node.value], line)
@@ -743,10 +753,12 @@ def _parse_route(node: _Node, at: _At, env: Mapping[str, str]) -> Route | None:
         if _read(entries, at, "optional", _boolean, default=False):
             log.warning("%s:%d: notify route %r skipped: %s not set", at.file, at.line, name, names)
             return None
+        unset = list(dict.fromkeys(missing))
         raise url_at.error(
-            f"environment variable {names} is not set (or empty)",
-            " ".join(f"export {n}=..." for n in dict.fromkeys(missing))
-            + "  (or mark the route `optional: true` to skip it until then)",
+            f"environment variable{'s' if len(unset) > 1 else ''} {names} "
+            f"{'are' if len(unset) > 1 else 'is'} not set (or empty)",
+            "; ".join(f"export {n}=..." for n in unset)
+            + " (or mark the route `optional: true` to skip it until then)",
         )
     if not _apprise_accepts(url):
         used = _ENV_REF.findall(raw)
