@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -108,8 +109,8 @@ def parse_interval(text: str | float) -> float:
             seconds = sum(float(n) * _UNITS[u] for n, u in _INTERVAL_PART.findall(compact))
         else:
             raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 15m, 6h or 1d")
-    if seconds <= 0:
-        raise ValueError(f"a duration must be more than zero, got {text!r}")
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"a duration must be more than zero and finite, got {text!r}")
     return seconds
 
 
@@ -318,10 +319,11 @@ def _duration(node: _Node, at: _At) -> float:
 
 
 def _choice(node: _Node, at: _At, choices: Collection[str], what: str) -> str:
-    value = _text(node, at)
-    if value not in choices:
-        raise at.error(f"unknown {what} {value!r}", _did_you_mean(value, choices))
-    return value
+    """One of `choices` (all lower case), whatever case the user wrote it in."""
+    value = _text(node, at).strip()
+    if value.lower() not in choices:
+        raise at.error(f"unknown {what} {value!r}", _did_you_mean(value.lower(), choices))
+    return value.lower()
 
 
 def _severity(node: _Node, at: _At) -> Severity:
@@ -348,12 +350,18 @@ def _check_selector(selector: str) -> None:
 
 def _check_regex(pattern: str) -> None:
     try:
-        re.compile(pattern)
+        compiled = re.compile(pattern)
     except re.error as exc:
         raise _Invalid(
             f"invalid regular expression {pattern!r}: {exc}",
             r"escape characters that have a meaning in regexes, e.g. \( \[ \. \*",
         ) from None
+    if compiled.fullmatch(""):
+        # An `ignore` like `.*` would erase every change; a rule like it would flag them all.
+        raise _Invalid(
+            f"regular expression {pattern!r} matches empty text, so it matches everywhere",
+            "make it require at least one character, e.g. `x+` rather than `x*`",
+        )
 
 
 def _check_url(url: str) -> None:

@@ -328,9 +328,11 @@ BAD = [
         page("a", "https://example.com/a") + "rules:\n  - name: r\n    patterns: ['[a-']\n",
         6, "rules[0].patterns[0]", "invalid regular expression", id="bad-rule-regex",
     ),
+    pytest.param(page("a", "https://example.com/a", "ignore: ['Updated', '.*']"), 4,
+                 "pages[0].ignore[1]", "matches empty text", id="ignore-that-erases-everything"),
     pytest.param(
         page("a", "https://example.com/a") + "rules:\n  - name: r\n    terms: [x]\n"
-        "    severity: critcal\n",
+        "    severity: Critcal\n",
         7, "rules[0].severity", "did you mean 'critical'?", id="unknown-severity",
     ),
     pytest.param(
@@ -461,7 +463,7 @@ def test_intervals_read_like_a_person_writes_them(text, seconds):
     assert parse_interval(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "6 hours", "h", "-5m", "0", True, "1w"])
+@pytest.mark.parametrize("text", ["", "6 hours", "h", "-5m", "0", True, "1w", float("inf")])
 def test_nonsense_intervals_are_refused(text):
     with pytest.raises(ValueError):
         parse_interval(text)
