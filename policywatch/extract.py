@@ -1,0 +1,314 @@
+"""Turn a fetched HTML page into a Document: the policy body, sectioned, plus metadata.
+
+Seller Central wraps a few paragraphs of policy in a header, navigation, a
+country banner, a breadcrumb, a hidden sign-in placeholder, a "Top" button and
+a related-articles sidebar, all of which change on their own. Only the selected
+body is hashed; the banner, breadcrumb, "Last updated" line and language are
+read first and kept as metadata, so they are recorded but never look like a
+policy change.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Sequence
+
+import lxml.html
+from lxml import etree
+from lxml.cssselect import CSSSelector
+from lxml.html import HtmlElement
+
+from policywatch.models import Document, PageSpec
+from policywatch.normalize import WHITESPACE_RE, normalize_text
+from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
+
+# Never policy text, on any site. Dropped from the selected body before reading it.
+NOISE_XPATH = etree.XPath(
+    " | ".join(
+        [
+            f".//{tag}"
+            for tag in (
+                "script",
+                "style",
+                "noscript",
+                "template",
+                "nav",
+                "form",
+                "header",
+                "footer",
+                "iframe",
+                "svg",
+                "button",
+            )
+        ]
+        + [".//*[@hidden]", ".//*[@aria-hidden='true']"]
+    )
+)
+
+# Without a selector, the first of these that exists is the main content.
+MAIN_CONTENT_SELECTORS = ("main", "[role=main]", "article", "#help-content")
+
+# Seller Central page chrome read as metadata, and never as text. Tag-qualified
+# selectors because they run over the whole page, where a bare class scan is slow.
+COUNTRY_BOX = "kat-box.hh-article-country-box"
+BREADCRUMB_ITEMS = "kat-breadcrumb-item"
+METADATA_CHROME = ("kat-breadcrumb", ".hh-article-country-box")
+
+# "#full-help-page" is looked up in libxml2's id table instead of scanning every element.
+ID_SELECTOR_RE = re.compile(r"#([A-Za-z][\w-]*)")
+ID_XPATH = etree.XPath("id($id)")
+
+# "Last updated: March 3, 2026", "Effective: 1 June 2025", "Updated on 2025-06-01":
+# a whole block holding only a label and a date. A sentence that merely starts
+# with "Effective" ("Effective immediately, ...") has no date and stays policy text.
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = (
+    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
+    rf"|{_MONTH}\s+\d{{4}}"
+    r"|\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
+)
+_DATE_LABEL = (
+    r"(?:last\s+updated?|last\s+modified|last\s+revised|updated(?:\s+on)?|"
+    r"effective(?:\s+date|\s+on|\s+as\s+of|\s+from)?)"
+)
+DATE_LINE_RE = re.compile(rf"^\s*{_DATE_LABEL}\s*:?\s*{_DATE}\s*\.?\s*$", re.IGNORECASE)
+DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
+# The block that holds a date line: the element we drop from the text.
+DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
+
+# A shell that renders in the browser says so in <noscript> or has almost no text.
+CLIENT_RENDERED_RE = re.compile(r"enable\s+javascript|javascript\s+(?:is\s+)?required", re.I)
+SHELL_TEXT_CHARS = 200
+
+_PARSER_OPTIONS = {
+    "no_network": True,
+    "remove_comments": True,
+    "remove_pis": True,
+    "huge_tree": False,
+}
+_local = threading.local()
+
+
+class NotPolicy(Exception):
+    """The page answered, but the configured policy body is not in it; never a new version."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _parser(encoding: str | None) -> lxml.html.HTMLParser:
+    """One parser per thread and encoding: lxml serialises concurrent use of one parser."""
+    parsers = _local.__dict__.setdefault("parsers", {})
+    if encoding not in parsers:
+        parsers[encoding] = lxml.html.HTMLParser(encoding=encoding, **_PARSER_OPTIONS)
+    return parsers[encoding]
+
+
+def parse_html(text: str | bytes) -> HtmlElement:
+    """Parse untrusted HTML into an <html> element, never touching the network.
+
+    The HTML parser does not expand entities declared in a DOCTYPE and never
+    loads external ones; huge_tree stays off so libxml2's depth and size limits
+    hold. Text is parsed as UTF-8 bytes, which also accepts an XML declaration
+    that lxml refuses in a str. Undecodable bytes fall back to libxml2's <meta
+    charset> sniffing. An empty body gives an empty <html> element.
+    """
+    if isinstance(text, str):
+        data, encoding = text.encode("utf-8", "surrogatepass"), "utf-8"
+    else:
+        data = text
+        try:
+            data.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = None
+    try:
+        return lxml.html.document_fromstring(data, parser=_parser(encoding))
+    except etree.ParserError:
+        return lxml.html.Element("html")
+
+
+@functools.lru_cache(maxsize=256)
+def css(selector: str) -> CSSSelector:
+    """Compiled selectors, cached: every poll of every page reuses the same few."""
+    return CSSSelector(selector)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
+def extract_document(html: str | bytes, page: PageSpec, base_url: str) -> Document:
+    """Extract the policy Document of `page` from a fetched HTML body.
+
+    Metadata keys (each only when found): language, country, breadcrumb,
+    last_updated, h1. The title is the body's first h1, else the page <title>.
+    Raises NotPolicy when `page.select` matches nothing (or the page has no
+    body at all), with a reason a user can act on.
+    """
+    root = parse_html(html)
+    metadata = _page_metadata(root)
+    content = _select_content(root, page)
+    first_h1 = next(content.iter("h1"), None)
+    _drop(NOISE_XPATH(content))
+    for selector in (*METADATA_CHROME, *page.remove):
+        _drop(css(selector)(content))
+    date_lines = _take_date_lines(content)
+    if date_lines:
+        metadata["last_updated"] = "; ".join(date_lines)
+    ignore = _compile_ignore(tuple(page.ignore))
+    # An h1 left after the cuts is the title; one inside a dropped <header> still names the page.
+    h1 = next(content.iter("h1"), first_h1)
+    title = element_text(h1, ignore) if h1 is not None else ""
+    if title:
+        metadata["h1"] = title
+    else:
+        title_el = root.find("head/title")
+        title = element_text(title_el, ignore) if title_el is not None else ""
+    title = title or page.title or page.id
+    sections = build_sections(content, title=title, ignore=ignore, base_url=base_url)
+    return Document(title, sections, document_digest(sections), metadata)
+
+
+def _page_metadata(root: HtmlElement) -> dict[str, str]:
+    """Language, country banner and breadcrumb, read from the whole page before anything is cut."""
+    metadata: dict[str, str] = {}
+    language = (root.get("lang") or "").strip()
+    if language:
+        metadata["language"] = language
+    boxes = css(COUNTRY_BOX)(root)
+    if boxes:
+        country = _banner_country(boxes[0])
+        if country:
+            metadata["country"] = country
+    labels = [
+        normalize_text(item.get("label") or "")
+        for item in css(BREADCRUMB_ITEMS)(root)
+        if not _is_collapsed_crumb(item)
+    ]
+    if any(labels):
+        metadata["breadcrumb"] = " > ".join(label for label in labels if label)
+    return metadata
+
+
+def _banner_country(box: HtmlElement) -> str:
+    """The country named by "This article applies to selling in: <b>France</b>".
+
+    The banner's words flip between English and French from one fetch to the
+    next ("Cet article s'applique à la vente en : France"); the bold name and
+    the text after the last colon do not, so the value is language-independent.
+    """
+    bold = next(box.iter("b", "strong"), None)
+    if bold is not None:
+        return element_text(bold)
+    return normalize_text(element_text(box).rsplit(":", 1)[-1])
+
+
+def _is_collapsed_crumb(item: HtmlElement) -> bool:
+    """The "..." item Seller Central inserts when it collapses a long breadcrumb."""
+    label = (item.get("label") or "").strip()
+    return label in ("...", "…") or "collapsed-indicator" in (item.get("class") or "")
+
+
+def _select_content(root: HtmlElement, page: PageSpec) -> HtmlElement:
+    """The element(s) holding the policy; several matches are joined in document order."""
+    if page.select:
+        by_id = ID_SELECTOR_RE.fullmatch(page.select.strip())
+        matches = ID_XPATH(root, id=by_id.group(1)) if by_id else css(page.select)(root)
+        if not matches:
+            raise NotPolicy(_missing_reason(root, f"selector {page.select!r} matched nothing"))
+        outermost = _outermost(matches)
+        if len(outermost) == 1:
+            return outermost[0]
+        wrapper = lxml.html.Element("div")
+        for match in outermost:
+            match.tail = None  # text between matches is not part of any match
+            wrapper.append(match)
+        return wrapper
+    for selector in MAIN_CONTENT_SELECTORS:
+        matches = css(selector)(root)
+        if matches:
+            return matches[0]
+    body = root.find("body")
+    if body is None:
+        raise NotPolicy(_missing_reason(root, "the page has no body"))
+    return body
+
+
+def _outermost(matches: Sequence[HtmlElement]) -> list[HtmlElement]:
+    """Drop matches nested inside another match, so no text is read twice."""
+    chosen = set(matches)
+    return [m for m in matches if not any(a in chosen for a in m.iterancestors())]
+
+
+def _missing_reason(root: HtmlElement, what: str) -> str:
+    if _looks_client_rendered(root):
+        return (
+            f"{what}; the page looks client-rendered (it needs JavaScript), "
+            "so set `fetch: browser` for this page"
+        )
+    return f"{what}; check the page's `select` against the page in a browser"
+
+
+def _looks_client_rendered(root: HtmlElement) -> bool:
+    """A JavaScript shell: a <noscript> asking for JavaScript, or scripts and hardly any text."""
+    if any(CLIENT_RENDERED_RE.search(n.text_content()) for n in root.iter("noscript")):
+        return True
+    body = root.find("body")
+    if body is None or next(body.iter("script"), None) is None:
+        return False
+    text_len = sum(
+        len(WHITESPACE_RE.sub("", t))
+        for t in body.xpath(".//text()[not(ancestor::script or ancestor::style)]")
+    )
+    return text_len < SHELL_TEXT_CHARS
+
+
+def _drop(elements: Sequence[HtmlElement]) -> None:
+    """Remove elements but keep the text that follows them (lxml's drop_tree keeps tails)."""
+    for element in elements:
+        if element.getparent() is not None:
+            element.drop_tree()
+
+
+def _take_date_lines(content: HtmlElement) -> list[str]:
+    """Remove every "Last updated: <date>" block from the body and return their texts.
+
+    Only the date changes when Amazon bumps it, so keeping it out of the hashed
+    text makes a date-only bump no change, while the date stays visible as
+    metadata. Linear: only blocks holding a text node with a date label are read.
+    """
+    found: list[HtmlElement] = []
+    for element in content.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for text, holder in ((element.text, element), (element.tail, element.getparent())):
+            if text and holder is not None and DATE_LABEL_RE.match(text):
+                block = _date_block(holder, content)
+                if block is not None and block not in found:
+                    found.append(block)
+    lines = [element_text(block) for block in found]
+    _drop(found)
+    return lines
+
+
+def _date_block(element: HtmlElement, content: HtmlElement) -> HtmlElement | None:
+    """The element around `element`, up to its nearest block, whose whole text is a date line."""
+    node: HtmlElement | None = element
+    while node is not None and node is not content:
+        tag = node.tag
+        if tag in DATE_LINE_CONTAINERS and DATE_LINE_RE.match(element_text(node)):
+            return node
+        if tag in BLOCK_TAGS:
+            return None
+        node = node.getparent()
+    return None
