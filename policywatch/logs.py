@@ -1,0 +1,200 @@
+"""Log lines for people and for log collectors, with secrets scrubbed on the way out.
+
+A container runs for months and its logs end up in places (collectors, support
+tickets) where a Slack token or an SMTP password must never appear, so every
+record passes through one redacting filter before any handler writes it. Both
+formats write one line per event: `text` for people, `json` for collectors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from policywatch.notify import MASK, redact
+
+Format = Literal["text", "json"]
+FORMATS: tuple[Format, ...] = ("text", "json")
+
+# Anything URL-shaped in a message: apprise URLs (slack://, mailtos://) and http(s) alike.
+_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>]+", re.IGNORECASE)
+_DELIMITERS = re.compile(r"([/?&=:@#])")
+# A secret piece shorter than this is masked inside its URL only: masking "abc" everywhere
+# would garble ordinary words.
+_MIN_PIECE_LEN = 6
+
+# Attributes every LogRecord has; anything else on a record came in through `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class _Secrets:
+    """The notify URLs of the loaded watchlist and their token-like pieces."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._urls: dict[str, str] = {}
+        self._pieces: set[str] = set()
+
+    def add(self, urls: Iterable[str]) -> None:
+        with self._lock:
+            for url in urls:
+                self._urls[url] = redact(url)
+                self._pieces.update(_token_pieces(url))
+
+    def scrub(self, text: str) -> str:
+        with self._lock:
+            urls = sorted(self._urls.items(), key=lambda kv: -len(kv[0]))
+            pieces = sorted(self._pieces, key=len, reverse=True)
+        for url, masked in urls:
+            text = text.replace(url, masked)
+        for piece in pieces:
+            text = text.replace(piece, MASK)
+        return _URL.sub(_redact_url, text)
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    """Notify-style URLs and URLs with credentials are redacted; plain page URLs stay.
+
+    Page URLs are what a reader of the log needs (`.../external/G1801`), and
+    `notify.redact` would mask their token-like ids.
+    """
+    url = match.group(0)
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0]
+    if scheme.lower() in ("http", "https") and "@" not in authority:
+        return url
+    return redact(url)
+
+
+def _token_pieces(url: str) -> set[str]:
+    """The pieces of a notify URL that `notify.redact` masks: tokens, ids, the password.
+
+    Apprise puts secrets in the host, the path and the query (`discord://ID/TOKEN`,
+    `slack://T/B/X`, `json://host/?token=...`), and an error message may quote one
+    of them without the rest of the URL. Masking never adds a delimiter, so the
+    original and the redacted URL split into the same pieces, position by position.
+    """
+    original = _DELIMITERS.split(url)
+    masked = _DELIMITERS.split(redact(url))
+    if len(original) != len(masked):
+        return set()
+    return {
+        piece
+        for piece, shown in zip(original, masked, strict=True)
+        if shown == MASK and piece != MASK and len(piece) >= _MIN_PIECE_LEN
+    }
+
+
+SECRETS = _Secrets()
+
+
+def add_secrets(urls: Iterable[str]) -> None:
+    """Register notify URLs (after ${ENV} expansion) so no log line ever shows them."""
+    SECRETS.add(urls)
+
+
+def redact_text(text: str) -> str:
+    """The text with known secrets masked and every URL passed through `notify.redact`."""
+    return SECRETS.scrub(text)
+
+
+class RedactFilter(logging.Filter):
+    """Rewrites a record's message, extra fields and traceback with secrets masked.
+
+    It formats the message itself (then drops `args`) so that a secret passed as
+    a `%s` argument is caught too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        record.exc_info = None
+        for key, value in extra_fields(record).items():
+            if isinstance(value, str):
+                setattr(record, key, redact_text(value))
+        return True
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The `extra=` fields of a record, in the order they were given."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def timestamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _logfmt(value: Any) -> str:
+    """A value as it reads after `key=`: bare when it is one word, JSON-quoted otherwise."""
+    text = value if isinstance(value, str) else str(value) if value is not None else "-"
+    if text and not re.search(r"[\s\"=]", text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-29T22:40:00Z INFO policywatch.pipeline page=x status=changed sections=1`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        parts = [timestamp(record), record.levelname, record.name]
+        message = record.getMessage()
+        if message:
+            parts.append(message)
+        parts.extend(f"{k}={_logfmt(v)}" for k, v in extra_fields(record).items())
+        line = " ".join(parts)
+        if record.exc_text:
+            line += "\n" + "\n".join("    " + row for row in record.exc_text.splitlines())
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, the extra fields, exc if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in extra_fields(record).items():
+            data.setdefault(key, value)
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class _Handler(logging.StreamHandler):
+    """Marks the handler `setup` installed, so a second call replaces it."""
+
+
+def setup(level: int = logging.INFO, fmt: Format = "text", stream: TextIO | None = None) -> None:
+    """Send every logger's records (ours and libraries') through one redacting handler.
+
+    Libraries log too (urllib3 logs request URLs, apprise logs its targets), so
+    the filter sits on the root handler rather than on our own loggers.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
+    handler = _Handler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactFilter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
