@@ -1,0 +1,480 @@
+"""The store as sellers rely on it: every version kept, found by any REF, never torn or lost.
+
+Real files in tmp_path; crashes and concurrent writers are real forked processes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import multiprocessing
+import os
+import signal
+import time
+from datetime import timedelta
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from policywatch.clock import iso, parse_iso, utcnow
+from policywatch.errors import RefError, StoreError, StoreLocked
+from policywatch.models import Block, Document, Section, Snapshot, sha256_hex
+from policywatch.store import Store, new_snapshot_id
+
+FORK = multiprocessing.get_context("fork")
+PAGE = "seller-code-of-conduct"
+T0 = parse_iso("2026-01-05T09:00:00Z")
+TITLE = "Seller Code of Conduct"
+CONTACT = "Guidelines for contacting buyers"
+INTRO = "Sellers must act fairly and honestly."
+
+
+def conduct(rule: str) -> Document:
+    """A two-section Code of Conduct whose buyer-contact rule is `rule`."""
+    sections = (
+        Section((TITLE,), 1, (Block("p", INTRO),), sha256_hex(INTRO)),
+        Section((TITLE, CONTACT), 2, (Block("li", rule),), sha256_hex(rule)),
+    )
+    digest = sha256_hex("".join(s.digest for s in sections))
+    return Document(TITLE, sections, digest, {"lang": "en-US"})
+
+
+def page_html(rule: str, padding: int = 0) -> bytes:
+    return (
+        f"<html><body><div id='full-help-page'><h1>Seller Code of Conduct</h1>"
+        f"<h2>{CONTACT}</h2><ul><li>{rule}</li></ul></div>"
+        f"<!-- {'x' * padding} --></body></html>"
+    ).encode()
+
+
+def snapshot_of(doc: Document, at: str, page_id: str = PAGE) -> Snapshot:
+    return Snapshot(
+        id=new_snapshot_id(page_id, doc.digest, at),
+        page_id=page_id,
+        digest=doc.digest,
+        captured_at=at,
+        last_seen_at=at,
+        url="https://sellercentral.amazon.com/help/hub/reference/external/G1801",
+        raw_key="",
+        doc_key="",
+        title=doc.title,
+        section_digests={s.label: s.digest for s in doc.sections},
+    )
+
+
+def alert_for(snap: Snapshot, route: str = "email") -> dict:
+    return {
+        "key": f"{snap.page_id}:{snap.digest[:12]}:{route}",
+        "page_id": snap.page_id,
+        "route": route,
+        "severity": "critical",
+        "payload": {"title": "Seller Code of Conduct changed", "snapshot": snap.id},
+    }
+
+
+def record(store: Store, rule: str, at: str, *, alert: bool = False, page_id: str = PAGE):
+    doc = conduct(rule)
+    snap = snapshot_of(doc, at, page_id)
+    return store.record_snapshot(snap, page_html(rule), doc, [alert_for(snap)] if alert else [])
+
+
+def day(n: float) -> str:
+    return iso(T0 + timedelta(days=n))
+
+
+def run_child(target, *args) -> int:
+    """Run `target(*args)` in a forked process and return its exit code."""
+    process = FORK.Process(target=target, args=args)
+    process.start()
+    process.join(30)
+    return process.exitcode
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def test_a_stored_version_gives_back_its_document_and_raw_html(tmp_path: Path) -> None:
+    raw = page_html("You may not contact buyers for marketing.") + b"\xff\xfe caf\xe9"
+    doc = conduct("You may not contact buyers for marketing.")
+    with Store(tmp_path) as store:
+        stored = store.record_snapshot(snapshot_of(doc, day(0)), raw, doc)
+
+    reopened = Store(tmp_path)
+    latest = reopened.latest(PAGE)
+    assert latest == stored
+    assert reopened.document(latest) == doc
+    assert reopened.raw_html(latest) == raw
+    blob = tmp_path / "blobs" / latest.raw_key[:2] / f"{latest.raw_key}.gz"
+    assert gzip.decompress(blob.read_bytes()) == raw
+    assert latest.raw_key == sha256_hex(raw)
+
+
+def test_nothing_is_created_until_the_first_write(tmp_path: Path) -> None:
+    store = Store(tmp_path / "policywatch-data")
+    assert store.page_ids() == [] and store.latest(PAGE) is None
+    store.close()
+    assert not (tmp_path / "policywatch-data").exists()
+
+
+def test_unchanged_polls_add_no_snapshot_and_only_move_last_seen(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    first = record(store, "Do not send unsolicited messages.", day(0))
+    index = tmp_path / "index.json"
+    written = index.stat().st_mtime_ns, index.stat().st_ino
+
+    for hour in range(1, 7):
+        store.touch(PAGE, first.id, T0 + timedelta(hours=hour))
+    assert (index.stat().st_mtime_ns, index.stat().st_ino) == written  # batched, not yet written
+    assert store.latest(PAGE).last_seen_at == iso(T0 + timedelta(hours=6))
+    store.flush()
+    store.close()
+
+    (again,) = Store(tmp_path).snapshots(PAGE)
+    assert again.id == first.id
+    assert again.captured_at == first.captured_at
+    assert again.last_seen_at == iso(T0 + timedelta(hours=6))
+
+
+def test_a_check_cycle_writes_the_index_once_per_change_and_once_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_writes: list[str] = []
+    real_replace = os.replace
+
+    def counting_replace(src: str, dst: str) -> None:
+        if Path(dst).name == "index.json":
+            index_writes.append(str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", counting_replace)
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    index_writes.clear()
+
+    with store.lock():
+        for hour in range(1, 4):  # three unchanged pages polled in one cycle
+            store.touch(PAGE, baseline.id, T0 + timedelta(hours=hour))
+            store.set_page_state(PAGE, etag=f'"{hour}"', consecutive_failures=0)
+            store.record_outcome(PAGE, {"at": T0, "status": "blocked", "reason": "captcha"})
+        changed = record(store, "You may not ask for reviews.", day(1), alert=True)
+        assert len(index_writes) == 1  # the new version and its alert: one atomic step
+        store.set_page_state(PAGE, etag='"4"')
+    assert len(index_writes) == 2  # the rest of the cycle: one write at the end
+
+    reopened = Store(tmp_path)
+    assert [a["payload"]["snapshot"] for a in reopened.pending_alerts(utcnow())] == [changed.id]
+    assert reopened.page_state(PAGE)["etag"] == '"4"'
+    assert len(reopened.outcomes(PAGE)) == 3
+
+
+def test_the_index_does_not_grow_with_the_page_size(tmp_path: Path) -> None:
+    small, large = Store(tmp_path / "small"), Store(tmp_path / "large")
+    doc = conduct("Do not send unsolicited messages.")
+    small.record_snapshot(snapshot_of(doc, day(0)), page_html("x"), doc)
+    large.record_snapshot(snapshot_of(doc, day(0)), os.urandom(2_000_000), doc)
+
+    small_size = (tmp_path / "small" / "index.json").stat().st_size
+    large_size = (tmp_path / "large" / "index.json").stat().st_size
+    assert large_size == small_size < 8_000
+
+
+def test_a_reader_sees_what_another_process_wrote(tmp_path: Path) -> None:
+    reader = Store(tmp_path)
+    assert reader.latest(PAGE) is None
+
+    def write() -> None:
+        record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
+
+    assert run_child(write) == 0
+    assert reader.latest(PAGE).captured_at == day(0)
+
+
+# --------------------------------------------------------------------------- REF
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[Store, list[Snapshot]]:
+    """Three versions of the Code of Conduct, a day apart, the first at 09:00 UTC."""
+    store = Store(tmp_path)
+    rules = [
+        "You may contact buyers about their order.",
+        "You may not contact buyers for marketing.",
+        "You may not send unsolicited messages or ask for reviews.",
+    ]
+    return store, [record(store, rule, day(n)) for n, rule in enumerate(rules)]
+
+
+def test_every_ref_form_names_the_right_snapshot(history) -> None:
+    store, (v1, v2, v3) = history
+    assert store.resolve(PAGE, v2.id) == v2
+    assert store.resolve(PAGE, v2.id[:8]) == v2
+    assert store.resolve(PAGE, v2.id[:8].upper()) == v2
+    assert store.resolve(PAGE, "latest") == v3
+    assert store.resolve(PAGE, "latest~0") == v3
+    assert store.resolve(PAGE, "latest~1") == v2
+    assert store.resolve(PAGE, "latest~2") == v1
+    assert store.resolve(PAGE, "2026-01-06T12:30:00Z") == v2  # in force between v2 and v3
+    assert store.resolve(PAGE, "2026-01-06T11:00:00+02:00") == v2  # 09:00 UTC: v2 exactly
+    assert store.resolve(PAGE, "2026-01-06T10:59:59+02:00") == v1
+    assert store.resolve(PAGE, "2030-01-01") == v3
+
+
+def test_a_bare_date_means_what_was_in_force_as_that_day_began(history) -> None:
+    store, (v1, v2, _v3) = history
+    # v2 was first seen on 2026-01-06 at 09:00, so it was not yet in force as the day began.
+    assert store.resolve(PAGE, "2026-01-06") == v1
+    assert store.resolve(PAGE, "2026-01-07") == v2
+
+
+def test_an_ambiguous_id_prefix_lists_the_candidates(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    doc = conduct("Do not send unsolicited messages.")
+    seen: dict[str, str] = {}
+    for minute in count():  # capture times whose ids share their first four hex digits
+        at = iso(T0 + timedelta(minutes=minute))
+        prefix = new_snapshot_id(PAGE, doc.digest, at)[:4]
+        if prefix in seen:
+            break
+        seen[prefix] = at
+    first, second = (
+        record(store, "Do not send unsolicited messages.", t) for t in (seen[prefix], at)
+    )
+
+    with pytest.raises(RefError) as caught:
+        store.resolve(PAGE, prefix)
+    assert "matches 2 snapshots" in caught.value.message
+    assert first.id[:12] in caught.value.hint and second.id[:12] in caught.value.hint
+    assert store.resolve(PAGE, first.id) == first
+
+
+@pytest.mark.parametrize(
+    ("ref", "message", "hint"),
+    [
+        ("latest~9", "has 3 snapshots, so there is no latest~9", "the oldest is latest~2"),
+        ("2025-12-31", "nothing of seller-code-of-conduct was stored", "2026-01-05T09:00:00Z"),
+        ("deadbeef", "no snapshot of seller-code-of-conduct has an id", "lists its ids"),
+        ("yesterday", "cannot read 'yesterday'", "latest~N"),
+        ("abc", "cannot read 'abc'", "at least 4 characters"),
+    ],
+)
+def test_a_ref_that_names_nothing_says_what_to_type(history, ref, message, hint) -> None:
+    store, _ = history
+    with pytest.raises(RefError) as caught:
+        store.resolve(PAGE, ref)
+    assert message in caught.value.message
+    assert hint in caught.value.hint
+
+
+def test_an_unknown_page_gets_a_did_you_mean_and_an_empty_store_says_run_check(
+    history, tmp_path: Path
+) -> None:
+    store, _ = history
+    with pytest.raises(RefError) as caught:
+        store.resolve("seller-code-of-condcut", "latest")
+    assert "did you mean seller-code-of-conduct?" in caught.value.hint
+
+    with pytest.raises(RefError) as caught:
+        Store(tmp_path / "empty").resolve(PAGE, "latest")
+    assert "no snapshots yet" in caught.value.message
+    assert "policywatch check" in caught.value.hint
+
+
+def test_a_page_never_stored_because_blocked_says_why(history) -> None:
+    store, _ = history
+    store.record_outcome("communication-guidelines", {"status": "blocked", "reason": "sign-in"})
+    with pytest.raises(RefError) as caught:
+        store.resolve("communication-guidelines", "latest")
+    assert "its last check was blocked: sign-in" in caught.value.message
+
+
+def test_an_id_from_another_page_points_there(history) -> None:
+    store, _ = history
+    other = record(store, "Do not send unsolicited messages.", day(0), page_id=f"{PAGE}@UK")
+    with pytest.raises(RefError) as caught:
+        store.resolve(PAGE, other.id[:10])
+    assert f"belongs to {PAGE}@UK" in caught.value.message
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def _record_then_die(data_dir: Path) -> None:
+    record(Store(data_dir), "You may not ask buyers for reviews.", day(1), alert=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_snapshot_and_its_alert_survive_a_kill_right_after_recording(tmp_path: Path) -> None:
+    assert run_child(_record_then_die, tmp_path) == -signal.SIGKILL
+
+    store = Store(tmp_path)
+    (snap,) = store.snapshots(PAGE)
+    (pending,) = store.pending_alerts(utcnow())
+    assert pending["payload"]["snapshot"] == snap.id
+    assert pending["status"] == "pending" and pending["attempts"] == 0
+
+
+def _crash_during_second_write(data_dir: Path) -> None:
+    store = Store(data_dir)
+    record(store, "You may contact buyers about their order.", day(0), alert=True)
+    real_replace = os.replace
+
+    def die_before_renaming_the_index(src: str, dst: str) -> None:
+        if Path(dst).name == "index.json":
+            os._exit(3)  # the temp index is complete; the rename never happens
+        real_replace(src, dst)
+
+    os.replace = die_before_renaming_the_index
+    record(store, "You may not contact buyers for marketing.", day(1), alert=True)
+
+
+def test_a_crash_in_the_middle_of_a_write_leaves_the_previous_index(tmp_path: Path) -> None:
+    assert run_child(_crash_during_second_write, tmp_path) == 3
+    assert list(tmp_path.glob(".index.json.*.tmp"))  # the half-done write, never renamed
+
+    store = Store(tmp_path)
+    (snap,) = store.snapshots(PAGE)
+    assert store.document(snap).section(f"{TITLE} > {CONTACT}").text == (
+        "You may contact buyers about their order."
+    )
+    assert [a["payload"]["snapshot"] for a in store.alerts()] == [snap.id]
+
+    record(store, "You may not contact buyers for marketing.", day(1), alert=True)
+    assert len(Store(tmp_path).snapshots(PAGE)) == 2
+    assert not list(tmp_path.glob(".index.json.*.tmp"))  # the next writer swept it away
+
+
+def test_an_alert_is_queued_only_once(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    snap = record(store, "You may not ask buyers for reviews.", day(0), alert=True)
+    assert store.enqueue_alerts([alert_for(snap)]) == 0
+    assert store.enqueue_alerts([alert_for(snap, "slack"), alert_for(snap, "slack")]) == 1
+    doc = conduct("You may not ask buyers for reviews.")
+    store.record_snapshot(snap, page_html("again"), doc, [alert_for(snap)])  # a replayed cycle
+
+    assert sorted(a["route"] for a in Store(tmp_path).alerts()) == ["email", "slack"]
+    assert len(Store(tmp_path).snapshots(PAGE)) == 1
+
+
+def test_deliveries_move_alerts_between_pending_sent_and_failed(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    snap = record(store, "You may not ask buyers for reviews.", day(0))
+    email, slack = alert_for(snap, "email"), alert_for(snap, "slack")
+    store.enqueue_alerts([email, slack])
+    now = utcnow()
+
+    store.mark_attempt_failed(email["key"], "SMTP 451 try later", now + timedelta(minutes=5))
+    assert [a["key"] for a in store.pending_alerts(now)] == [slack["key"]]
+    assert [a["key"] for a in store.pending_alerts(now + timedelta(minutes=6))] == [
+        email["key"],
+        slack["key"],
+    ]
+
+    store.mark_sent(slack["key"], now)
+    store.mark_attempt_failed(email["key"], "SMTP 550 mailbox unavailable", None, give_up=True)
+    reopened = Store(tmp_path)
+    (failed,) = reopened.alerts("failed")
+    assert failed["attempts"] == 2 and failed["last_error"] == "SMTP 550 mailbox unavailable"
+    (sent,) = reopened.alerts("sent")
+    assert sent["sent_at"] == iso(now) and sent["attempts"] == 1
+    assert reopened.pending_alerts(now + timedelta(days=1)) == []
+
+    assert reopened.retry_failed() == 1
+    (retried,) = Store(tmp_path).pending_alerts(utcnow())
+    assert retried["key"] == email["key"] and retried["attempts"] == 0
+    with pytest.raises(KeyError):
+        reopened.mark_sent("no-such-alert", now)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_page_state_merges_and_the_outcome_log_keeps_the_last_fifty(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.set_page_state(PAGE, etag='"v1"', consecutive_failures=2)
+        store.set_page_state(PAGE, consecutive_failures=0, fetch_path="browser")
+        for n in range(60):
+            store.record_outcome(PAGE, {"at": T0 + timedelta(hours=n), "status": "blocked"})
+
+    reopened = Store(tmp_path)
+    assert reopened.page_state(PAGE) == {
+        "etag": '"v1"',
+        "consecutive_failures": 0,
+        "fetch_path": "browser",
+    }
+    log = reopened.outcomes(PAGE)
+    assert len(log) == 50
+    assert log[0]["at"] == iso(T0 + timedelta(hours=10))
+    assert log[-1]["at"] == iso(T0 + timedelta(hours=59))
+
+
+def test_a_damaged_index_names_the_file_and_the_way_out(tmp_path: Path) -> None:
+    record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
+    index = tmp_path / "index.json"
+    index.write_text(index.read_text()[:200])
+
+    with pytest.raises(StoreError) as caught:
+        Store(tmp_path)
+    assert str(index) in caught.value.message
+    assert "move it aside" in caught.value.hint
+
+
+def test_a_store_from_a_newer_policywatch_is_refused(tmp_path: Path) -> None:
+    record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
+    index = tmp_path / "index.json"
+    data = json.loads(index.read_text())
+    data["meta"]["1"]["schema"] = 99
+    index.write_text(json.dumps(data))
+
+    with pytest.raises(StoreError) as caught:
+        Store(tmp_path)
+    assert "newer policywatch" in caught.value.message
+
+
+# --------------------------------------------------------------------------- lock
+
+
+def _hold_lock(data_dir: Path, held, release) -> None:
+    with Store(data_dir).lock(purpose="policywatch run"):
+        held.set()
+        release.wait(20)
+
+
+def test_a_second_writer_waits_then_names_the_one_holding_the_lock(tmp_path: Path) -> None:
+    held, release = FORK.Event(), FORK.Event()
+    holder = FORK.Process(target=_hold_lock, args=(tmp_path, held, release))
+    holder.start()
+    try:
+        assert held.wait(10)
+        store = Store(tmp_path)
+        started = time.monotonic()
+        with pytest.raises(StoreLocked) as caught, store.lock(timeout=0.3):
+            pass
+        assert time.monotonic() - started >= 0.3
+        assert f"pid {holder.pid}, `policywatch run`, since" in caught.value.message
+        assert str(tmp_path) in caught.value.message
+    finally:
+        release.set()
+        holder.join(10)
+    with store.lock(timeout=5):
+        assert store.page_ids() == []
+
+
+def _record_twenty(data_dir: Path, who: str) -> None:
+    store = Store(data_dir)
+    for n in range(20):
+        with store.lock(timeout=20):
+            record(store, f"Rule {n} from {who}.", iso(utcnow()), alert=True, page_id=who)
+
+
+def test_two_writers_at_once_keep_every_snapshot_and_alert(tmp_path: Path) -> None:
+    writers = [FORK.Process(target=_record_twenty, args=(tmp_path, w)) for w in ("cron", "daemon")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [w.exitcode for w in writers] == [0, 0]
+
+    store = Store(tmp_path)
+    assert {p: len(store.snapshots(p)) for p in store.page_ids()} == {"cron": 20, "daemon": 20}
+    assert len(store.alerts("pending")) == 40
