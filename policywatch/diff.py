@@ -1,0 +1,771 @@
+"""Semantic diff of two policy versions: which sentences changed, where, and how much it matters.
+
+A line diff of a policy page is noise: a re-wrapped paragraph or a moved section
+looks like a rewrite, and "may" -> "may not" hides in a wall of red and green.
+This module compares the way a reader does, top-down, and only looks deeper
+where something differs:
+
+1. sections are aligned by heading path (then by identical or similar body, so a
+   renamed or moved section is recognised as such, not as removed + added);
+2. inside a section, blocks (paragraphs, list items, rows) are aligned, and only
+   differing runs of blocks are split into sentences and aligned again;
+3. a reworded sentence becomes one `modified` Change with a word-level inline
+   diff (diff-match-patch over word tokens), an inserted one `added`, a deleted
+   one `removed`;
+4. each change is classified: cosmetic (equal after folding case, whitespace,
+   punctuation and quote style) or substantive, with tags `obligation`
+   (a modal's polarity changed: "may" -> "may not"), `number` (amounts, time
+   limits), `link` (link targets), `term` (a watched rule term, old or new side).
+
+Everything here is pure and deterministic: the same inputs give the same
+DiffResult, and a document diffed with itself is empty.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
+
+from diff_match_patch import diff_match_patch
+
+from policywatch.models import (
+    Block,
+    Change,
+    ChangeKind,
+    DiffResult,
+    Document,
+    Fragment,
+    Rule,
+    RuleMatch,
+    Section,
+    SectionChange,
+    SectionChangeKind,
+)
+from policywatch.rules import RuleSet
+
+# A section whose blocks are at least this similar to an unmatched one elsewhere
+# is the same section under a new heading (renamed and edited), not removed + added.
+SECTION_SIMILARITY = 0.6
+# Two sentences at least this similar (word-level ratio) are one reworded sentence.
+SENTENCE_SIMILARITY = 0.5
+# Above this many candidate sentence pairs in one rewritten run, pairing costs more
+# than it helps a reader: the run is shown as removed + added.
+MAX_PAIRING_CELLS = 40_000
+
+# --------------------------------------------------------------------------- sentences
+
+# Words that end with a period without ending the sentence.
+# fmt: off
+_ABBREVIATIONS = frozenset({
+    "inc", "ltd", "llc", "co", "corp", "plc", "sarl", "gmbh", "mr", "mrs", "ms", "dr", "st", "jr",
+    "sr", "vs", "approx", "dept", "est", "fig", "cf", "al", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max",
+})
+# fmt: on
+_BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_LAST_WORD_RE = re.compile(r"(\S+)$")
+_DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S, U.K
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a block into sentences, keeping "e.g.", "U.S.", "No. 5", "Inc." and decimals whole."""
+    sentences: list[str] = []
+    start = 0
+    for boundary in _BOUNDARY_RE.finditer(text):
+        if text[boundary.start()] == "." and _is_abbreviation(text, start, boundary):
+            continue
+        sentence = text[start : boundary.end()].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = boundary.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _is_abbreviation(text: str, start: int, boundary: re.Match[str]) -> bool:
+    found = _LAST_WORD_RE.search(text, start, boundary.start())
+    if found is None:
+        return False
+    word = found.group(1).lstrip("(\"'“‘[")
+    lowered = word.lower()
+    if lowered in _ABBREVIATIONS or _DOTTED_RE.fullmatch(word):
+        return True
+    if len(word) == 1 and word.isupper():  # an initial, as in "J. Smith"
+        return True
+    return lowered in ("no", "nos") and text[boundary.end() : boundary.end() + 1].isdigit()
+
+
+# --------------------------------------------------------------------------- folding
+
+_WORD_RE = re.compile(r"\w+")
+
+
+def fold(text: str, ignore: Sequence[re.Pattern[str]] = ()) -> str:
+    """The words of `text` only: case, punctuation, quote style and spacing folded away.
+
+    Two texts with the same fold read the same to a person, so a change between
+    them is cosmetic. `ignore` patterns (the page's) are blanked out first.
+    """
+    for pattern in ignore:
+        text = pattern.sub(" ", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(_WORD_RE.findall(text.casefold()))
+
+
+# --------------------------------------------------------------------------- obligations
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_MODALS = frozenset({"may", "might", "can", "could", "must", "shall", "should", "will", "need"})
+_CONTRACTED = {
+    "cannot": "can",
+    "can't": "can",
+    "couldn't": "could",
+    "mustn't": "must",
+    "shouldn't": "should",
+    "shan't": "shall",
+    "won't": "will",
+    "needn't": "need",
+    "mightn't": "might",
+    "don't": "do",
+    "doesn't": "do",
+}
+# Word stems that state a duty or a permission ("required", "prohibits", "not permitted").
+_STATE_STEMS = (
+    "prohibit",
+    "forbid",
+    "allow",
+    "permit",
+    "requir",
+    "mandat",
+    "oblig",
+    "entitle",
+    "restrict",
+    "optional",
+)
+_LIMITERS = frozenset({"only", "never", "always", "solely", "exclusively", "except", "unless"})
+_ADVERBS = frozenset({"also", "still", "only", "then", "therefore", "generally", "now"})
+# Present in an added or removed sentence, these make it a new (or dropped) obligation.
+# Plain "may", "can", "will" are left out: descriptive text uses them all the time.
+_DEONTIC = frozenset(
+    {"must", "shall", "should", "prohibit", "forbid", "requir", "mandat", "oblig", "only", "never"}
+)
+
+
+def obligations(text: str) -> frozenset[tuple[str, str]]:
+    """The modal and obligation words of `text`, each with its polarity ("+" or "-").
+
+    Comparing these sets finds "may request" -> "may not request" (same modal,
+    flipped polarity) as well as "must" -> "should" or a dropped "only".
+    """
+    tokens = _TOKEN_RE.findall(text.casefold().replace("’", "'"))
+    found: set[tuple[str, str]] = set()
+    for i, token in enumerate(tokens):
+        if token in _CONTRACTED:
+            found.add((_CONTRACTED[token], "-"))
+        elif token in _MODALS or token in ("do", "does"):
+            after = tokens[i + 1 : i + 3]
+            if after[:1] and after[0] in _ADVERBS:
+                after = after[1:]
+            negative = bool(after) and (
+                after[0] in ("not", "never") or after[:2] == ["no", "longer"]
+            )
+            if negative or token in _MODALS:
+                found.add(("do" if token == "does" else token, "-" if negative else "+"))
+        elif token in _LIMITERS:
+            found.add((token, "+"))
+        elif token == "longer" and i and tokens[i - 1] == "no":
+            found.add(("no longer", "+"))
+        else:
+            stem = next((s for s in _STATE_STEMS if token.startswith(s)), None)
+            if stem is not None:
+                before = tokens[max(0, i - 3) : i]
+                negative = any(t in ("not", "never", "longer") or t.endswith("n't") for t in before)
+                found.add((stem, "-" if negative else "+"))
+    return frozenset(found)
+
+
+def _is_deontic(signature: frozenset[tuple[str, str]]) -> bool:
+    return any(polarity == "-" or word in _DEONTIC for word, polarity in signature)
+
+
+# --------------------------------------------------------------------------- numbers
+
+# fmt: off
+_SPELLED = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+}
+_UNITS = frozenset({
+    "second", "minute", "hour", "day", "week", "month", "year", "percent", "business",
+    "calendar", "working",
+})
+# fmt: on
+_NUMBER_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*%?|[a-z]+(?:-[a-z]+)?")
+
+
+def numbers(text: str) -> Counter[tuple[str, str]]:
+    """Numbers in `text` with the unit that follows them ("30 days" -> ("30", "day")).
+
+    Spelled-out numbers count as their value, so "thirty days" and "30 days" are
+    the same limit; a bare "one" ("no one", "one of") is not a number.
+    """
+    tokens = _NUMBER_TOKEN_RE.findall(text.casefold())
+    found: Counter[tuple[str, str]] = Counter()
+    for i, token in enumerate(tokens):
+        value = _number_value(token)
+        if value is None:
+            continue
+        unit = _unit(tokens[i + 1 : i + 3])
+        if token == "one" and not unit:
+            continue
+        if unit == "percent":
+            value, unit = value.rstrip("%") + "%", ""
+        found[(value, unit)] += 1
+    return found
+
+
+def _number_value(token: str) -> str | None:
+    if token[0].isdigit():
+        digits = token.rstrip("%")
+        if re.fullmatch(r"\d{1,3}(?:,\d{3})+", digits):
+            digits = digits.replace(",", "")
+        return digits + ("%" if token.endswith("%") else "")
+    if "-" in token:
+        tens, _, ones = token.partition("-")
+        if tens in _SPELLED and ones in _SPELLED:
+            return str(_SPELLED[tens] + _SPELLED[ones])
+        return None
+    value = _SPELLED.get(token)
+    return None if value is None else str(value)
+
+
+def _unit(following: list[str]) -> str:
+    words = [w[:-1] if w.endswith("s") and w[:-1] in _UNITS else w for w in following]
+    if words and words[0] in ("business", "calendar", "working") and words[1:2]:
+        return f"{words[0]} {words[1]}" if words[1] in _UNITS else ""
+    return words[0] if words and words[0] in _UNITS else ""
+
+
+# --------------------------------------------------------------------------- inline diff
+
+_INLINE_TOKEN_RE = re.compile(r"\w+|\s+|[^\w\s]")
+_FRAGMENT_OPS = {0: "equal", 1: "insert", -1: "delete"}
+
+
+def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
+    """Word-level diff of two sentences, cleaned up so it reads as whole-word edits.
+
+    diff-match-patch works on characters; mapping each word (and each run of
+    spaces or punctuation mark) to one private character, as its linesToChars
+    does for lines, makes it diff words, and diff_cleanupSemantic then merges
+    scattered small edits into phrases a reader can follow.
+    """
+    chars: dict[str, str] = {}
+    tokens: dict[str, str] = {}
+
+    def encode(text: str) -> str:
+        encoded = []
+        for token in _INLINE_TOKEN_RE.findall(text):
+            char = chars.get(token)
+            if char is None:
+                code = 0xE000 + len(chars)  # private use area, then past the surrogates
+                char = chr(code if code < 0xF900 else code + 0x10000)
+                chars[token] = char
+                tokens[char] = token
+            encoded.append(char)
+        return "".join(encoded)
+
+    engine = diff_match_patch()
+    engine.Diff_Timeout = 0  # no time limit: the same input must always give the same diff
+    diffs = engine.diff_main(encode(old), encode(new), False)
+    engine.diff_cleanupSemantic(diffs)
+    return tuple(
+        Fragment(_FRAGMENT_OPS[op], "".join(tokens[c] for c in text)) for op, text in diffs if text
+    )
+
+
+# --------------------------------------------------------------------------- classifying
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One sentence of one block, with its fold precomputed for alignment."""
+
+    text: str
+    key: str
+    block: Block
+
+
+_Pair = tuple[_Unit | None, _Unit | None]
+
+
+class _Classifier:
+    """Turns (old, new) sentence pairs into Changes with tags and rule matches."""
+
+    def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]]) -> None:
+        self.rules = rules
+        self.ignore = ignore
+
+    def key(self, text: str) -> str:
+        return fold(text, self.ignore)
+
+    def units(self, blocks: Iterable[Block]) -> list[_Unit]:
+        return [
+            _Unit(sentence, self.key(sentence), block)
+            for block in blocks
+            for sentence in split_sentences(block.text)
+        ]
+
+    def unit(self, text: str, block: Block) -> _Unit:
+        return _Unit(text, self.key(text), block)
+
+    def change(
+        self,
+        path: tuple[str, ...],
+        old: _Unit | None,
+        new: _Unit | None,
+        extra: tuple[str, ...] = (),
+    ) -> Change:
+        old_text = old.text if old else None
+        new_text = new.text if new else None
+        kind = _change_kind(old_text, new_text)
+        if old_text is not None and new_text is not None:
+            fragments = inline_fragments(old_text, new_text)
+        else:
+            fragments = (Fragment("insert" if new else "delete", new_text or old_text or ""),)
+        keys = [u.key for u in (old, new) if u is not None]
+        if (len(keys) == 2 and keys[0] == keys[1]) or not any(keys):
+            return Change(
+                kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
+            )
+        tags = list(extra)
+        old_duties, new_duties = obligations(old_text or ""), obligations(new_text or "")
+        if old_duties != new_duties and (
+            kind == "modified" or _is_deontic(old_duties | new_duties)
+        ):
+            tags.append("obligation")
+        if numbers(old_text or "") != numbers(new_text or ""):
+            tags.append("number")
+        matches = self.matches(old_text or "", new_text or "")
+        if matches:
+            tags.append("term")
+        return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
+
+    def matches(self, old: str, new: str) -> tuple[RuleMatch, ...]:
+        in_old, in_new = self.rules.match(old), self.rules.match(new)
+        result = []
+        for found in dict.fromkeys(in_old + in_new):
+            side = (
+                "both"
+                if found in in_old and found in in_new
+                else "old"
+                if found in in_old
+                else "new"
+            )
+            rule, term = found
+            result.append(RuleMatch(rule.name, term, rule.severity, side))
+        return tuple(result)
+
+
+# --------------------------------------------------------------------------- inside a section
+
+
+def _diff_blocks(
+    path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
+) -> list[Change]:
+    """Changes between two block lists, looking at sentences only where blocks differ."""
+    matcher = SequenceMatcher(
+        None, [(b.text, b.links) for b in old], [(b.text, b.links) for b in new], autojunk=False
+    )
+    changes: list[Change] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            changes.extend(_diff_run(path, old[i1:i2], new[j1:j2], cls))
+    return _tag_moves(changes, cls)
+
+
+def _diff_run(
+    path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
+) -> list[Change]:
+    """Changes in one run of differing blocks, sentence by sentence."""
+    old_units, new_units = cls.units(old), cls.units(new)
+    matcher = SequenceMatcher(
+        None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False
+    )
+    pairs: list[_Pair] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            pairs.extend(
+                (a, b)
+                for a, b in zip(old_units[i1:i2], new_units[j1:j2], strict=True)
+                if a.text != b.text
+            )
+        else:
+            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2]))
+    changes = [cls.change(path, a, b) for a, b in pairs]
+    return _attach_links(path, old, new, pairs, changes)
+
+
+def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
+    """Pair reworded sentences in order (best total similarity); the rest are added/removed."""
+    n, m = len(old), len(new)
+    if not n or not m or n * m > MAX_PAIRING_CELLS:
+        return [(a, None) for a in old] + [(None, b) for b in new]
+    new_words = [b.key.split() for b in new]
+    score = [[_similarity(a.key.split(), words) for words in new_words] for a in old]
+    # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
+    best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            paired = best[i + 1][j + 1] + score[i][j] if score[i][j] else 0.0
+            best[i][j] = max(best[i + 1][j], best[i][j + 1], paired)
+    pairs: list[_Pair] = []
+    i = j = 0
+    while i < n and j < m:
+        if score[i][j] and best[i][j] == best[i + 1][j + 1] + score[i][j]:
+            pairs.append((old[i], new[j]))
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            pairs.append((old[i], None))
+            i += 1
+        else:
+            pairs.append((None, new[j]))
+            j += 1
+    pairs.extend((a, None) for a in old[i:])
+    pairs.extend((None, b) for b in new[j:])
+    return pairs
+
+
+def _similarity(a: list[str], b: list[str]) -> float:
+    """Word-level likeness of two sentences; 0 below the pairing threshold."""
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < SENTENCE_SIMILARITY:
+        return 0.0
+    if matcher.quick_ratio() < SENTENCE_SIMILARITY:
+        return 0.0
+    ratio = matcher.ratio()
+    return ratio if ratio >= SENTENCE_SIMILARITY else 0.0
+
+
+def _attach_links(
+    path: tuple[str, ...],
+    old: Sequence[Block],
+    new: Sequence[Block],
+    pairs: Sequence[_Pair],
+    changes: list[Change],
+) -> list[Change]:
+    """Tag the changes whose blocks lost or gained a link target; report leftovers on their own.
+
+    Links belong to blocks, not sentences. A changed link goes with a changed
+    sentence of its block, preferring a wholly added or removed sentence, and the
+    last one ("... see here."); when no words around it changed, the link change
+    is reported as a change of its block.
+    """
+    old_targets, new_targets = _links(old), _links(new)
+    removed = [target for target in old_targets if target not in new_targets]
+    added = [target for target in new_targets if target not in old_targets]
+    if not removed and not added:
+        return changes
+    lost: dict[int, list[str]] = {}
+    gained: dict[int, list[str]] = {}
+    lost_elsewhere = _assign_links(removed, [a for a, _ in pairs], changes, lost)
+    gained_elsewhere = _assign_links(added, [b for _, b in pairs], changes, gained)
+    result = [
+        replace(
+            change,
+            substantive=True,
+            tags=(*(t for t in change.tags if t != "cosmetic-only"), "link"),
+            links_removed=tuple(lost.get(k, ())),
+            links_added=tuple(gained.get(k, ())),
+        )
+        if k in lost or k in gained
+        else change
+        for k, change in enumerate(changes)
+    ]
+    if lost_elsewhere or gained_elsewhere:
+        old_block = next((b for b in old if set(b.links) & set(lost_elsewhere)), None)
+        new_block = next((b for b in new if set(b.links) & set(gained_elsewhere)), None)
+        old_block = old_block or _same_text(new_block, old)
+        new_block = new_block or _same_text(old_block, new)
+        old_text = old_block.text if old_block else None
+        new_text = new_block.text if new_block else None
+        result.append(
+            Change(
+                _change_kind(old_text, new_text),
+                path,
+                old_text,
+                new_text,
+                inline_fragments(old_text or "", new_text or ""),
+                True,
+                ("link",),
+                links_removed=tuple(lost_elsewhere),
+                links_added=tuple(gained_elsewhere),
+            )
+        )
+    return result
+
+
+def _assign_links(
+    links: Sequence[str],
+    units: Sequence[_Unit | None],
+    changes: Sequence[Change],
+    owners: dict[int, list[str]],
+) -> list[str]:
+    """Give each link to a change whose sentence's block holds it; return the links none holds."""
+    unowned = []
+    for link in links:
+        holders = [k for k, unit in enumerate(units) if unit and link in unit.block.links]
+        if holders:
+            owner = max(holders, key=lambda k: (changes[k].kind != "modified", k))
+            owners.setdefault(owner, []).append(link)
+        else:
+            unowned.append(link)
+    return unowned
+
+
+def _links(blocks: Sequence[Block]) -> dict[str, None]:
+    """Link targets of `blocks`, once each, in order (a dict keeps order and tests fast)."""
+    return dict.fromkeys(link for block in blocks for link in block.links)
+
+
+def _same_text(block: Block | None, blocks: Sequence[Block]) -> Block | None:
+    """The block of `blocks` with the same words as `block`: where a link changed in place."""
+    if block is None:
+        return None
+    return next((b for b in blocks if b.text == block.text), None)
+
+
+def _change_kind(old: str | None, new: str | None) -> ChangeKind:
+    if old is not None and new is not None:
+        return "modified"
+    return "added" if new is not None else "removed"
+
+
+def _tag_moves(changes: list[Change], cls: _Classifier) -> list[Change]:
+    """Mark a sentence removed in one place and added back elsewhere in the same section.
+
+    It stays substantive: moving a bullet from under "You may" to under "You may
+    not" changes its meaning, so a move is shown, never silently dropped.
+    """
+    removed = Counter(cls.key(c.old) for c in changes if c.kind == "removed" and c.old)
+    added = Counter(cls.key(c.new) for c in changes if c.kind == "added" and c.new)
+    moved = {key for key in removed & added if key}
+    if not moved:
+        return changes
+    return [
+        replace(change, tags=(*change.tags, "moved"))
+        if change.kind != "modified" and cls.key(change.old or change.new or "") in moved
+        else change
+        for change in changes
+    ]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class _Alignment:
+    """Which old section became which new one, found in passes from surest to loosest.
+
+    Passes repeat until nothing new pairs up, because pairing a renamed parent
+    lets its children be found under the parent's new path on the next pass.
+    """
+
+    def __init__(self, old: Sequence[Section], new: Sequence[Section]) -> None:
+        self.old, self.new = old, new
+        self.pairs: dict[int, int] = {}  # old index -> new index
+        self.taken: set[int] = set()
+        self.renames: dict[tuple[str, ...], tuple[str, ...]] = {}  # old path -> new path
+        self.old_children = _children(old)
+        self.new_children = _children(new)
+        while True:
+            found = len(self.pairs)
+            for step in (self._by_path, self._by_body, self._by_children, self._by_similarity):
+                step()
+            if len(self.pairs) == found:
+                break
+
+    def translate(self, path: tuple[str, ...]) -> tuple[str, ...]:
+        """Where `path` would be in the new document if only its ancestors were renamed."""
+        for cut in range(len(path) - 1, 0, -1):
+            renamed = self.renames.get(path[:cut])
+            if renamed is not None:
+                return renamed + path[cut:]
+        return path
+
+    def _pair(self, i: int, j: int) -> None:
+        self.pairs[i] = j
+        self.taken.add(j)
+        self.renames.setdefault(self.old[i].path, self.new[j].path)
+
+    def _free(self) -> tuple[list[int], list[int]]:
+        old = [i for i in range(len(self.old)) if i not in self.pairs]
+        new = [j for j in range(len(self.new)) if j not in self.taken]
+        return old, new
+
+    def _pick(self, i: int, candidates: list[int]) -> int:
+        """Among equally good candidates, prefer the same heading, then document order."""
+        heading = self.old[i].heading
+        return min(candidates, key=lambda j: (self.new[j].heading != heading, j))
+
+    def _by_path(self) -> None:
+        old_free, new_free = self._free()
+        by_path: dict[tuple[str, ...], list[int]] = {}
+        for j in new_free:
+            by_path.setdefault(self.new[j].path, []).append(j)
+        for i in old_free:
+            candidates = by_path.get(self.translate(self.old[i].path))
+            if candidates:
+                self._pair(i, candidates.pop(0))
+
+    def _by_body(self) -> None:
+        old_free, new_free = self._free()
+        by_body: dict[tuple[Block, ...], list[int]] = {}
+        for j in new_free:
+            if self.new[j].blocks:
+                by_body.setdefault(_body(self.new[j]), []).append(j)
+        for i in old_free:
+            candidates = by_body.get(_body(self.old[i])) if self.old[i].blocks else None
+            if candidates:
+                j = self._pick(i, candidates)
+                candidates.remove(j)
+                self._pair(i, j)
+
+    def _by_children(self) -> None:
+        """Pair heading-only sections (parents of others) that head the same subsections."""
+        old_free, new_free = self._free()
+        for i in old_free:
+            kids = self.old_children.get(self.old[i].path)
+            if self.old[i].blocks or not kids:
+                continue
+            candidates = [
+                j
+                for j in new_free
+                if j not in self.taken
+                and not self.new[j].blocks
+                and self.new_children.get(self.new[j].path) == kids
+            ]
+            if candidates:
+                self._pair(i, self._pick(i, candidates))
+
+    def _by_similarity(self) -> None:
+        old_free, new_free = self._free()
+        new_bodies = {j: Counter(b.text for b in self.new[j].blocks) for j in new_free}
+        for i in old_free:
+            if not self.old[i].blocks:
+                continue
+            body = Counter(b.text for b in self.old[i].blocks)
+            size = len(self.old[i].blocks)
+            scored = [
+                (2 * (body & new_bodies[j]).total() / (size + len(self.new[j].blocks)), j)
+                for j in new_free
+                if j not in self.taken and self.new[j].blocks
+            ]
+            best = max((score for score, _ in scored), default=0.0)
+            if best >= SECTION_SIMILARITY:
+                self._pair(i, self._pick(i, [j for score, j in scored if score == best]))
+
+
+def _body(section: Section) -> tuple[Block, ...]:
+    return tuple(Block("", b.text, b.links) for b in section.blocks)
+
+
+def _children(sections: Sequence[Section]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    children: dict[tuple[str, ...], list[str]] = {}
+    for section in sections:
+        if len(section.path) > 1:
+            children.setdefault(section.path[:-1], []).append(section.heading)
+    return {path: tuple(headings) for path, headings in children.items()}
+
+
+def _kept_in_place(pairs: dict[int, int]) -> set[int]:
+    """Old indices of the largest set of paired sections whose relative order did not change."""
+    olds = [i for i, _ in sorted(pairs.items(), key=lambda pair: pair[1])]
+    tail_values: list[int] = []
+    tails: list[int] = []
+    previous = [-1] * len(olds)
+    for k, value in enumerate(olds):
+        pos = bisect_left(tail_values, value)
+        if pos == len(tail_values):
+            tail_values.append(value)
+            tails.append(k)
+        else:
+            tail_values[pos] = value
+            tails[pos] = k
+        previous[k] = tails[pos - 1] if pos else -1
+    kept: set[int] = set()
+    k = tails[-1] if tails else -1
+    while k != -1:
+        kept.add(olds[k])
+        k = previous[k]
+    return kept
+
+
+def _compare(old: Section, new: Section, in_place: bool, cls: _Classifier) -> SectionChange:
+    """The SectionChange for one paired section: renamed, moved, modified or unchanged."""
+    changes = (
+        _diff_blocks(new.path, old.blocks, new.blocks, cls) if old.blocks != new.blocks else []
+    )
+    if old.heading != new.heading:
+        heading = cls.change(
+            new.path,
+            cls.unit(old.heading, Block("h", old.heading)),
+            cls.unit(new.heading, Block("h", new.heading)),
+            ("heading",),
+        )
+        return SectionChange("renamed", old.path, new.path, (heading, *changes))
+    kind: SectionChangeKind = "moved" if not in_place else "modified" if changes else "unchanged"
+    return SectionChange(kind, old.path, new.path, tuple(changes))
+
+
+def diff_documents(
+    old: Document,
+    new: Document,
+    *,
+    page_id: str,
+    old_id: str,
+    new_id: str,
+    rules: Sequence[Rule] = (),
+    ignore: Sequence[str | re.Pattern[str]] = (),
+) -> DiffResult:
+    """Everything that differs between two versions of a page, in the new page's order.
+
+    Removed sections appear where they used to be; unchanged sections are kept
+    (kind "unchanged") so renderers can show them on request. `ignore` takes the
+    page's ignore patterns: text they match never counts as a change.
+    """
+    cls = _Classifier(RuleSet(rules), [re.compile(p) if isinstance(p, str) else p for p in ignore])
+    alignment = _Alignment(old.sections, new.sections)
+    pairs = alignment.pairs
+    kept = _kept_in_place(pairs)
+    from_new = {j: i for i, j in pairs.items()}
+    entries: list[tuple[tuple[int, int, int], SectionChange]] = []
+    for j, section in enumerate(new.sections):
+        i = from_new.get(j)
+        if i is None:
+            added = _diff_blocks(section.path, (), section.blocks, cls)
+            entries.append(((j, 0, 0), SectionChange("added", None, section.path, tuple(added))))
+            continue
+        before = old.sections[i]
+        in_place = i in kept and alignment.translate(before.path) == section.path
+        entries.append(((j, 0, 0), _compare(before, section, in_place, cls)))
+    anchor = -1
+    for i, section in enumerate(old.sections):
+        if i in pairs:
+            anchor = pairs[i]
+            continue
+        removed = _diff_blocks(section.path, section.blocks, (), cls)
+        entries.append(
+            ((anchor, 1, i), SectionChange("removed", section.path, None, tuple(removed)))
+        )
+    entries.sort(key=lambda entry: entry[0])
+    return DiffResult(page_id, old_id, new_id, tuple(change for _, change in entries))

@@ -1,0 +1,154 @@
+"""Watched wording: which changes matter, and how loudly to announce them.
+
+A seller does not need an alert for every comma, but must never miss Amazon
+tightening what may be said to buyers. Rules name the words that make a change
+important; `severity` turns a diff into one alert level (or None: stay quiet).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from policywatch.models import DiffResult, Rule, Severity
+
+# Why these terms: they are the wording Seller Central uses for what a seller (or the
+# messaging software acting for them) may send to buyers and when. A change touching
+# them can turn a compliant message flow into a policy violation overnight, so it is
+# critical. Reviews, feedback and buyer data are the next most enforced topics, and
+# enforcement wording (suspension, deactivation) says what happens to offenders: major.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule(
+        name="buyer-messaging",
+        severity=Severity.CRITICAL,
+        terms=(
+            "unsolicited",
+            "marketing communications",
+            "marketing messages",
+            "promotional messages",
+            "promotional content",
+            "Buyer-Seller Messaging",
+            "permitted messages",
+            "prohibited messages",
+            "opt out",
+            "opt-out",
+            "direct buyers",
+            "redirect*",
+            "off Amazon",
+            "outside of Amazon",
+            "external links",
+        ),
+    ),
+    Rule(
+        name="review-requests",
+        severity=Severity.CRITICAL,
+        terms=(
+            "request a review",
+            "incentiv*",
+            "4 and 30 days",
+            "5 and 30 days",
+            "positive review*",
+            "in exchange for",
+            "free or discounted",
+            "compensat*",
+            "manipulat*",
+        ),
+        # The "Request a Review" window is the number sellers' tools are built around,
+        # whatever its bounds become ("between 4 and 30 days", "5-30 days").
+        patterns=(r"\b\d+\s*(?:and|to|-|–)\s*\d+\s+(?:calendar\s+|business\s+)?days\b",),
+    ),
+    Rule(
+        name="reviews",
+        severity=Severity.MAJOR,
+        terms=("feedback", "review", "reviews", "rating", "ratings", "star rating*"),
+    ),
+    Rule(
+        name="buyer-data",
+        severity=Severity.MAJOR,
+        terms=(
+            "contact customers",
+            "contact buyers",
+            "contacting buyers",
+            "contacting customers",
+            "personal information",
+            "customer information",
+            "buyer information",
+            "customer data",
+            "email address*",
+            "phone number*",
+        ),
+    ),
+    Rule(
+        name="enforcement",
+        severity=Severity.MAJOR,
+        terms=("suspen*", "deactivat*", "selling privileges", "terminat*"),
+    ),
+)
+
+
+def _term_regex(term: str) -> str:
+    """One watched term as a regex: whole words, any whitespace, `*` suffix = any word ending."""
+    text = term.strip()
+    wildcard = text.endswith("*")
+    words = text.rstrip("*").split()
+    body = r"\s+".join(re.escape(word).replace("'", "['’]") for word in words)
+    if wildcard:
+        body += r"\w*"
+    return rf"(?<!\w){body}(?!\w)"
+
+
+class RuleSet:
+    """Rules compiled once, so matching every changed sentence stays cheap."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self._compiled: list[tuple[Rule, str, re.Pattern[str]]] = []
+        for rule in self.rules:
+            for term in rule.terms:
+                if term.strip().rstrip("*"):
+                    regex = re.compile(_term_regex(term), re.IGNORECASE)
+                    self._compiled.append((rule, term, regex))
+            for pattern in rule.patterns:
+                self._compiled.append((rule, pattern, re.compile(pattern, re.IGNORECASE)))
+
+    def __bool__(self) -> bool:
+        return bool(self._compiled)
+
+    def match(self, text: str) -> list[tuple[Rule, str]]:
+        """Every (rule, term) found in `text`, in rule order; a term is reported once."""
+        if not text:
+            return []
+        return [(rule, term) for rule, term, regex in self._compiled if regex.search(text)]
+
+
+def severity(diff: DiffResult, *, alert_on_cosmetic: bool = False) -> Severity | None:
+    """How loudly to announce `diff`; None when nothing worth an alert changed.
+
+    Per change: the highest severity of its watched terms; an obligation flip
+    ("may" -> "may not") or a changed number or time limit is at least MAJOR;
+    any other substantive edit (a renamed heading included) is MINOR. A moved
+    section, or an added or removed one without text, is MINOR too: the
+    reader's way through the policy changed. Cosmetic edits count (as MINOR)
+    only when the user asked for them.
+    """
+    levels: list[Severity] = []
+    for section in diff.sections:
+        if section.kind == "moved" or (
+            section.kind in ("added", "removed") and not section.changes
+        ):
+            levels.append(Severity.MINOR)
+        for change in section.changes:
+            if not change.substantive:
+                if alert_on_cosmetic:
+                    levels.append(Severity.MINOR)
+                continue
+            levels.append(_change_severity(change.tags, (m.severity for m in change.matches)))
+    return max(levels, default=None)
+
+
+def _change_severity(tags: Sequence[str], match_levels: Iterable[Severity]) -> Severity:
+    """Severity of one substantive change from its tags and its watched-term matches."""
+    level = max(match_levels, default=Severity.MINOR)
+    if "obligation" in tags or "number" in tags:
+        level = max(level, Severity.MAJOR)
+    return level
