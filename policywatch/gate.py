@@ -1,0 +1,363 @@
+"""Is this answer really the policy? Decide before anything is extracted or stored.
+
+Seller Central answers a poll with HTTP 200 for far more than the policy: a
+sign-in page, a "Robot Check" captcha, a "We're Sorry" error kept inside the
+article container, an empty JavaScript app shell, or the same article for
+another marketplace. Storing any of those as a version would cry wolf twice
+(once when it appears, once when the real page comes back), so each is named
+here with a reason a user can act on.
+
+The checks look at structure (title, forms, inputs, the selected element, the
+country banner) rather than at words anywhere in the page: a real article has a
+"Sign in" button in its header and a hidden "Sign in to use the tool"
+placeholder, and may well discuss captchas. Telltale phrases count only when
+the page holds little text. Pure functions, no I/O: the gate runs on every poll.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from lxml import etree, html
+from lxml.cssselect import CSSSelector
+
+from policywatch.models import Document, PageSpec
+from policywatch.normalize import normalize_text
+
+NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser
+BROWSER_FIX = "set `fetch: browser` for this page (needs pip install 'policywatch[browser]')"
+
+# Error, captcha and sign-in pages hold a few hundred characters; telltale phrases
+# count only below this much visible text, so an article quoting them is not blocked.
+SHORT_PAGE_CHARS = 1500
+# Below this, a page that asks for JavaScript is an empty app shell.
+SHELL_CHARS = 200
+# Below this, the selected element is an empty placeholder waiting for scripts.
+EMPTY_CONTENT_CHARS = 20
+
+_SITE = r"(?:amazon(?:\.[a-z.]+)?\s+)?(?:seller\s*central\s+)?"
+_CAPTCHA_TITLE = re.compile(
+    _SITE + r"(?:robot check|captcha|bot check|security check|are you a robot\??"
+    r"|verify you are (?:a )?human)"
+)
+_SIGN_IN_TITLE = re.compile(_SITE + r"(?:sign[- ]?in|log[- ]?in)")
+_ERROR_TITLE = re.compile(
+    _SITE + r"(?:we'?re sorry[.!]?|sorry! something went wrong!?|page not found|"
+    r"looking for something\?|(?:503 )?service unavailable(?: error)?|(?:404 )?not found|"
+    r"(?:500 )?internal server error|(?:502 )?bad gateway|(?:504 )?gateway time-?out|"
+    r"access denied|error|\d{3})"
+)
+_TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+|:\s+")
+
+_CAPTCHA_TEXT = (
+    "enter the characters you see below",
+    "type the characters you see in this image",
+    "make sure you're not a robot",
+    "click the button below to continue shopping",
+)
+_SIGN_IN_TEXT = ("enter your email or mobile phone number",)
+_ERROR_TEXT = (
+    "we can't find the page",
+    "we couldn't find that page",
+    "not a functioning page on our site",
+    "looking for something?",
+    "page not found",
+    "service unavailable",
+    "something went wrong",
+)
+_JAVASCRIPT_TEXT = (
+    "enable javascript",
+    "javascript is disabled",
+    "javascript is required",
+    "requires javascript",
+)
+
+# Final URLs of Amazon's auth platform and sign-in redirectors.
+_SIGN_IN_PATH = re.compile(r"^/(?:ap/|gp/sign-?in|sign-?in\b|signin\b)", re.IGNORECASE)
+
+# The country banner in the page's own chrome language: Seller Central flips
+# between English and the marketplace language from one fetch to the next.
+_COUNTRY_NAMES = {
+    "United States": ("États-Unis", "Vereinigte Staaten", "Stati Uniti", "Estados Unidos"),
+    "United Kingdom": ("Royaume-Uni", "Vereinigtes Königreich", "Regno Unito", "Reino Unido"),
+    "Germany": ("Allemagne", "Deutschland", "Germania", "Alemania", "Duitsland", "Niemcy"),
+    "France": ("Frankreich", "Francia", "Frankrijk", "Francja"),
+    "Italy": ("Italie", "Italien", "Italia", "Italië", "Włochy"),
+    "Spain": ("Espagne", "Spanien", "Spagna", "España", "Spanje", "Hiszpania"),
+    "Netherlands": ("Pays-Bas", "Niederlande", "Paesi Bassi", "Países Bajos", "Nederland"),
+    "Sweden": ("Suède", "Schweden", "Svezia", "Suecia", "Sverige"),
+    "Poland": ("Pologne", "Polen", "Polonia", "Polska"),
+    "Belgium": ("Belgique", "Belgien", "Belgio", "Bélgica", "België"),
+    "Japan": ("日本", "Japon", "Giappone", "Japón"),
+    "Mexico": ("México", "Mexique", "Messico"),
+    "Turkey": ("Türkiye", "Turquie", "Türkei"),
+}
+_COUNTRY_CANON = {
+    normalize_text(name).casefold(): english
+    for english, names in _COUNTRY_NAMES.items()
+    for name in (english, *names)
+}
+_BANNER_TEXT = re.compile(r"applies to selling in\s*:\s*(?:<[^>]*>\s*)*([^<]+)", re.IGNORECASE)
+
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::*[self::script or self::style or self::noscript or self::template"
+    " or @hidden])]"
+)
+_TITLE = etree.XPath("string((//title)[1])")
+_H1 = etree.XPath("string((//h1)[1])")
+_NOSCRIPT = etree.XPath("//noscript")
+_CAPTCHA_FORM = etree.XPath(
+    "//form[contains(@action, 'validateCaptcha')] | //input[@id='captchacharacters']"
+)
+_SIGN_IN_FORM = etree.XPath(
+    "//form[@name='signIn' or contains(@action, '/ap/signin')] | //input[@type='password']"
+)
+_BANNER = etree.XPath(".//*[contains(concat(' ', @class, ' '), ' hh-article-country-box ')]")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_PARSER = html.HTMLParser(no_network=True, huge_tree=False, remove_comments=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _selector(css: str) -> CSSSelector:
+    return CSSSelector(css, translator="html")
+
+
+def _clean(text: str) -> str:
+    """One comparable line: straight quotes, single spaces, case folded."""
+    return normalize_text(text).casefold()
+
+
+@dataclass
+class _View:
+    """What every check looks at, computed once and only when a check asks."""
+
+    source: str
+    root: html.HtmlElement
+    final_url: str
+    page: PageSpec
+    via: str
+
+    @functools.cached_property
+    def title(self) -> str:
+        return _clean(_TITLE(self.root))
+
+    @functools.cached_property
+    def title_parts(self) -> tuple[str, ...]:
+        """The title and its pieces: "Amazon.com: We're Sorry" -> also "we're sorry"."""
+        return (self.title, *(p for p in _TITLE_PARTS.split(self.title) if p))
+
+    @functools.cached_property
+    def content(self) -> list[html.HtmlElement] | None:
+        """Elements the page's `select` finds; None when the page has no selector."""
+        return _selector(self.page.select)(self.root) if self.page.select else None
+
+    @functools.cached_property
+    def text(self) -> str:
+        """Visible text of the selected content, or of the whole page."""
+        scope = self.content or [self.root]
+        return _clean(" ".join(t for el in scope for t in _VISIBLE_TEXT(el)))
+
+    def short_and_says(self, phrases: Sequence[str]) -> str | None:
+        """The first telltale phrase on a page too short to be an article."""
+        if len(self.text) >= SHORT_PAGE_CHARS:
+            return None
+        return next((p for p in phrases if p in self.text), None)
+
+    def titled(self, pattern: re.Pattern[str]) -> bool:
+        return any(pattern.fullmatch(part) for part in self.title_parts)
+
+
+def parse(text: str) -> html.HtmlElement:
+    """Parse without network access or entity expansion; junk gives an empty tree."""
+    try:
+        return html.document_fromstring(_XML_DECLARATION.sub("", text, count=1), parser=_PARSER)
+    except etree.ParserError:
+        return html.Element("html")
+
+
+def classify_response(
+    text: str,
+    final_url: str,
+    http_status: int,
+    page: PageSpec,
+    *,
+    via: Literal["http", "browser"] = "http",
+    tree: html.HtmlElement | None = None,
+) -> str | None:
+    """Why this answer is not the policy, or None when it may be.
+
+    `tree` lets a caller that already parsed `text` skip a second parse; `via`
+    tells the gate whether scripts already ran (the fix it suggests differs).
+    """
+    if http_status >= 400:
+        return f"HTTP {http_status} error page instead of the policy"
+    if not text.strip():
+        return f"empty answer (HTTP {http_status} with no body); the next poll will try again"
+    view = _View(text, tree if tree is not None else parse(text), final_url, page, via)
+    for check in _CHECKS:
+        reason = check(view)
+        if reason:
+            return reason
+    return None
+
+
+def _captcha(view: _View) -> str | None:
+    phrase = view.short_and_says(_CAPTCHA_TEXT)
+    if view.titled(_CAPTCHA_TITLE) or _CAPTCHA_FORM(view.root) or phrase:
+        return (
+            "robot check (captcha) instead of the policy: the site is challenging automated "
+            "requests; poll less often (raise the page's interval or lower defaults.per_host)"
+        )
+    return None
+
+
+def _sign_in(view: _View) -> str | None:
+    redirected = _SIGN_IN_PATH.match(urlsplit(view.final_url).path or "/") and not (
+        _SIGN_IN_PATH.match(urlsplit(view.page.url).path or "/")
+    )
+    phrase = view.short_and_says(_SIGN_IN_TEXT)
+    if redirected or view.titled(_SIGN_IN_TITLE) or _SIGN_IN_FORM(view.root) or phrase:
+        return (
+            f"sign-in page instead of the policy (at {view.final_url}): the page now asks for "
+            "a login, or the site is turning this client away; open the URL in a private "
+            "browser window to check"
+        )
+    return None
+
+
+def _error_page(view: _View) -> str | None:
+    heading = _clean(_H1(view.root))
+    phrase = view.short_and_says(_ERROR_TEXT)
+    if view.titled(_ERROR_TITLE) or (heading and _ERROR_TITLE.fullmatch(heading)) or phrase:
+        shown = phrase or heading or view.title
+        return (
+            f'error page instead of the policy ("{shown}"): the page may have moved or been '
+            "removed; check the URL in a browser"
+        )
+    return None
+
+
+def _javascript(view: _View) -> str | None:
+    """An app shell, an empty placeholder, or a selector that finds nothing."""
+    select = view.page.select
+    if view.content:
+        empty = len(view.text) < EMPTY_CONTENT_CHARS
+    elif view.content is None:
+        empty = not view.text or (_asks_for_javascript(view) and len(view.text) < SHELL_CHARS)
+    else:
+        empty = True
+    if not empty:
+        return None
+    if view.content == []:
+        what, fix = f"nothing matches `{select}`", "fix `select` if the layout changed"
+    elif view.content:
+        what, fix = f"`{select}` is empty", "check the URL in a browser"
+    else:
+        what, fix = "there is no text", "check the URL in a browser"
+    if view.via == "browser":
+        return f"policy not found: {what} even after the page's scripts ran; {fix}"
+    shell = "an app shell that asks for JavaScript" if _asks_for_javascript(view) else "the page"
+    return f"{NEEDS_JAVASCRIPT}: {what} in {shell} as served; {BROWSER_FIX}, or {fix}"
+
+
+def _asks_for_javascript(view: _View) -> bool:
+    """A <noscript> (or visible text) saying the page only works with JavaScript."""
+    noscript = " ".join(_clean(el.text_content()) for el in _NOSCRIPT(view.root))
+    return any(phrase in noscript or phrase in view.text for phrase in _JAVASCRIPT_TEXT)
+
+
+def _marketplace(view: _View) -> str | None:
+    expected = view.page.validity.country
+    if not expected:
+        return None
+    found = _banner_countries(view)
+    if not found or any(same_country(country, expected) for country in found):
+        return None
+    where = (
+        f"redirected to {view.final_url}?"
+        if urlsplit(view.final_url).hostname != urlsplit(view.page.url).hostname
+        else "check the host and locale in the URL"
+    )
+    return f"wrong marketplace: page is for {found[0]}, expected {expected} ({where})"
+
+
+def _banner_countries(view: _View) -> list[str]:
+    """Countries named by "This article applies to selling in: <b>X</b>" banners."""
+    countries = []
+    for scope in view.content or [view.root]:
+        for banner in _BANNER(scope):
+            bold = banner.find(".//b")
+            label = bold.text_content() if bold is not None else banner.text_content()
+            countries.append(normalize_text(label.rsplit(":", 1)[-1]))
+    if not countries:
+        countries = [normalize_text(m.group(1)) for m in _BANNER_TEXT.finditer(view.source)]
+    return [c for c in countries if c]
+
+
+def same_country(found: str, expected: str) -> bool:
+    """Whether two country names (in any chrome language we know) are one country."""
+    a, b = _clean(found), _clean(expected)
+    return _COUNTRY_CANON.get(a, a) == _COUNTRY_CANON.get(b, b)
+
+
+_CHECKS: tuple[Callable[[_View], str | None], ...] = (
+    _captcha,
+    _sign_in,
+    _error_page,
+    _javascript,
+    _marketplace,
+)
+
+
+# ---------------------------------------------------------------------- documents
+
+
+def check_document(doc: Document, page: PageSpec) -> str | None:
+    """Why an extracted document fails the page's validity checks, or None.
+
+    These catch what still matches the selector but is not the article: an
+    error message inside the container, another language, another country.
+    """
+    validity = page.validity
+    length = sum(len(section.text) for section in doc.sections)
+    if length < validity.min_length:
+        return (
+            f"too little policy text ({length} characters, expected at least "
+            f"{validity.min_length}): an error or placeholder page? if the page really is "
+            "this short, lower validity.min_length"
+        )
+    language = doc.metadata.get("language", "")
+    if validity.language and language and not _language_matches(language, validity.language):
+        return (
+            f"page language is {language}, expected {validity.language}: pin the locale in "
+            "the URL (?locale=...) or the Accept-Language header"
+        )
+    if validity.h1 and not re.search(validity.h1, doc.title, re.IGNORECASE):
+        return (
+            f"page title {doc.title!r} does not match validity.h1 {validity.h1!r}: not the "
+            "policy page, or the policy was renamed (then update validity.h1)"
+        )
+    headings = {_clean(name) for section in doc.sections for name in section.path}
+    missing = [h for h in validity.required_headings if _clean(h) not in headings]
+    if missing:
+        return (
+            f"required heading{'s' if len(missing) > 1 else ''} missing: "
+            f"{', '.join(repr(h) for h in missing)}; if the policy dropped them on purpose, "
+            "update validity.required_headings"
+        )
+    country = doc.metadata.get("country", "")
+    if validity.country and country and not same_country(country, validity.country):
+        return f"wrong marketplace: page is for {country}, expected {validity.country}"
+    return None
+
+
+def _language_matches(language: str, expected: str) -> bool:
+    """`en` accepts en, en-US and en_GB; `en-GB` accepts only en-GB."""
+    have = language.lower().replace("_", "-")
+    want = expected.lower().replace("_", "-")
+    return have == want or have.startswith(want + "-")
