@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright, Route
+    from playwright.sync_api import Browser, Page, Playwright, Route
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +149,54 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
+def _launch_failure(exc: BaseException) -> str:
+    """What the browser itself printed while failing to start (a missing library, a bad flag).
+
+    Playwright's own first line ("browser has been closed") says nothing useful;
+    the browser's stderr, which it quotes under "Browser logs", usually does.
+    """
+    logs = str(exc).split("Call log:", 1)[0]
+    said = [line.split("[err] ", 1)[1].strip() for line in logs.splitlines() if "[err] " in line]
+    return " | ".join(said[-3:]) or _first_line(exc)
+
+
 def _block_heavy(route: Route) -> None:
     if route.request.resource_type in BLOCKED_RESOURCES:
         route.abort("blockedbyclient")
     else:
         route.continue_()
+
+
+def _wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | None:
+    """Wait until the policy element has text, then until it stops growing.
+
+    Returns why the page is `blocked` when the element never shows up: the
+    article did not render (sign-in wall, new layout), so there is nothing to compare.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    selector = page.select or "body"
+    try:
+        appeared = tab.wait_for_function(
+            _APPEARED_JS, arg=selector, timeout=remaining * 1000
+        ).json_value()
+    except PlaywrightTimeout:
+        return (
+            f"the selector {selector} never appeared after {page.timeout:g} s: "
+            "the page may need sign-in or has changed layout"
+        )
+    if isinstance(appeared, str):
+        return f"the selector {selector} is not valid in a browser ({appeared})"
+    try:
+        tab.wait_for_function(
+            _SETTLED_JS,
+            arg=[selector, SETTLE_QUIET * 1000],
+            polling=100,
+            timeout=min(SETTLE_LIMIT, remaining) * 1000,
+        )
+    except PlaywrightTimeout:
+        log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
+    return None
 
 
 class BrowserFetcher:
@@ -212,11 +255,17 @@ class BrowserFetcher:
     # ---- everything below runs on the worker thread
 
     def _fetch(self, page: PageSpec, executable: str, started: float) -> FetchResult:
-        result = self._attempt(page, executable, started, last_try=False)
-        if result is None:
-            log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
-            self._close_browser()
-            result = self._attempt(page, executable, started, last_try=True)
+        try:
+            result = self._attempt(page, executable, started, last_try=False)
+            if result is None:
+                log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
+                self._close_browser()
+                result = self._attempt(page, executable, started, last_try=True)
+        except Exception as exc:  # a broken driver must cost one page, not the whole run
+            log.exception("page=%s unexpected browser failure; restarting Playwright", page.id)
+            self._shutdown()
+            reason = f"unexpected browser failure: {_first_line(exc)}"
+            return self._result(page, started, "error", reason=reason)
         assert result is not None
         return result
 
@@ -229,7 +278,8 @@ class BrowserFetcher:
         try:
             browser = self._ensure_browser(executable)
         except Error as exc:
-            reason = f"could not start Chromium ({executable}): {_first_line(exc)}"
+            log.warning("could not start Chromium %s: %s", executable, exc)
+            reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
             return self._result(page, started, "error", reason=reason)
         try:
             return self._render(browser, page, started)
@@ -263,8 +313,6 @@ class BrowserFetcher:
         Raises playwright's Error for navigation trouble (the caller tells a
         crash from a bad page); a policy element that never appears is `blocked`.
         """
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
         begun = time.monotonic()  # page.timeout bounds the page's own work, not the launch
         headers = {
             k: v for k, v in page.headers.items() if k.lower() not in BROWSER_MANAGED_HEADERS
@@ -284,30 +332,10 @@ class BrowserFetcher:
             if status is not None and status >= 400:
                 reason = f"the server answered HTTP {status}"
                 return self._result(page, started, "error", tab.url, status, reason=reason)
-            selector = page.select or "body"
             remaining = max(page.timeout - (time.monotonic() - begun), 0.1)
-            try:
-                appeared = tab.wait_for_function(
-                    _APPEARED_JS, arg=selector, timeout=remaining * 1000
-                ).json_value()
-            except PlaywrightTimeout:
-                reason = (
-                    f"the selector {selector} never appeared after {page.timeout:g} s: "
-                    "the page may need sign-in or has changed layout"
-                )
+            reason = _wait_for_policy(tab, page, remaining)
+            if reason is not None:
                 return self._result(page, started, "blocked", tab.url, status, reason=reason)
-            if isinstance(appeared, str):
-                reason = f"the selector {selector} is not valid in a browser ({appeared})"
-                return self._result(page, started, "blocked", tab.url, status, reason=reason)
-            try:
-                tab.wait_for_function(
-                    _SETTLED_JS,
-                    arg=[selector, SETTLE_QUIET * 1000],
-                    polling=100,
-                    timeout=min(SETTLE_LIMIT, remaining) * 1000,
-                )
-            except PlaywrightTimeout:
-                log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
             text = tab.content()
             raw = text.encode("utf-8")
             if len(raw) > self.defaults.max_bytes:
@@ -333,11 +361,9 @@ class BrowserFetcher:
     @staticmethod
     def _quietly(close: Callable[[], None]) -> None:
         """Closing what already died (a crashed browser) must not hide the real outcome."""
-        from playwright.sync_api import Error
-
         try:
             close()
-        except Error as exc:
+        except Exception as exc:
             log.debug("ignoring error while closing the browser: %s", _first_line(exc))
 
     @staticmethod

@@ -297,6 +297,26 @@ def test_a_crashed_browser_is_restarted_and_the_page_still_read(
     assert main_browser_pids(fetcher) not in ([], [crashed])
 
 
+@needs_chromium
+def test_a_chromium_that_will_not_start_is_an_error_naming_it(tmp_path: Path) -> None:
+    broken = tmp_path / "chromium"
+    broken.write_text(
+        "#!/bin/sh\necho 'chromium: error while loading shared libraries: libnss3.so' >&2\n"
+        "exit 127\n"
+    )
+    broken.chmod(0o755)
+
+    with BrowserFetcher(DEFAULTS, executable=str(broken)) as fetcher:
+        result = fetcher.fetch(help_page("http://127.0.0.1:9/never-contacted"))
+
+    assert result.status == "error"
+    assert result.reason == (
+        f"could not start Chromium ({broken}): "
+        "chromium: error while loading shared libraries: libnss3.so"
+    )
+    assert fetcher.launches == 0
+
+
 def test_without_chromium_a_page_needing_the_browser_is_blocked_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
