@@ -257,13 +257,12 @@ class Store:
                 self._add_row(doc.doc_id, Snapshot.from_dict(doc))
         except (KeyError, TypeError, ValueError) as exc:
             raise _damaged(self.index_path, f"a snapshot entry is incomplete: {exc}") from None
-        for snapshot_id, seen in self._touches.items():
-            self._bump_seen(snapshot_id, seen)
         self._page_docs = {doc["page_id"]: doc.doc_id for doc in self._pages}
         self._outcome_docs = {doc["page_id"]: doc.doc_id for doc in self._outcomes}
         self._outbox_docs = {doc["key"]: doc.doc_id for doc in self._outbox}
         for op in self._pending:
             op()
+        self._touches = {s: seen for s, seen in self._touches.items() if self._bump_seen(s, seen)}
 
     def _check_schema(self) -> None:
         if not self._storage.read():
@@ -334,15 +333,20 @@ class Store:
                     handle.close()
                     raise self._locked_error(holder, timeout) from None
                 time.sleep(0.05)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}))
-        handle.flush()
         self._lock_file = handle
-        for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
-            leftover.unlink(missing_ok=True)  # from a writer that died mid-write
-        if self._storage.changed_on_disk():
-            self._load()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            holder = {"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}
+            handle.write(json.dumps(holder))
+            handle.flush()
+            for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
+                leftover.unlink(missing_ok=True)  # from a writer that died mid-write
+            if self._storage.changed_on_disk():
+                self._load()
+        except BaseException:
+            self._release()
+            raise
 
     def _release(self) -> None:
         if self._lock_file is not None:
@@ -351,10 +355,9 @@ class Store:
             self._lock_file = None
 
     def _locked_error(self, holder: Mapping[str, Any], timeout: float) -> StoreLocked:
-        since = holder.get("since")
         try:
-            clock = f"since {iso(parse_iso(since), 'minutes')[11:16]} UTC" if since else ""
-        except ValueError:
+            clock = f"since {parse_iso(str(holder['since'])):%H:%M} UTC"
+        except (KeyError, TypeError, ValueError):
             clock = ""
         details = ", ".join(
             part
