@@ -21,7 +21,7 @@ from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from policywatch.models import Document, PageSpec
-from policywatch.normalize import WHITESPACE_RE, normalize_text
+from policywatch.normalize import normalize_text
 from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
 
 # Never policy text, on any site. Dropped from the selected body before reading it.
@@ -83,9 +83,13 @@ DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
 # The block that holds a date line: the element we drop from the text.
 DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
 
-# A shell that renders in the browser says so in <noscript> or has almost no text.
+# A shell that renders in the browser has almost no text of its own.
 CLIENT_RENDERED_RE = re.compile(r"enable\s+javascript|javascript\s+(?:is\s+)?required", re.I)
-SHELL_TEXT_CHARS = 200
+SHELL_TEXT_CHARS = 300
+SHELL_TEXT_XPATH = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template)]"
+)
 
 _PARSER_OPTIONS = {
     "no_network": True,
@@ -260,17 +264,18 @@ def _missing_reason(root: HtmlElement, what: str) -> str:
 
 
 def _looks_client_rendered(root: HtmlElement) -> bool:
-    """A JavaScript shell: a <noscript> asking for JavaScript, or scripts and hardly any text."""
-    if any(CLIENT_RENDERED_RE.search(n.text_content()) for n in root.iter("noscript")):
-        return True
+    """A JavaScript shell: hardly any text outside scripts, and scripts or a <noscript> plea.
+
+    Rendered Seller Central pages keep their <noscript> too, so the plea alone proves nothing.
+    """
     body = root.find("body")
-    if body is None or next(body.iter("script"), None) is None:
+    if body is None:
         return False
-    text_len = sum(
-        len(WHITESPACE_RE.sub("", t))
-        for t in body.xpath(".//text()[not(ancestor::script or ancestor::style)]")
-    )
-    return text_len < SHELL_TEXT_CHARS
+    text_len = sum(len("".join(t.split())) for t in SHELL_TEXT_XPATH(body))
+    if text_len >= SHELL_TEXT_CHARS:
+        return False
+    pleads = any(CLIENT_RENDERED_RE.search(n.text_content()) for n in body.iter("noscript"))
+    return pleads or next(body.iter("script"), None) is not None
 
 
 def _drop(elements: Sequence[HtmlElement]) -> None:
