@@ -83,7 +83,7 @@ DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
 # The block that holds a date line: the element we drop from the text.
 DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
 
-# A shell that renders in the browser has almost no text of its own.
+# A shell that renders in the browser asks for JavaScript and has almost no text of its own.
 CLIENT_RENDERED_RE = re.compile(r"enable\s+javascript|javascript\s+(?:is\s+)?required", re.I)
 SHELL_TEXT_CHARS = 300
 SHELL_TEXT_XPATH = etree.XPath(
@@ -264,18 +264,17 @@ def _missing_reason(root: HtmlElement, what: str) -> str:
 
 
 def _looks_client_rendered(root: HtmlElement) -> bool:
-    """A JavaScript shell: hardly any text outside scripts, and scripts or a <noscript> plea.
+    """A JavaScript shell: a <noscript> asking for JavaScript, and hardly any other text.
 
-    Rendered Seller Central pages keep their <noscript> too, so the plea alone proves nothing.
+    Rendered Seller Central pages keep their <noscript> too, and sign-in or robot-check
+    pages are short too, so neither sign alone means the browser would help.
     """
     body = root.find("body")
     if body is None:
         return False
-    text_len = sum(len("".join(t.split())) for t in SHELL_TEXT_XPATH(body))
-    if text_len >= SHELL_TEXT_CHARS:
+    if not any(CLIENT_RENDERED_RE.search(n.text_content()) for n in body.iter("noscript")):
         return False
-    pleads = any(CLIENT_RENDERED_RE.search(n.text_content()) for n in body.iter("noscript"))
-    return pleads or next(body.iter("script"), None) is not None
+    return sum(len("".join(t.split())) for t in SHELL_TEXT_XPATH(body)) < SHELL_TEXT_CHARS
 
 
 def _drop(elements: Sequence[HtmlElement]) -> None:

@@ -259,6 +259,16 @@ def test_a_missing_selector_is_not_a_policy():
     assert "fetch: browser" not in caught.value.reason
 
 
+def test_a_short_sign_in_page_with_scripts_does_not_suggest_the_browser():
+    signin = (
+        "<html><head><script>var auth=1;</script></head><body><h1>Sign in</h1>"
+        "<form><input name='email'></form><script>init()</script></body></html>"
+    )
+    with pytest.raises(NotPolicy) as caught:
+        extract(signin)
+    assert "fetch: browser" not in caught.value.reason
+
+
 def test_a_javascript_shell_suggests_the_browser():
     shell = (
         "<html><head><script>var app=1;</script></head><body><div id='root'></div>"
