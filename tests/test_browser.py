@@ -19,7 +19,9 @@ from policywatch.browser import PROCESS_TAG_ENV, BrowserFetcher
 from policywatch.extract import extract_document
 from policywatch.fetch import Fetcher
 from policywatch.models import Defaults, PageSpec
-from tests.pageserver import PageServer, fixture
+from policywatch.profiles import SELLER_CENTRAL
+from tests import realcorpus
+from tests.pageserver import PageServer, fixture, fresh_noise
 
 UNAVAILABLE = browser.available()
 
@@ -186,6 +188,43 @@ def test_the_browser_reads_the_sections_a_plain_get_only_sees_as_an_app_shell(
     ]
     assert POLICY_SENTENCE in document.sections[0].text
     assert [b.kind for b in document.sections[1].blocks] == ["p", "li", "li"]
+
+
+# Real Seller Central DOM dumps with the traits that could trip a second parser:
+# hard line breaks inside a sentence, French page chrome, a new wrapper div.
+REAL_EXCERPTS = (
+    "amazon-eu-fair-pricing-policy/2024-03-12.html",
+    "amazon-eu-mediation-policy/2024-07-20T1232Z.html",
+    "amazon-eu-mediation-policy/2024-08-01.html",
+    "amazon-eu-ranking-parameters/2023-10-24.html",
+)
+
+
+@needs_chromium
+@pytest.mark.realpages
+def test_a_rendered_page_gives_the_same_document_as_its_saved_html(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher, real_pages: Path
+) -> None:
+    """Switching a page to the browser, or importing archived snapshots, is not a change."""
+    pages = [fixture("conduct-v1.html")]
+    pages += [realcorpus.serve((real_pages / name).read_text("utf-8")) for name in REAL_EXCERPTS]
+
+    for number, body in enumerate(pages):
+        body = fresh_noise(body)
+        pageserver.route(f"/help/{number}", body)
+        page = PageSpec(
+            id=f"page-{number}",
+            url=pageserver.url(f"/help/{number}"),
+            select=SELLER_CENTRAL.select,
+            remove=SELLER_CENTRAL.remove,
+        )
+
+        rendered = shared_fetcher.fetch(page)
+
+        assert rendered.status == "ok", rendered.reason
+        saved = extract_document(body, page, page.url)
+        assert sum(len(s.blocks) for s in saved.sections) > 3  # a real article, not a stub
+        assert extract_document(rendered.text, page, rendered.final_url) == saved, page.id
 
 
 @needs_chromium
