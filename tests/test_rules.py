@@ -1,0 +1,149 @@
+"""Stories for watched wording: which terms match, and how loud a change is."""
+
+from __future__ import annotations
+
+import pytest
+
+from policywatch.models import (
+    Change,
+    DiffResult,
+    Fragment,
+    Rule,
+    RuleMatch,
+    SectionChange,
+    Severity,
+)
+from policywatch.rules import DEFAULT_RULES, RuleSet, severity
+
+PATH = ("Seller Code of Conduct", "Communications")
+
+
+def terms(ruleset: RuleSet, text: str) -> list[str]:
+    return [term for _, term in ruleset.match(text)]
+
+
+def one_section(*changes: Change, kind: str = "modified") -> DiffResult:
+    return DiffResult("p", "a", "b", (SectionChange(kind, PATH, PATH, changes),))
+
+
+def change(
+    *, substantive: bool = True, tags: tuple[str, ...] = (), matches: tuple[RuleMatch, ...] = ()
+) -> Change:
+    return Change(
+        "modified",
+        PATH,
+        "old words",
+        "new words",
+        (Fragment("equal", "x"),),
+        substantive,
+        tags,
+        matches,
+    )
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def test_a_star_term_matches_every_ending_of_the_word():
+    rules = RuleSet([Rule("r", Severity.CRITICAL, terms=("incentiv*",))])
+    assert terms(rules, "Incentivized reviews are not allowed") == ["incentiv*"]
+    assert terms(rules, "Do not offer an incentive.") == ["incentiv*"]
+    assert terms(rules, "disincentive") == []
+
+
+def test_terms_match_whole_words_only():
+    rules = RuleSet([Rule("r", Severity.MAJOR, terms=("review",))])
+    assert terms(rules, "See the preview pane") == []
+    assert terms(rules, "reviewer notes") == []
+    assert terms(rules, "Request a review.") == ["review"]
+
+
+def test_terms_ignore_case_and_match_across_any_whitespace():
+    rules = RuleSet([Rule("r", Severity.CRITICAL, terms=("Buyer-Seller Messaging", "off Amazon"))])
+    assert terms(rules, "use buyer-seller messaging\n only") == ["Buyer-Seller Messaging"]
+    assert terms(rules, "never take buyers OFF\u00a0 amazon") == ["off Amazon"]
+
+
+def test_patterns_are_case_insensitive_regexes_reported_by_their_source():
+    pattern = r"\bleave (?:a|an) (?:\w+ )?review\b"
+    rules = RuleSet([Rule("r", Severity.CRITICAL, patterns=(pattern,))])
+    assert terms(rules, "Ask them to Leave a positive review") == [pattern]
+    assert terms(rules, "leave the page") == []
+
+
+def test_matches_name_their_rule_in_rule_order_once_per_term():
+    rules = RuleSet(DEFAULT_RULES)
+    found = rules.match("Unsolicited messages asking for a review, or any review at all.")
+    assert [(rule.name, term) for rule, term in found] == [
+        ("buyer-messaging", "unsolicited"),
+        ("reviews", "review"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "level"),
+    [
+        ("Sellers must not send unsolicited messages.", "buyer-messaging", Severity.CRITICAL),
+        ("Marketing communications are prohibited.", "buyer-messaging", Severity.CRITICAL),
+        ("Use Buyer-Seller Messaging for all contact.", "buyer-messaging", Severity.CRITICAL),
+        ("Do not direct buyers to your own website.", "buyer-messaging", Severity.CRITICAL),
+        ("Never take a sale off Amazon.", "buyer-messaging", Severity.CRITICAL),
+        ("Use Request a Review once per order.", "review-requests", Severity.CRITICAL),
+        ("between 4 and 30 days after delivery", "review-requests", Severity.CRITICAL),
+        ("between 5 and 45 days after delivery", "review-requests", Severity.CRITICAL),
+        ("Incentivized reviews are prohibited.", "review-requests", Severity.CRITICAL),
+        ("Ask for feedback politely.", "reviews", Severity.MAJOR),
+        ("Star ratings may change.", "reviews", Severity.MAJOR),
+        ("Keep personal information private.", "buyer-data", Severity.MAJOR),
+        ("You may contact customers for order issues.", "buyer-data", Severity.MAJOR),
+        ("We may suspend your selling privileges.", "enforcement", Severity.MAJOR),
+    ],
+)
+def test_the_default_rules_watch_seller_central_communication_wording(text, rule, level):
+    found = {(r.name, r.severity) for r, _ in RuleSet(DEFAULT_RULES).match(text)}
+    assert (rule, level) in found
+
+
+def test_ordinary_policy_text_matches_no_default_rule():
+    text = "Amazon identifies a Featured Offer by considering price and delivery speed."
+    assert RuleSet(DEFAULT_RULES).match(text) == []
+
+
+# --------------------------------------------------------------------------- severity
+
+
+def test_no_substantive_change_means_no_alert():
+    assert severity(DiffResult("p", "a", "b", ())) is None
+    cosmetic = one_section(change(substantive=False, tags=("cosmetic-only",)))
+    assert severity(cosmetic) is None
+
+
+def test_cosmetic_changes_alert_as_minor_only_when_asked():
+    cosmetic = one_section(change(substantive=False, tags=("cosmetic-only",)))
+    assert severity(cosmetic, alert_on_cosmetic=True) == Severity.MINOR
+
+
+def test_a_plain_rewording_is_minor():
+    assert severity(one_section(change())) == Severity.MINOR
+
+
+@pytest.mark.parametrize("tag", ["obligation", "number"])
+def test_obligation_flips_and_number_changes_are_at_least_major(tag: str):
+    assert severity(one_section(change(tags=(tag,)))) == Severity.MAJOR
+
+
+def test_the_loudest_watched_term_wins_even_over_an_obligation_flip():
+    critical = RuleMatch("buyer-messaging", "unsolicited", Severity.CRITICAL, "old")
+    result = one_section(change(tags=("obligation", "term"), matches=(critical,)), change())
+    assert severity(result) == Severity.CRITICAL
+
+
+def test_a_watched_term_in_a_cosmetic_change_does_not_alert():
+    critical = RuleMatch("buyer-messaging", "unsolicited", Severity.CRITICAL, "both")
+    result = one_section(change(substantive=False, tags=("cosmetic-only",), matches=(critical,)))
+    assert severity(result) is None
+
+
+def test_a_moved_section_is_a_minor_change_even_with_the_same_text():
+    assert severity(one_section(kind="moved")) == Severity.MINOR
+    assert severity(one_section(kind="unchanged")) is None
