@@ -151,15 +151,18 @@ def _compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def extract_document(html: str | bytes, page: PageSpec, base_url: str) -> Document:
+def extract_document(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> Document:
     """Extract the policy Document of `page` from a fetched HTML body.
+
+    A tree from `parse_html` is accepted so a caller that already parsed the
+    page (the gate looks at it first) pays for one parse; the tree is consumed.
 
     Metadata keys (each only when found): language, country, breadcrumb,
     last_updated, h1. The title is the body's first h1, else the page <title>.
     Raises NotPolicy when `page.select` matches nothing (or the page has no
     body at all), with a reason a user can act on.
     """
-    root = parse_html(html)
+    root = html if isinstance(html, HtmlElement) else parse_html(html)
     metadata = _page_metadata(root)
     content = _select_content(root, page)
     first_h1 = next(content.iter("h1"), None)
