@@ -1,0 +1,437 @@
+"""Show a DiffResult to people (text, markdown, html) and to programs (json).
+
+The same diff goes to a terminal (`policywatch diff`), an alert email (html),
+Slack or Discord (markdown) and scripts (json). Page text is third-party
+content, so every format escapes it: a `<script>` or `**` in a policy page
+comes out as literal text, never as markup.
+
+Cosmetic-only changes (same words after folding case, spacing, punctuation
+and quotes) and unchanged sections are hidden in the human formats unless
+`show_all` is set; json always carries every change, flagged.
+
+JSON schema (``schema_version`` 1; fields are only ever added within a version)::
+
+    {
+      "schema_version": 1,
+      "page": "seller-code-of-conduct",        # page id
+      "old_id": "<snapshot id>", "new_id": "<snapshot id>",
+      "meta": {"<key>": "<value>", ...},        # as given by the caller (urls, dates, labels)
+      "summary": {
+        "severity": "critical" | "major" | "minor" | null,   # rules.severity(diff)
+        "sections": {"added": 0, "removed": 0, "modified": 0,
+                     "renamed": 0, "moved": 0, "unchanged": 0},
+        "changes": 3, "substantive": 2, "cosmetic": 1,
+        "tags": {"obligation": 1, ...}          # substantive changes per tag
+      },
+      "sections": [                             # changed sections (all with show_all), page order
+        {"kind": "modified", "label": "Title > Heading",
+         "old_path": ["Title", "Heading"] | null, "new_path": [...] | null,
+         "changes": 2}                          # number of changes in it
+      ],
+      "changes": [                              # every change, page order
+        {"section": ["Title", "Heading"],       # path in the new version (old, if removed)
+         "section_label": "Title > Heading",
+         "section_kind": "modified",            # kind of the section it belongs to
+         "kind": "added" | "removed" | "modified",
+         "substantive": true,
+         "old": "sentence before" | null, "new": "sentence after" | null,
+         "fragments": [{"op": "equal" | "delete" | "insert", "text": "..."}],
+         "tags": ["obligation", "number", "link", "term", "heading", "moved", "cosmetic-only"],
+         "matches": [{"rule": "buyer-messaging", "term": "unsolicited",
+                      "severity": "critical", "side": "old" | "new" | "both"}],
+         "links_removed": ["https://..."], "links_added": ["https://..."]}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+from policywatch.diff import split_sentences
+from policywatch.models import (
+    PATH_SEPARATOR,
+    Change,
+    DiffResult,
+    Document,
+    Fragment,
+    Section,
+    SectionChange,
+)
+from policywatch.rules import severity
+
+SCHEMA_VERSION = 1
+FORMATS = ("text", "markdown", "html", "json")
+_KINDS = ("added", "removed", "modified", "renamed", "moved", "unchanged")
+
+
+def render_diff(
+    diff: DiffResult,
+    fmt: str,
+    *,
+    color: bool = False,
+    context: int = 0,
+    show_all: bool = False,
+    old: Document | None = None,
+    new: Document | None = None,
+    meta: Mapping[str, str] | None = None,
+) -> str:
+    """`diff` as text, markdown, html or json.
+
+    `context` unchanged sentences are shown around each change when both
+    documents are given; `show_all` also lists unchanged sections and cosmetic
+    changes.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown diff format {fmt!r}; use one of {', '.join(FORMATS)}")
+    meta = dict(meta or {})
+    if fmt == "json":
+        return _json(diff, show_all, meta)
+    views = _views(diff, context, show_all, old, new)
+    hidden = sum(1 for c in diff.changes if not c.substantive) if not show_all else 0
+    if fmt == "text":
+        return _text(diff, views, meta, hidden, color)
+    if fmt == "markdown":
+        return _markdown(diff, views, meta, hidden)
+    return _html(diff, views, meta, hidden)
+
+
+# --------------------------------------------------------------------------- what to show
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One line under a section heading: a change, an unchanged sentence, or a gap (…)."""
+
+    change: Change | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    section: SectionChange
+    rows: tuple[_Row, ...]
+
+
+def _views(
+    diff: DiffResult, context: int, show_all: bool, old: Document | None, new: Document | None
+) -> list[_View]:
+    views = []
+    for section in diff.sections:
+        changes = [c for c in section.changes if show_all or c.substantive]
+        structural = section.kind in ("added", "removed", "moved")
+        if not (changes or structural or show_all):
+            continue
+        rows = [_Row(change=c) for c in changes]
+        if context > 0 and old is not None and new is not None and changes:
+            rows = _with_context(section, changes, context, old, new)
+        views.append(_View(section, tuple(rows)))
+    return views
+
+
+def _with_context(
+    section: SectionChange, changes: list[Change], context: int, old: Document, new: Document
+) -> list[_Row]:
+    """Interleave changes with the unchanged sentences around them, `context` on each side."""
+    old_sentences = _sentences(_find(old, section.old_path))
+    new_sentences = _sentences(_find(new, section.new_path))
+    rows: list[_Row] = [_Row(change=c) for c in changes if "heading" in c.tags]
+    pending = [c for c in changes if "heading" not in c.tags]
+    matcher = SequenceMatcher(None, old_sentences, new_sentences, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            rows.extend(_Row(context=s) for s in new_sentences[j1:j2])
+            continue
+        olds, news = set(old_sentences[i1:i2]), set(new_sentences[j1:j2])
+        here = [c for c in pending if c.old in olds or c.new in news]
+        if not here:  # only cosmetic edits, hidden: the sentences read as unchanged
+            rows.extend(_Row(context=s) for s in new_sentences[j1:j2])
+        pending = [c for c in pending if c not in here]
+        rows.extend(_Row(change=c) for c in here)
+    rows.extend(_Row(change=c) for c in pending)
+    return _trim_context(rows, context)
+
+
+def _trim_context(rows: list[_Row], context: int) -> list[_Row]:
+    """Keep unchanged sentences within `context` of a change; mark each cut with one gap (…)."""
+    far = len(rows) + 1
+    distance = [far] * len(rows)
+    for order in (range(len(rows)), range(len(rows) - 1, -1, -1)):
+        seen = far
+        for k in order:
+            seen = 0 if rows[k].change else seen + 1
+            distance[k] = min(distance[k], seen)
+    kept: list[_Row] = []
+    for row, near in zip(rows, distance, strict=True):
+        if near <= context:
+            kept.append(row)
+        elif not kept or kept[-1] != _GAP:
+            kept.append(_GAP)
+    return kept
+
+
+_GAP = _Row()
+
+
+def _find(document: Document, path: tuple[str, ...] | None) -> Section | None:
+    return next((s for s in document.sections if s.path == path), None)
+
+
+def _sentences(section: Section | None) -> list[str]:
+    if section is None:
+        return []
+    return [s for block in section.blocks for s in split_sentences(block.text)]
+
+
+def _summary_line(views: Sequence[_View], hidden: int) -> str:
+    changed = sum(1 for v in views if v.section.kind != "unchanged")
+    shown = sum(1 for v in views for r in v.rows if r.change)
+    line = f"{changed} section(s) changed, {shown} change(s)" if changed else "No changes"
+    if hidden:
+        line += f" ({hidden} cosmetic change(s) not shown)"
+    return line + "."
+
+
+def _section_title(section: SectionChange) -> tuple[str, str]:
+    """(label, note) such as ("T > New", "renamed from T > Old")."""
+    note = section.kind
+    if section.kind in ("renamed", "moved") and section.old_path != section.new_path:
+        note = f"{section.kind} from {PATH_SEPARATOR.join(section.old_path or ())}"
+    return section.label, note
+
+
+def _notes(change: Change) -> str:
+    """The tags and watched terms of a change, in words."""
+    parts = [t for t in change.tags if t not in ("term", "heading")]
+    parts += [f'{m.severity} term "{m.term}" ({m.side})' for m in change.matches]
+    parts += [f"link removed: {link}" for link in change.links_removed]
+    parts += [f"link added: {link}" for link in change.links_added]
+    return "; ".join(parts)
+
+
+_SIGNS = {"added": "+", "removed": "-", "modified": "~"}
+_NO_TEXT_CHANGE = "(no change to the text)"
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _text(
+    diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int, color: bool
+) -> str:
+    paint: Callable[[str, str], str] = _ansi if color else _marker
+    lines = [f"{diff.page_id}: {diff.old_id[:12]} -> {diff.new_id[:12]}"]
+    lines += [f"  {key}: {value}" for key, value in meta.items()]
+    lines += [_summary_line(views, hidden), ""]
+    for view in views:
+        label, note = _section_title(view.section)
+        lines.append(paint(f"== {label} [{note}] ==", "heading"))
+        lines += [_text_row(row, paint, color) for row in view.rows] or [f"    {_NO_TEXT_CHANGE}"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _text_row(row: _Row, paint: Callable[[str, str], str], color: bool) -> str:
+    if row.change is None:
+        return "    " + row.context if row.context is not None else "    …"
+    change = row.change
+    sign = _SIGNS[change.kind] if change.substantive else "="
+    prefix = "heading " if "heading" in change.tags else ""
+    if change.kind == "modified":
+        body = "".join(paint(f.text, f.op) for f in change.fragments)
+    else:  # the sign says it all; markers around the whole sentence would only add noise
+        body = "".join(f.text for f in change.fragments)
+        body = _ansi(body, "insert" if change.kind == "added" else "delete") if color else body
+    notes = _notes(change)
+    return f"  {sign} {prefix}{body}" + (f"   [{notes}]" if notes else "")
+
+
+def _marker(text: str, op: str) -> str:
+    if op == "delete":
+        return f"[-{text}-]"
+    if op == "insert":
+        return f"{{+{text}+}}"
+    return text
+
+
+_ANSI = {"delete": "\x1b[31;9m", "insert": "\x1b[32m", "heading": "\x1b[1m"}
+
+
+def _ansi(text: str, op: str) -> str:
+    code = _ANSI.get(op)
+    return f"{code}{text}\x1b[0m" if code else text
+
+
+# --------------------------------------------------------------------------- markdown
+
+# Characters that can start markup inside a line (rows never start with page text).
+_MD_SPECIAL_RE = re.compile(r"([\\`*_~\[\]<>|#])")
+_MENTION_RE = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
+
+
+def markdown_escape(text: str) -> str:
+    """Page text as literal markdown: no emphasis, links, headings or @everyone pings."""
+    return _MENTION_RE.sub("@\u200b\\1", _MD_SPECIAL_RE.sub(r"\\\1", text))
+
+
+def _markdown(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int) -> str:
+    lines = [
+        f"**Policy change: {markdown_escape(diff.page_id)}** "
+        f"`{diff.old_id[:12]}` → `{diff.new_id[:12]}`"
+    ]
+    lines += [f"- {markdown_escape(k)}: {markdown_escape(v)}" for k, v in meta.items()]
+    lines += ["", _summary_line(views, hidden)]
+    for view in views:
+        label, note = _section_title(view.section)
+        lines += ["", f"### {markdown_escape(label)} _({markdown_escape(note)})_"]
+        lines += [_markdown_row(row) for row in view.rows] or [f"_{_NO_TEXT_CHANGE}_"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_row(row: _Row) -> str:
+    if row.change is None:
+        return f"> {markdown_escape(row.context)}" if row.context is not None else "> …"
+    change = row.change
+    sign = {"added": "Added", "removed": "Removed", "modified": "Changed"}[change.kind]
+    if "heading" in change.tags:
+        sign = "Heading"
+    if not change.substantive:
+        sign += " (cosmetic)"
+    if change.kind == "modified":
+        body = "".join(_markdown_fragment(f) for f in change.fragments)
+    else:
+        body = markdown_escape(change.new or change.old or "")
+    notes = _notes(change)
+    return f"- **{sign}:** {body}" + (f" _[{markdown_escape(notes)}]_" if notes else "")
+
+
+def _markdown_fragment(fragment: Fragment) -> str:
+    """Wrap a fragment; spaces stay outside the markers or markdown would not render them."""
+    text = markdown_escape(fragment.text)
+    if fragment.op == "equal" or not text.strip():
+        return text
+    core = text.strip()
+    lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+    mark = "~~" if fragment.op == "delete" else "**"
+    return f"{lead}{mark}{core}{mark}{trail}"
+
+
+# --------------------------------------------------------------------------- html
+
+_CSS = """
+body{font:15px/1.5 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d1d1f;
+  max-width:60rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.3rem}h2{font-size:1.05rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.note{color:#666;font-weight:normal;font-size:.9em}.meta{color:#555;font-size:.9em}
+ul{list-style:none;padding-left:0}li{margin:.4rem 0;padding:.3rem .5rem;border-left:3px solid #ccc}
+li.added{border-color:#1a7f37}li.removed{border-color:#cf222e}li.modified{border-color:#9a6700}
+li.context{color:#666;border-color:transparent}li.cosmetic{color:#888}
+del{background:#ffebe9;color:#cf222e;text-decoration:line-through}
+ins{background:#dafbe1;color:#1a7f37;text-decoration:none}
+.tags{display:block;color:#666;font-size:.85em}
+"""
+
+
+def _html(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int) -> str:
+    esc = html.escape
+    title = f"Policy change: {diff.page_id}"
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="meta">{esc(diff.old_id[:12])} → {esc(diff.new_id[:12])}</p>',
+    ]
+    if meta:
+        items = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in meta.items())
+        parts.append(f'<ul class="meta">{items}</ul>')
+    parts.append(f"<p>{esc(_summary_line(views, hidden))}</p>")
+    for view in views:
+        label, note = _section_title(view.section)
+        parts.append(f'<section class="{esc(view.section.kind)}">')
+        parts.append(f'<h2>{esc(label)} <span class="note">({esc(note)})</span></h2>')
+        rows = "".join(_html_row(row) for row in view.rows)
+        rows = rows or f'<li class="context">{esc(_NO_TEXT_CHANGE)}</li>'
+        parts.append(f"<ul>{rows}</ul></section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _html_row(row: _Row) -> str:
+    esc = html.escape
+    if row.change is None:
+        return f'<li class="context">{esc(row.context if row.context is not None else "…")}</li>'
+    change = row.change
+    css = change.kind if change.substantive else f"{change.kind} cosmetic"
+    body = "".join(
+        f"<del>{esc(f.text)}</del>"
+        if f.op == "delete"
+        else f"<ins>{esc(f.text)}</ins>"
+        if f.op == "insert"
+        else esc(f.text)
+        for f in change.fragments
+    )
+    notes = _notes(change)
+    tags = f'<span class="tags">{esc(notes)}</span>' if notes else ""
+    return f'<li class="{css}">{body}{tags}</li>'
+
+
+# --------------------------------------------------------------------------- json
+
+
+def _json(diff: DiffResult, show_all: bool, meta: Mapping[str, str]) -> str:
+    kinds = Counter(s.kind for s in diff.sections)
+    tags = Counter(t for c in diff.substantive for t in c.tags)
+    level = severity(diff)
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "page": diff.page_id,
+        "old_id": diff.old_id,
+        "new_id": diff.new_id,
+        "meta": dict(meta),
+        "summary": {
+            "severity": str(level) if level is not None else None,
+            "sections": {kind: kinds.get(kind, 0) for kind in _KINDS},
+            "changes": len(diff.changes),
+            "substantive": len(diff.substantive),
+            "cosmetic": len(diff.changes) - len(diff.substantive),
+            "tags": dict(sorted(tags.items())),
+        },
+        "sections": [
+            {
+                "kind": s.kind,
+                "label": s.label,
+                "old_path": list(s.old_path) if s.old_path is not None else None,
+                "new_path": list(s.new_path) if s.new_path is not None else None,
+                "changes": len(s.changes),
+            }
+            for s in diff.sections
+            if show_all or s.kind != "unchanged"
+        ],
+        "changes": [_change_json(c, s) for s in diff.sections for c in s.changes],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _change_json(change: Change, section: SectionChange) -> dict[str, Any]:
+    return {
+        "section": list(change.section),
+        "section_label": change.section_label,
+        "section_kind": section.kind,
+        "kind": change.kind,
+        "substantive": change.substantive,
+        "old": change.old,
+        "new": change.new,
+        "fragments": [{"op": f.op, "text": f.text} for f in change.fragments],
+        "tags": list(change.tags),
+        "matches": [m.to_dict() for m in change.matches],
+        "links_removed": list(change.links_removed),
+        "links_added": list(change.links_added),
+    }
