@@ -8,10 +8,55 @@ tell routes apart) and masks whatever looks like a credential.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import unquote
 
+import apprise
+
+from policywatch.alerts import Alert, probe_alert
+from policywatch.clock import iso, utcnow
+from policywatch.errors import UsageError
+from policywatch.models import Route, Severity
+
+log = logging.getLogger(__name__)
+
 MASK = "****"
+
+# Apprise schemes that are email: they get the HTML body and no length cut.
+EMAIL_PROTOCOLS = frozenset({"mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost"})
+# Chat schemes: Markdown, cut to a length people read in a chat window.
+CHAT_PROTOCOLS = frozenset(
+    {
+        "slack",
+        "discord",
+        "msteams",
+        "tgram",
+        "matrix",
+        "matrixs",
+        "mmost",
+        "mmosts",
+        "rocket",
+        "rockets",
+        "zulip",
+        "gchat",
+        "guilded",
+        "revolt",
+        "workflow",
+        "workflows",
+    }
+)
+CHAT_LIMIT = 3500  # Slack takes ~40k, but a readable alert is a screenful
+CHAT_LIMITS = {"discord": 2000}
+SEND_INTERVAL = 1.0  # seconds between two messages to one route within a delivery run
+REASON_MAX = 500  # characters of a failure reason kept in the outbox
+_SLACK_STRIKE = re.compile(r"(?<!\\)~~")
 
 # Query keys whose values are credentials whatever they look like.
 _SECRET_KEY = re.compile(r"pass|pwd|token|secret|key|auth|sig|cred|session|code|hook", re.I)
@@ -98,3 +143,300 @@ def redact(url: str) -> str:
     if question:
         redacted += "?" + _redact_query(query)
     return redacted + (hash_ + fragment if hash_ else "")
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A route's apprise object and how to write for it."""
+
+    apprise: apprise.Apprise
+    protocols: frozenset[str]
+    body_format: apprise.NotifyFormat
+    limit: int | None  # characters the body (with the title) may take; None = no cut
+
+
+_TARGETS: dict[str, _Target | None] = {}
+_SEND_LOCK = threading.Lock()  # one send at a time, so a capture sees only its own logs
+_GUARDED_LOGGERS = ("apprise", "urllib3.connectionpool")
+
+
+def _protocols(plugin: Any) -> frozenset[str]:
+    names: set[str] = set()
+    for attr in ("protocol", "secure_protocol"):
+        value = getattr(plugin, attr, None)
+        names.update([value] if isinstance(value, str) else value or ())
+    return frozenset(n.lower() for n in names)
+
+
+def _target(url: str) -> _Target | None:
+    """The cached apprise object for a URL (None when apprise cannot use the URL)."""
+    if url in _TARGETS:
+        return _TARGETS[url]
+    _guard_library_logs(url)
+    sender = apprise.Apprise(asset=apprise.AppriseAsset(app_id="policywatch"))
+    target = None
+    if sender.add(url):
+        plugin = sender[0]
+        plugin.request_rate_per_sec = 0  # deliver_pending paces sends itself
+        protocols = _protocols(plugin)
+        maxlen = getattr(plugin, "body_maxlen", 0) or None
+        if protocols & EMAIL_PROTOCOLS:
+            target = _Target(sender, protocols, apprise.NotifyFormat.HTML, None)
+        elif protocols & CHAT_PROTOCOLS:
+            cap = min(CHAT_LIMITS.get(p, CHAT_LIMIT) for p in protocols & CHAT_PROTOCOLS)
+            target = _Target(
+                sender, protocols, apprise.NotifyFormat.MARKDOWN, min(cap, maxlen or cap)
+            )
+        else:
+            target = _Target(sender, protocols, apprise.NotifyFormat.TEXT, maxlen)
+    _TARGETS[url] = target
+    return target
+
+
+def _guard_library_logs(url: str) -> None:
+    """Scrub this route's secrets from apprise's and urllib3's own log records.
+
+    Apprise logs webhook URLs in full at DEBUG, and urllib3 logs request paths
+    (a Slack token is the path). A filter on those loggers rewrites each record
+    before any handler sees it, including handlers we did not install.
+    """
+    from policywatch import logs  # logs imports this module; import it only when sending
+
+    logs.add_secrets([url])
+    for name in _GUARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, logs.RedactFilter) for f in logger.filters):
+            logger.addFilter(logs.RedactFilter())
+
+
+def _body(alert: Alert, target: _Target) -> str:
+    if target.body_format == apprise.NotifyFormat.HTML:
+        return alert.html
+    fmt = "markdown" if target.body_format == apprise.NotifyFormat.MARKDOWN else "text"
+    if target.limit is None:
+        return alert.markdown if fmt == "markdown" else alert.text
+    # Some channels (Discord, Telegram) put the title inside the same length budget.
+    body = alert.fit(fmt, target.limit - len(alert.title) - 2)
+    if "slack" in target.protocols:
+        body = _SLACK_STRIKE.sub("~", body)  # Slack strikes with one tilde, not two
+    return body
+
+
+class _Capture(logging.Handler):
+    """Collects what apprise says while it sends, so a failure has a reason."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelno, record.getMessage()))
+
+    def reason(self) -> str | None:
+        loud = [text for level, text in self.lines if level >= logging.WARNING]
+        text = "; ".join(dict.fromkeys(loud or [t for _, t in self.lines[-1:]]))
+        return text[:REASON_MAX] or None
+
+
+_NOTIFY_TYPES = {
+    "recovered": apprise.NotifyType.SUCCESS,
+    "unreachable": apprise.NotifyType.WARNING,
+}
+
+
+def _notify_type(alert: Alert) -> apprise.NotifyType:
+    if alert.kind in _NOTIFY_TYPES:
+        return _NOTIFY_TYPES[alert.kind]
+    if alert.severity >= Severity.CRITICAL:
+        return apprise.NotifyType.FAILURE
+    return (
+        apprise.NotifyType.WARNING if alert.severity >= Severity.MAJOR else apprise.NotifyType.INFO
+    )
+
+
+def send(route: Route, payload: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """Deliver one outbox payload to one route; never raises.
+
+    Returns (True, None) or (False, reason), the reason being what apprise
+    logged about the failure, with the route's secrets masked.
+    """
+    from policywatch.logs import redact_text
+
+    try:
+        alert = Alert.from_payload(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        return False, f"the queued alert is unreadable ({exc.__class__.__name__}: {exc})"
+    with _SEND_LOCK:
+        target = _target(route.url)
+        if target is None:
+            return False, (
+                f"apprise cannot use the URL {redact(route.url)}; "
+                "check it against https://github.com/caronc/apprise/wiki"
+            )
+        capture = _Capture()
+        apprise_log = logging.getLogger("apprise")
+        apprise_log.addHandler(capture)
+        try:
+            ok = bool(
+                target.apprise.notify(
+                    body=_body(alert, target),
+                    title=alert.title,
+                    body_format=target.body_format,
+                    notify_type=_notify_type(alert),
+                )
+            )
+        except Exception as exc:  # a plugin bug must not stop delivery
+            ok = False
+            capture.lines.append((logging.ERROR, f"{exc.__class__.__name__}: {exc}"))
+        finally:
+            apprise_log.removeHandler(capture)
+    if ok:
+        return True, None
+    return False, redact_text(capture.reason() or "apprise reported a failure without a reason")
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery run did: sent now, failed now, and still waiting afterwards."""
+
+    sent: int = 0
+    failed: int = 0  # failed this run (retried later, or given up: see gave_up)
+    pending: int = 0  # due entries still pending after this run (failed or unknown route)
+    gave_up: int = 0  # parked as "failed" this run; `policywatch alerts retry` requeues them
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """Wait before the next try after `attempts` failed runs: 1, 2, 4 ... minutes, capped at 1 h."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+GIVE_UP_AFTER = timedelta(hours=24)  # of accumulated waiting, then the alert is parked
+_warned_routes: set[str] = set()
+
+
+def _given_up(attempts: int, backoff: Callable[[int], timedelta], give_up_after: timedelta) -> bool:
+    """Whether retries have spanned `give_up_after`; counted from attempts, not from the
+    creation time, so `alerts retry` (which resets attempts) really gives a fresh start."""
+    return sum((backoff(n) for n in range(1, attempts + 1)), timedelta()) >= give_up_after
+
+
+class _Sender:
+    """Sends for one delivery run: a few quick tries per alert, and a polite pace per route.
+
+    Most failures (a dropped connection, a 503 while a server restarts) last
+    seconds, so an alert gets `tries` attempts with short pauses before it waits
+    for the next run. Two alerts to one route go at least SEND_INTERVAL apart
+    (chat webhooks take about one a second); we pace here rather than let apprise
+    sleep, so tests can pass a `sleep` that does not wait.
+    """
+
+    def __init__(self, tries: int, pause: float, sleep: Callable[[float], None]) -> None:
+        self.tries, self.pause, self.sleep = max(tries, 1), pause, sleep
+        self._last: dict[str, float] = {}
+
+    def send(self, route: Route, payload: Mapping[str, Any]) -> tuple[bool, str | None]:
+        wait = self._last.get(route.name, -SEND_INTERVAL) + SEND_INTERVAL - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        ok, reason = send(route, payload)
+        for n in range(1, self.tries):
+            if ok:
+                break
+            self.sleep(self.pause * 2 ** (n - 1))
+            ok, reason = send(route, payload)
+        self._last[route.name] = time.monotonic()
+        return ok, reason
+
+
+def deliver_pending(
+    store: Any,
+    routes: Sequence[Route],
+    now: datetime | None = None,
+    *,
+    max_attempts_per_run: int = 3,
+    backoff: Callable[[int], timedelta] = backoff_delay,
+    give_up_after: timedelta = GIVE_UP_AFTER,
+    pause: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """Send every due outbox entry; failures are retried later, never dropped silently.
+
+    An entry whose route is no longer configured stays pending (a renamed or
+    removed route must not swallow alerts); we warn once per route name. After a
+    route fails, its other entries in this run are counted as failed without
+    another wait. `store` is a policywatch.store.Store (typed loosely: store
+    imports nothing from here, and this module must not import store's locking).
+    """
+    now = now or utcnow()
+    by_name = {route.name: route for route in routes}
+    sender = _Sender(max_attempts_per_run, pause, sleep)
+    down: dict[str, str] = {}
+    sent = failed = pending = gave_up = 0
+    for entry in store.pending_alerts(now):
+        key, name = entry["key"], entry["route"]
+        route = by_name.get(name)
+        if route is None:
+            if name not in _warned_routes:
+                _warned_routes.add(name)
+                log.warning(
+                    "route=%s alerts stay queued: no notify route of that name in the watchlist",
+                    name,
+                )
+            pending += 1
+            continue
+        if name in down:
+            ok, reason = False, down[name]
+        else:
+            ok, reason = sender.send(route, entry["payload"])
+        if ok:
+            store.mark_sent(key, now)
+            sent += 1
+            log.info("route=%s page=%s alert sent", name, entry.get("page_id"))
+            continue
+        reason = reason or "unknown failure"
+        down[name] = reason
+        attempts = int(entry.get("attempts") or 0) + 1
+        give_up = _given_up(attempts, backoff, give_up_after)
+        store.mark_attempt_failed(key, reason, now + backoff(attempts), give_up=give_up)
+        failed += 1
+        if give_up:
+            gave_up += 1
+            log.error(
+                "route=%s page=%s alert not delivered after %d attempts, parked as failed "
+                "(run `policywatch alerts retry` once the route works): %s",
+                name,
+                entry.get("page_id"),
+                attempts,
+                reason,
+            )
+        else:
+            pending += 1
+            log.warning(
+                "route=%s page=%s alert not delivered (attempt %d), retrying at %s: %s",
+                name,
+                entry.get("page_id"),
+                attempts,
+                iso(now + backoff(attempts), "seconds"),
+                reason,
+            )
+    return DeliveryReport(sent=sent, failed=failed, pending=pending, gave_up=gave_up)
+
+
+def notify_test(
+    routes: Sequence[Route], name: str | None = None
+) -> list[tuple[Route, bool, str | None]]:
+    """Send a test message to every route (or the one named): what `notify-test` runs."""
+    chosen = [route for route in routes if name is None or route.name == name]
+    if name is not None and not chosen:
+        known = ", ".join(route.name for route in routes) or "none"
+        raise UsageError(
+            f"no notify route named {name!r}", hint=f"routes in the watchlist: {known}"
+        )
+    payload = probe_alert().to_payload()
+    return [(route, *send(route, payload)) for route in chosen]
