@@ -126,7 +126,7 @@ def floor_cycle(urls: Sequence[str], concurrency: int) -> None:
 
 
 def policywatch_cycle(config: Config, data_dir: Path, expect: str = "unchanged") -> None:
-    """One poll as `policywatch run` does it: the watchlist is loaded, open and lock the store."""
+    """One poll as the `policywatch run` loop makes it: watchlist loaded, store opened, locked."""
     with Store(data_dir) as store, store.lock():
         report = check_pages(config, store)
     wrong = [o for o in report.outcomes if o.status != expect]
