@@ -24,21 +24,22 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from lxml import etree, html
-from lxml.cssselect import CSSSelector
 
+from policywatch.extract import CLIENT_RENDERED_RE, COUNTRY_BOX, css, parse_html
 from policywatch.models import Document, PageSpec
 from policywatch.normalize import normalize_text
 
 NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser
 BROWSER_FIX = "set `fetch: browser` for this page (needs pip install 'policywatch[browser]')"
 
-# Error, captcha and sign-in pages hold a few hundred characters; telltale phrases
-# count only below this much visible text, so an article quoting them is not blocked.
-SHORT_PAGE_CHARS = 1500
+# Sizes count visible characters other than whitespace, so indentation does not count.
+# Error, captcha and sign-in pages hold a few hundred; telltale phrases count only
+# below this size, so an article quoting them is not blocked.
+SHORT_PAGE_CHARS = 1200
 # Below this, a page that asks for JavaScript is an empty app shell.
-SHELL_CHARS = 200
+SHELL_CHARS = 160
 # Below this, the selected element is an empty placeholder waiting for scripts.
-EMPTY_CONTENT_CHARS = 20
+EMPTY_CONTENT_CHARS = 16
 
 _SITE = r"(?:amazon(?:\.[a-z.]+)?\s+)?(?:seller\s*central\s+)?"
 _CAPTCHA_TITLE = re.compile(
@@ -70,12 +71,6 @@ _ERROR_TEXT = (
     "service unavailable",
     "something went wrong",
 )
-_JAVASCRIPT_TEXT = (
-    "enable javascript",
-    "javascript is disabled",
-    "javascript is required",
-    "requires javascript",
-)
 
 # Final URLs of Amazon's auth platform and sign-in redirectors.
 _SIGN_IN_PATH = re.compile(r"^/(?:ap/|gp/sign-?in|sign-?in\b|signin\b)", re.IGNORECASE)
@@ -104,10 +99,13 @@ _COUNTRY_CANON = {
 }
 _BANNER_TEXT = re.compile(r"applies to selling in\s*:\s*(?:<[^>]*>\s*)*([^<]+)", re.IGNORECASE)
 
-_VISIBLE_TEXT = etree.XPath(
-    ".//text()[not(ancestor::*[self::script or self::style or self::noscript or self::template"
-    " or @hidden])]"
-)
+_INVISIBLE = "self::script or self::style or self::noscript or self::template or @hidden"
+_VISIBLE_TEXT = etree.XPath(f".//text()[not(ancestor::*[{_INVISIBLE}])]")
+# For sizing, cheaper: script/style text is skipped by its parent (no ancestor walk per
+# text node), and the few hidden subtrees are subtracted afterwards.
+_UNSCRIPTED_TEXT = etree.XPath(".//text()[not(parent::script or parent::style)]")
+_HIDDEN_BOXES = "self::noscript or self::template or @hidden"
+_OUTER_HIDDEN = etree.XPath(f".//*[{_HIDDEN_BOXES}][not(ancestor::*[{_HIDDEN_BOXES}])]")
 _TITLE = etree.XPath("string((//title)[1])")
 _H1 = etree.XPath("string((//h1)[1])")
 _NOSCRIPT = etree.XPath("//noscript")
@@ -117,14 +115,11 @@ _CAPTCHA_FORM = etree.XPath(
 _SIGN_IN_FORM = etree.XPath(
     "//form[@name='signIn' or contains(@action, '/ap/signin')] | //input[@type='password']"
 )
-_BANNER = etree.XPath(".//*[contains(concat(' ', @class, ' '), ' hh-article-country-box ')]")
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-_PARSER = html.HTMLParser(no_network=True, huge_tree=False, remove_comments=True)
 
 
-@functools.lru_cache(maxsize=256)
-def _selector(css: str) -> CSSSelector:
-    return CSSSelector(css, translator="html")
+def _solid(element: html.HtmlElement) -> int:
+    """Characters of text under `element`, whitespace and scripts not counted."""
+    return len("".join("".join(_UNSCRIPTED_TEXT(element)).split()))
 
 
 def _clean(text: str) -> str:
@@ -154,30 +149,35 @@ class _View:
     @functools.cached_property
     def content(self) -> list[html.HtmlElement] | None:
         """Elements the page's `select` finds; None when the page has no selector."""
-        return _selector(self.page.select)(self.root) if self.page.select else None
+        return css(self.page.select)(self.root) if self.page.select else None
+
+    @functools.cached_property
+    def scope(self) -> list[html.HtmlElement]:
+        """The selected content, or the page body when there is none."""
+        if self.content:
+            return self.content
+        body = self.root.find("body")
+        return [body if body is not None else self.root]
+
+    @functools.cached_property
+    def size(self) -> int:
+        """How much visible text the scope holds; cheap, as every poll asks it."""
+        shown = sum(_solid(el) for el in self.scope)
+        return shown - sum(_solid(box) for el in self.scope for box in _OUTER_HIDDEN(el))
 
     @functools.cached_property
     def text(self) -> str:
-        """Visible text of the selected content, or of the whole page."""
-        scope = self.content or [self.root]
-        return _clean(" ".join(t for el in scope for t in _VISIBLE_TEXT(el)))
+        """Visible text of the scope as one clean line; only short pages need it."""
+        return _clean(" ".join(t for el in self.scope for t in _VISIBLE_TEXT(el)))
 
     def short_and_says(self, phrases: Sequence[str]) -> str | None:
         """The first telltale phrase on a page too short to be an article."""
-        if len(self.text) >= SHORT_PAGE_CHARS:
+        if self.size >= SHORT_PAGE_CHARS:
             return None
         return next((p for p in phrases if p in self.text), None)
 
     def titled(self, pattern: re.Pattern[str]) -> bool:
         return any(pattern.fullmatch(part) for part in self.title_parts)
-
-
-def parse(text: str) -> html.HtmlElement:
-    """Parse without network access or entity expansion; junk gives an empty tree."""
-    try:
-        return html.document_fromstring(_XML_DECLARATION.sub("", text, count=1), parser=_PARSER)
-    except etree.ParserError:
-        return html.Element("html")
 
 
 def classify_response(
@@ -191,14 +191,15 @@ def classify_response(
 ) -> str | None:
     """Why this answer is not the policy, or None when it may be.
 
-    `tree` lets a caller that already parsed `text` skip a second parse; `via`
-    tells the gate whether scripts already ran (the fix it suggests differs).
+    `tree` (from `extract.parse_html(text)`) lets the caller parse once for the
+    gate and the extractor; the gate only reads it. `via` tells the gate whether
+    scripts already ran, which changes the fix it suggests.
     """
     if http_status >= 400:
         return f"HTTP {http_status} error page instead of the policy"
     if not text.strip():
         return f"empty answer (HTTP {http_status} with no body); the next poll will try again"
-    view = _View(text, tree if tree is not None else parse(text), final_url, page, via)
+    view = _View(text, tree if tree is not None else parse_html(text), final_url, page, via)
     for check in _CHECKS:
         reason = check(view)
         if reason:
@@ -246,9 +247,9 @@ def _javascript(view: _View) -> str | None:
     """An app shell, an empty placeholder, or a selector that finds nothing."""
     select = view.page.select
     if view.content:
-        empty = len(view.text) < EMPTY_CONTENT_CHARS
+        empty = view.size < EMPTY_CONTENT_CHARS
     elif view.content is None:
-        empty = not view.text or (_asks_for_javascript(view) and len(view.text) < SHELL_CHARS)
+        empty = not view.size or (view.size < SHELL_CHARS and _asks_for_javascript(view))
     else:
         empty = True
     if not empty:
@@ -267,8 +268,8 @@ def _javascript(view: _View) -> str | None:
 
 def _asks_for_javascript(view: _View) -> bool:
     """A <noscript> (or visible text) saying the page only works with JavaScript."""
-    noscript = " ".join(_clean(el.text_content()) for el in _NOSCRIPT(view.root))
-    return any(phrase in noscript or phrase in view.text for phrase in _JAVASCRIPT_TEXT)
+    noscript = " ".join(el.text_content() for el in _NOSCRIPT(view.root))
+    return bool(CLIENT_RENDERED_RE.search(noscript) or CLIENT_RENDERED_RE.search(view.text))
 
 
 def _marketplace(view: _View) -> str | None:
@@ -290,7 +291,7 @@ def _banner_countries(view: _View) -> list[str]:
     """Countries named by "This article applies to selling in: <b>X</b>" banners."""
     countries = []
     for scope in view.content or [view.root]:
-        for banner in _BANNER(scope):
+        for banner in css(COUNTRY_BOX)(scope):
             bold = banner.find(".//b")
             label = bold.text_content() if bold is not None else banner.text_content()
             countries.append(normalize_text(label.rsplit(":", 1)[-1]))
