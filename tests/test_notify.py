@@ -285,23 +285,26 @@ def test_alerts_for_a_route_no_longer_configured_stay_queued_and_warn_once(store
 
 
 @responses.activate
-def test_no_secret_reaches_the_logs_or_the_outbox_when_every_route_fails(store, caplog):
+def test_no_secret_reaches_the_logs_or_the_outbox_when_every_route_fails(store, webhook, caplog):
     responses.add(responses.POST, SLACK_URL, status=500, body="internal_error")
     responses.add(responses.POST, DISCORD_URL, status=401, body='{"message": "401: Unauthorized"}')
-    password = "Mail-Pa55word-42"
+    responses.add_passthru(f"http://127.0.0.1:{webhook.port}")
+    webhook.status = 500
+    password, path_token = "Mail-Pa55word-42", "PathToken0f1a2b3c"
     routes = [
         Route(SLACK_URL, "slack"),
         Route(DISCORD_URL, "discord"),
         Route(f"mailto://alerts:{password}@127.0.0.1:{free_port()}?to=a@example.com", "email"),
         Route(f"json://bot:{password}@127.0.0.1:{free_port()}/hook?token={SLACK_TOKEN}", "hook"),
+        Route(webhook.url(f"/hooks/{path_token}"), "live-hook"),  # urllib3 logs request paths
     ]
     queue(store, critical_alert(), routes)
     caplog.set_level(logging.DEBUG)
     report = deliver_pending(store, routes, T0, sleep=no_wait)
-    assert report.failed == 4
-    assert "hooks.slack.com" in caplog.text  # the failures are logged ...
+    assert report.failed == 5 and len(webhook.posts) == 3
+    assert "hooks.slack.com" in caplog.text and '"POST /hooks/' in caplog.text  # logged ...
     errors = " ".join(e["last_error"] for e in store.alerts())
-    for secret in (SLACK_TOKEN, DISCORD_TOKEN, "112233445566778899", password):
+    for secret in (SLACK_TOKEN, DISCORD_TOKEN, "112233445566778899", password, path_token):
         assert secret not in caplog.text  # ... with every secret masked
         assert secret not in errors
 
