@@ -32,6 +32,9 @@ DISCORD_TOKEN = "DiscordSecretToken-abc_XYZ"
 DISCORD_URL = f"https://discord.com/api/webhooks/112233445566778899/{DISCORD_TOKEN}"
 T0 = datetime(2026, 11, 29, 22, 40, tzinfo=UTC)
 
+# The loopback SMTP server takes a password without TLS on purpose: it proves apprise logs in.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
 
 @pytest.fixture
 def mailbox() -> Iterator[SmtpReceiver]:
