@@ -151,7 +151,7 @@ class Fetcher:
             outcome = self._attempt(page, headers, etag, last_modified)
             if isinstance(outcome, FetchResult):
                 return replace(outcome, elapsed=time.monotonic() - started)
-            log.info("%s: attempt %d/%d failed: %s", page.id, attempt, attempts, outcome.reason)
+            log.info("page=%s attempt %d/%d failed: %s", page.id, attempt, attempts, outcome.reason)
             if attempt == attempts:
                 break
             delay, why_not = self._delay(attempt, outcome.retry_after, waited)
@@ -373,7 +373,7 @@ def _result_of(future: Future[FetchResult], page: PageSpec) -> FetchResult:
     exc = future.exception()
     if exc is None:
         return future.result()
-    log.error("%s: fetch crashed", page.id, exc_info=exc)
+    log.error("page=%s fetch crashed", page.id, exc_info=exc)
     return _error(
         page,
         f"internal error while fetching ({type(exc).__name__}: {exc}); "

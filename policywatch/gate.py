@@ -51,7 +51,7 @@ _ERROR_TITLE = re.compile(
     _SITE + r"(?:we'?re sorry[.!]?|sorry! something went wrong!?|page not found|"
     r"looking for something\?|(?:503 )?service unavailable(?: error)?|(?:404 )?not found|"
     r"(?:500 )?internal server error|(?:502 )?bad gateway|(?:504 )?gateway time-?out|"
-    r"access denied|error|\d{3})"
+    r"access denied|error|[45]\d\d)"
 )
 _TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+|:\s+")
 
