@@ -33,7 +33,7 @@ import schedule
 from policywatch import logs, notify
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.config import load_config
-from policywatch.errors import ConfigError, StoreLocked
+from policywatch.errors import ConfigError, StoreError, StoreLocked
 from policywatch.models import Config
 from policywatch.pipeline import check_pages
 from policywatch.store import Store
@@ -206,6 +206,7 @@ class Loop:
         self.scheduler.every(DELIVERY_EVERY).seconds.do(self._want_delivery)
         self.work: Work | None = None
         self.abandoned = False  # the stop left work running in its thread
+        self.heartbeat_failing = False
         self.store_busy = False
         self.last_check_at: datetime | None = None
         self.started_at = utcnow()
@@ -213,7 +214,15 @@ class Loop:
     # ------------------------------------------------------------------ the loop
 
     def serve(self) -> int:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._write_heartbeat()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write to the data directory {self.data_dir}: {exc.strerror or exc}",
+                hint="mount a volume writable by this user there (uid 10001 in the image), "
+                "or choose another with -d/--data-dir",
+            ) from exc
         self._schedule_pages()
         log.info(
             "started",
@@ -227,6 +236,7 @@ class Loop:
         while not self.stop.is_set():
             try:
                 self._turn()
+                self._beat()
             except Exception:
                 log.exception("loop turn failed; trying again next turn")
             self.stop.wait(LOOP_SLEEP)
@@ -239,7 +249,6 @@ class Loop:
         self.scheduler.run_pending()
         if self.work is None:
             self._start_work()
-        self._write_heartbeat()
 
     def _start_work(self) -> None:
         """Hand the due pages (and delivery, after any check) to a worker, if there is work."""
@@ -286,7 +295,7 @@ class Loop:
                     "(every version is written in one atomic step)",
                     extra={"pages": len(self.work.pages)},
                 )
-        self._write_heartbeat(stopped=True)
+        self._beat(stopped=True)
         log.info("stopped")
         return 0
 
@@ -385,6 +394,17 @@ class Loop:
 
     # ------------------------------------------------------------------ heartbeat
 
+    def _beat(self, stopped: bool = False) -> None:
+        """Write the heartbeat; a failure is logged once, not on every turn."""
+        try:
+            self._write_heartbeat(stopped)
+        except OSError as exc:
+            if not self.heartbeat_failing:
+                log.error("cannot write the heartbeat", extra={"error": str(exc)})
+            self.heartbeat_failing = True
+            return
+        self.heartbeat_failing = False
+
     def _write_heartbeat(self, stopped: bool = False) -> None:
         work = self.work if self.work is not None and self.work.is_alive() else None
         beat: dict[str, Any] = {
@@ -395,6 +415,7 @@ class Loop:
             "pages": len(self.config.pages),
             "last_check_at": iso(self.last_check_at, "seconds") if self.last_check_at else None,
             "working_since": iso(work.progress_at, "seconds") if work else None,
+            "working_on": work.pages if work else [],
             "stopped_at": iso(utcnow(), "seconds") if stopped else None,
         }
         write_atomic(self.data_dir / HEARTBEAT, json.dumps(beat, indent=1).encode())

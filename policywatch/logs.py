@@ -198,3 +198,4 @@ def setup(level: int = logging.INFO, fmt: Format = "text", stream: TextIO | None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is one more line in the same format
