@@ -27,9 +27,10 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
+from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
 
@@ -40,13 +41,14 @@ from policywatch.models import (
     DiffResult,
     Document,
     Fragment,
+    FragmentOp,
     Rule,
     RuleMatch,
     Section,
     SectionChange,
     SectionChangeKind,
 )
-from policywatch.rules import RuleSet
+from policywatch.rules import RuleSet, compile_rules
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -61,23 +63,28 @@ MAX_PAIRING_CELLS = 40_000
 
 # Words that end with a period without ending the sentence.
 # fmt: off
-_ABBREVIATIONS = frozenset({
+_ABBREVIATIONS = (
     "inc", "ltd", "llc", "co", "corp", "plc", "sarl", "gmbh", "mr", "mrs", "ms", "dr", "st", "jr",
     "sr", "vs", "approx", "dept", "est", "fig", "cf", "al", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max",
-})
+)
 # fmt: on
 _BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_LAST_WORD_RE = re.compile(r"(\S+)$")
-_DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S, U.K
+# The end of the text before a period that does not end the sentence: a listed word,
+# a dotted abbreviation (e.g, i.e, U.S) or a capital initial (J. Smith).
+_ABBREVIATION_RE = re.compile(
+    rf"(?:^|\W)(?:(?i:{'|'.join(_ABBREVIATIONS)})|[A-Z]|(?:[A-Za-z]\.)+[A-Za-z])$"
+)
+_NUMBERED_RE = re.compile(r"(?:^|\W)(?i:nos?)$")  # "No. 5"
 
 
 def split_sentences(text: str) -> list[str]:
     """Split a block into sentences, keeping "e.g.", "U.S.", "No. 5", "Inc." and decimals whole."""
-    sentences: list[str] = []
+    sentences = []
     start = 0
     for boundary in _BOUNDARY_RE.finditer(text):
-        if text[boundary.start()] == "." and _is_abbreviation(text, start, boundary):
+        end = boundary.start()
+        if text[end] == "." and _is_abbreviation(text[max(start, end - 12) : end], boundary):
             continue
         sentence = text[start : boundary.end()].strip()
         if sentence:
@@ -89,17 +96,11 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def _is_abbreviation(text: str, start: int, boundary: re.Match[str]) -> bool:
-    found = _LAST_WORD_RE.search(text, start, boundary.start())
-    if found is None:
-        return False
-    word = found.group(1).lstrip("(\"'“‘[")
-    lowered = word.lower()
-    if lowered in _ABBREVIATIONS or _DOTTED_RE.fullmatch(word):
+def _is_abbreviation(before: str, boundary: re.Match[str]) -> bool:
+    if _ABBREVIATION_RE.search(before):
         return True
-    if len(word) == 1 and word.isupper():  # an initial, as in "J. Smith"
-        return True
-    return lowered in ("no", "nos") and text[boundary.end() : boundary.end() + 1].isdigit()
+    follows = boundary.string[boundary.end() : boundary.end() + 1]
+    return follows.isdigit() and _NUMBERED_RE.search(before) is not None
 
 
 # --------------------------------------------------------------------------- folding
@@ -150,6 +151,7 @@ _STATE_STEMS = (
     "restrict",
     "optional",
 )
+_STATE_RE = re.compile("|".join(_STATE_STEMS))
 _LIMITERS = frozenset({"only", "never", "always", "solely", "exclusively", "except", "unless"})
 _ADVERBS = frozenset({"also", "still", "only", "then", "therefore", "generally", "now"})
 # Present in an added or removed sentence, these make it a new (or dropped) obligation.
@@ -184,11 +186,11 @@ def obligations(text: str) -> frozenset[tuple[str, str]]:
         elif token == "longer" and i and tokens[i - 1] == "no":
             found.add(("no longer", "+"))
         else:
-            stem = next((s for s in _STATE_STEMS if token.startswith(s)), None)
+            stem = _STATE_RE.match(token)
             if stem is not None:
                 before = tokens[max(0, i - 3) : i]
                 negative = any(t in ("not", "never", "longer") or t.endswith("n't") for t in before)
-                found.add((stem, "-" if negative else "+"))
+                found.add((stem.group(), "-" if negative else "+"))
     return frozenset(found)
 
 
@@ -205,61 +207,48 @@ _SPELLED = {
     "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
     "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
 }
-_UNITS = frozenset({
-    "second", "minute", "hour", "day", "week", "month", "year", "percent", "business",
-    "calendar", "working",
-})
 # fmt: on
-_NUMBER_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*%?|[a-z]+(?:-[a-z]+)?")
+_SPELLED_RE = "|".join(sorted(_SPELLED, key=len, reverse=True))
+# A number (digits, or spelled out, "twenty-four" too) and the time unit or percent after it.
+_NUMBER_RE = re.compile(
+    rf"(?<![\w.,])(?:(?P<digits>\d+(?:[.,]\d+)*)(?P<pct>%)?|(?P<word>(?:{_SPELLED_RE})"
+    rf"(?:-(?:{_SPELLED_RE}))?)\b)"
+    r"(?:[\s-]+(?P<unit>(?:(?:business|calendar|working)\s+)?"
+    r"(?:second|minute|hour|day|week|month|year|percent))s?\b)?"
+)
 
 
-def numbers(text: str) -> Counter[tuple[str, str]]:
-    """Numbers in `text` with the unit that follows them ("30 days" -> ("30", "day")).
+def numbers(text: str) -> list[tuple[str, str]]:
+    """Numbers in `text`, sorted, with the unit after each ("30 days" -> ("30", "day")).
 
     Spelled-out numbers count as their value, so "thirty days" and "30 days" are
     the same limit; a bare "one" ("no one", "one of") is not a number.
     """
-    tokens = _NUMBER_TOKEN_RE.findall(text.casefold())
-    found: Counter[tuple[str, str]] = Counter()
-    for i, token in enumerate(tokens):
-        value = _number_value(token)
-        if value is None:
+    found = []
+    for match in _NUMBER_RE.finditer(text.casefold()):
+        unit = match["unit"] or ""
+        if match["digits"] is not None:
+            value = match["digits"]
+            if re.fullmatch(r"\d{1,3}(?:,\d{3})+", value):
+                value = value.replace(",", "")
+            value += match["pct"] or ""
+        elif match["word"] == "one" and not unit:
             continue
-        unit = _unit(tokens[i + 1 : i + 3])
-        if token == "one" and not unit:
-            continue
+        else:
+            value = str(sum(_SPELLED[word] for word in match["word"].split("-")))
         if unit == "percent":
             value, unit = value.rstrip("%") + "%", ""
-        found[(value, unit)] += 1
-    return found
-
-
-def _number_value(token: str) -> str | None:
-    if token[0].isdigit():
-        digits = token.rstrip("%")
-        if re.fullmatch(r"\d{1,3}(?:,\d{3})+", digits):
-            digits = digits.replace(",", "")
-        return digits + ("%" if token.endswith("%") else "")
-    if "-" in token:
-        tens, _, ones = token.partition("-")
-        if tens in _SPELLED and ones in _SPELLED:
-            return str(_SPELLED[tens] + _SPELLED[ones])
-        return None
-    value = _SPELLED.get(token)
-    return None if value is None else str(value)
-
-
-def _unit(following: list[str]) -> str:
-    words = [w[:-1] if w.endswith("s") and w[:-1] in _UNITS else w for w in following]
-    if words and words[0] in ("business", "calendar", "working") and words[1:2]:
-        return f"{words[0]} {words[1]}" if words[1] in _UNITS else ""
-    return words[0] if words and words[0] in _UNITS else ""
+        found.append((value, " ".join(unit.split())))
+    return sorted(found)
 
 
 # --------------------------------------------------------------------------- inline diff
 
 _INLINE_TOKEN_RE = re.compile(r"\w+|\s+|[^\w\s]")
-_FRAGMENT_OPS = {0: "equal", 1: "insert", -1: "delete"}
+_FRAGMENT_OPS: dict[int, FragmentOp] = {0: "equal", 1: "insert", -1: "delete"}
+# Its methods keep no state between calls, so one engine serves every diff.
+_ENGINE = diff_match_patch()
+_ENGINE.Diff_Timeout = 0  # no time limit: the same input must always give the same diff
 
 
 def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
@@ -268,30 +257,41 @@ def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
     diff-match-patch works on characters; mapping each word (and each run of
     spaces or punctuation mark) to one private character, as its linesToChars
     does for lines, makes it diff words, and diff_cleanupSemantic then merges
-    scattered small edits into phrases a reader can follow.
+    scattered small edits into phrases a reader can follow. Words shared at both
+    ends are cut off first: they are equal whatever the middle does.
     """
-    chars: dict[str, str] = {}
-    tokens: dict[str, str] = {}
+    head = _ENGINE.diff_commonPrefix(old, new)
+    if head < max(len(old), len(new)):
+        head = old.rfind(" ", 0, head) + 1
+    rest_old, rest_new = old[head:], new[head:]
+    tail = _ENGINE.diff_commonSuffix(rest_old, rest_new)
+    start = rest_old.find(" ", len(rest_old) - tail) if tail else -1
+    tail = len(rest_old) - start if start >= 0 else 0
+    middle = _word_diff(rest_old[: len(rest_old) - tail], rest_new[: len(rest_new) - tail])
+    fragments: list[Fragment] = []
+    for op, text in [("equal", old[:head]), *middle, ("equal", rest_old[len(rest_old) - tail :])]:
+        if not text:
+            continue
+        if fragments and fragments[-1].op == op:
+            text = fragments.pop().text + text
+        fragments.append(Fragment(op, text))
+    return tuple(fragments)
 
-    def encode(text: str) -> str:
-        encoded = []
-        for token in _INLINE_TOKEN_RE.findall(text):
-            char = chars.get(token)
-            if char is None:
-                code = 0xE000 + len(chars)  # private use area, then past the surrogates
-                char = chr(code if code < 0xF900 else code + 0x10000)
-                chars[token] = char
-                tokens[char] = token
-            encoded.append(char)
-        return "".join(encoded)
 
-    engine = diff_match_patch()
-    engine.Diff_Timeout = 0  # no time limit: the same input must always give the same diff
-    diffs = engine.diff_main(encode(old), encode(new), False)
-    engine.diff_cleanupSemantic(diffs)
-    return tuple(
-        Fragment(_FRAGMENT_OPS[op], "".join(tokens[c] for c in text)) for op, text in diffs if text
+def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
+    old_tokens = _INLINE_TOKEN_RE.findall(old)
+    new_tokens = _INLINE_TOKEN_RE.findall(new)
+    words = list(dict.fromkeys(old_tokens + new_tokens))
+    # One private-use character per distinct word; past U+F8FF, skip to a plane with no surrogates.
+    chars = {w: chr(0xE000 + i if i < 0x1900 else 0xF0000 + i) for i, w in enumerate(words)}
+    back = {c: w for w, c in chars.items()}
+    diffs = _ENGINE.diff_main(
+        "".join(map(chars.__getitem__, old_tokens)),
+        "".join(map(chars.__getitem__, new_tokens)),
+        False,
     )
+    _ENGINE.diff_cleanupSemantic(diffs)
+    return [(_FRAGMENT_OPS[op], "".join(map(back.__getitem__, text))) for op, text in diffs]
 
 
 # --------------------------------------------------------------------------- classifying
@@ -307,6 +307,7 @@ class _Unit:
 
 
 _Pair = tuple[_Unit | None, _Unit | None]
+_T = TypeVar("_T")
 
 
 class _Classifier:
@@ -318,13 +319,6 @@ class _Classifier:
 
     def key(self, text: str) -> str:
         return fold(text, self.ignore)
-
-    def units(self, blocks: Iterable[Block]) -> list[_Unit]:
-        return [
-            _Unit(sentence, self.key(sentence), block)
-            for block in blocks
-            for sentence in split_sentences(block.text)
-        ]
 
     def unit(self, text: str, block: Block) -> _Unit:
         return _Unit(text, self.key(text), block)
@@ -362,18 +356,13 @@ class _Classifier:
         return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
 
     def matches(self, old: str, new: str) -> tuple[RuleMatch, ...]:
-        in_old, in_new = self.rules.match(old), self.rules.match(new)
+        # Keyed by id(rule): hashing a Rule hashes all its terms, far too slow per sentence.
+        in_old = {(id(rule), term): rule for rule, term in self.rules.match(old)}
+        in_new = {(id(rule), term): rule for rule, term in self.rules.match(new)}
         result = []
-        for found in dict.fromkeys(in_old + in_new):
-            side = (
-                "both"
-                if found in in_old and found in in_new
-                else "old"
-                if found in in_old
-                else "new"
-            )
-            rule, term = found
-            result.append(RuleMatch(rule.name, term, rule.severity, side))
+        for key, rule in (in_old | in_new).items():
+            side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
+            result.append(RuleMatch(rule.name, key[1], rule.severity, side))
         return tuple(result)
 
 
@@ -384,11 +373,10 @@ def _diff_blocks(
     path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
 ) -> list[Change]:
     """Changes between two block lists, looking at sentences only where blocks differ."""
-    matcher = SequenceMatcher(
-        None, [(b.text, b.links) for b in old], [(b.text, b.links) for b in new], autojunk=False
-    )
+    head, tail = _common_ends(old, new, lambda a, b: a.text == b.text and a.links == b.links)
+    old, new = old[head : len(old) - tail], new[head : len(new) - tail]
     changes: list[Change] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in _opcodes([_body(b) for b in old], [_body(b) for b in new]):
         if op != "equal":
             changes.extend(_diff_run(path, old[i1:i2], new[j1:j2], cls))
     return _tag_moves(changes, cls)
@@ -398,12 +386,13 @@ def _diff_run(
     path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
 ) -> list[Change]:
     """Changes in one run of differing blocks, sentence by sentence."""
-    old_units, new_units = cls.units(old), cls.units(new)
-    matcher = SequenceMatcher(
-        None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False
-    )
+    old_sentences = [(s, b) for b in old for s in split_sentences(b.text)]
+    new_sentences = [(s, b) for b in new for s in split_sentences(b.text)]
+    head, tail = _common_ends(old_sentences, new_sentences, lambda a, b: a[0] == b[0])
+    old_units = [cls.unit(s, b) for s, b in old_sentences[head : len(old_sentences) - tail]]
+    new_units = [cls.unit(s, b) for s, b in new_sentences[head : len(new_sentences) - tail]]
     pairs: list[_Pair] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in _opcodes([u.key for u in old_units], [u.key for u in new_units]):
         if op == "equal":
             pairs.extend(
                 (a, b)
@@ -416,13 +405,41 @@ def _diff_run(
     return _attach_links(path, old, new, pairs, changes)
 
 
+def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, int, int, int]]:
+    """SequenceMatcher opcodes, without building a matcher for the usual one-for-one edit."""
+    if old and new and (len(old) > 1 or len(new) > 1):
+        return SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    if old == new:
+        return [("equal", 0, len(old), 0, len(new))] if old else []
+    op = "replace" if old and new else "delete" if old else "insert"
+    return [(op, 0, len(old), 0, len(new))]
+
+
+def _common_ends(
+    old: Sequence[_T], new: Sequence[_T], same: Callable[[_T, _T], bool]
+) -> tuple[int, int]:
+    """How many items at the start and at the end of both lists are the same.
+
+    Most edits touch a sentence or two, so cutting off the untouched ends first
+    keeps the costlier alignment (and sentence folding) to the part that changed.
+    """
+    limit = min(len(old), len(new))
+    head = 0
+    while head < limit and same(old[head], new[head]):
+        head += 1
+    tail = 0
+    while tail < limit - head and same(old[-1 - tail], new[-1 - tail]):
+        tail += 1
+    return head, tail
+
+
 def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
     """Pair reworded sentences in order (best total similarity); the rest are added/removed."""
     n, m = len(old), len(new)
     if not n or not m or n * m > MAX_PAIRING_CELLS:
         return [(a, None) for a in old] + [(None, b) for b in new]
-    new_words = [b.key.split() for b in new]
-    score = [[_similarity(a.key.split(), words) for words in new_words] for a in old]
+    new_words = [set(b.key.split()) for b in new]
+    score = [[_similarity(set(a.key.split()), words) for words in new_words] for a in old]
     # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
@@ -446,14 +463,15 @@ def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
     return pairs
 
 
-def _similarity(a: list[str], b: list[str]) -> float:
-    """Word-level likeness of two sentences; 0 below the pairing threshold."""
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.real_quick_ratio() < SENTENCE_SIMILARITY:
+def _similarity(a: set[str], b: set[str]) -> float:
+    """Share of words two sentences have in common (Dice); 0 below the pairing threshold.
+
+    Word order is left out on purpose: it is cheap, and a reworded sentence keeps
+    most of its words whatever it does with their order.
+    """
+    if not a or not b:
         return 0.0
-    if matcher.quick_ratio() < SENTENCE_SIMILARITY:
-        return 0.0
-    ratio = matcher.ratio()
+    ratio = 2 * len(a & b) / (len(a) + len(b))
     return ratio if ratio >= SENTENCE_SIMILARITY else 0.0
 
 
@@ -557,6 +575,9 @@ def _tag_moves(changes: list[Change], cls: _Classifier) -> list[Change]:
     It stays substantive: moving a bullet from under "You may" to under "You may
     not" changes its meaning, so a move is shown, never silently dropped.
     """
+    kinds = {c.kind for c in changes}
+    if "removed" not in kinds or "added" not in kinds:
+        return changes
     removed = Counter(cls.key(c.old) for c in changes if c.kind == "removed" and c.old)
     added = Counter(cls.key(c.new) for c in changes if c.kind == "added" and c.new)
     moved = {key for key in removed & added if key}
@@ -585,14 +606,16 @@ class _Alignment:
         self.pairs: dict[int, int] = {}  # old index -> new index
         self.taken: set[int] = set()
         self.renames: dict[tuple[str, ...], tuple[str, ...]] = {}  # old path -> new path
-        self.old_children = _children(old)
-        self.new_children = _children(new)
-        while True:
+        steps = (self._by_path, self._by_body, self._by_children, self._by_similarity)
+        found = -1
+        while found != len(self.pairs):
             found = len(self.pairs)
-            for step in (self._by_path, self._by_body, self._by_children, self._by_similarity):
-                step()
-            if len(self.pairs) == found:
-                break
+            for step in steps:
+                old_free = [i for i in range(len(old)) if i not in self.pairs]
+                new_free = [j for j in range(len(new)) if j not in self.taken]
+                if not old_free or not new_free:
+                    return
+                step(old_free, new_free)
 
     def translate(self, path: tuple[str, ...]) -> tuple[str, ...]:
         """Where `path` would be in the new document if only its ancestors were renamed."""
@@ -607,18 +630,12 @@ class _Alignment:
         self.taken.add(j)
         self.renames.setdefault(self.old[i].path, self.new[j].path)
 
-    def _free(self) -> tuple[list[int], list[int]]:
-        old = [i for i in range(len(self.old)) if i not in self.pairs]
-        new = [j for j in range(len(self.new)) if j not in self.taken]
-        return old, new
-
     def _pick(self, i: int, candidates: list[int]) -> int:
         """Among equally good candidates, prefer the same heading, then document order."""
         heading = self.old[i].heading
         return min(candidates, key=lambda j: (self.new[j].heading != heading, j))
 
-    def _by_path(self) -> None:
-        old_free, new_free = self._free()
+    def _by_path(self, old_free: list[int], new_free: list[int]) -> None:
         by_path: dict[tuple[str, ...], list[int]] = {}
         for j in new_free:
             by_path.setdefault(self.new[j].path, []).append(j)
@@ -627,24 +644,24 @@ class _Alignment:
             if candidates:
                 self._pair(i, candidates.pop(0))
 
-    def _by_body(self) -> None:
-        old_free, new_free = self._free()
-        by_body: dict[tuple[Block, ...], list[int]] = {}
+    def _by_body(self, old_free: list[int], new_free: list[int]) -> None:
+        by_body: dict[tuple[tuple[str, tuple[str, ...]], ...], list[int]] = {}
         for j in new_free:
             if self.new[j].blocks:
-                by_body.setdefault(_body(self.new[j]), []).append(j)
+                by_body.setdefault(tuple(map(_body, self.new[j].blocks)), []).append(j)
         for i in old_free:
-            candidates = by_body.get(_body(self.old[i])) if self.old[i].blocks else None
+            body = tuple(map(_body, self.old[i].blocks))
+            candidates = by_body.get(body) if body else None
             if candidates:
                 j = self._pick(i, candidates)
                 candidates.remove(j)
                 self._pair(i, j)
 
-    def _by_children(self) -> None:
+    def _by_children(self, old_free: list[int], new_free: list[int]) -> None:
         """Pair heading-only sections (parents of others) that head the same subsections."""
-        old_free, new_free = self._free()
+        old_children, new_children = _children(self.old), _children(self.new)
         for i in old_free:
-            kids = self.old_children.get(self.old[i].path)
+            kids = old_children.get(self.old[i].path)
             if self.old[i].blocks or not kids:
                 continue
             candidates = [
@@ -652,13 +669,12 @@ class _Alignment:
                 for j in new_free
                 if j not in self.taken
                 and not self.new[j].blocks
-                and self.new_children.get(self.new[j].path) == kids
+                and new_children.get(self.new[j].path) == kids
             ]
             if candidates:
                 self._pair(i, self._pick(i, candidates))
 
-    def _by_similarity(self) -> None:
-        old_free, new_free = self._free()
+    def _by_similarity(self, old_free: list[int], new_free: list[int]) -> None:
         new_bodies = {j: Counter(b.text for b in self.new[j].blocks) for j in new_free}
         for i in old_free:
             if not self.old[i].blocks:
@@ -675,8 +691,9 @@ class _Alignment:
                 self._pair(i, self._pick(i, [j for score, j in scored if score == best]))
 
 
-def _body(section: Section) -> tuple[Block, ...]:
-    return tuple(Block("", b.text, b.links) for b in section.blocks)
+def _body(block: Block) -> tuple[str, tuple[str, ...]]:
+    """What a reader sees in a block, whatever kind of block it is."""
+    return block.text, block.links
 
 
 def _children(sections: Sequence[Section]) -> dict[tuple[str, ...], tuple[str, ...]]:
@@ -712,9 +729,9 @@ def _kept_in_place(pairs: dict[int, int]) -> set[int]:
 
 def _compare(old: Section, new: Section, in_place: bool, cls: _Classifier) -> SectionChange:
     """The SectionChange for one paired section: renamed, moved, modified or unchanged."""
-    changes = (
-        _diff_blocks(new.path, old.blocks, new.blocks, cls) if old.blocks != new.blocks else []
-    )
+    # Same path: the digests tell. Otherwise the digest covers the path too; compare blocks.
+    same_body = old.digest == new.digest if old.path == new.path else old.blocks == new.blocks
+    changes = [] if same_body else _diff_blocks(new.path, old.blocks, new.blocks, cls)
     if old.heading != new.heading:
         heading = cls.change(
             new.path,
@@ -743,7 +760,9 @@ def diff_documents(
     (kind "unchanged") so renderers can show them on request. `ignore` takes the
     page's ignore patterns: text they match never counts as a change.
     """
-    cls = _Classifier(RuleSet(rules), [re.compile(p) if isinstance(p, str) else p for p in ignore])
+    cls = _Classifier(
+        compile_rules(rules), [re.compile(p) if isinstance(p, str) else p for p in ignore]
+    )
     alignment = _Alignment(old.sections, new.sections)
     pairs = alignment.pairs
     kept = _kept_in_place(pairs)

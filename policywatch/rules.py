@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from policywatch.models import DiffResult, Rule, Severity
 
@@ -102,23 +103,39 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
-        self._compiled: list[tuple[Rule, str, re.Pattern[str]]] = []
+        # (rule, term, needle, regex): the needle is a lower-case word the text must contain
+        # for the regex to have a chance, a cheap substring test that skips most searches.
+        self._compiled: list[tuple[Rule, str, str, re.Pattern[str]]] = []
         for rule in self.rules:
             for term in rule.terms:
-                if term.strip().rstrip("*"):
+                words = re.split(r"['\s]+", term.strip().rstrip("*"))
+                if any(words):
                     regex = re.compile(_term_regex(term), re.IGNORECASE)
-                    self._compiled.append((rule, term, regex))
+                    needle = max(words, key=len).lower()
+                    self._compiled.append((rule, term, needle, regex))
             for pattern in rule.patterns:
-                self._compiled.append((rule, pattern, re.compile(pattern, re.IGNORECASE)))
-
-    def __bool__(self) -> bool:
-        return bool(self._compiled)
+                self._compiled.append((rule, pattern, "", re.compile(pattern, re.IGNORECASE)))
 
     def match(self, text: str) -> list[tuple[Rule, str]]:
         """Every (rule, term) found in `text`, in rule order; a term is reported once."""
         if not text:
             return []
-        return [(rule, term) for rule, term, regex in self._compiled if regex.search(text)]
+        lowered = text.lower()
+        return [
+            (rule, term)
+            for rule, term, needle, regex in self._compiled
+            if needle in lowered and regex.search(text)
+        ]
+
+
+@lru_cache(maxsize=64)
+def _compiled(rules: tuple[Rule, ...]) -> RuleSet:
+    return RuleSet(rules)
+
+
+def compile_rules(rules: Iterable[Rule]) -> RuleSet:
+    """The RuleSet for `rules`, compiled once per distinct list (every poll reuses it)."""
+    return _compiled(tuple(rules))
 
 
 def severity(diff: DiffResult, *, alert_on_cosmetic: bool = False) -> Severity | None:
