@@ -150,8 +150,6 @@ class Work(threading.Thread):
                 self.config, store, page_ids=self.pages, progress=self._progress, deliver=False
             )
             outcomes = report.outcomes
-        except StoreLocked:
-            raise
         except Exception:
             log.exception("check of %d pages crashed; checking them one at a time", len(self.pages))
             outcomes = []

@@ -8,8 +8,11 @@ heartbeat, `policywatch health`, and the exit code after SIGTERM.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from policywatch import daemon
+from policywatch import daemon, logs
 from policywatch.clock import iso, utcnow
 from policywatch.config import load_config
 from policywatch.store import Store
@@ -365,3 +368,61 @@ def test_a_page_whose_check_crashes_does_not_stop_the_others(tmp_path, pageserve
     assert len(snapshots(data, "conduct")) == 1
     [crash] = [r for r in caplog.records if "vanished" in r.getMessage()]
     assert crash.exc_info is not None
+
+
+class LogLines:
+    """Where `logs.setup` writes during a test, read back line by line."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    def __call__(self) -> list[str]:
+        return self.stream.getvalue().splitlines()
+
+
+@pytest.fixture
+def log_lines():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield LogLines()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def test_text_log_lines_read_as_key_value_and_never_show_a_notify_secret(log_lines):
+    route = f"discord://4815162342/{SECRET}"
+    logs.add_secrets([route])
+    logs.setup(logging.INFO, "text", log_lines.stream)
+    pipeline_log = logging.getLogger("policywatch.pipeline")
+    pipeline_log.info("page=%s status=changed sections=1", "seller-code-of-conduct")
+    logging.getLogger("policywatch.daemon").info("checked", extra={"pages": 2, "note": "a b"})
+    pipeline_log.warning("delivery to %s failed: token %s refused", route, SECRET)
+    pipeline_log.info("fetched https://sellercentral.amazon.com/help/hub/reference/external/G1801")
+
+    changed, checked, refused, fetched = log_lines()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO policywatch.pipeline "
+        r"page=seller-code-of-conduct status=changed sections=1",
+        changed,
+    )
+    assert checked.endswith('policywatch.daemon checked pages=2 note="a b"')
+    assert SECRET not in refused and "4815162342" not in refused
+    assert refused.endswith("delivery to discord://****/**** failed: token **** refused")
+    assert fetched.endswith("external/G1801")  # page URLs stay readable
+
+
+def test_json_log_lines_carry_the_fields_and_a_traceback_without_secrets(log_lines):
+    logs.add_secrets([f"json://127.0.0.1:9/hooks/{SECRET}"])
+    logs.setup(logging.INFO, "json", log_lines.stream)
+    try:
+        raise ConnectionError(f"POST /hooks/{SECRET} refused")
+    except ConnectionError:
+        logging.getLogger("policywatch.notify").exception("send failed", extra={"route": "hook"})
+
+    [line] = log_lines()
+    record = json.loads(line)
+    assert record["level"] == "ERROR" and record["logger"] == "policywatch.notify"
+    assert record["msg"] == "send failed" and record["route"] == "hook"
+    assert "ConnectionError: POST /hooks/**** refused" in record["exc"]
+    assert SECRET not in line
