@@ -69,13 +69,16 @@ _ABBREVIATIONS = (
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max",
 )
 # fmt: on
-_BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-# The end of the text before a period that does not end the sentence: a listed word,
-# a dotted abbreviation (e.g, i.e, U.S) or a capital initial (J. Smith).
-_ABBREVIATION_RE = re.compile(
-    rf"(?:^|\W)(?:(?i:{'|'.join(_ABBREVIATIONS)})|[A-Z]|(?:[A-Za-z]\.)+[A-Za-z])$"
+# A sentence ends at . ! ? (and closing quotes or brackets) before a space and a capital or
+# digit, unless the period closes an abbreviation: a listed word, a dotted one (e.g, i.e,
+# U.S), a capital initial (J. Smith), or "No." before a number. The look-behinds run only
+# where punctuation was found, so one regex pass splits a block.
+_BOUNDARY_RE = re.compile(
+    r"[.!?…]+"
+    + "".join(rf"(?<!\b(?i:{word})\.)" for word in _ABBREVIATIONS)
+    + r"(?<!\.[A-Za-z]\.)(?<!\b[A-Z]\.)(?!(?<=\b[Nn]o\.)\s+\d)(?!(?<=\b[Nn]os\.)\s+\d)"
+    + r"[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"
 )
-_NUMBERED_RE = re.compile(r"(?:^|\W)(?i:nos?)$")  # "No. 5"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -83,9 +86,6 @@ def split_sentences(text: str) -> list[str]:
     sentences = []
     start = 0
     for boundary in _BOUNDARY_RE.finditer(text):
-        end = boundary.start()
-        if text[end] == "." and _is_abbreviation(text[max(start, end - 12) : end], boundary):
-            continue
         sentence = text[start : boundary.end()].strip()
         if sentence:
             sentences.append(sentence)
@@ -94,13 +94,6 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return sentences
-
-
-def _is_abbreviation(before: str, boundary: re.Match[str]) -> bool:
-    if _ABBREVIATION_RE.search(before):
-        return True
-    follows = boundary.string[boundary.end() : boundary.end() + 1]
-    return follows.isdigit() and _NUMBERED_RE.search(before) is not None
 
 
 # --------------------------------------------------------------------------- folding
@@ -279,6 +272,7 @@ def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
 
 
 def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
+    """diff-match-patch over words: each distinct token becomes one character."""
     old_tokens = _INLINE_TOKEN_RE.findall(old)
     new_tokens = _INLINE_TOKEN_RE.findall(new)
     words = list(dict.fromkeys(old_tokens + new_tokens))
@@ -307,7 +301,6 @@ class _Unit:
 
 
 _Pair = tuple[_Unit | None, _Unit | None]
-_T = TypeVar("_T")
 
 
 class _Classifier:
@@ -337,8 +330,7 @@ class _Classifier:
             fragments = inline_fragments(old_text, new_text)
         else:
             fragments = (Fragment("insert" if new else "delete", new_text or old_text or ""),)
-        keys = [u.key for u in (old, new) if u is not None]
-        if (len(keys) == 2 and keys[0] == keys[1]) or not any(keys):
+        if _is_cosmetic(old, new):
             return Change(
                 kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
             )
@@ -364,6 +356,14 @@ class _Classifier:
             side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
             result.append(RuleMatch(rule.name, key[1], rule.severity, side))
         return tuple(result)
+
+
+def _is_cosmetic(old: _Unit | None, new: _Unit | None) -> bool:
+    """Same words on both sides or, for an added or removed sentence, no words at all."""
+    if old is not None and new is not None:
+        return old.key == new.key
+    unit = old if old is not None else new
+    return unit is None or not unit.key
 
 
 # --------------------------------------------------------------------------- inside a section
@@ -413,6 +413,9 @@ def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, i
         return [("equal", 0, len(old), 0, len(new))] if old else []
     op = "replace" if old and new else "delete" if old else "insert"
     return [(op, 0, len(old), 0, len(new))]
+
+
+_T = TypeVar("_T")
 
 
 def _common_ends(
@@ -757,8 +760,11 @@ def diff_documents(
     """Everything that differs between two versions of a page, in the new page's order.
 
     Removed sections appear where they used to be; unchanged sections are kept
-    (kind "unchanged") so renderers can show them on request. `ignore` takes the
-    page's ignore patterns: text they match never counts as a change.
+    (kind "unchanged") so renderers can show them on request. A renamed section
+    starts with a change tagged "heading"; renamed and moved sections also carry
+    any edits of their text. `rules` are the watched terms to report (the caller
+    picks the page's); `ignore` takes the page's ignore patterns: text they match
+    never counts as a change.
     """
     cls = _Classifier(
         compile_rules(rules), [re.compile(p) if isinstance(p, str) else p for p in ignore]

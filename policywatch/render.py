@@ -286,7 +286,7 @@ def _markdown(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hid
         f"**Policy change: {markdown_escape(diff.page_id)}** "
         f"`{diff.old_id[:12]}` → `{diff.new_id[:12]}`"
     ]
-    lines += [f"- {markdown_escape(k)}: {markdown_escape(v)}" for k, v in meta.items()]
+    lines += [f"- {markdown_escape(k)}: {markdown_escape(str(v))}" for k, v in meta.items()]
     lines += ["", _summary_line(views, hidden)]
     for view in views:
         label, note = _section_title(view.section)
@@ -350,7 +350,7 @@ def _html(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden:
         f'<p class="meta">{esc(diff.old_id[:12])} → {esc(diff.new_id[:12])}</p>',
     ]
     if meta:
-        items = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in meta.items())
+        items = "".join(f"<li>{esc(k)}: {esc(str(v))}</li>" for k, v in meta.items())
         parts.append(f'<ul class="meta">{items}</ul>')
     parts.append(f"<p>{esc(_summary_line(views, hidden))}</p>")
     for view in views:
