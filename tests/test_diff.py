@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from policywatch.diff import diff_documents, inline_fragments, split_sentences
+from policywatch.extract import extract_document
 from policywatch.models import Change, DiffResult, Document, Fragment, PageSpec, Severity
 from policywatch.rules import DEFAULT_RULES, severity
 from tests.diff_support import document, markdown_document
@@ -423,6 +424,66 @@ def test_real_ranking_page_reports_the_removed_eligibility_link(real_pages: Path
     assert "GS529693F2TCM93T" in substantive[0].links_removed[0]
 
 
+def real_document(real_pages: Path, slug: str, version: str) -> Document:
+    """A real rendered Seller Central page, extracted as the seller-central profile does."""
+    page = PageSpec(
+        id=slug,
+        url="https://sellercentral.amazon.fr/help/hub/reference/external/G5TUVJKZHUVMN77V",
+        select="#full-help-page",
+        remove=("[hidden]", ".hh-scroll-to-top-box"),
+    )
+    html = (real_pages / slug / f"{version}.html").read_text(encoding="utf-8")
+    return extract_document(html, page, page.url)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "op", "words"),
+    [
+        ("2022-09-15", "2023-03-16", "insert", ", suspend a shipping option,"),
+        ("2023-03-16", "2023-09-06", "insert", "or the shipping regulation for New Books "),
+        ("2023-09-06", "2024-03-12", "delete", ", suspend a shipping option,"),
+    ],
+)
+def test_real_fair_pricing_history_shows_each_archived_edit_as_its_words(
+    real_pages: Path, old: str, new: str, op: str, words: str
+):
+    slug = "amazon-eu-fair-pricing-policy"
+    result = diff(real_document(real_pages, slug, old), real_document(real_pages, slug, new))
+    body = [c for c in result.substantive if "heading" not in c.tags]
+    assert len(body) == 1 and body[0].kind == "modified"
+    assert [(f.op, f.text) for f in body[0].fragments if f.op != "equal"] == [(op, words)]
+
+
+def test_real_fair_pricing_title_change_is_a_rename_of_the_page_section(real_pages: Path):
+    slug = "amazon-eu-fair-pricing-policy"
+    old = real_document(real_pages, slug, "2022-09-15")
+    result = diff(old, real_document(real_pages, slug, "2023-03-16"))
+    assert changed(result) == {"Amazon Marketplace Fair Pricing Policy": "renamed"}
+    heading = result.changes[0]
+    assert (heading.old, heading.new) == (
+        "Amazon store fair pricing policy",
+        "Amazon Marketplace Fair Pricing Policy",
+    )
+
+
+def test_real_mediation_page_in_french_chrome_is_no_change(real_pages: Path):
+    slug = "amazon-eu-mediation-policy"
+    english = real_document(real_pages, slug, "2024-07-20T1832Z")
+    french = real_document(real_pages, slug, "2024-07-20T1232Z")
+    result = diff(french, english)
+    assert result.is_empty and severity(result) is None
+
+
+def test_real_mediation_contracting_entity_change_is_one_reworded_sentence(real_pages: Path):
+    slug = "amazon-eu-mediation-policy"
+    old = real_document(real_pages, slug, "2024-07-20T1832Z")
+    change = only_change(diff(old, real_document(real_pages, slug, "2024-08-01")))
+    assert [(f.op, f.text) for f in change.fragments if f.op != "equal"] == [
+        ("delete", "Services Europe"),
+        ("insert", "EU"),
+    ]
+
+
 # --------------------------------------------------------------------------- html pairs
 
 
@@ -433,8 +494,6 @@ def test_a_rendered_page_with_a_changed_review_window_is_a_critical_number_chang
         select="#full-help-page",
         remove=("[hidden]", ".hh-scroll-to-top-box"),
     )
-    from policywatch.extract import extract_document
-
     old = extract_document(fixture("conduct-v1.html"), page, page.url)
     new = extract_document(fixture("diff-conduct-v2.html"), page, page.url)
     result = diff(old, new)
@@ -442,3 +501,18 @@ def test_a_rendered_page_with_a_changed_review_window_is_a_critical_number_chang
     change = only_change(result)
     assert "number" in change.tags
     assert severity(result) == Severity.CRITICAL
+
+
+def test_a_rendered_page_with_only_quotes_wrapping_and_date_changed_shows_no_change():
+    page = PageSpec(
+        id="conduct", url="https://sellercentral.amazon.com/x", select="#full-help-page"
+    )
+    html = fixture("conduct-v1.html")
+    noisy = (
+        html.replace("Amazon’s", "Amazon's")
+        .replace("customers’ ratings", "customers'\n        ratings")
+        .replace("March 3, 2026", "April 14, 2026")
+    )
+    assert noisy != html
+    result = diff(extract_document(html, page, page.url), extract_document(noisy, page, page.url))
+    assert result.is_empty and severity(result) is None
