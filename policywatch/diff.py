@@ -55,8 +55,8 @@ from policywatch.rules import RuleSet, compile_rules
 SECTION_SIMILARITY = 0.6
 # Two sentences at least this similar (word-level ratio) are one reworded sentence.
 SENTENCE_SIMILARITY = 0.5
-# Above this many candidate sentence pairs in one rewritten run, pairing costs more
-# than it helps a reader: the run is shown as removed + added.
+# Above this many candidate pairs (sentences in one rewritten run, or sections left
+# unmatched), pairing costs more than it helps a reader: they are removed + added.
 MAX_PAIRING_CELLS = 40_000
 
 # --------------------------------------------------------------------------- sentences
@@ -609,6 +609,10 @@ class _Alignment:
         self.pairs: dict[int, int] = {}  # old index -> new index
         self.taken: set[int] = set()
         self.renames: dict[tuple[str, ...], tuple[str, ...]] = {}  # old path -> new path
+        roots_old, roots_new = {s.path[:1] for s in old}, {s.path[:1] for s in new}
+        if len(roots_old) == len(roots_new) == 1 and roots_old != roots_new:
+            # A retitled page: every path starts with the title, so map the title first.
+            self.renames[roots_old.pop()] = roots_new.pop()
         steps = (self._by_path, self._by_body, self._by_children, self._by_similarity)
         found = -1
         while found != len(self.pairs):
@@ -643,7 +647,9 @@ class _Alignment:
         for j in new_free:
             by_path.setdefault(self.new[j].path, []).append(j)
         for i in old_free:
-            candidates = by_path.get(self.translate(self.old[i].path))
+            path = self.old[i].path
+            # renames already names the new path of a retitled page's root section
+            candidates = by_path.get(self.renames.get(path) or self.translate(path))
             if candidates:
                 self._pair(i, candidates.pop(0))
 
@@ -678,6 +684,8 @@ class _Alignment:
                 self._pair(i, self._pick(i, candidates))
 
     def _by_similarity(self, old_free: list[int], new_free: list[int]) -> None:
+        if len(old_free) * len(new_free) > MAX_PAIRING_CELLS:
+            return  # a page rebuilt from scratch: reporting removed + added is the honest view
         new_bodies = {j: Counter(b.text for b in self.new[j].blocks) for j in new_free}
         for i in old_free:
             if not self.old[i].blocks:

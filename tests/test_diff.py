@@ -10,7 +10,7 @@ from policywatch.diff import diff_documents, inline_fragments, split_sentences
 from policywatch.extract import extract_document
 from policywatch.models import Change, DiffResult, Document, Fragment, PageSpec, Severity
 from policywatch.rules import DEFAULT_RULES, severity
-from tests.diff_support import document, markdown_document
+from tests.diff_support import block, document, markdown_document, section
 from tests.pageserver import fixture
 
 TITLE = "Seller Code of Conduct"
@@ -170,6 +170,33 @@ def test_subsections_follow_their_renamed_parent_without_being_reported():
         {s.label.replace(CONTACT, parent): [b.text for b in s.blocks] for s in old.sections}
     )
     assert changed(diff(old, new)) == {parent: "renamed"}
+
+
+def test_a_retitled_page_with_every_section_edited_still_pairs_each_section():
+    old = conduct()
+    retitled = {
+        s.label.replace(TITLE, "Code of Conduct"): [b.text + " Updated." for b in s.blocks]
+        for s in old.sections
+    }
+    result = diff(old, document(retitled))
+    kinds = [s.kind for s in result.sections]
+    assert kinds == ["renamed", "modified", "modified", "modified", "modified"]
+    body = [c for c in result.changes if "heading" not in c.tags]
+    assert body and all(c.new.endswith("Updated.") and c.kind != "removed" for c in body)
+
+
+def test_two_sections_with_the_same_heading_are_paired_in_page_order():
+    def page(first: str) -> Document:
+        sections = (
+            section(["T"], []),
+            section(["T", "Examples"], [block(first)]),
+            section(["T", "Examples"], [block("Second example.")]),
+        )
+        return Document("T", sections, first)
+
+    result = diff(page("First example."), page("First example, reworded."))
+    assert [s.kind for s in result.sections] == ["unchanged", "modified", "unchanged"]
+    assert only_change(result).old == "First example."
 
 
 def test_added_and_removed_sections_appear_where_they_are_in_the_page():
