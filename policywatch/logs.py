@@ -121,8 +121,7 @@ class RedactFilter(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
-        record.exc_info = None
+            record.exc_text = redact_text(record.exc_text)  # formatters use it as it is
         for key, value in extra_fields(record).items():
             if isinstance(value, str):
                 setattr(record, key, redact_text(value))
@@ -179,7 +178,21 @@ class JsonFormatter(logging.Formatter):
 
 
 class _Handler(logging.StreamHandler):
-    """Marks the handler `setup` installed, so a second call replaces it."""
+    """The handler `setup` installs (a second call replaces it).
+
+    Without a stream of its own it writes to whatever `sys.stderr` is when a
+    record comes, as logging's last-resort handler does, so code that swaps
+    stderr (test runners, embedding programs) never leaves it writing to a
+    closed file.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        logging.Handler.__init__(self)
+        self._stream = stream
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return self._stream if self._stream is not None else sys.stderr
 
 
 def setup(level: int = logging.INFO, fmt: Format = "text", stream: TextIO | None = None) -> None:
@@ -190,7 +203,7 @@ def setup(level: int = logging.INFO, fmt: Format = "text", stream: TextIO | None
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
-    handler = _Handler(stream if stream is not None else sys.stderr)
+    handler = _Handler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactFilter())
     root = logging.getLogger()
