@@ -1,15 +1,17 @@
+# syntax=docker/dockerfile:1
 # policywatch: watch policy pages (Amazon Seller Central help pages and others), keep every
 # version, alert when watched wording changes.
 #
 #   docker build -t policywatch .
 #   docker run -d --init --name policywatch \
 #     -v "$PWD/watchlist.yaml:/config/watchlist.yaml:ro" -v policywatch-data:/data \
-#     -e SLACK_WEBHOOK=... policywatch            # `run`: poll forever (see compose.yaml)
+#     -e SLACK_WEBHOOK_URL policywatch            # `run`: poll forever (see compose.yaml)
 #   docker run --rm -v policywatch-data:/data policywatch check     # any other command works too
 #
 # Two stages: the first builds policywatch and every dependency into wheels; the second
-# installs only those wheels (no compiler, no pip cache) next to Debian's Chromium, which the
-# browser fetcher drives through Playwright for Seller Central's client-rendered pages.
+# installs only those wheels (no build tools, no pip cache, no wheel files left in a layer)
+# next to Debian's Chromium, which the browser fetcher drives through Playwright for Seller
+# Central's client-rendered pages. Needs BuildKit (the default builder of current Docker).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -35,9 +37,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends chromium fonts-liberation \
  && rm -rf /var/lib/apt/lists/*
 
-COPY --from=build /wheels /tmp/wheels
-RUN pip install --no-cache-dir --no-index --find-links=/tmp/wheels /tmp/wheels/*.whl \
- && rm -rf /tmp/wheels
+# The wheels are mounted for this one step, not copied: no layer keeps them.
+RUN --mount=type=bind,from=build,source=/wheels,target=/tmp/wheels \
+    pip install --no-cache-dir --no-index --find-links=/tmp/wheels /tmp/wheels/*.whl
 
 RUN groupadd --system --gid 10001 policywatch \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/policywatch policywatch \
@@ -49,7 +51,6 @@ COPY watchlist.yaml /config/watchlist.yaml
 ENV POLICYWATCH_DATA=/data \
     POLICYWATCH_CONFIG=/config/watchlist.yaml \
     POLICYWATCH_CHROMIUM=/usr/bin/chromium \
-    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
