@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -405,6 +405,7 @@ class Loop:
 
     def _write_heartbeat(self, stopped: bool = False) -> None:
         work = self.work if self.work is not None and self.work.is_alive() else None
+        upcoming = [job.next_run for _, job in self.jobs.values() if job.next_run]
         beat: dict[str, Any] = {
             "pid": os.getpid(),
             "at": iso(utcnow(), "seconds"),
@@ -414,6 +415,8 @@ class Loop:
             "last_check_at": iso(self.last_check_at, "seconds") if self.last_check_at else None,
             "working_since": iso(work.progress_at, "seconds") if work else None,
             "working_on": work.pages if work else [],
+            # `schedule` keeps naive local times; astimezone() reads them as local.
+            "next_check_at": iso(min(upcoming).astimezone(UTC), "seconds") if upcoming else None,
             "stopped_at": iso(utcnow(), "seconds") if stopped else None,
         }
         write_atomic(self.data_dir / HEARTBEAT, json.dumps(beat, indent=1).encode())
@@ -492,6 +495,8 @@ def health(data_dir: Path, max_age: float | None = None) -> tuple[bool, str]:
     except Exception as exc:
         return False, f"the store in {data_dir} does not open: {exc}"
     last = beat.get("last_check_at") or "not yet"
+    upcoming = beat.get("next_check_at") or "none scheduled"
     return True, (
-        f"pid {pid}, heartbeat {age:.0f} s ago, {beat.get('pages')} pages, last check {last}"
+        f"pid {pid}, heartbeat {age:.0f} s ago, {beat.get('pages')} pages, "
+        f"last check {last}, next {upcoming}"
     )

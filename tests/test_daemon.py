@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from policywatch import daemon, logs
-from policywatch.clock import iso, utcnow
+from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.config import load_config
 from policywatch.store import Store
 from tests.notify_receivers import HttpReceiver
@@ -40,9 +40,11 @@ BROKEN = "<html><body><h1>Internal Server Error</h1></body></html>"
 SECRET = "SeCrEtHookToken42"  # the token part of a notify URL: must never reach a log line
 
 
-def watchlist(path: Path, pages: dict[str, str], *, notify: str | None = None) -> Path:
-    """A watchlist polling every page every 2 s, over plain HTTP, failing fast."""
-    lines = ["defaults:", "  interval: 2s", "  timeout: 5s", "  retries: 0", "pages:"]
+def watchlist(
+    path: Path, pages: dict[str, str], *, notify: str | None = None, interval: str = "2s"
+) -> Path:
+    """A watchlist polling every page every 2 s (by default), over plain HTTP, failing fast."""
+    lines = ["defaults:", f"  interval: {interval}", "  timeout: 5s", "  retries: 0", "pages:"]
     for page_id, url in pages.items():
         lines += [
             f"  - id: {page_id}",
@@ -251,6 +253,34 @@ def test_an_edited_watchlist_is_reloaded_and_a_broken_edit_keeps_the_old_one_run
     assert all({"ts", "level", "logger", "msg"} <= record.keys() for record in records)
     assert any(record["logger"] == "urllib3.connectionpool" for record in records)
     assert SECRET not in watcher.output
+
+
+def test_a_restarted_watcher_sends_queued_alerts_first_and_lets_fresh_pages_rest(
+    tmp_path, pageserver, receiver, watchers
+):
+    pageserver.route("/conduct", CONDUCT)
+    config = watchlist(
+        tmp_path / "watchlist.yaml",
+        {"conduct": pageserver.url("/conduct")},
+        notify=receiver.url("/alerts"),
+        interval="1h",
+    )
+    data = tmp_path / "data"
+    assert policywatch("-c", str(config), "-d", str(data), "check", cwd=tmp_path).returncode == 0
+    pageserver.route("/conduct", REWORDED)
+    queued = policywatch("-c", str(config), "-d", str(data), "check", "--no-deliver", cwd=tmp_path)
+    assert queued.returncode == 0 and not receiver.posts
+    polls = len(pageserver.hits("/conduct"))
+
+    watcher = Watcher(config, data)
+    watchers.append(watcher)
+    wait_for(lambda: receiver.posts, "the alert queued before the start")
+    assert "promotional" in json.dumps(receiver.posts[0]["json"])
+    beat = json.loads((data / daemon.HEARTBEAT).read_text())
+    assert parse_iso(beat["next_check_at"]) > utcnow() + timedelta(minutes=55)
+    code, _ = watcher.terminate()
+    assert code == 0
+    assert len(pageserver.hits("/conduct")) == polls  # checked a moment ago: not polled again
 
 
 def test_a_stop_during_a_slow_fetch_exits_promptly_and_leaves_the_store_loadable(
