@@ -239,7 +239,7 @@ SectionChangeKind = Literal["added", "removed", "modified", "renamed", "moved", 
 
 @dataclass(frozen=True)
 class RuleMatch:
-    """A watched term found in a change; `side` says whether it was in the old text, the new, or both."""
+    """A watched term found in a change, and on which side of it: old text, new, or both."""
 
     rule: str
     term: str
@@ -296,7 +296,9 @@ class SectionChange:
 
     @property
     def label(self) -> str:
-        return PATH_SEPARATOR.join(self.new_path if self.new_path is not None else self.old_path or ())
+        return PATH_SEPARATOR.join(
+            self.new_path if self.new_path is not None else self.old_path or ()
+        )
 
 
 @dataclass(frozen=True)
@@ -411,5 +413,7 @@ class Config:
     def rules_for(self, page: PageSpec) -> tuple[Rule, ...]:
         """Global rules that apply to the page, then the page's own."""
         base = page.id.split("@", 1)[0]
-        shared = tuple(r for r in self.rules if not r.pages or page.id in r.pages or base in r.pages)
+        shared = tuple(
+            r for r in self.rules if not r.pages or page.id in r.pages or base in r.pages
+        )
         return shared + page.rules
