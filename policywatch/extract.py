@@ -14,13 +14,14 @@ import functools
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
-from policywatch.models import Document, PageSpec
+from policywatch.models import Document, PageSpec, sha256_hex
 from policywatch.normalize import normalize_text
 from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
 
@@ -151,16 +152,32 @@ def _compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def extract_document(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> Document:
-    """Extract the policy Document of `page` from a fetched HTML body.
+# Bump when a change to extraction would make the same markup yield another Document,
+# so fingerprints taken by an older version never vouch for a page.
+EXTRACTOR_VERSION = "1"
 
-    A tree from `parse_html` is accepted so a caller that already parsed the
-    page (the gate looks at it first) pays for one parse; the tree is consumed.
 
-    Metadata keys (each only when found): language, country, breadcrumb,
-    last_updated, h1. The title is the body's first h1, else the page <title>.
-    Raises NotPolicy when `page.select` matches nothing (or the page has no
-    body at all), with a reason a user can act on.
+@dataclass(frozen=True)
+class Prepared:
+    """The policy body cut out of a page and cleaned, before it is read into sections.
+
+    `fingerprint` covers the cleaned markup and every setting that shapes what it
+    yields, so equal fingerprints mean an equal Document: an unchanged poll can stop
+    here instead of sectioning and normalising the whole body again.
+    """
+
+    root: HtmlElement
+    content: HtmlElement
+    metadata: dict[str, str]
+    first_h1: HtmlElement | None
+    fingerprint: str
+
+
+def prepare(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> Prepared:
+    """Select and clean the policy body; raises NotPolicy when the selector matches nothing.
+
+    A tree from `parse_html` is accepted so a caller that already parsed the page
+    (the gate looks at it first) pays for one parse; the tree is consumed.
     """
     root = html if isinstance(html, HtmlElement) else parse_html(html)
     metadata = _page_metadata(root)
@@ -169,12 +186,32 @@ def extract_document(html: str | bytes | HtmlElement, page: PageSpec, base_url: 
     _drop(NOISE_XPATH(content))
     for selector in (*METADATA_CHROME, *page.remove):
         _drop(css(selector)(content))
+    settings = "\x00".join(
+        (EXTRACTOR_VERSION, base_url, page.select or "", *page.remove, "\x01", *page.ignore)
+    )
+    markup = etree.tostring(content, encoding="utf-8", with_tail=False)
+    fingerprint = sha256_hex(settings.encode("utf-8") + b"\x00" + markup)
+    return Prepared(root, content, metadata, first_h1, fingerprint)
+
+
+def extract_document(
+    html: str | bytes | HtmlElement | Prepared, page: PageSpec, base_url: str
+) -> Document:
+    """Extract the policy Document of `page` from a fetched HTML body.
+
+    Metadata keys (each only when found): language, country, breadcrumb,
+    last_updated, h1. The title is the body's first h1, else the page <title>.
+    Raises NotPolicy when `page.select` matches nothing (or the page has no
+    body at all), with a reason a user can act on.
+    """
+    prepared = html if isinstance(html, Prepared) else prepare(html, page, base_url)
+    root, content, metadata = prepared.root, prepared.content, dict(prepared.metadata)
     date_lines = _take_date_lines(content)
     if date_lines:
         metadata["last_updated"] = "; ".join(date_lines)
     ignore = _compile_ignore(tuple(page.ignore))
     # An h1 left after the cuts is the title; one inside a dropped <header> still names the page.
-    h1 = next(content.iter("h1"), first_h1)
+    h1 = next(content.iter("h1"), prepared.first_h1)
     title = element_text(h1, ignore) if h1 is not None else ""
     if title:
         metadata["h1"] = title
@@ -229,8 +266,7 @@ def _is_collapsed_crumb(item: HtmlElement) -> bool:
 def _select_content(root: HtmlElement, page: PageSpec) -> HtmlElement:
     """The element(s) holding the policy; several matches are joined in document order."""
     if page.select:
-        by_id = ID_SELECTOR_RE.fullmatch(page.select.strip())
-        matches = ID_XPATH(root, id=by_id.group(1)) if by_id else css(page.select)(root)
+        matches = find_all(root, page.select)
         if not matches:
             raise NotPolicy(_missing_reason(root, f"selector {page.select!r} matched nothing"))
         outermost = _outermost(matches)
@@ -249,6 +285,12 @@ def _select_content(root: HtmlElement, page: PageSpec) -> HtmlElement:
     if body is None:
         raise NotPolicy(_missing_reason(root, "the page has no body"))
     return body
+
+
+def find_all(root: HtmlElement, selector: str) -> list[HtmlElement]:
+    """Elements matching a CSS selector; a bare `#id` uses libxml2's id table, not a scan."""
+    by_id = ID_SELECTOR_RE.fullmatch(selector.strip())
+    return ID_XPATH(root, id=by_id.group(1)) if by_id else css(selector)(root)
 
 
 def _outermost(matches: Sequence[HtmlElement]) -> list[HtmlElement]:

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TypeVar
 
 import charset_normalizer
 import requests
@@ -43,6 +44,7 @@ RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
 RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts
 
 Job = tuple[PageSpec, str | None, str | None]  # page, etag, last_modified
+T = TypeVar("T")
 
 _HTML_TYPES = ("text/", "application/xhtml+xml", "application/xml")
 _HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([a-zA-Z]{2,3})")
@@ -288,13 +290,23 @@ class Fetcher:
         `defaults.per_host` per host, taken round-robin across hosts so one
         site with fifty pages neither gets hammered nor delays the others.
         """
+        return self.fetch_each(jobs, _as_is)
+
+    def fetch_each(
+        self, jobs: Iterable[Job], then: Callable[[PageSpec, FetchResult], T]
+    ) -> Iterator[tuple[PageSpec, T]]:
+        """`fetch_all`, running `then(page, result)` in the worker right after each fetch.
+
+        Parsing a body in the thread that fetched it overlaps it with the other
+        downloads instead of queueing it behind them. `then` must not raise.
+        """
         pending: dict[str, deque[Job]] = {}
         for job in jobs:
             pending.setdefault(job[0].host, deque()).append(job)
         workers = max(1, self.defaults.workers)
         per_host = max(1, self.defaults.per_host)
         in_flight: Counter[str] = Counter()
-        running: dict[Future[FetchResult], PageSpec] = {}
+        running: dict[Future[T], PageSpec] = {}
         with ThreadPoolExecutor(workers, thread_name_prefix="policywatch-fetch") as pool:
             try:
                 while pending or running:
@@ -307,17 +319,20 @@ class Fetcher:
                             job = pending[host].popleft()
                             if not pending[host]:
                                 del pending[host]
-                            running[pool.submit(self.fetch, *job)] = job[0]
+                            running[pool.submit(self._fetch_then, job, then)] = job[0]
                             in_flight[host] += 1
                             progress = True
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         page = running.pop(future)
                         in_flight[page.host] -= 1
-                        yield page, _result_of(future, page)
+                        yield page, _result_of(future, page, then)
             finally:
                 for future in running:
                     future.cancel()
+
+    def _fetch_then(self, job: Job, then: Callable[[PageSpec, FetchResult], T]) -> T:
+        return then(job[0], self.fetch(*job))
 
 
 def _judge_status(
@@ -368,16 +383,23 @@ def _drain(response: requests.Response) -> None:
         response.raw.read(CHUNK_BYTES, decode_content=False)
 
 
-def _result_of(future: Future[FetchResult], page: PageSpec) -> FetchResult:
+def _as_is(page: PageSpec, result: FetchResult) -> FetchResult:
+    return result
+
+
+def _result_of(future: Future[T], page: PageSpec, then: Callable[[PageSpec, FetchResult], T]) -> T:
     """The job's result; a bug in one job becomes that page's error, not everyone's."""
     exc = future.exception()
     if exc is None:
         return future.result()
     log.error("page=%s fetch crashed", page.id, exc_info=exc)
-    return _error(
+    return then(
         page,
-        f"internal error while fetching ({type(exc).__name__}: {exc}); "
-        "please report this with the log",
+        _error(
+            page,
+            f"internal error while fetching ({type(exc).__name__}: {exc}); "
+            "please report this with the log",
+        ),
     )
 
 
