@@ -1,0 +1,518 @@
+"""One poll of the watchlist: fetch, gate, extract, compare, store, queue alerts.
+
+This is the only place the stages meet. Every outcome of a page is decided
+here, in one function per concern, so `check`, `run` and `import` share one
+path and one set of rules about what counts as a new version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from policywatch import alerts, gate, notify
+from policywatch.clock import iso, utcnow
+from policywatch.diff import diff_documents
+from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
+from policywatch.fetch import Fetcher
+from policywatch.models import Config, Document, FetchResult, PageSpec, Severity, Snapshot
+from policywatch.rules import severity as change_severity
+from policywatch.store import Store
+
+log = logging.getLogger(__name__)
+
+Status = Literal["new", "unchanged", "changed", "blocked", "error"]
+
+# A fetch that keeps fewer than this share of the previous sections is re-fetched
+# before it is believed: half a page vanishing is more often a glitch than a policy.
+LOST_SECTIONS_RATIO = 0.5
+
+# Prefix of the reason given when the configured selector matched nothing.
+NO_SELECTOR_MATCH = "policy not found"
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    page_id: str
+    status: Status
+    url: str
+    changed_sections: int = 0
+    reason: str | None = None
+    snapshot_id: str | None = None
+    severity: Severity | None = None
+    revert_of: str | None = None  # id of the earlier snapshot this content equals
+    via: str = "http"
+
+
+@dataclass
+class CheckReport:
+    outcomes: list[PageOutcome] = field(default_factory=list)
+    delivery: notify.DeliveryReport | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every page was checked (changes are success), 1 when any could not be."""
+        return 1 if any(o.status in ("blocked", "error") for o in self.outcomes) else 0
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A fetched page that passed the gate and extracted to a policy document."""
+
+    result: FetchResult
+    document: Document
+    fingerprint: str
+
+
+def select_pages(config: Config, page_ids: Sequence[str] | None) -> list[PageSpec]:
+    """The pages to check; a bare id also selects all its marketplaces (`id@UK`, `id@DE`)."""
+    if not page_ids:
+        return list(config.pages)
+    chosen: list[PageSpec] = []
+    for wanted in page_ids:
+        matches = [p for p in config.pages if p.id == wanted or p.id.split("@", 1)[0] == wanted]
+        if not matches:
+            from policywatch.errors import UsageError
+
+            known = ", ".join(p.id for p in config.pages) or "none"
+            raise UsageError(
+                f"no page {wanted!r} in {config.path}",
+                hint=f"pages in the watchlist: {known}",
+            )
+        chosen.extend(p for p in matches if p not in chosen)
+    return chosen
+
+
+def check_pages(
+    config: Config,
+    store: Store,
+    *,
+    page_ids: Sequence[str] | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    fetcher: Fetcher | None = None,
+    browser: object | None = None,
+    deliver: bool = True,
+) -> CheckReport:
+    """Poll the pages once. The caller holds the store lock."""
+    pages = select_pages(config, page_ids)
+    report = CheckReport()
+    own_fetcher = fetcher is None
+    run = _Run(
+        config, store, fetcher or Fetcher(config.defaults), _BrowserPool(config, browser), now
+    )
+    known = {page.id: _known_fingerprint(store, page) for page in pages}
+
+    def read(page: PageSpec, result: FetchResult) -> _Fetched:
+        return _read(page, result, known[page.id])
+
+    def finished(outcome: PageOutcome) -> None:
+        report.outcomes.append(outcome)
+        if progress:
+            progress(len(report.outcomes), len(pages))
+
+    try:
+        http_jobs = []
+        for page in pages:
+            if _fetch_path(store, page) == "browser":
+                finished(run.process(page, read(page, run.browsers.fetch(page))))
+            else:
+                http_jobs.append(_conditional_job(store, page))
+        for page, fetched in run.fetcher.fetch_each(http_jobs, read):
+            finished(run.process(page, fetched))
+    finally:
+        run.browsers.close()
+        if own_fetcher:
+            run.fetcher.close()
+        store.flush()
+    order = {p.id: i for i, p in enumerate(pages)}
+    report.outcomes.sort(key=lambda o: order[o.page_id])
+    if deliver and config.routes:
+        report.delivery = notify.deliver_pending(store, config.routes, now or utcnow())
+    return report
+
+
+def _fetch_path(store: Store, page: PageSpec) -> str:
+    if page.fetch != "auto":
+        return page.fetch
+    return store.page_state(page.id).get("fetch_path", "http")
+
+
+def _conditional_job(store: Store, page: PageSpec) -> tuple[PageSpec, str | None, str | None]:
+    """The http job for a page, with validators only when we hold a version to fall back on."""
+    if store.latest(page.id) is None:
+        return (page, None, None)
+    state = store.page_state(page.id)
+    return (page, state.get("etag"), state.get("last_modified"))
+
+
+def _known_fingerprint(store: Store, page: PageSpec) -> str | None:
+    """The cleaned-body fingerprint of the version we hold, if we know it."""
+    latest = store.latest(page.id)
+    state = store.page_state(page.id)
+    return state.get("fingerprint") if latest and state.get("fingerprint_of") == latest.id else None
+
+
+class _BrowserPool:
+    """Starts the headless browser only when a page needs it, and once per run."""
+
+    def __init__(self, config: Config, browser: object | None) -> None:
+        self._config = config
+        self._browser = browser
+        self._owned = False
+
+    def fetch(self, page: PageSpec) -> FetchResult:
+        if self._browser is None:
+            from policywatch.browser import BrowserFetcher
+
+            self._browser = BrowserFetcher(self._config.defaults)
+            self._owned = True
+        return self._browser.fetch(page)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self._owned and self._browser is not None:
+            self._browser.close()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """A fetch and what reading it found: the policy, a reason it holds none, or None (same)."""
+
+    result: FetchResult
+    verdict: _Candidate | str | None
+
+
+def _read(page: PageSpec, result: FetchResult, known: str | None) -> _Fetched:
+    """Parse and judge one fetched body; runs in the fetch worker, so it never raises."""
+    try:
+        return _Fetched(result, _accept(page, result, unchanged_if=known))
+    except Exception as exc:  # the run must survive any single page
+        log.exception("page=%s unexpected failure while reading the page", page.id)
+        return _Fetched(result, f"internal error while reading the page: {exc!r}")
+
+
+@dataclass
+class _Run:
+    """What every page's decision in one check shares."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    browsers: _BrowserPool
+    now: datetime | None
+
+    def process(self, page: PageSpec, fetched: _Fetched) -> PageOutcome:
+        """Decide what one fetch means; one page's surprise never stops the others."""
+        now = self.now or utcnow()
+        try:
+            return self._decide(page, fetched, now)
+        except Exception as exc:  # the run must survive any single page
+            log.exception("page=%s unexpected failure while checking", page.id)
+            reason = f"internal error while checking: {exc.__class__.__name__}: {exc}"
+            return _failed(self.config, self.store, page, "error", reason, now, fetched.result.via)
+
+    def _decide(self, page: PageSpec, fetched: _Fetched, now: datetime) -> PageOutcome:
+        config, store = self.config, self.store
+        result, candidate = fetched.result, fetched.verdict
+        latest = store.latest(page.id)
+        if latest is not None and (result.status == "not_modified" or candidate is None):
+            return _unchanged(config, store, page, result, latest, now)
+        if isinstance(candidate, str) and _auto_needs_browser(page, result, candidate):
+            log.info(
+                "page=%s plain HTTP gave no policy (%s); trying the browser", page.id, candidate
+            )
+            retry = _read(page, self.browsers.fetch(page), _known_fingerprint(store, page))
+            result, candidate = retry.result, retry.verdict
+            if not isinstance(candidate, str):
+                store.set_page_state(page.id, fetch_path="browser")
+            if latest is not None and candidate is None:
+                return _unchanged(config, store, page, result, latest, now)
+        if not isinstance(candidate, _Candidate):
+            status = "error" if result.status == "error" else "blocked"
+            reason = candidate or f"fetch {result.status}"
+            return _failed(config, store, page, status, reason, now, result.via)
+        if latest is not None and _lost_most_sections(latest, candidate.document):
+            log.warning("page=%s lost most sections at once; re-fetching to confirm", page.id)
+            fetch = self.fetcher.fetch if result.via == "http" else self.browsers.fetch
+            again = _accept(page, fetch(page))
+            if (
+                not isinstance(again, _Candidate)
+                or again.document.digest != candidate.document.digest
+            ):
+                reason = "page lost most of its sections and a second fetch did not confirm it"
+                return _failed(config, store, page, "blocked", reason, now, result.via)
+        if latest is not None and latest.digest == candidate.document.digest:
+            outcome = _unchanged(config, store, page, result, latest, now)
+        else:
+            _succeeded(config, store, page, result, now)
+            outcome = _record(config, store, page, candidate, latest, now)
+        store.set_page_state(
+            page.id, fingerprint=candidate.fingerprint, fingerprint_of=outcome.snapshot_id
+        )
+        return outcome
+
+
+def _unchanged(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    result: FetchResult,
+    latest: Snapshot,
+    now: datetime,
+) -> PageOutcome:
+    store.touch(page.id, latest.id, iso(now))
+    _succeeded(config, store, page, result, now)
+    return PageOutcome(page.id, "unchanged", page.url, snapshot_id=latest.id, via=result.via)
+
+
+def _auto_needs_browser(page: PageSpec, result: FetchResult, reason: str) -> bool:
+    """Plain HTTP got the app shell, not the article: only a browser can render it."""
+    return (
+        page.fetch == "auto"
+        and result.via == "http"
+        and reason.startswith((gate.NEEDS_JAVASCRIPT, NO_SELECTOR_MATCH))
+    )
+
+
+def _accept(
+    page: PageSpec, result: FetchResult, unchanged_if: str | None = None
+) -> _Candidate | str | None:
+    """The policy document in a fetch, or the reason this fetch holds none.
+
+    None means the cleaned policy body has the fingerprint `unchanged_if`, taken
+    from the version we hold: the page is unchanged and sectioning it is skipped.
+    """
+    if result.status != "ok" or result.text is None:
+        return result.reason or f"fetch {result.status}"
+    final_url = result.final_url or page.url
+    tree = parse_html(result.text)
+    reason = gate.classify_response(
+        result.text, final_url, result.http_status or 200, page, via=result.via, tree=tree
+    )
+    if reason:
+        return reason
+    try:
+        prepared = prepare(tree, page, final_url)
+    except NotPolicy as exc:
+        return f"{NO_SELECTOR_MATCH}: {exc.reason}"
+    if unchanged_if is not None and prepared.fingerprint == unchanged_if:
+        return None
+    document = extract_document(prepared, page, final_url)
+    return gate.check_document(document, page) or _Candidate(result, document, prepared.fingerprint)
+
+
+def _lost_most_sections(latest: Snapshot, document: Document) -> bool:
+    before = len(latest.section_digests)
+    return before >= 4 and len(document.sections) < before * LOST_SECTIONS_RATIO
+
+
+def _record(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    candidate: _Candidate,
+    latest: Snapshot | None,
+    now: datetime,
+    origin: Literal["fetch", "import"] = "fetch",
+) -> PageOutcome:
+    """Store a new version and, unless it is the baseline, queue its alerts in the same write."""
+    snapshot = new_snapshot(store, page, candidate, now, origin)
+    raw = candidate.result.raw or (candidate.result.text or "").encode("utf-8")
+    if latest is None:
+        store.record_snapshot(snapshot, raw, candidate.document)
+        log.info("page=%s status=new snapshot=%s", page.id, snapshot.id[:10])
+        return PageOutcome(
+            page.id, "new", page.url, snapshot_id=snapshot.id, via=snapshot_via(candidate)
+        )
+    earlier = store.find_by_digest(page.id, snapshot.digest)
+    old_doc = store.document(latest)
+    diff = diff_documents(
+        old_doc,
+        candidate.document,
+        page_id=page.id,
+        old_id=latest.id,
+        new_id=snapshot.id,
+        rules=config.rules_for(page),
+    )
+    level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
+    items: list[dict] = []
+    if level is not None and origin == "fetch":
+        alert = alerts.change_alert(
+            diff,
+            page,
+            level,
+            latest,
+            snapshot,
+            config_path=config.path,
+            data_dir=str(store.data_dir),
+            revert_of=earlier,
+            silent_edit=_silent_edit(old_doc, candidate.document),
+        )
+        items = alerts.outbox_items(alert, config.routes, iso(now))
+    store.record_snapshot(snapshot, raw, candidate.document, items)
+    changed = sum(1 for s in diff.sections if s.kind != "unchanged")
+    log.info(
+        "page=%s status=changed sections=%d severity=%s snapshot=%s alerts=%d",
+        page.id,
+        changed,
+        level,
+        snapshot.id[:10],
+        len(items),
+    )
+    return PageOutcome(
+        page.id,
+        "changed",
+        page.url,
+        changed_sections=changed,
+        snapshot_id=snapshot.id,
+        severity=level,
+        revert_of=earlier.id if earlier else None,
+        via=snapshot_via(candidate),
+    )
+
+
+def snapshot_via(candidate: _Candidate) -> str:
+    return candidate.result.via
+
+
+def new_snapshot(
+    store: Store,
+    page: PageSpec,
+    candidate: _Candidate,
+    now: datetime,
+    origin: Literal["fetch", "import", "rederive"],
+) -> Snapshot:
+    document = candidate.document
+    captured = iso(now)
+    return Snapshot(
+        id=store.new_snapshot_id(page.id, document.digest, captured),
+        page_id=page.id,
+        digest=document.digest,
+        captured_at=captured,
+        last_seen_at=captured,
+        url=candidate.result.final_url or page.url,
+        raw_key="",
+        doc_key="",
+        title=document.title,
+        section_digests={s.label: s.digest for s in document.sections},
+        metadata=dict(document.metadata),
+        origin=origin,
+        marketplace=page.marketplace,
+    )
+
+
+def _silent_edit(old: Document, new: Document) -> bool:
+    """The body changed but the page's own "Last updated" date did not move."""
+    before = old.metadata.get("last_updated")
+    return bool(before) and before == new.metadata.get("last_updated")
+
+
+def _succeeded(
+    config: Config, store: Store, page: PageSpec, result: FetchResult, now: datetime
+) -> None:
+    """Remember validators and close an unreachable episode with one "recovered" alert."""
+    state = store.page_state(page.id)
+    fields: dict[str, object] = {"consecutive_failures": 0, "last_ok_at": iso(now)}
+    if result.via == "http" and result.status == "ok":
+        fields["etag"] = result.etag
+        fields["last_modified"] = result.last_modified
+    down_since = state.get("unreachable_since")
+    if down_since:
+        fields["unreachable_since"] = None
+        if state.get("unreachable_alerted"):
+            alert = alerts.recovered_alert(page, down_since)
+            store.enqueue_alerts(alerts.outbox_items(alert, config.routes, iso(now)))
+        fields["unreachable_alerted"] = False
+    store.set_page_state(page.id, **fields)
+
+
+def _failed(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    status: Literal["blocked", "error"],
+    reason: str,
+    now: datetime,
+    via: str,
+) -> PageOutcome:
+    """Log the failure; after N in a row, queue one "unreachable" alert for the episode."""
+    at = iso(now)
+    store.record_outcome(page.id, {"at": at, "status": status, "reason": reason, "via": via})
+    state = store.page_state(page.id)
+    failures = int(state.get("consecutive_failures") or 0) + 1
+    since = state.get("unreachable_since") or at
+    fields: dict[str, object] = {"consecutive_failures": failures, "unreachable_since": since}
+    if failures >= config.defaults.failures_before_alert and not state.get("unreachable_alerted"):
+        alert = alerts.unreachable_alert(page, failures, reason, since)
+        store.enqueue_alerts(alerts.outbox_items(alert, config.routes, at))
+        fields["unreachable_alerted"] = True
+    store.set_page_state(page.id, **fields)
+    log.warning("page=%s status=%s reason=%s", page.id, status, reason)
+    return PageOutcome(page.id, status, page.url, reason=reason, via=via)
+
+
+def import_files(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    files: Iterable[tuple[str, str, datetime]],
+) -> list[PageOutcome]:
+    """Backfill history from saved HTML (name, text, when), oldest first, alerting no one."""
+    outcomes = []
+    for name, text, at in sorted(files, key=lambda f: f[2]):
+        result = FetchResult(
+            url=page.url, status="ok", final_url=page.url, text=text, raw=text.encode()
+        )
+        candidate = _accept(page, result)
+        if isinstance(candidate, str):
+            outcomes.append(PageOutcome(page.id, "blocked", name, reason=candidate))
+            continue
+        latest = store.latest(page.id)
+        if latest is not None and latest.digest == candidate.document.digest:
+            store.touch(page.id, latest.id, iso(at))
+            outcomes.append(PageOutcome(page.id, "unchanged", name, snapshot_id=latest.id))
+            continue
+        outcomes.append(_record(config, store, page, candidate, latest, at, origin="import"))
+    store.flush()
+    return outcomes
+
+
+def rederive(
+    config: Config, store: Store, page: PageSpec, now: datetime | None = None
+) -> PageOutcome:
+    """Re-extract the latest stored raw HTML with today's rules, recorded without alerting.
+
+    After a selector or normaliser change the next poll would otherwise report the
+    extraction difference as a policy change.
+    """
+    latest = store.latest(page.id)
+    if latest is None:
+        return PageOutcome(page.id, "unchanged", page.url, reason="no snapshot to re-derive")
+    raw = store.raw_html(latest)
+    result = FetchResult(
+        url=latest.url,
+        status="ok",
+        final_url=latest.url,
+        text=raw.decode("utf-8", "replace"),
+        raw=raw,
+    )
+    candidate = _accept(page, result)
+    if isinstance(candidate, str):
+        return PageOutcome(page.id, "blocked", page.url, reason=candidate)
+    if candidate.document.digest == latest.digest:
+        return PageOutcome(page.id, "unchanged", page.url, snapshot_id=latest.id)
+    snapshot = new_snapshot(store, page, candidate, now or utcnow(), "rederive")
+    store.record_snapshot(snapshot, raw, candidate.document)
+    store.flush()
+    return PageOutcome(
+        page.id,
+        "changed",
+        page.url,
+        snapshot_id=snapshot.id,
+        changed_sections=sum(
+            1 for k, v in snapshot.section_digests.items() if latest.section_digests.get(k) != v
+        ),
+    )
