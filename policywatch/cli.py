@@ -1,0 +1,453 @@
+"""The `policywatch` command: argument parsing, exit codes, and wiring of the stages.
+
+Each subcommand is a small function that loads what it needs, calls the stage
+modules and hands the result to `present` for printing. Exit codes are the
+contract scripts rely on: 0 ok (changes found is ok), 1 a page could not be
+checked, 2 bad usage or configuration (nothing fetched or written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from policywatch import __version__, present
+from policywatch.errors import PolicywatchError, UsageError
+
+log = logging.getLogger("policywatch")
+
+EPILOG = """\
+exit codes:
+  0  success (changes found is success)
+  1  one or more pages could not be checked (blocked / error), or the store is busy
+  2  bad usage or bad configuration: nothing was fetched or written
+
+references (REF) to a stored snapshot:
+  3f2a9c        a snapshot id, or any unique prefix of it
+  latest        the newest snapshot; latest~1 is the one before it, latest~N ...
+  2026-01-01    the snapshot in force at that moment (ISO date or date-time, UTC
+                unless an offset is given)
+
+environment:
+  POLICYWATCH_CONFIG  default for --config   POLICYWATCH_DATA  default for --data-dir
+  POLICYWATCH_CHROMIUM  Chromium binary for pages that need a browser
+
+examples:
+  policywatch validate
+  policywatch check -q                     # cron: prints only problems
+  policywatch history seller-code-of-conduct
+  policywatch show seller-code-of-conduct latest --section "Guidelines for contacting buyers"
+  policywatch diff seller-code-of-conduct 2026-01-01 latest --format html > change.html
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policywatch",
+        description="Watch policy pages, keep every version, and say in plain words what changed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"policywatch {__version__}")
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("POLICYWATCH_CONFIG", "watchlist.yaml")),
+        help="watchlist file (default: $POLICYWATCH_CONFIG or ./watchlist.yaml)",
+    )
+    parser.add_argument(
+        "-d",
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("POLICYWATCH_DATA", "policywatch-data")),
+        help="where versions are kept (default: $POLICYWATCH_DATA or ./policywatch-data)",
+    )
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log detail (-vv: debug)"
+    )
+    noise.add_argument("-q", "--quiet", action="store_true", help="print only problems (for cron)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    def fmt(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
+        p.add_argument(
+            "--format", choices=choices, default="text", help="output format (default: text)"
+        )
+
+    command("validate", cmd_validate, "check the watchlist and print what will be watched")
+
+    p = command(
+        "check",
+        cmd_check,
+        "poll pages once: one line per page (new/unchanged/changed/blocked/error)",
+    )
+    p.add_argument("pages", nargs="*", metavar="PAGE_ID", help="pages to check (default: all)")
+    p.add_argument(
+        "--no-deliver", action="store_true", help="queue alerts but do not send them now"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for another policywatch holding the store (default: 10)",
+    )
+    fmt(p)
+
+    p = command(
+        "history", cmd_history, "list the stored versions of a page, and recent failed polls"
+    )
+    p.add_argument("page", metavar="PAGE_ID")
+    fmt(p)
+
+    p = command("show", cmd_show, "print a stored version of a page, or one section of it")
+    p.add_argument("page", metavar="PAGE_ID")
+    p.add_argument(
+        "ref", nargs="?", default="latest", metavar="REF", help="which version (default: latest)"
+    )
+    p.add_argument(
+        "--section",
+        metavar="PATH",
+        help='a section heading or path, e.g. "Guidelines for contacting buyers"',
+    )
+    fmt(p)
+
+    p = command(
+        "diff", cmd_diff, "show what changed between two stored versions, sentence by sentence"
+    )
+    p.add_argument("page", metavar="PAGE_ID")
+    p.add_argument(
+        "old", nargs="?", default=None, metavar="OLD", help="older version (default: latest~1)"
+    )
+    p.add_argument(
+        "new", nargs="?", default="latest", metavar="NEW", help="newer version (default: latest)"
+    )
+    p.add_argument("--no-color", action="store_true", help="never colour the text output")
+    p.add_argument("--all", action="store_true", help="show unchanged sections too")
+    p.add_argument(
+        "--context", type=int, default=0, metavar="N", help="unchanged sentences around each change"
+    )
+    fmt(p, ("text", "markdown", "html", "json"))
+
+    p = command(
+        "alerts",
+        cmd_alerts,
+        "list queued/sent/failed alerts, or re-queue failed ones (`alerts retry`)",
+    )
+    p.add_argument("action", nargs="?", choices=("list", "retry"), default="list")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--pending", action="store_true", help="only alerts not yet delivered")
+    state.add_argument("--failed", action="store_true", help="only alerts that gave up")
+    fmt(p)
+
+    p = command("notify-test", cmd_notify_test, "send a test message to every route, or to one")
+    p.add_argument(
+        "route", nargs="?", metavar="ROUTE", help="route name (see `policywatch validate`)"
+    )
+
+    p = command(
+        "run", cmd_run, "keep polling on each page's interval (the container's main command)"
+    )
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format")
+
+    p = command(
+        "health", cmd_health, "exit 0 when a running `policywatch run` is alive and the store opens"
+    )
+    p.add_argument(
+        "--max-age",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how old the last heartbeat may be (default: derived from the intervals)",
+    )
+
+    p = command(
+        "compare", cmd_compare, "compare one policy across two marketplaces, section by section"
+    )
+    p.add_argument("page", metavar="PAGE_ID", help="the page id without @marketplace")
+    p.add_argument("first", metavar="MARKETPLACE")
+    p.add_argument("second", metavar="MARKETPLACE")
+    p.add_argument("--no-color", action="store_true", help="never colour the text output")
+    fmt(p, ("text", "markdown", "html", "json"))
+
+    p = command(
+        "rederive", cmd_rederive, "re-extract stored pages with the current rules, without alerting"
+    )
+    p.add_argument("pages", nargs="*", metavar="PAGE_ID", help="pages (default: all)")
+
+    p = command(
+        "import",
+        cmd_import,
+        "backfill history from saved HTML files, oldest first, without alerting",
+    )
+    p.add_argument("page", metavar="PAGE_ID")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument(
+        "--at",
+        action="append",
+        default=[],
+        metavar="DATE",
+        help="when each file was captured, in file order "
+        "(default: a date in the file name, else its mtime)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = (
+        logging.ERROR
+        if args.quiet
+        else (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    )
+    if args.command != "run":
+        from policywatch import logs
+
+        logs.setup(level, "text")
+    args.log_level = level
+    try:
+        return args.func(args)
+    except PolicywatchError as exc:
+        print(f"policywatch: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("policywatch: interrupted", file=sys.stderr)
+        return 130
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _config(args: argparse.Namespace):
+    from policywatch.config import load_config
+
+    return load_config(args.config)
+
+
+def _store(args: argparse.Namespace, *, must_exist: bool = True):
+    from policywatch.store import Store
+
+    if must_exist and not (args.data_dir / "index.json").exists():
+        raise UsageError(
+            f"no policywatch data in {args.data_dir}",
+            hint="run `policywatch check` first, or point -d/--data-dir "
+            "(or $POLICYWATCH_DATA) at your data",
+        )
+    return Store(args.data_dir)
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _color(args: argparse.Namespace) -> bool:
+    return (
+        not getattr(args, "no_color", False)
+        and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+    )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from policywatch.config import describe
+
+    config = _config(args)
+    _emit(describe(config))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from policywatch.pipeline import check_pages, select_pages
+
+    config = _config(args)
+    selected = select_pages(config, args.pages)
+    progress = present.progress_printer() if (sys.stderr.isatty() and not args.quiet) else None
+    with _store(args, must_exist=False) as store, store.lock(timeout=args.wait):
+        report = check_pages(
+            config,
+            store,
+            page_ids=[p.id for p in selected],
+            progress=progress,
+            deliver=not args.no_deliver,
+        )
+    if args.format == "json":
+        _emit(json.dumps(present.check_json(report), indent=2))
+    else:
+        text = present.check_text(report, quiet=args.quiet)
+        if text:
+            _emit(text)
+    return report.exit_code
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        snapshots = store.snapshots(args.page)
+        if not snapshots:
+            store.resolve(args.page, "latest")  # raises the helpful "unknown page" error
+        outcomes = store.outcomes(args.page)
+    if args.format == "json":
+        _emit(json.dumps(present.history_json(args.page, snapshots, outcomes), indent=2))
+    else:
+        _emit(present.history_text(args.page, snapshots, outcomes))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        snapshot = store.resolve(args.page, args.ref)
+        document = store.document(snapshot)
+    sections = present.pick_sections(document, args.section)
+    if args.format == "json":
+        _emit(json.dumps(present.show_json(snapshot, document, sections), indent=2))
+    else:
+        _emit(present.show_text(snapshot, document, sections))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from policywatch.diff import diff_documents
+    from policywatch.render import render_diff
+
+    old_ref = args.old if args.old is not None else "latest~1"
+    rules = ()
+    if args.config.exists():
+        config = _config(args)
+        page = config.page(args.page)
+        rules = config.rules_for(page) if page else config.rules
+    with _store(args) as store:
+        old = store.resolve(args.page, old_ref)
+        new = store.resolve(args.page, args.new)
+        old_doc, new_doc = store.document(old), store.document(new)
+    diff = diff_documents(
+        old_doc, new_doc, page_id=args.page, old_id=old.id, new_id=new.id, rules=rules
+    )
+    _emit(
+        render_diff(
+            diff,
+            args.format,
+            color=_color(args),
+            context=args.context,
+            show_all=args.all,
+            old=old_doc,
+            new=new_doc,
+            meta=present.diff_meta(old, new),
+        )
+    )
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    if args.action == "retry":
+        with _store(args) as store, store.lock():
+            count = store.retry_failed()
+        _emit(f"{count} failed alert(s) queued again; they go out on the next check or run")
+        return 0
+    status = "pending" if args.pending else "failed" if args.failed else None
+    with _store(args) as store:
+        entries = store.alerts(status)
+    if args.format == "json":
+        _emit(json.dumps(present.alerts_json(entries), indent=2))
+    else:
+        _emit(present.alerts_text(entries))
+    return 0
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from policywatch.notify import notify_test, redact
+
+    config = _config(args)
+    if not config.routes:
+        raise UsageError(
+            f"{config.path} has no notify routes", hint="add apprise URLs under `notify:`"
+        )
+    results = notify_test(config.routes, args.route)
+    failed = 0
+    for route, ok, reason in results:
+        _emit(
+            f"{route.name:24} {'ok' if ok else 'FAILED'}  {redact(route.url)}"
+            + (f"\n  {reason}" if reason else "")
+        )
+        failed += not ok
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from policywatch import daemon, logs
+
+    logs.setup(min(args.log_level, logging.INFO), args.log_format)
+    _config(args)  # a bad watchlist at start is a usage error, exit 2
+    return daemon.run(args.config, args.data_dir)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from policywatch import daemon
+
+    ok, reason = daemon.health(args.data_dir, args.max_age)
+    _emit(("ok: " if ok else "unhealthy: ") + reason)
+    return 0 if ok else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from policywatch.diff import diff_documents
+    from policywatch.render import render_diff
+
+    first, second = (f"{args.page}@{m.upper()}" for m in (args.first, args.second))
+    with _store(args) as store:
+        a = store.resolve(first, "latest")
+        b = store.resolve(second, "latest")
+        doc_a, doc_b = store.document(a), store.document(b)
+    diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id)
+    _emit(
+        render_diff(
+            diff,
+            args.format,
+            color=_color(args),
+            old=doc_a,
+            new=doc_b,
+            meta=present.diff_meta(a, b, labels=(first, second)),
+        )
+    )
+    return 0
+
+
+def cmd_rederive(args: argparse.Namespace) -> int:
+    from policywatch.pipeline import rederive, select_pages
+
+    config = _config(args)
+    with _store(args) as store, store.lock():
+        outcomes = [rederive(config, store, page) for page in select_pages(config, args.pages)]
+    _emit(present.rederive_text(outcomes))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from policywatch.pipeline import import_files, select_pages
+
+    config = _config(args)
+    pages = select_pages(config, [args.page])
+    if len(pages) != 1:
+        raise UsageError(
+            f"{args.page} names {len(pages)} watches", hint="name one, e.g. " + pages[0].id
+        )
+    files = present.import_sources(args.files, args.at)
+    with _store(args, must_exist=False) as store, store.lock():
+        outcomes = import_files(config, store, pages[0], files)
+    _emit(present.import_text(outcomes))
+    return 1 if any(o.status == "blocked" for o in outcomes) else 0

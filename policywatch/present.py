@@ -1,0 +1,299 @@
+"""What the CLI prints: terminal text and JSON views of check results, history and versions.
+
+Kept apart from cli.py so the wording a seller reads can change without touching
+argument handling, and so every command formats dates, ids and sections alike.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from policywatch.clock import parse_iso
+from policywatch.errors import UsageError
+from policywatch.models import Document, Section, Snapshot
+
+SHORT_ID = 10
+
+
+def short(snapshot_id: str | None) -> str:
+    return (snapshot_id or "")[:SHORT_ID]
+
+
+def progress_printer() -> Callable[[int, int], None]:
+    """Pages done / total on one rewritten stderr line, for long checks on a terminal."""
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\r  checked {done}/{total} pages{end}")
+        sys.stderr.flush()
+
+    return show
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _outcome_words(outcome: Any) -> str:
+    if outcome.status == "changed":
+        noun = "section" if outcome.changed_sections == 1 else "sections"
+        words = f"changed ({outcome.changed_sections} {noun})"
+        if outcome.severity is not None:
+            words += f" [{outcome.severity}]"
+        if outcome.revert_of:
+            words += f", back to version {short(outcome.revert_of)}"
+        return words
+    if outcome.status in ("blocked", "error"):
+        return f"{outcome.status}: {outcome.reason}"
+    return outcome.status
+
+
+def check_text(report: Any, *, quiet: bool = False) -> str:
+    """One line per page; with quiet, only the pages that could not be checked."""
+    lines = []
+    width = max((len(o.page_id) for o in report.outcomes), default=0)
+    for outcome in report.outcomes:
+        if quiet and outcome.status not in ("blocked", "error"):
+            continue
+        snap = f"  {short(outcome.snapshot_id)}" if outcome.snapshot_id else ""
+        lines.append(f"{outcome.page_id:<{width}}  {_outcome_words(outcome)}{snap}")
+    delivery = getattr(report, "delivery", None)
+    if delivery is not None and not quiet and (delivery.sent or delivery.failed):
+        lines.append(
+            f"alerts: {delivery.sent} sent, {delivery.failed} failed, {delivery.pending} pending"
+        )
+    elif delivery is not None and delivery.failed:
+        lines.append(
+            f"alerts: {delivery.failed} could not be delivered; see `policywatch alerts --pending`"
+        )
+    return "\n".join(lines)
+
+
+def check_json(report: Any) -> dict[str, Any]:
+    return {
+        "exit_code": report.exit_code,
+        "pages": [
+            {
+                "page": o.page_id,
+                "status": o.status,
+                "url": o.url,
+                "changed_sections": o.changed_sections,
+                "severity": str(o.severity) if o.severity is not None else None,
+                "snapshot": o.snapshot_id,
+                "revert_of": o.revert_of,
+                "reason": o.reason,
+                "via": o.via,
+            }
+            for o in report.outcomes
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- history
+
+
+def history_text(
+    page_id: str, snapshots: Sequence[Snapshot], outcomes: Sequence[Mapping[str, Any]]
+) -> str:
+    lines = [f"{page_id}: {len(snapshots)} version(s)", ""]
+    lines.append(
+        f"{'id':<{SHORT_ID}}  {'first seen':<20}  {'last seen':<20}  {'sections':>8}  origin"
+    )
+    for snap in reversed(snapshots):
+        lines.append(
+            f"{short(snap.id):<{SHORT_ID}}  {snap.captured_at[:19]:<20}  "
+            f"{snap.last_seen_at[:19]:<20}  "
+            f"{len(snap.section_digests):>8}  {snap.origin}"
+        )
+    problems = [o for o in outcomes if o.get("status") in ("blocked", "error")]
+    if problems:
+        lines += ["", "recent polls that stored nothing:"]
+        for o in problems[-10:]:
+            lines.append(f"  {str(o.get('at', ''))[:19]}  {o.get('status')}: {o.get('reason')}")
+    return "\n".join(lines)
+
+
+def history_json(
+    page_id: str, snapshots: Sequence[Snapshot], outcomes: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "page": page_id,
+        "snapshots": [
+            {
+                k: v
+                for k, v in s.to_dict().items()
+                if k not in ("raw_key", "doc_key", "section_digests")
+            }
+            | {"sections": len(s.section_digests)}
+            for s in snapshots
+        ],
+        "outcomes": list(outcomes),
+    }
+
+
+# --------------------------------------------------------------------------- show
+
+
+def pick_sections(document: Document, wanted: str | None) -> list[Section]:
+    """Sections named by a full path, a path suffix, or a heading, case-insensitively."""
+    if not wanted:
+        return list(document.sections)
+    key = _fold(wanted)
+    exact = [s for s in document.sections if _fold(s.label) == key]
+    if exact:
+        return exact
+    parts = [p for p in (_fold(x) for x in wanted.split(">")) if p]
+    suffix = [s for s in document.sections if [_fold(p) for p in s.path[-len(parts) :]] == parts]
+    if len(suffix) == 1:
+        return suffix
+    known = "\n    ".join(s.label for s in document.sections)
+    if suffix:
+        matches = "\n    ".join(s.label for s in suffix)
+        raise UsageError(
+            f"section {wanted!r} is ambiguous", hint=f"give more of the path:\n    {matches}"
+        )
+    raise UsageError(f"no section {wanted!r} in this version", hint=f"sections are:\n    {known}")
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def show_text(snapshot: Snapshot, document: Document, sections: Sequence[Section]) -> str:
+    lines = [
+        f"{snapshot.page_id}  version {short(snapshot.id)}  first seen {snapshot.captured_at[:19]}"
+        f"  last seen {snapshot.last_seen_at[:19]}",
+        snapshot.url,
+    ]
+    lines += [f"{key}: {value}" for key, value in sorted(document.metadata.items())]
+    for section in sections:
+        lines += ["", "#" * max(1, section.level) + " " + section.label]
+        for block in section.blocks:
+            prefix = "- " if block.kind == "li" else ""
+            lines.append(prefix + block.text)
+    return "\n".join(lines)
+
+
+def show_json(
+    snapshot: Snapshot, document: Document, sections: Sequence[Section]
+) -> dict[str, Any]:
+    return {
+        "snapshot": {
+            k: v for k, v in snapshot.to_dict().items() if k not in ("raw_key", "doc_key")
+        },
+        "title": document.title,
+        "metadata": dict(document.metadata),
+        "sections": [s.to_dict() | {"label": s.label} for s in sections],
+    }
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def diff_meta(
+    old: Snapshot, new: Snapshot, labels: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """Facts about the two versions that every diff format shows in its header."""
+    meta = {
+        "page": new.page_id if labels is None else new.page_id.split("@", 1)[0],
+        "url": new.url,
+        "old_id": old.id,
+        "new_id": new.id,
+        "old_captured_at": old.captured_at,
+        "new_captured_at": new.captured_at,
+    }
+    if labels:
+        meta["old_label"], meta["new_label"] = labels
+    return meta
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def alerts_text(entries: Sequence[Mapping[str, Any]]) -> str:
+    if not entries:
+        return "no alerts"
+    lines = []
+    for e in entries:
+        title = (e.get("payload") or {}).get("title", "")
+        state = e.get("status", "")
+        if state != "sent" and e.get("last_error"):
+            state += f" ({e.get('attempts', 0)} attempts, last error: {e['last_error']})"
+        lines.append(
+            f"{str(e.get('created_at', ''))[:19]}  {e.get('route', ''):<18} {state:<8} {title}"
+        )
+    return "\n".join(lines)
+
+
+def alerts_json(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    keep = (
+        "key",
+        "page_id",
+        "route",
+        "severity",
+        "status",
+        "attempts",
+        "created_at",
+        "sent_at",
+        "next_attempt_at",
+        "last_error",
+    )
+    return [
+        {k: e.get(k) for k in keep} | {"title": (e.get("payload") or {}).get("title")}
+        for e in entries
+    ]
+
+
+# --------------------------------------------------------------------------- import / rederive
+
+_NAME_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T_]?(\d{2}):?(\d{2})(?::?(\d{2}))?Z?)?")
+
+
+def import_sources(files: Sequence[Path], dates: Sequence[str]) -> list[tuple[str, str, datetime]]:
+    """Saved pages with when each was captured: --at, else a date in the name, else mtime."""
+    if dates and len(dates) != len(files):
+        raise UsageError(
+            f"{len(files)} file(s) but {len(dates)} --at date(s)",
+            hint="give one --at per file, in order, or none to use dates in the file names",
+        )
+    sources = []
+    for i, path in enumerate(files):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
+        if dates:
+            at = parse_iso(dates[i])
+        elif m := _NAME_DATE.search(path.name):
+            year, month, day, hour, minute, second = (int(g or 0) for g in m.groups())
+            at = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        else:
+            at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        sources.append((str(path), text, at))
+    return sources
+
+
+def import_text(outcomes: Sequence[Any]) -> str:
+    return "\n".join(
+        f"{o.url}: {_outcome_words(o)}" + (f"  {short(o.snapshot_id)}" if o.snapshot_id else "")
+        for o in outcomes
+    )
+
+
+def rederive_text(outcomes: Sequence[Any]) -> str:
+    lines = []
+    for o in outcomes:
+        if o.status == "changed":
+            lines.append(
+                f"{o.page_id}: re-derived as {short(o.snapshot_id)} "
+                f"({o.changed_sections} section(s) differ)"
+            )
+        elif o.reason:
+            lines.append(f"{o.page_id}: {o.status}: {o.reason}")
+        else:
+            lines.append(f"{o.page_id}: unchanged")
+    return "\n".join(lines)
