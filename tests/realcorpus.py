@@ -66,7 +66,7 @@ def serve(excerpt: str, *, chrome: str = "en", year: int = 2024, lang: str = "en
         )
     request_id = secrets.token_hex(10).upper()
     related = "".join(
-        f'<a class="hh-simple-link" href="/help/hub/reference/external/G{secrets.randbelow(10**9)}">'
+        f'<a class="hh-simple-link" href="/help/external/G{secrets.randbelow(10**9)}">'
         f"Article {secrets.randbelow(100)}</a>"
         for _ in range(3)
     )
@@ -74,7 +74,8 @@ def serve(excerpt: str, *, chrome: str = "en", year: int = 2024, lang: str = "en
         f'<!DOCTYPE html><html lang="{lang}" data-aui-build-date="3.24.{secrets.randbelow(99)}">'
         f'<head><meta charset="utf-8"><meta name="a2z:request_id" content="{request_id}">'
         '<meta name="a2z:mons_app_name" content="HelpHubWebsite">'
-        f"<script>var ue_id='{request_id}',ue_sid='{secrets.randbelow(999)}-{secrets.randbelow(10**7)}';"
+        f"<script>var ue_id='{request_id}',"
+        f"ue_sid='{secrets.randbelow(999)}-{secrets.randbelow(10**7)}';"
         "ue.count('CSMLibrarySize', 16219);</script><!-- "
         f"{secrets.token_hex(8)} --></head><body>{body}"
         f'<div class="kat-col-md-3"><kat-box class="related-articles-box">{related}</kat-box></div>'

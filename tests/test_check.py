@@ -1,0 +1,210 @@
+"""A seller's first week with policywatch: `check`, `history`, `show` against a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policywatch.cli import main
+from policywatch.store import Store
+from tests.pageserver import fixture
+
+CONDUCT = fixture("conduct-v1.html")
+REWORDED = CONDUCT.replace(
+    "<li>Not send unsolicited or inappropriate communications</li>",
+    "<li>Not send unsolicited, promotional or inappropriate communications</li>",
+)
+
+
+def watchlist(tmp_path: Path, pages: dict[str, str], extra: str = "") -> Path:
+    lines = ["pages:"]
+    for page_id, url in pages.items():
+        lines += [
+            f"  - id: {page_id}",
+            f"    url: {url}",
+            '    select: "#full-help-page"',
+            '    remove: ["[hidden]", ".hh-scroll-to-top-box"]',
+            "    fetch: http",
+        ]
+    lines += ["defaults:", "  retries: 1", "  timeout: 5", "rules: []", extra]
+    path = tmp_path / "watchlist.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Seller:
+    """Runs the CLI the way a seller types it, against one watchlist and data dir."""
+
+    def __init__(self, tmp_path: Path, config: Path) -> None:
+        self.config = config
+        self.data = tmp_path / "data"
+
+    def __call__(self, capsys, *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["-c", str(self.config), "-d", str(self.data), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def snapshots(self, page_id: str) -> list:
+        with Store(self.data) as store:
+            return store.snapshots(page_id)
+
+
+@pytest.fixture
+def seller(tmp_path, pageserver):
+    pageserver.route("/conduct", CONDUCT)
+    return Seller(tmp_path, watchlist(tmp_path, {"conduct": pageserver.url("/conduct")}))
+
+
+def test_first_check_stores_a_baseline_snapshot(seller, capsys):
+    code, out, _ = seller(capsys, "check")
+    assert code == 0
+    assert out.split()[:2] == ["conduct", "new"]
+    assert len(seller.snapshots("conduct")) == 1
+
+
+def test_an_unchanged_page_with_new_tokens_stores_nothing(seller, pageserver, capsys):
+    seller(capsys, "check")
+    noisy = (
+        CONDUCT.replace("Amazon’s features", "Amazon's features")
+        .replace("<li>Always provide", "<li>\n      Always\u00a0provide")
+        .replace("© 1999-2026", "© 1999-2027")
+    )
+    pageserver.route("/conduct", noisy)
+    code, out, _ = seller(capsys, "check")
+    assert code == 0
+    assert "unchanged" in out
+    assert len(seller.snapshots("conduct")) == 1
+
+
+def test_a_reworded_bullet_stores_one_snapshot_and_one_changed_section(seller, pageserver, capsys):
+    seller(capsys, "check")
+    pageserver.route("/conduct", REWORDED)
+    code, out, _ = seller(capsys, "check", "--format", "json")
+    assert code == 0
+    [page] = json.loads(out)["pages"]
+    assert page["status"] == "changed"
+    assert page["changed_sections"] == 1
+    assert len(seller.snapshots("conduct")) == 2
+
+
+def test_a_304_is_unchanged_without_downloading(tmp_path, pageserver, capsys):
+    pageserver.route("/conduct", CONDUCT, etag=True)
+    seller = Seller(tmp_path, watchlist(tmp_path, {"conduct": pageserver.url("/conduct")}))
+    seller(capsys, "check")
+    code, out, _ = seller(capsys, "check")
+    assert code == 0 and "unchanged" in out
+    assert [hit.status for hit in pageserver.hits("/conduct")] == [200, 304]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        (
+            "<html><head><title>Amazon Sign-In</title></head><body><form name='signIn'>"
+            "<label>Email or mobile phone number</label></form></body></html>",
+            200,
+            "blocked",
+        ),
+        (
+            "<html><head><title>Robot Check</title></head><body><h4>Enter the characters you"
+            " see below</h4><form action='/errors/validateCaptcha'></form></body></html>",
+            200,
+            "blocked",
+        ),
+        ("<html><body><h1>Internal Server Error</h1></body></html>", 500, "error"),
+        (
+            "<html><body><div id='other'><h1>Seller Code of Conduct</h1>"
+            "<p>Text</p></div></body></html>",
+            200,
+            "blocked",
+        ),
+    ],
+    ids=["sign-in page", "captcha", "server error", "selector missing"],
+)
+def test_walls_and_errors_are_never_a_policy_change(
+    seller, pageserver, capsys, body, status, expected
+):
+    seller(capsys, "check")
+    pageserver.route("/conduct", body, status=status)
+    code, out, _ = seller(capsys, "check")
+    assert code == 1
+    assert out.startswith(f"conduct  {expected}: ")
+    assert len(seller.snapshots("conduct")) == 1
+    pageserver.route("/conduct", CONDUCT)
+    code, out, _ = seller(capsys, "check")
+    assert (code, out.split()[1]) == (0, "unchanged")
+
+
+def test_quiet_check_prints_only_problems(tmp_path, pageserver, capsys):
+    pageserver.route("/ok", CONDUCT)
+    pageserver.route("/gone", "missing", status=404)
+    config = watchlist(tmp_path, {"ok": pageserver.url("/ok"), "gone": pageserver.url("/gone")})
+    seller = Seller(tmp_path, config)
+    code, out, _ = seller(capsys, "-q", "check")
+    assert code == 1
+    assert out.splitlines()[0].startswith("gone  error: ")
+    assert len(out.splitlines()) == 1
+
+
+def test_history_and_show_by_every_ref_form(seller, pageserver, capsys):
+    seller(capsys, "check")
+    pageserver.route("/conduct", REWORDED)
+    seller(capsys, "check")
+    first, second = seller.snapshots("conduct")
+
+    code, out, _ = seller(capsys, "history", "conduct")
+    assert code == 0
+    assert out.index(second.id[:10]) < out.index(first.id[:10])
+
+    section = "Seller Code of Conduct"
+    for ref, expected in [
+        ("latest", "promotional"),
+        ("latest~1", "Not send unsolicited or inappropriate"),
+        (first.id[:6], "Not send unsolicited or inappropriate"),
+        (second.id, "promotional"),
+        (second.captured_at, "promotional"),
+    ]:
+        code, out, err = seller(capsys, "show", "conduct", ref, "--section", section)
+        assert code == 0, err
+        assert expected in out, ref
+
+    code, out, _ = seller(capsys, "show", "conduct", "latest", "--format", "json")
+    sections = [s["label"] for s in json.loads(out)["sections"]]
+    assert (
+        "Seller Code of Conduct > Guidelines for contacting buyers > Request a Review" in sections
+    )
+
+
+def test_show_one_section_by_its_heading(seller, capsys):
+    seller(capsys, "check")
+    code, out, _ = seller(
+        capsys, "show", "conduct", "--section", "Guidelines for contacting buyers"
+    )
+    assert code == 0
+    assert "contact a buyer only to complete an order" in out
+    assert "Marketing communications are prohibited" not in out
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("latest~5", "latest~5"),
+        ("ffffffffff", "ffffffffff"),
+        ("1999-01-01", "1999-01-01"),
+        ("yesterday", "yesterday"),
+    ],
+)
+def test_a_ref_that_names_no_snapshot_is_a_usage_error(seller, capsys, ref, message):
+    seller(capsys, "check")
+    code, _, err = seller(capsys, "show", "conduct", ref)
+    assert code == 2
+    assert message in err
+
+
+def test_reading_commands_on_an_empty_data_dir_explain_what_to_do(seller, capsys):
+    code, _, err = seller(capsys, "history", "conduct")
+    assert code == 2
+    assert "policywatch check" in err
