@@ -177,6 +177,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+def _not_apprise_chatter(record: logging.LogRecord) -> bool:
+    """notify.py logs each failed send once, with the route and what happens next.
+
+    apprise's own warning for the same failure would say it again with less; it is
+    still seen by notify, which reads apprise's logger to record why a send failed.
+    """
+    return record.levelno >= logging.ERROR or not record.name.startswith("apprise")
+
+
 class _Handler(logging.StreamHandler):
     """The handler `setup` installs (a second call replaces it).
 
@@ -209,6 +218,7 @@ def setup(level: int = logging.INFO, fmt: Format = "text", stream: TextIO | None
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
+    handler.addFilter(_not_apprise_chatter)
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)  # a library's warning is one more line in the same format
