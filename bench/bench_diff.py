@@ -110,7 +110,7 @@ def edit(rng: random.Random, sections: list[tuple[str, list[list[str]]]], share:
         action = rng.choice(["reword", "insert", "delete", "flip", "number"])
         text = block[i]
         if action == "reword":
-            block[i] = text.replace(" customers", " your customers", 1).replace(".", " today.")
+            block[i] = text.replace(" customers", " your customers", 1)[:-1] + " today."
         elif action == "insert":
             block.insert(i + 1, sentence(rng))
         elif action == "delete" and len(block) > 1:
