@@ -600,7 +600,8 @@ def unreachable_alert(
     One per episode (keyed by when it started); `recovered_alert` closes it.
     """
     name = page_name(page)
-    title = f"[unreachable] {name} could not be checked ({failures} failures in a row)"
+    times = "failure" if failures == 1 else "failures"
+    title = f"[unreachable] {name} could not be checked ({failures} {times} in a row)"
     command = cli_command("-v", "check", page.id, config_path=config_path, data_dir=data_dir)
     facts = [
         ("Page", name),
@@ -631,7 +632,7 @@ def _health_alert(
     facts: Sequence[tuple[str, str]],
     command: str,
 ) -> Alert:
-    text = "\n".join([title, "", *(f"{k}: {v}" for k, v in facts)])
+    text = "\n".join(f"{k}: {v}" for k, v in facts)
     markdown = "\n".join(f"{k}: {_md_link(v, v) if k == 'URL' else md_escape(v)}" for k, v in facts)
     return Alert(
         key=sha256_hex("\n".join((kind, page.id, since))),
@@ -656,7 +657,7 @@ def probe_alert() -> Alert:
         page_id="",
         severity=Severity.MINOR,
         title=title,
-        text_body=Body(f"{title}\n\n{line}"),
+        text_body=Body(line),
         markdown_body=Body(line),
         html=_html(title, [("Message", line)]),
     )
