@@ -12,7 +12,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +57,9 @@ CHAT_LIMIT = 3500  # Slack takes ~40k, but a readable alert is a screenful
 CHAT_LIMITS = {"discord": 2000}
 SEND_INTERVAL = 1.0  # seconds between two messages to one route within a delivery run
 REASON_MAX = 500  # characters of a failure reason kept in the outbox
+# Carries the outbox key on channels with custom headers (webhooks, email): a send cut off
+# by a crash is repeated on the next run, and the receiver can drop the repeat by this key.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 _SLACK_STRIKE = re.compile(r"(?<!\\)~~")
 
 # Query keys whose values are credentials whatever they look like.
@@ -257,11 +261,37 @@ def _notify_type(alert: Alert) -> apprise.NotifyType:
     )
 
 
-def send(route: Route, payload: Mapping[str, Any]) -> tuple[bool, str | None]:
+@contextmanager
+def _keyed(target: _Target, key: str | None) -> Iterator[None]:
+    """The route's custom headers carry `key` (IDEMPOTENCY_HEADER) for one send.
+
+    Delivery is at least once: a process killed after the receiver took a
+    message but before it was marked sent sends it again on the next run, so
+    receivers that can read headers get the means to drop the repeat.
+    """
+    headers = getattr(target.apprise[0], "headers", None)
+    if key is None or not isinstance(headers, dict):
+        yield
+        return
+    own = headers.get(IDEMPOTENCY_HEADER)
+    headers[IDEMPOTENCY_HEADER] = key
+    try:
+        yield
+    finally:
+        if own is None:
+            del headers[IDEMPOTENCY_HEADER]
+        else:
+            headers[IDEMPOTENCY_HEADER] = own
+
+
+def send(
+    route: Route, payload: Mapping[str, Any], *, key: str | None = None
+) -> tuple[bool, str | None]:
     """Deliver one outbox payload to one route; never raises.
 
-    Returns (True, None) or (False, reason), the reason being what apprise
-    logged about the failure, with the route's secrets masked.
+    `key` is the outbox entry's idempotency key, sent along where the channel
+    takes headers. Returns (True, None) or (False, reason), the reason being
+    what apprise logged about the failure, with the route's secrets masked.
     """
     from policywatch.logs import redact_text
 
@@ -280,14 +310,15 @@ def send(route: Route, payload: Mapping[str, Any]) -> tuple[bool, str | None]:
         apprise_log = logging.getLogger("apprise")
         apprise_log.addHandler(capture)
         try:
-            ok = bool(
-                target.apprise.notify(
-                    body=_body(alert, target),
-                    title=alert.title,
-                    body_format=target.body_format,
-                    notify_type=_notify_type(alert),
+            with _keyed(target, key):
+                ok = bool(
+                    target.apprise.notify(
+                        body=_body(alert, target),
+                        title=alert.title,
+                        body_format=target.body_format,
+                        notify_type=_notify_type(alert),
+                    )
                 )
-            )
         except Exception as exc:  # a plugin bug must not stop delivery
             ok = False
             capture.lines.append((logging.ERROR, f"{exc.__class__.__name__}: {exc}"))
@@ -340,16 +371,16 @@ class _Sender:
         self.tries, self.pause, self.sleep = max(tries, 1), pause, sleep
         self._last: dict[str, float] = {}
 
-    def send(self, route: Route, payload: Mapping[str, Any]) -> tuple[bool, str | None]:
+    def send(self, route: Route, payload: Mapping[str, Any], key: str) -> tuple[bool, str | None]:
         wait = self._last.get(route.name, -SEND_INTERVAL) + SEND_INTERVAL - time.monotonic()
         if wait > 0:
             self.sleep(wait)
-        ok, reason = send(route, payload)
+        ok, reason = send(route, payload, key=key)
         for n in range(1, self.tries):
             if ok:
                 break
             self.sleep(self.pause * 2 ** (n - 1))
-            ok, reason = send(route, payload)
+            ok, reason = send(route, payload, key=key)
         self._last[route.name] = time.monotonic()
         return ok, reason
 
@@ -393,7 +424,7 @@ def deliver_pending(
         if name in down:
             ok, reason = False, down[name]
         else:
-            ok, reason = sender.send(route, entry["payload"])
+            ok, reason = sender.send(route, entry["payload"], key)
         if ok:
             store.mark_sent(key, now)
             sent += 1
