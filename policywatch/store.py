@@ -45,6 +45,7 @@ from typing import IO, Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
@@ -66,6 +67,7 @@ _LATEST = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}", re.IGNORECASE)
 _BLOB_KEY = re.compile(r"[0-9a-f]{64}")
 _SHOWN_CANDIDATES = 8
+_STORED_WIDTH = len("2026-01-01T00:00:00.000000Z")  # clock.iso(): fixed width, sorts as text
 
 Stamp = datetime | str
 
@@ -94,11 +96,34 @@ def _stamp(value: Stamp) -> str:
     return iso(_when(value))
 
 
+_SCALARS = (str, int, float, bool, type(None))  # exactly these: an IntEnum is made plain
+
+
 def _plain(value: Any) -> Any:
     """A deep, JSON-safe copy (datetimes become ISO strings): what the index can hold."""
+    if type(value) is dict and all(
+        type(k) is str and type(v) in _SCALARS for k, v in value.items()
+    ):
+        return dict(value)  # the common case, as cheap as it can be: every poll sets state
     return json.loads(
         json.dumps(value, default=lambda o: _stamp(o) if isinstance(o, datetime) else str(o))
     )
+
+
+def _copy_plain(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy the caller may change freely (nested lists and maps copied too)."""
+    return {k: v if type(v) in _SCALARS else copy.deepcopy(v) for k, v in value.items()}
+
+
+def _without_page_id(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "page_id"}
+
+
+def _later(a: str, b: str) -> bool:
+    """Whether time `a` is after time `b`; stored times compare as strings, others are parsed."""
+    if len(a) == len(b) == _STORED_WIDTH and a[-1] == b[-1] == "Z":
+        return a > b
+    return parse_iso(a) > parse_iso(b)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -225,6 +250,8 @@ class Store:
         self._lock_depth = 0
         self._pending: list[Callable[[], Any]] = []  # applied in memory, not yet on disk
         self._touches: dict[str, str] = {}  # snapshot id -> last seen, not yet on disk
+        self._state_changes: dict[str, dict[str, Any]] = {}  # page id -> fields not on disk
+        self._logged: dict[str, list[dict[str, Any]]] = {}  # page id -> outcomes not on disk
         self._load()
 
     def __enter__(self) -> Store:
@@ -257,12 +284,18 @@ class Store:
                 self._add_row(doc.doc_id, Snapshot.from_dict(doc))
         except (KeyError, TypeError, ValueError) as exc:
             raise _damaged(self.index_path, f"a snapshot entry is incomplete: {exc}") from None
-        self._page_docs = {doc["page_id"]: doc.doc_id for doc in self._pages}
-        self._outcome_docs = {doc["page_id"]: doc.doc_id for doc in self._outcomes}
         self._outbox_docs = {doc["key"]: doc.doc_id for doc in self._outbox}
         for op in self._pending:
             op()
         self._touches = {s: seen for s, seen in self._touches.items() if self._bump_seen(s, seen)}
+        self._page_docs = {doc["page_id"]: doc.doc_id for doc in self._pages}
+        self._states = {doc["page_id"]: _without_page_id(doc) for doc in self._pages}
+        for page_id, fields in self._state_changes.items():
+            self._states.setdefault(page_id, {}).update(fields)
+        self._outcome_docs = {doc["page_id"]: doc.doc_id for doc in self._outcomes}
+        self._logs = {doc["page_id"]: list(doc["log"]) for doc in self._outcomes}
+        for page_id, entries in self._logged.items():
+            self._log(page_id, entries)
 
     def _check_schema(self) -> None:
         if not self._storage.read():
@@ -289,7 +322,7 @@ class Store:
 
     def _bump_seen(self, snapshot_id: str, seen: str) -> bool:
         row = self._row_by_id.get(snapshot_id)
-        if row is None or parse_iso(seen) <= parse_iso(row.snap.last_seen_at):
+        if row is None or not _later(seen, row.snap.last_seen_at):
             return False
         row.snap = replace(row.snap, last_seen_at=seen)
         return True
@@ -400,6 +433,9 @@ class Store:
                 lambda doc: doc.__setitem__("last_seen_at", touches[doc["id"]]),
                 doc_ids=[self._row_by_id[s].doc_id for s in touches if s in self._row_by_id],
             )
+        self._put_per_page(self._pages, self._page_docs, self._state_changes, self._states)
+        logs = {page_id: {"log": log} for page_id, log in self._logs.items()}
+        self._put_per_page(self._outcomes, self._outcome_docs, self._logged, logs)
         if not len(self._meta):
             self._meta.insert(
                 {"schema": SCHEMA_VERSION, "created_at": iso(utcnow()), "by": __version__}
@@ -408,14 +444,40 @@ class Store:
             self._storage.save()
         self._pending.clear()
         self._touches.clear()
+        self._state_changes.clear()
+        self._logged.clear()
+
+    @staticmethod
+    def _put_per_page(
+        table: Table,
+        doc_ids: dict[str, int],
+        changed: Mapping[str, object],
+        values: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Write the changed pages' entries of a one-entry-per-page table in O(table) steps.
+
+        Whole values are written, not the changes, so writing again after a failed
+        save is harmless. Values are copied one level deep: the store changes its
+        state maps in place but only ever replaces what they hold.
+        """
+        known = [doc_ids[page_id] for page_id in changed if page_id in doc_ids]
+        if known:
+            table.update(lambda doc: doc.update(values[doc["page_id"]]), doc_ids=known)
+        new = [page_id for page_id in changed if page_id not in doc_ids]
+        if new:
+            entries = [{"page_id": p, **values[p]} for p in new]
+            doc_ids.update(zip(new, table.insert_multiple(entries), strict=True))
+
+    def _unsaved(self) -> bool:
+        return bool(self._pending or self._touches or self._state_changes or self._logged)
 
     def _save_batched(self) -> None:
-        if self._pending or self._touches:
+        if self._unsaved():
             self._save()
 
     def flush(self) -> None:
         """Write batched changes (unchanged polls, page state, outcomes) in one index write."""
-        if self._pending or self._touches:
+        if self._unsaved():
             with self.lock():
                 self._save_batched()
 
@@ -610,53 +672,33 @@ class Store:
 
     # ------------------------------------------------------------------ page state and outcomes
 
+    # Every poll reads and sets these, so they live in plain dicts (`_states`, `_logs`)
+    # and reach the TinyDB tables only when the index is written.
+
     def page_state(self, page_id: str) -> dict[str, Any]:
         """What the pipeline remembers about a page (etag, failures, fetch path ...)."""
         self._fresh()
-        doc_id = self._page_docs.get(page_id)
-        if doc_id is None:
-            return {}
-        state = copy.deepcopy(dict(self._pages.get(doc_id=doc_id) or {}))
-        state.pop("page_id", None)
-        return state
+        return _copy_plain(self._states.get(page_id, {}))
 
     def set_page_state(self, page_id: str, **fields: Any) -> None:
         """Merge fields into the page's state; batched until the next write."""
         values = _plain(fields)
-
-        def op() -> None:
-            doc_id = self._page_docs.get(page_id)
-            if doc_id is None:
-                self._page_docs[page_id] = self._pages.insert({"page_id": page_id, **values})
-            else:
-                self._pages.update(values, doc_ids=[doc_id])
-
-        self._apply(op)
+        self._states.setdefault(page_id, {}).update(values)
+        self._state_changes.setdefault(page_id, {}).update(values)
 
     def record_outcome(self, page_id: str, outcome: Mapping[str, Any]) -> None:
         """Log a poll's outcome ({at, status, reason, http_status}); the last 50 are kept."""
         entry = _plain(dict(outcome))
+        self._log(page_id, [entry])
+        self._logged.setdefault(page_id, []).append(entry)
 
-        def op() -> None:
-            doc_id = self._outcome_docs.get(page_id)
-            if doc_id is None:
-                self._outcome_docs[page_id] = self._outcomes.insert(
-                    {"page_id": page_id, "log": [entry]}
-                )
-            else:
-                self._outcomes.update(
-                    lambda doc: doc.__setitem__("log", [*doc["log"], entry][-OUTCOME_LOG_SIZE:]),
-                    doc_ids=[doc_id],
-                )
-
-        self._apply(op)
+    def _log(self, page_id: str, entries: list[dict[str, Any]]) -> None:
+        self._logs[page_id] = [*self._logs.get(page_id, ()), *entries][-OUTCOME_LOG_SIZE:]
 
     def outcomes(self, page_id: str) -> list[dict[str, Any]]:
         """The page's recent poll outcomes, oldest first."""
         self._fresh()
-        doc_id = self._outcome_docs.get(page_id)
-        doc = self._outcomes.get(doc_id=doc_id) if doc_id is not None else None
-        return copy.deepcopy(list(doc["log"])) if doc else []
+        return [_copy_plain(entry) for entry in self._logs.get(page_id, ())]
 
     # ------------------------------------------------------------------ outbox
 

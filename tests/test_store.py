@@ -408,6 +408,41 @@ def test_page_state_merges_and_the_outcome_log_keeps_the_last_fifty(tmp_path: Pa
     assert log[-1]["at"] == iso(T0 + timedelta(hours=59))
 
 
+def test_batched_state_and_outcomes_join_what_another_writer_stored_meanwhile(
+    tmp_path: Path,
+) -> None:
+    daemon = Store(tmp_path)
+    with daemon.lock():
+        daemon.set_page_state(PAGE, etag='"v1"', consecutive_failures=0)
+        daemon.set_page_state("other-page", etag='"o1"')
+    daemon.set_page_state(PAGE, etag='"v2"')  # batched: nothing written yet
+    daemon.record_outcome(PAGE, {"at": T0, "status": "blocked", "reason": "captcha"})
+
+    def cron_check() -> None:
+        cron = Store(tmp_path)
+        record(cron, "Do not send unsolicited messages.", day(0))
+        cron.set_page_state(PAGE, consecutive_failures=3, fetch_path="browser")
+        cron.record_outcome(PAGE, {"at": T0, "status": "error", "reason": "HTTP 503"})
+        cron.close()
+
+    assert run_child(cron_check) == 0
+    daemon.close()  # reloads what cron wrote, then adds its own batched changes
+
+    reopened = Store(tmp_path)
+    assert reopened.latest(PAGE) is not None
+    assert reopened.page_state(PAGE) == {
+        "etag": '"v2"',
+        "consecutive_failures": 3,
+        "fetch_path": "browser",
+    }
+    assert reopened.page_state("other-page") == {"etag": '"o1"'}
+    assert [o["status"] for o in reopened.outcomes(PAGE)] == ["error", "blocked"]
+    reopened.page_state(PAGE)["etag"] = "changed by a caller"
+    reopened.outcomes(PAGE)[0]["status"] = "changed by a caller"
+    assert reopened.page_state(PAGE)["etag"] == '"v2"'
+    assert reopened.outcomes(PAGE)[0]["status"] == "error"
+
+
 def test_a_damaged_index_names_the_file_and_the_way_out(tmp_path: Path) -> None:
     record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
     index = tmp_path / "index.json"
