@@ -193,6 +193,8 @@ class Snapshot:
     metadata: Mapping[str, str] = field(default_factory=dict)
     origin: Literal["fetch", "import", "rederive"] = "fetch"
     marketplace: str | None = None
+    # When `policywatch rederive` last re-extracted this version from its raw HTML.
+    rederived_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +211,7 @@ class Snapshot:
             "metadata": dict(self.metadata),
             "origin": self.origin,
             "marketplace": self.marketplace,
+            "rederived_at": self.rederived_at,
         }
 
     @classmethod
@@ -227,6 +230,7 @@ class Snapshot:
             metadata=dict(data.get("metadata", {})),
             origin=data.get("origin", "fetch"),
             marketplace=data.get("marketplace"),
+            rederived_at=data.get("rederived_at"),
         )
 
 
