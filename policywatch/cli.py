@@ -186,12 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "rederive", cmd_rederive, "re-extract stored pages with the current rules, without alerting"
     )
+    p.epilog = (
+        "Run it after editing a page's select/remove/ignore (or upgrading policywatch), before "
+        "the next check, so the new reading is not reported as a policy change. Every stored "
+        "version is read again from its raw HTML, so old and new versions still compare like "
+        "with like in diff; ids and capture dates stay, history marks them re-derived, and no "
+        "alert is sent. A page is re-derived whole or not at all: if one of its versions no "
+        "longer extracts with the new rules, it is left as it was and the exit code is 1."
+    )
     p.add_argument("pages", nargs="*", metavar="PAGE_ID", help="pages (default: all)")
 
     p = command(
         "import",
         cmd_import,
         "backfill history from saved HTML files, oldest first, without alerting",
+    )
+    p.epilog = (
+        "Each file is judged like a fetch (a sign-in or error page is skipped) and stored with "
+        "origin import; no alert is sent, and the next check continues from the newest version. "
+        "Files go in date order whatever the order given: --at, else a date in the file name "
+        "(2024-03-12.html, 2024-07-20T1232Z.html), else the file's modification time."
     )
     p.add_argument("page", metavar="PAGE_ID")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -410,8 +424,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     first, second = (f"{args.page}@{m.upper()}" for m in (args.first, args.second))
     with _store(args) as store:
-        a = store.resolve(first, "latest")
-        b = store.resolve(second, "latest")
+        a, b = (
+            _latest_of(store, watch, other) for watch, other in ((first, second), (second, first))
+        )
         doc_a, doc_b = store.document(a), store.document(b)
     diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id)
     _emit(
@@ -427,14 +442,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _latest_of(store, watch: str, other: str):
+    """The newest version of one marketplace's watch, or a usage error saying why there is none."""
+    latest = store.latest(watch)
+    if latest is not None:
+        return latest
+    last = store.outcomes(watch)[-1:]
+    why = f"; its last check was {last[0]['status']}: {last[0]['reason']}" if last else ""
+    raise UsageError(
+        f"{watch} has no snapshot yet, so there is nothing to compare {other} with{why}",
+        hint=f"run `policywatch check {watch}` (or check the whole page) and compare again",
+    )
+
+
 def cmd_rederive(args: argparse.Namespace) -> int:
     from policywatch.pipeline import rederive, select_pages
 
     config = _config(args)
+    pages = select_pages(config, args.pages)
     with _store(args) as store, store.lock():
-        outcomes = [rederive(config, store, page) for page in select_pages(config, args.pages)]
-    _emit(present.rederive_text(outcomes))
-    return 0
+        results = [rederive(config, store, page) for page in pages]
+    _emit(present.rederive_text(results))
+    return 1 if any(r.reason for r in results) else 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from policywatch import alerts, gate, notify
 from policywatch.clock import iso, utcnow
 from policywatch.diff import diff_documents
+from policywatch.errors import UsageError
 from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
-from policywatch.fetch import Fetcher
+from policywatch.fetch import Fetcher, decode_html
 from policywatch.models import Config, Document, FetchResult, PageSpec, Severity, Snapshot
 from policywatch.rules import severity as change_severity
 from policywatch.store import Store
@@ -44,7 +45,10 @@ class PageOutcome:
     snapshot_id: str | None = None
     severity: Severity | None = None
     revert_of: str | None = None  # id of the earlier snapshot this content equals
+    revert_seen_at: str | None = None  # when that earlier content was first seen
+    silent_edit: bool = False  # the wording changed but the "Last updated" date did not
     via: str = "http"
+    marketplace: str | None = None
 
 
 @dataclass
@@ -67,16 +71,22 @@ class _Candidate:
     fingerprint: str
 
 
-def select_pages(config: Config, page_ids: Sequence[str] | None) -> list[PageSpec]:
-    """The pages to check; a bare id also selects all its marketplaces (`id@UK`, `id@DE`)."""
+def select_pages(
+    config: Config, page_ids: Sequence[str] | None, *, skip_unknown: bool = False
+) -> list[PageSpec]:
+    """The pages to check; a bare id also selects all its marketplaces (`id@UK`, `id@DE`).
+
+    An id the watchlist does not have is a usage error naming the ids it has, or,
+    with `skip_unknown` (the daemon, whose due list may outlive a reload), a warning.
+    """
     if not page_ids:
         return list(config.pages)
     chosen: list[PageSpec] = []
     for wanted in page_ids:
         matches = [p for p in config.pages if p.id == wanted or p.id.split("@", 1)[0] == wanted]
-        if not matches:
-            from policywatch.errors import UsageError
-
+        if not matches and skip_unknown:
+            log.warning("page=%s is no longer in %s; skipped", wanted, config.path)
+        elif not matches:
             known = ", ".join(p.id for p in config.pages) or "none"
             raise UsageError(
                 f"no page {wanted!r} in {config.path}",
@@ -96,9 +106,13 @@ def check_pages(
     fetcher: Fetcher | None = None,
     browser: object | None = None,
     deliver: bool = True,
+    skip_unknown: bool = False,
 ) -> CheckReport:
-    """Poll the pages once. The caller holds the store lock."""
-    pages = select_pages(config, page_ids)
+    """Poll the pages once. The caller holds the store lock.
+
+    Raises UsageError for a page id not in the watchlist unless `skip_unknown`.
+    """
+    pages = select_pages(config, page_ids, skip_unknown=skip_unknown)
     report = CheckReport()
     own_fetcher = fetcher is None
     run = _Run(
@@ -236,14 +250,10 @@ class _Run:
             return _failed(config, store, page, status, reason, now, result.via)
         if latest is not None and _lost_most_sections(latest, candidate.document):
             log.warning("page=%s lost most sections at once; re-fetching to confirm", page.id)
-            fetch = self.fetcher.fetch if result.via == "http" else self.browsers.fetch
-            again = _accept(page, fetch(page))
-            if (
-                not isinstance(again, _Candidate)
-                or again.document.digest != candidate.document.digest
-            ):
-                reason = "page lost most of its sections and a second fetch did not confirm it"
-                return _failed(config, store, page, "blocked", reason, now, result.via)
+            second = self._second_look(page, candidate, latest)
+            if isinstance(second, str):
+                return _failed(config, store, page, "blocked", second, now, result.via)
+            candidate, result = second, second.result
         if latest is not None and latest.digest == candidate.document.digest:
             outcome = _unchanged(config, store, page, result, latest, now)
         else:
@@ -253,6 +263,23 @@ class _Run:
             page.id, fingerprint=candidate.fingerprint, fingerprint_of=outcome.snapshot_id
         )
         return outcome
+
+    def _second_look(
+        self, page: PageSpec, candidate: _Candidate, latest: Snapshot
+    ) -> _Candidate | str:
+        """Fetch a page that lost most sections again, before believing either fetch.
+
+        The same loss again confirms it; a page back to normal (unchanged, or an
+        ordinary edit) replaces the glitch; anything else is no version at all.
+        """
+        fetch = self.fetcher.fetch if candidate.result.via == "http" else self.browsers.fetch
+        again = _accept(page, fetch(page))
+        if isinstance(again, _Candidate) and (
+            again.document.digest == candidate.document.digest
+            or not _lost_most_sections(latest, again.document)
+        ):
+            return again
+        return "page lost most of its sections and a second fetch did not confirm it"
 
 
 def _unchanged(
@@ -265,7 +292,13 @@ def _unchanged(
 ) -> PageOutcome:
     store.touch(page.id, latest.id, iso(now))
     _succeeded(config, store, page, result, now)
-    return PageOutcome(page.id, "unchanged", page.url, snapshot_id=latest.id, via=result.via)
+    return _outcome(page, "unchanged", snapshot_id=latest.id, via=result.via)
+
+
+def _outcome(page: PageSpec, status: Status, **fields: Any) -> PageOutcome:
+    """An outcome that names the page's URL and marketplace, as every report shows them."""
+    fields.setdefault("url", page.url)
+    return PageOutcome(page.id, status, marketplace=page.marketplace, **fields)
 
 
 def _auto_needs_browser(page: PageSpec, result: FetchResult, reason: str) -> bool:
@@ -319,16 +352,18 @@ def _record(
     origin: Literal["fetch", "import"] = "fetch",
 ) -> PageOutcome:
     """Store a new version and, unless it is the baseline, queue its alerts in the same write."""
-    snapshot = new_snapshot(store, page, candidate, now, origin)
+    snapshot = _new_snapshot(store, page, candidate, now, origin)
     raw = candidate.result.raw or (candidate.result.text or "").encode("utf-8")
+    via = candidate.result.via
     if latest is None:
         store.record_snapshot(snapshot, raw, candidate.document)
         log.info("page=%s status=new snapshot=%s", page.id, snapshot.id[:10])
-        return PageOutcome(
-            page.id, "new", page.url, snapshot_id=snapshot.id, via=snapshot_via(candidate)
-        )
+        return _outcome(page, "new", snapshot_id=snapshot.id, via=via)
     earlier = store.find_by_digest(page.id, snapshot.digest)
+    if earlier is not None and earlier.captured_at > snapshot.captured_at:
+        earlier = None  # an import older than the history it joins is no revert
     old_doc = store.document(latest)
+    silent = _silent_edit(old_doc, candidate.document)
     diff = diff_documents(
         old_doc,
         candidate.document,
@@ -349,7 +384,7 @@ def _record(
             config_path=config.path,
             data_dir=str(store.data_dir),
             revert_of=earlier,
-            silent_edit=_silent_edit(old_doc, candidate.document),
+            silent_edit=silent,
         )
         items = alerts.outbox_items(alert, config.routes, iso(now))
     store.record_snapshot(snapshot, raw, candidate.document, items)
@@ -362,28 +397,25 @@ def _record(
         snapshot.id[:10],
         len(items),
     )
-    return PageOutcome(
-        page.id,
+    return _outcome(
+        page,
         "changed",
-        page.url,
         changed_sections=changed,
         snapshot_id=snapshot.id,
         severity=level,
         revert_of=earlier.id if earlier else None,
-        via=snapshot_via(candidate),
+        revert_seen_at=earlier.captured_at if earlier else None,
+        silent_edit=silent,
+        via=via,
     )
 
 
-def snapshot_via(candidate: _Candidate) -> str:
-    return candidate.result.via
-
-
-def new_snapshot(
+def _new_snapshot(
     store: Store,
     page: PageSpec,
     candidate: _Candidate,
     now: datetime,
-    origin: Literal["fetch", "import", "rederive"],
+    origin: Literal["fetch", "import"],
 ) -> Snapshot:
     document = candidate.document
     captured = iso(now)
@@ -451,68 +483,89 @@ def _failed(
         fields["unreachable_alerted"] = True
     store.set_page_state(page.id, **fields)
     log.warning("page=%s status=%s reason=%s", page.id, status, reason)
-    return PageOutcome(page.id, status, page.url, reason=reason, via=via)
+    return _outcome(page, status, reason=reason, via=via)
 
 
 def import_files(
     config: Config,
     store: Store,
     page: PageSpec,
-    files: Iterable[tuple[str, str, datetime]],
+    files: Iterable[tuple[str, bytes, datetime]],
 ) -> list[PageOutcome]:
-    """Backfill history from saved HTML (name, text, when), oldest first, alerting no one."""
+    """Backfill history from saved HTML (name, bytes, when), oldest first, alerting no one.
+
+    Each file is judged like a fetch and compared with the version in force at its
+    date, so saved copies may also fill a gap before or inside a live history.
+    Outcomes carry the file name as their `url`.
+    """
     outcomes = []
-    for name, text, at in sorted(files, key=lambda f: f[2]):
+    for name, raw, at in sorted(files, key=lambda f: f[2]):
         result = FetchResult(
-            url=page.url, status="ok", final_url=page.url, text=text, raw=text.encode()
+            url=page.url, status="ok", final_url=page.url, text=decode_html(raw), raw=raw
         )
         candidate = _accept(page, result)
-        if isinstance(candidate, str):
-            outcomes.append(PageOutcome(page.id, "blocked", name, reason=candidate))
+        if not isinstance(candidate, _Candidate):
+            outcomes.append(_outcome(page, "blocked", url=name, reason=candidate))
             continue
-        latest = store.latest(page.id)
-        if latest is not None and latest.digest == candidate.document.digest:
-            store.touch(page.id, latest.id, iso(at))
-            outcomes.append(PageOutcome(page.id, "unchanged", name, snapshot_id=latest.id))
+        before = _in_force(store, page.id, iso(at))
+        if before is not None and before.digest == candidate.document.digest:
+            store.touch(page.id, before.id, at)
+            outcomes.append(_outcome(page, "unchanged", url=name, snapshot_id=before.id))
             continue
-        outcomes.append(_record(config, store, page, candidate, latest, at, origin="import"))
+        recorded = _record(config, store, page, candidate, before, at, origin="import")
+        outcomes.append(replace(recorded, url=name))
     store.flush()
     return outcomes
 
 
+def _in_force(store: Store, page_id: str, at: str) -> Snapshot | None:
+    """The version a reader saw at `at`: the last one captured then or before."""
+    earlier = [s for s in store.snapshots(page_id) if s.captured_at <= at]
+    return earlier[-1] if earlier else None
+
+
+@dataclass(frozen=True)
+class Rederived:
+    """What `rederive` did to one page's history."""
+
+    page_id: str
+    versions: int = 0  # stored versions read again
+    changed: tuple[str, ...] = ()  # ids of the versions whose extraction now differs
+    reason: str | None = None  # why nothing was rewritten
+
+
 def rederive(
     config: Config, store: Store, page: PageSpec, now: datetime | None = None
-) -> PageOutcome:
-    """Re-extract the latest stored raw HTML with today's rules, recorded without alerting.
+) -> Rederived:
+    """Re-extract every stored version of a page from its raw HTML with today's rules.
 
-    After a selector or normaliser change the next poll would otherwise report the
-    extraction difference as a policy change.
+    After a `select`/`remove`/`ignore` or normaliser change, the next poll would
+    report the new reading of the page as a policy change, and old versions would
+    no longer compare like with like with new ones. So all versions are re-derived
+    or none (one that no longer extracts stops the page), in one index write, with
+    no alert: the policy did not change, our reading of it did. Ids, capture times
+    and the raw HTML stay; running it again with the old rules undoes it.
     """
-    latest = store.latest(page.id)
-    if latest is None:
-        return PageOutcome(page.id, "unchanged", page.url, reason="no snapshot to re-derive")
-    raw = store.raw_html(latest)
-    result = FetchResult(
-        url=latest.url,
-        status="ok",
-        final_url=latest.url,
-        text=raw.decode("utf-8", "replace"),
-        raw=raw,
-    )
-    candidate = _accept(page, result)
-    if isinstance(candidate, str):
-        return PageOutcome(page.id, "blocked", page.url, reason=candidate)
-    if candidate.document.digest == latest.digest:
-        return PageOutcome(page.id, "unchanged", page.url, snapshot_id=latest.id)
-    snapshot = new_snapshot(store, page, candidate, now or utcnow(), "rederive")
-    store.record_snapshot(snapshot, raw, candidate.document)
-    store.flush()
-    return PageOutcome(
-        page.id,
-        "changed",
-        page.url,
-        snapshot_id=snapshot.id,
-        changed_sections=sum(
-            1 for k, v in snapshot.section_digests.items() if latest.section_digests.get(k) != v
-        ),
-    )
+    snapshots = store.snapshots(page.id)
+    redone: list[tuple[str, Document]] = []
+    for snap in snapshots:
+        raw = store.raw_html(snap)
+        result = FetchResult(
+            url=snap.url, status="ok", final_url=snap.url, text=decode_html(raw), raw=raw
+        )
+        candidate = _accept(page, result)
+        if not isinstance(candidate, _Candidate):
+            why = f"version {snap.id[:10]} ({snap.captured_at[:10]}) no longer extracts: "
+            return Rederived(page.id, len(snapshots), reason=why + str(candidate))
+        document = candidate.document
+        if (document.digest, document.title, dict(document.metadata)) != (
+            snap.digest,
+            snap.title,
+            dict(snap.metadata),
+        ):
+            redone.append((snap.id, document))
+    if redone:
+        store.replace_documents(redone, rederived_at=now or utcnow())
+        store.set_page_state(page.id, fingerprint=None, fingerprint_of=None)
+        store.flush()
+    return Rederived(page.id, len(snapshots), tuple(snap_id for snap_id, _ in redone))

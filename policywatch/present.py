@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from policywatch.alerts import Alert, when
 from policywatch.clock import parse_iso
 from policywatch.errors import UsageError
 from policywatch.models import Document, Section, Snapshot
@@ -45,7 +46,12 @@ def _outcome_words(outcome: Any) -> str:
         if outcome.severity is not None:
             words += f" [{outcome.severity}]"
         if outcome.revert_of:
-            words += f", back to version {short(outcome.revert_of)}"
+            words += (
+                f": reverted, back to the version first seen on "
+                f"{when(outcome.revert_seen_at or '')} ({short(outcome.revert_of)})"
+            )
+        elif outcome.silent_edit:
+            words += ': silent edit, the "Last updated" date did not move'
         return words
     if outcome.status in ("blocked", "error"):
         return f"{outcome.status}: {outcome.reason}"
@@ -85,8 +91,11 @@ def check_json(report: Any) -> dict[str, Any]:
                 "severity": str(o.severity) if o.severity is not None else None,
                 "snapshot": o.snapshot_id,
                 "revert_of": o.revert_of,
+                "revert_seen_at": o.revert_seen_at,
+                "silent_edit": o.silent_edit,
                 "reason": o.reason,
                 "via": o.via,
+                "marketplace": o.marketplace,
             }
             for o in report.outcomes
         ],
@@ -108,6 +117,7 @@ def history_text(
             f"{short(snap.id):<{SHORT_ID}}  {snap.captured_at[:19]:<20}  "
             f"{snap.last_seen_at[:19]:<20}  "
             f"{len(snap.section_digests):>8}  {snap.origin}"
+            + (f", re-derived {snap.rederived_at[:10]}" if snap.rederived_at else "")
         )
     problems = [o for o in outcomes if o.get("status") in ("blocked", "error")]
     if problems:
@@ -242,10 +252,14 @@ def alerts_json(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         "next_attempt_at",
         "last_error",
     )
-    return [
-        {k: e.get(k) for k in keep} | {"title": (e.get("payload") or {}).get("title")}
-        for e in entries
-    ]
+    return [{k: e.get(k) for k in keep} | _alert_words(e) for e in entries]
+
+
+def _alert_words(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The alert's kind, title and plain-text body, as every channel receives them."""
+    payload = entry.get("payload") or {}
+    text = Alert.from_payload(payload).text if payload.get("text") else None
+    return {"kind": payload.get("kind"), "title": payload.get("title"), "text": text}
 
 
 # --------------------------------------------------------------------------- import / rederive
@@ -253,7 +267,9 @@ def alerts_json(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 _NAME_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T_]?(\d{2}):?(\d{2})(?::?(\d{2}))?Z?)?")
 
 
-def import_sources(files: Sequence[Path], dates: Sequence[str]) -> list[tuple[str, str, datetime]]:
+def import_sources(
+    files: Sequence[Path], dates: Sequence[str]
+) -> list[tuple[str, bytes, datetime]]:
     """Saved pages with when each was captured: --at, else a date in the name, else mtime."""
     if dates and len(dates) != len(files):
         raise UsageError(
@@ -263,17 +279,26 @@ def import_sources(files: Sequence[Path], dates: Sequence[str]) -> list[tuple[st
     sources = []
     for i, path in enumerate(files):
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            raw = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
         if dates:
-            at = parse_iso(dates[i])
+            try:
+                at = parse_iso(dates[i])
+            except ValueError as exc:
+                raise UsageError(f"--at {dates[i]!r}: {exc}", hint="e.g. --at 2024-03-12") from None
         elif m := _NAME_DATE.search(path.name):
             year, month, day, hour, minute, second = (int(g or 0) for g in m.groups())
-            at = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            try:
+                at = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            except ValueError as exc:
+                raise UsageError(
+                    f"{path.name}: {m.group()} is not a date ({exc})",
+                    hint="give the capture date with --at, one per file",
+                ) from None
         else:
             at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-        sources.append((str(path), text, at))
+        sources.append((str(path), raw, at))
     return sources
 
 
@@ -284,16 +309,16 @@ def import_text(outcomes: Sequence[Any]) -> str:
     )
 
 
-def rederive_text(outcomes: Sequence[Any]) -> str:
+def rederive_text(results: Sequence[Any]) -> str:
     lines = []
-    for o in outcomes:
-        if o.status == "changed":
+    for r in results:
+        if r.reason:
+            lines.append(f"{r.page_id}: nothing re-derived: {r.reason}")
+        elif r.changed:
             lines.append(
-                f"{o.page_id}: re-derived as {short(o.snapshot_id)} "
-                f"({o.changed_sections} section(s) differ)"
+                f"{r.page_id}: re-derived {len(r.changed)} of {r.versions} version(s) "
+                "with the current rules (no alert sent)"
             )
-        elif o.reason:
-            lines.append(f"{o.page_id}: {o.status}: {o.reason}")
         else:
-            lines.append(f"{o.page_id}: unchanged")
+            lines.append(f"{r.page_id}: all {r.versions} version(s) already read the same")
     return "\n".join(lines)
