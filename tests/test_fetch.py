@@ -110,6 +110,35 @@ def test_a_redirect_is_followed_and_the_final_url_recorded(pageserver, fetcher):
     assert result.final_url == pageserver.url("/help/hub/reference/external/G1801")
 
 
+def test_pages_go_through_the_proxy_the_environment_names_except_no_proxy_hosts(
+    pageserver, monkeypatch
+):
+    """A seller behind a corporate proxy: HTTP_PROXY is honoured on every poll, NO_PROXY too."""
+    proxy = PageServer().start()
+    try:
+        remote = "http://sellercentral.amazon.com/help/hub/reference/external/G1801"
+        proxy.route(remote, fixture("conduct-v1.html"))  # a proxy sees the absolute URL
+        pageserver.route("/local", "<html><body><p>intranet copy</p></body></html>")
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, proxy.url())
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "127.0.0.1")
+        remote_page = PageSpec(id="conduct", url=remote)
+        local_page = page_at(pageserver, "/local")
+
+        with Fetcher(FAST, backoff=0.01) as fetcher:
+            results = [fetcher.fetch(page) for page in (remote_page, local_page) * 2]
+
+        assert [r.status for r in results] == ["ok"] * 4
+        assert all("Seller Code of Conduct" in r.text for r in results[::2])
+        assert all("intranet copy" in r.text for r in results[1::2])
+        assert len(proxy.hits(remote)) == 2
+        assert len(pageserver.hits("/local")) == 2
+        assert proxy.hits("/local") == []
+    finally:
+        proxy.stop()
+
+
 def test_a_gzipped_page_is_decompressed(pageserver, fetcher):
     pageserver.route("/p", fixture("conduct-v1.html"), gzip=True)
     result = fetcher.fetch(page_at(pageserver, "/p"))
