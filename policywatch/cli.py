@@ -15,9 +15,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policywatch import __version__, present
 from policywatch.errors import PolicywatchError, UsageError
+
+if TYPE_CHECKING:
+    from policywatch.models import Rule, Snapshot
+    from policywatch.store import Store
 
 log = logging.getLogger("policywatch")
 
@@ -340,11 +345,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from policywatch.render import render_diff
 
     old_ref = args.old if args.old is not None else "latest~1"
-    rules = ()
-    if args.config.exists():
-        config = _config(args)
-        page = config.page(args.page)
-        rules = config.rules_for(page) if page else config.rules
+    rules = _watched_terms(args, args.page)
     with _store(args) as store:
         old = store.resolve(args.page, old_ref)
         new = store.resolve(args.page, args.new)
@@ -428,7 +429,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             _latest_of(store, watch, other) for watch, other in ((first, second), (second, first))
         )
         doc_a, doc_b = store.document(a), store.document(b)
-    diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id)
+    rules = _watched_terms(args, first)
+    diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id, rules=rules)
     _emit(
         render_diff(
             diff,
@@ -442,7 +444,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_of(store, watch: str, other: str):
+def _watched_terms(args: argparse.Namespace, page_id: str) -> tuple[Rule, ...]:
+    """The rules that apply to a page, so a stored diff flags what its alert would flag.
+
+    Reading stored versions needs no watchlist, so without one there are no rules.
+    """
+    if not args.config.exists():
+        return ()
+    config = _config(args)
+    page = config.page(page_id)
+    return config.rules_for(page) if page else config.rules
+
+
+def _latest_of(store: Store, watch: str, other: str) -> Snapshot:
     """The newest version of one marketplace's watch, or a usage error saying why there is none."""
     latest = store.latest(watch)
     if latest is not None:

@@ -254,13 +254,18 @@ class _Run:
             if isinstance(second, str):
                 return _failed(config, store, page, "blocked", second, now, result.via)
             candidate, result = second, second.result
+        # The date the page showed last time, even when only the date moved (no version).
+        shown_date = store.page_state(page.id).get("last_updated")
         if latest is not None and latest.digest == candidate.document.digest:
             outcome = _unchanged(config, store, page, result, latest, now)
         else:
             _succeeded(config, store, page, result, now)
-            outcome = _record(config, store, page, candidate, latest, now)
+            outcome = _record(config, store, page, candidate, latest, now, shown_date=shown_date)
         store.set_page_state(
-            page.id, fingerprint=candidate.fingerprint, fingerprint_of=outcome.snapshot_id
+            page.id,
+            fingerprint=candidate.fingerprint,
+            fingerprint_of=outcome.snapshot_id,
+            last_updated=candidate.document.metadata.get("last_updated"),
         )
         return outcome
 
@@ -350,8 +355,13 @@ def _record(
     latest: Snapshot | None,
     now: datetime,
     origin: Literal["fetch", "import"] = "fetch",
+    shown_date: str | None = None,
 ) -> PageOutcome:
-    """Store a new version and, unless it is the baseline, queue its alerts in the same write."""
+    """Store a new version and, unless it is the baseline, queue its alerts in the same write.
+
+    `shown_date` is the "Last updated" date the page showed on the previous poll,
+    which is newer than `latest`'s when only the date moved since.
+    """
     snapshot = _new_snapshot(store, page, candidate, now, origin)
     raw = candidate.result.raw or (candidate.result.text or "").encode("utf-8")
     via = candidate.result.via
@@ -363,7 +373,7 @@ def _record(
     if earlier is not None and earlier.captured_at > snapshot.captured_at:
         earlier = None  # an import older than the history it joins is no revert
     old_doc = store.document(latest)
-    silent = _silent_edit(old_doc, candidate.document)
+    silent = _silent_edit(shown_date or old_doc.metadata.get("last_updated"), candidate.document)
     diff = diff_documents(
         old_doc,
         candidate.document,
@@ -436,9 +446,8 @@ def _new_snapshot(
     )
 
 
-def _silent_edit(old: Document, new: Document) -> bool:
+def _silent_edit(before: str | None, new: Document) -> bool:
     """The body changed but the page's own "Last updated" date did not move."""
-    before = old.metadata.get("last_updated")
     return bool(before) and before == new.metadata.get("last_updated")
 
 

@@ -386,6 +386,13 @@ def test_a_last_updated_bump_alone_is_no_change(seller: Seller, pageserver: Page
     assert len(seller.snapshots("conduct")) == 1
     assert seller.alerts(capsys) == []
 
+    # The wording changes later under the date already shown: that edit is silent.
+    pageserver.route("/conduct", DATE_BUMPED.replace("30 days", "60 days"))
+    code, out, _ = seller(capsys, "check", "--no-deliver")
+    assert 'changed (1 section) [major]: silent edit, the "Last updated" date did not move' in out
+    [alert] = seller.alerts(capsys)
+    assert "Silent edit" in alert["text"]
+
 
 def test_a_reworded_policy_with_the_same_last_updated_date_is_flagged_as_a_silent_edit(
     seller: Seller, pageserver: PageServer, capsys
