@@ -144,7 +144,8 @@ _STATE_STEMS = (
     "restrict",
     "optional",
 )
-_STATE_RE = re.compile("|".join(_STATE_STEMS))
+# Each stem by its first four letters (all differ), so a token is looked up, not searched.
+_STEM_BY_HEAD = {stem[:4]: stem for stem in _STATE_STEMS}
 _LIMITERS = frozenset({"only", "never", "always", "solely", "exclusively", "except", "unless"})
 _ADVERBS = frozenset({"also", "still", "only", "then", "therefore", "generally", "now"})
 # Present in an added or removed sentence, these make it a new (or dropped) obligation.
@@ -152,6 +153,8 @@ _ADVERBS = frozenset({"also", "still", "only", "then", "therefore", "generally",
 _DEONTIC = frozenset(
     {"must", "shall", "should", "prohibit", "forbid", "requir", "mandat", "oblig", "only", "never"}
 )
+# The words with a meaning of their own above; any other token is only a possible stem.
+_CUES = frozenset({*_CONTRACTED, *_MODALS, "do", "does", *_LIMITERS, "longer"})
 
 
 def obligations(text: str) -> frozenset[tuple[str, str]]:
@@ -162,8 +165,17 @@ def obligations(text: str) -> frozenset[tuple[str, str]]:
     """
     tokens = _TOKEN_RE.findall(text.casefold().replace("’", "'"))
     found: set[tuple[str, str]] = set()
-    for i, token in enumerate(tokens):
-        if token in _CONTRACTED:
+    # Most words are neither a cue nor a stem: one comprehension picks the few worth a look.
+    cues = [i for i, token in enumerate(tokens) if token in _CUES or token[:4] in _STEM_BY_HEAD]
+    for i in cues:
+        token = tokens[i]
+        if token not in _CUES:
+            stem = _STEM_BY_HEAD[token[:4]]
+            if token.startswith(stem):
+                before = tokens[max(0, i - 3) : i]
+                negative = any(t in ("not", "never", "longer") or t.endswith("n't") for t in before)
+                found.add((stem, "-" if negative else "+"))
+        elif token in _CONTRACTED:
             found.add((_CONTRACTED[token], "-"))
         elif token in _MODALS or token in ("do", "does"):
             after = tokens[i + 1 : i + 3]
@@ -178,12 +190,6 @@ def obligations(text: str) -> frozenset[tuple[str, str]]:
             found.add((token, "+"))
         elif token == "longer" and i and tokens[i - 1] == "no":
             found.add(("no longer", "+"))
-        else:
-            stem = _STATE_RE.match(token)
-            if stem is not None:
-                before = tokens[max(0, i - 3) : i]
-                negative = any(t in ("not", "never", "longer") or t.endswith("n't") for t in before)
-                found.add((stem.group(), "-" if negative else "+"))
     return frozenset(found)
 
 
@@ -441,6 +447,10 @@ def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
     n, m = len(old), len(new)
     if not n or not m or n * m > MAX_PAIRING_CELLS:
         return [(a, None) for a in old] + [(None, b) for b in new]
+    if n == m == 1:  # one sentence reworded (or replaced): the usual edit, no table needed
+        if _similarity(set(old[0].key.split()), set(new[0].key.split())):
+            return [(old[0], new[0])]
+        return [(old[0], None), (None, new[0])]
     new_words = [set(b.key.split()) for b in new]
     score = [[_similarity(set(a.key.split()), words) for words in new_words] for a in old]
     # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
