@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -53,17 +53,42 @@ _ERROR_TITLE = re.compile(
     r"(?:500 )?internal server error|(?:502 )?bad gateway|(?:504 )?gateway time-?out|"
     r"access denied|error|[45]\d\d)"
 )
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+|:\s+")
 
-_CAPTCHA_TEXT = (
+
+@dataclass(frozen=True)
+class _Telltale:
+    """A phrase that gives a short non-article page away, and how to rule it out cheaply.
+
+    Most polls fetch an article that holds none of these, so each is first looked
+    for as its longest word, then as a pattern over the raw, case-folded text (any
+    whitespace between words, any apostrophe), and only then in the exact visible text.
+    """
+
+    phrase: str
+    word: str
+    rough: re.Pattern[str]
+
+
+def _telltales(*phrases: str) -> tuple[_Telltale, ...]:
+    def rough(phrase: str) -> re.Pattern[str]:
+        words = (re.escape(w).replace("'", "['\u2018\u2019\u02bc]") for w in phrase.split())
+        return re.compile(r"\s+".join(words))
+
+    return tuple(
+        _Telltale(p, max((w for w in p.split() if "'" not in w), key=len), rough(p))
+        for p in phrases
+    )
+
+
+_CAPTCHA_TEXT = _telltales(
     "enter the characters you see below",
     "type the characters you see in this image",
     "make sure you're not a robot",
     "click the button below to continue shopping",
 )
-_SIGN_IN_TEXT = ("enter your email or mobile phone number",)
-_ERROR_TEXT = (
+_SIGN_IN_TEXT = _telltales("enter your email or mobile phone number")
+_ERROR_TEXT = _telltales(
     "we can't find the page",
     "we couldn't find that page",
     "not a functioning page on our site",
@@ -100,27 +125,51 @@ _COUNTRY_CANON = {
 }
 _BANNER_TEXT = re.compile(r"applies to selling in\s*:\s*(?:<[^>]*>\s*)*([^<]+)", re.IGNORECASE)
 
-_INVISIBLE = "self::script or self::style or self::noscript or self::template or @hidden"
-_VISIBLE_TEXT = etree.XPath(f".//text()[not(ancestor::*[{_INVISIBLE}])]")
-# For sizing, cheaper: all text counted at C speed, the few scripts and hidden
-# subtrees subtracted afterwards.
-_HIDDEN_BOXES = "self::noscript or self::template or @hidden"
-_OUTER_HIDDEN = etree.XPath(f".//*[{_HIDDEN_BOXES}][not(ancestor::*[{_HIDDEN_BOXES}])]")
+_SCRIPT_TAGS = frozenset({"script", "style"})  # their text is code, never shown
+_HIDDEN_TAGS = frozenset({"noscript", "template"})  # shown only when scripts do not run
 _TITLE = etree.XPath("string((//title)[1])")
 _H1 = etree.XPath("string((//h1)[1])")
 _NOSCRIPT = etree.XPath("//noscript")
-_CAPTCHA_FORM = etree.XPath(
-    "//form[contains(@action, 'validateCaptcha')] | //input[@id='captchacharacters']"
-)
-_SIGN_IN_FORM = etree.XPath(
-    "//form[@name='signIn' or contains(@action, '/ap/signin')] | //input[@type='password']"
-)
 
 
-def _solid(element: html.HtmlElement) -> int:
-    """Characters of text under `element`, whitespace and scripts not counted."""
-    scripts = sum(_nonblank(s.text or "") for s in element.iter("script", "style"))
-    return _nonblank(element.text_content()) - scripts
+def _captcha_field(element: html.HtmlElement) -> bool:
+    if element.tag == "form":
+        return "validateCaptcha" in (element.get("action") or "")
+    return element.get("id") == "captchacharacters"
+
+
+def _sign_in_field(element: html.HtmlElement) -> bool:
+    if element.tag == "form":
+        return element.get("name") == "signIn" or "/ap/signin" in (element.get("action") or "")
+    return element.get("type") == "password"
+
+
+def _shown_texts(scope: html.HtmlElement) -> Iterator[str]:
+    """The text nodes of `scope` a reader sees, in document order.
+
+    Left out: script and style code, and boxes below the scope that only show
+    without scripts or not at all (noscript, template, `hidden`). A generator, so
+    asking whether a page holds a few characters stops at the first paragraph.
+    """
+    if isinstance(scope.tag, str) and scope.tag not in _SCRIPT_TAGS and scope.text:
+        yield scope.text
+    stack = [(scope, iter(scope))]
+    while stack:
+        parent, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack and parent.tail:
+                yield parent.tail
+        elif isinstance(child.tag, str) and (
+            child.tag in _HIDDEN_TAGS or child.get("hidden") is not None
+        ):
+            if child.tail:
+                yield child.tail
+        else:
+            if isinstance(child.tag, str) and child.tag not in _SCRIPT_TAGS and child.text:
+                yield child.text  # comments (tag is not a str) show only their tail
+            stack.append((child, iter(child)))
 
 
 def _nonblank(text: str) -> int:
@@ -164,32 +213,42 @@ class _View:
         body = self.root.find("body")
         return [body if body is not None else self.root]
 
-    @functools.cached_property
-    def size(self) -> int:
-        """How much visible text the scope holds; cheap, as every poll asks it."""
-        shown = sum(_solid(el) for el in self.scope)
-        return shown - sum(_solid(box) for el in self.scope for box in _OUTER_HIDDEN(el))
+    def at_least(self, chars: int) -> bool:
+        """Whether the scope shows `chars` characters other than whitespace; every poll asks."""
+        seen = 0
+        for el in self.scope:
+            for text in _shown_texts(el):
+                seen += _nonblank(text)
+                if seen >= chars:
+                    return True
+        return False
 
     @functools.cached_property
     def text(self) -> str:
         """Visible text of the scope as one clean line; only short pages need it."""
-        return _clean(" ".join(t for el in self.scope for t in _VISIBLE_TEXT(el)))
+        return _clean(" ".join(t for el in self.scope for t in _shown_texts(el)))
 
     @functools.cached_property
     def rough_text(self) -> str:
-        """All text of the scope, hidden parts included, cheaply folded: a superset of `text`.
+        """All text of the scope, hidden parts included, case folded: cheap to search.
 
-        Articles almost never hold a telltale phrase, so looking here first spares
-        every ordinary poll the exact visible-size count.
+        Whatever `text` says, this says too (give or take whitespace and the kind of
+        apostrophe), so a telltale phrase missing here is missing from the page.
         """
-        raw = " ".join(el.text_content() for el in self.scope)
-        return " ".join(raw.translate(_APOSTROPHES).casefold().split())
+        return " ".join(el.text_content() for el in self.scope).casefold()
 
-    def short_and_says(self, phrases: Sequence[str]) -> str | None:
+    @functools.cached_property
+    def fields(self) -> list[html.HtmlElement]:
+        """Every form and input of the page, found in one pass."""
+        return list(self.root.iter("form", "input"))
+
+    def short_and_says(self, telltales: Sequence[_Telltale]) -> str | None:
         """The first telltale phrase on a page too short to be an article."""
-        if not any(p in self.rough_text for p in phrases) or self.size >= SHORT_PAGE_CHARS:
+        rough = self.rough_text
+        candidates = [t.phrase for t in telltales if t.word in rough and t.rough.search(rough)]
+        if not candidates or self.at_least(SHORT_PAGE_CHARS):
             return None
-        return next((p for p in phrases if p in self.text), None)
+        return next((p for p in candidates if p in self.text), None)
 
     def titled(self, pattern: re.Pattern[str]) -> bool:
         return any(pattern.fullmatch(part) for part in self.title_parts)
@@ -224,7 +283,7 @@ def classify_response(
 
 def _captcha(view: _View) -> str | None:
     phrase = view.short_and_says(_CAPTCHA_TEXT)
-    if view.titled(_CAPTCHA_TITLE) or _CAPTCHA_FORM(view.root) or phrase:
+    if view.titled(_CAPTCHA_TITLE) or any(map(_captcha_field, view.fields)) or phrase:
         return (
             "robot check (captcha) instead of the policy: the site is challenging automated "
             "requests; poll less often (raise the page's interval or lower defaults.per_host)"
@@ -237,7 +296,8 @@ def _sign_in(view: _View) -> str | None:
         _SIGN_IN_PATH.match(urlsplit(view.page.url).path or "/")
     )
     phrase = view.short_and_says(_SIGN_IN_TEXT)
-    if redirected or view.titled(_SIGN_IN_TITLE) or _SIGN_IN_FORM(view.root) or phrase:
+    signs_in = any(map(_sign_in_field, view.fields))
+    if redirected or view.titled(_SIGN_IN_TITLE) or signs_in or phrase:
         return (
             f"sign-in page instead of the policy (at {view.final_url}): the page now asks for "
             "a login, or the site is turning this client away; open the URL in a private "
@@ -262,9 +322,11 @@ def _javascript(view: _View) -> str | None:
     """An app shell, an empty placeholder, or a selector that finds nothing."""
     select = view.page.select
     if view.content:
-        empty = view.size < EMPTY_CONTENT_CHARS
+        empty = not view.at_least(EMPTY_CONTENT_CHARS)
     elif view.content is None:
-        empty = not view.size or (view.size < SHELL_CHARS and _asks_for_javascript(view))
+        empty = not view.at_least(1) or (
+            not view.at_least(SHELL_CHARS) and _asks_for_javascript(view)
+        )
     else:
         empty = True
     if not empty:

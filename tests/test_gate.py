@@ -54,6 +54,11 @@ def test_a_robot_check_page_is_not_a_policy_change(pageserver):
         ("captcha input", '<input id="captchacharacters" name="field-keywords">', "robot"),
         ("captcha wording", "<h4>Type the characters you see in this image:</h4>", "robot"),
         (
+            "captcha wording wrapped",
+            "<p>Sorry, we just need to make sure\n      you\u2019re not a <b>robot</b>.</p>",
+            "robot",
+        ),
+        (
             "sign-in form",
             '<form name="signIn" method="post"><input name="email"></form>',
             "sign-in",
