@@ -487,7 +487,9 @@ def _failed(
     since = state.get("unreachable_since") or at
     fields: dict[str, object] = {"consecutive_failures": failures, "unreachable_since": since}
     if failures >= config.defaults.failures_before_alert and not state.get("unreachable_alerted"):
-        alert = alerts.unreachable_alert(page, failures, reason, since)
+        alert = alerts.unreachable_alert(
+            page, failures, reason, since, config_path=config.path, data_dir=str(store.data_dir)
+        )
         store.enqueue_alerts(alerts.outbox_items(alert, config.routes, at))
         fields["unreachable_alerted"] = True
     store.set_page_state(page.id, **fields)
