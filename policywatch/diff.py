@@ -71,29 +71,50 @@ _ABBREVIATIONS = (
 # fmt: on
 # A sentence ends at . ! ? (and closing quotes or brackets) before a space and a capital or
 # digit, unless the period closes an abbreviation: a listed word, a dotted one (e.g, i.e,
-# U.S), a capital initial (J. Smith), or "No." before a number. The look-behinds run only
-# where punctuation was found, so one regex pass splits a block.
-_BOUNDARY_RE = re.compile(
-    r"[.!?…]+"
-    + "".join(rf"(?<!\b(?i:{word})\.)" for word in _ABBREVIATIONS)
-    + r"(?<!\.[A-Za-z]\.)(?<!\b[A-Z]\.)(?!(?<=\b[Nn]o\.)\s+\d)(?!(?<=\b[Nn]os\.)\s+\d)"
-    + r"[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"
+# U.S), a capital initial (J. Smith), or "No." before a number.
+_AFTER_END = r"(?=([\"'”’)\]]*\s+)[\"'“‘(\[]?[A-Z0-9])"
+# Candidate ends. The first character is spelled out so the regex engine can skip ahead to
+# it instead of trying every position; most blocks only have periods, and a regex that
+# starts with one literal character skips fastest of all.
+_END_RE = re.compile(r"[.!?…][.!?…]*" + _AFTER_END)
+_PERIOD_END_RE = re.compile(r"\.\.*" + _AFTER_END)
+# Searched in the few characters before a candidate's period, so the abbreviations cost one
+# small search per sentence end, not forty look-behinds at every period: a listed word, a
+# capital initial, "No"/"Nos" (only before a number), each a whole word; or the last letter
+# of a dotted abbreviation ("e.g", "U.S").
+_ABBREVIATION_RE = re.compile(
+    rf"(?:^|\W)(?:(?i:{'|'.join(_ABBREVIATIONS)})|[A-Z]|(?P<number>[Nn]os?))\Z|\.[A-Za-z]\Z"
 )
+_ABBREVIATION_WINDOW = max(map(len, _ABBREVIATIONS)) + 1  # the word and the character before
+_NUMBER_AFTER_RE = re.compile(r"\s+\d")
 
 
 def split_sentences(text: str) -> list[str]:
     """Split a block into sentences, keeping "e.g.", "U.S.", "No. 5", "Inc." and decimals whole."""
+    ends = _END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE
     sentences = []
     start = 0
-    for boundary in _BOUNDARY_RE.finditer(text):
-        sentence = text[start : boundary.end()].strip()
+    for end in ends.finditer(text):
+        stop = end.end()
+        if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
+            continue
+        cut = stop + len(end[1])
+        sentence = text[start:cut].strip()
         if sentence:
             sentences.append(sentence)
-        start = boundary.end()
+        start = cut
     tail = text[start:].strip()
     if tail:
         sentences.append(tail)
     return sentences
+
+
+def _is_abbreviation(text: str, period: int) -> bool:
+    """Whether the period at `period` closes an abbreviation rather than a sentence."""
+    found = _ABBREVIATION_RE.search(text, max(0, period - _ABBREVIATION_WINDOW), period)
+    if found is None:
+        return False
+    return found["number"] is None or _NUMBER_AFTER_RE.match(text, period + 1) is not None
 
 
 # --------------------------------------------------------------------------- folding
