@@ -512,11 +512,6 @@ def test_a_page_that_keeps_failing_raises_one_unreachable_alert_and_one_recovere
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline._failed calls alerts.unreachable_alert without config_path/data_dir, so the "
-    "alert's `policywatch -v check PAGE` command lacks the -c/-d the change alerts carry",
-)
 def test_the_unreachable_alert_names_the_check_command_for_this_watchlist(seller, site, webhook):
     seller.watch(hook_route(webhook), failures_before_alert=1)
     site.route("/conduct", SERVER_ERROR, status=500)
