@@ -30,6 +30,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
+from itertools import groupby
+from operator import eq
 from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
@@ -433,13 +435,29 @@ def _diff_run(
 
 
 def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, int, int, int]]:
-    """SequenceMatcher opcodes, without building a matcher for the usual one-for-one edit."""
-    if old and new and (len(old) > 1 or len(new) > 1):
+    """SequenceMatcher opcodes, without building a matcher for the usual edits in place."""
+    if len(old) == len(new):
+        where = {item: i for i, item in enumerate(old)}
+        if len(where) == len(old) and all(where.get(item, j) == j for j, item in enumerate(new)):
+            # Nothing inserted, deleted or moved: an item found on both sides is at the same
+            # index, so SequenceMatcher would match exactly the runs of equal items.
+            return _in_place_opcodes(old, new)
+    if old and new:
         return SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
-    if old == new:
-        return [("equal", 0, len(old), 0, len(new))] if old else []
-    op = "replace" if old and new else "delete" if old else "insert"
-    return [(op, 0, len(old), 0, len(new))]
+    return [("delete" if old else "insert", 0, len(old), 0, len(new))]
+
+
+def _in_place_opcodes(
+    old: list[Hashable], new: list[Hashable]
+) -> list[tuple[str, int, int, int, int]]:
+    """Opcodes of two lists of one length: runs of equal items and of replaced ones."""
+    opcodes = []
+    start = 0
+    for same, run in groupby(map(eq, old, new)):
+        end = start + sum(1 for _ in run)
+        opcodes.append(("equal" if same else "replace", start, end, start, end))
+        start = end
+    return opcodes
 
 
 _T = TypeVar("_T")
