@@ -13,12 +13,13 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import lxml.html
+from cssselect import parser as css_parser
 from lxml import etree
-from lxml.cssselect import CSSSelector
+from lxml.cssselect import CSSSelector, LxmlTranslator
 from lxml.html import HtmlElement
 
 from policywatch.models import Document, PageSpec, sha256_hex
@@ -26,27 +27,20 @@ from policywatch.normalize import normalize_text
 from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
 
 # Never policy text, on any site. Dropped from the selected body before reading it.
-NOISE_XPATH = etree.XPath(
-    " | ".join(
-        [
-            f".//{tag}"
-            for tag in (
-                "script",
-                "style",
-                "noscript",
-                "template",
-                "nav",
-                "form",
-                "header",
-                "footer",
-                "iframe",
-                "svg",
-                "button",
-            )
-        ]
-        + [".//*[@hidden]", ".//*[@aria-hidden='true']"]
-    )
+NOISE_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "form",
+    "header",
+    "footer",
+    "iframe",
+    "svg",
+    "button",
 )
+NOISE_SELECTORS = (*NOISE_TAGS, "[hidden]", "[aria-hidden='true']")
 
 # Without a selector, the first of these that exists is the main content.
 MAIN_CONTENT_SELECTORS = ("main", "[role=main]", "article", "#help-content")
@@ -141,6 +135,10 @@ def parse_html(text: str | bytes) -> HtmlElement:
         return lxml.html.Element("html")
 
 
+_TRANSLATOR = LxmlTranslator()  # the one CSSSelector uses, so a gathered test matches alike
+_XPATH_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_.-]*")
+
+
 @functools.lru_cache(maxsize=256)
 def css(selector: str) -> CSSSelector:
     """Compiled selectors, cached: every poll of every page reuses the same few."""
@@ -183,15 +181,99 @@ def prepare(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> P
     metadata = _page_metadata(root)
     content = _select_content(root, page)
     first_h1 = next(content.iter("h1"), None)
-    _drop(NOISE_XPATH(content))
-    for selector in (*METADATA_CHROME, *page.remove):
-        _drop(css(selector)(content))
+    for cut in _cuts(tuple(page.remove)):
+        _drop(cut(content))
     settings = "\x00".join(
         (EXTRACTOR_VERSION, base_url, page.select or "", *page.remove, "\x01", *page.ignore)
     )
     markup = etree.tostring(content, encoding="utf-8", with_tail=False)
     fingerprint = sha256_hex(settings.encode("utf-8") + b"\x00" + markup)
     return Prepared(root, content, metadata, first_h1, fingerprint)
+
+
+_Cut = Callable[[HtmlElement], Iterable[HtmlElement]]
+
+
+@functools.lru_cache(maxsize=256)
+def _cuts(remove: tuple[str, ...]) -> tuple[_Cut, ...]:
+    """What `prepare` drops, in order: the noise, the chrome, then each `remove` selector.
+
+    Each selector used to be a scan of the body, fifteen per poll. A selector that
+    looks only at the element itself (tag, id, class, attribute, :not of those)
+    matches the same elements whether it runs before or after the others, so a run
+    of them is gathered into a few scans (see `_Gathered`). A combinator or
+    structural pseudo-class (`div > p`, `:first-child`, `:empty`) still sees the
+    body as the cuts before it left it, and runs in its place.
+    """
+    cuts: list[_Cut] = []
+    gathered = _Gathered()
+    for selector in (*NOISE_SELECTORS, *METADATA_CHROME, *remove):
+        parts = css_parser.parse(selector)
+        if all(p.pseudo_element is None and _self_only(p.parsed_tree) for p in parts):
+            gathered.add(parts)
+        else:
+            cuts += [*gathered.cuts(), css(selector)]
+            gathered = _Gathered()
+    return (*cuts, *gathered.cuts())
+
+
+class _Gathered:
+    """Element-only selectors as few scans: tag names at C speed, the rest by attribute.
+
+    A scan for `[@class]` that tests the few elements with a class against every
+    class selector costs what one class selector alone used to.
+    """
+
+    def __init__(self) -> None:
+        self.tags: set[str] = set()
+        self.tests: dict[str | None, dict[str, None]] = {}  # needed attribute -> XPath tests
+
+    def add(self, parts: Sequence[css_parser.Selector]) -> None:
+        for part in parts:
+            tree = part.parsed_tree
+            if isinstance(tree, css_parser.Element) and tree.element and tree.namespace is None:
+                self.tags.add(tree.element)
+            else:
+                test = _TRANSLATOR.selector_to_xpath(part, prefix="self::")
+                self.tests.setdefault(_needed_attribute(tree), {})[f"({test})"] = None
+
+    def cuts(self) -> list[_Cut]:
+        cuts: list[_Cut] = []
+        if self.tags:
+            tags = tuple(sorted(self.tags))
+            cuts.append(lambda content: [e for e in content.iter(*tags) if e is not content])
+        for attribute, tests in self.tests.items():
+            having = f"[@{attribute}]" if attribute else ""
+            cuts.append(etree.XPath(f"descendant::*{having}[{' or '.join(tests)}]"))
+        return cuts
+
+
+def _self_only(node: object) -> bool:
+    if isinstance(node, css_parser.Element):
+        return True
+    if isinstance(node, css_parser.Hash | css_parser.Class | css_parser.Attrib):
+        return _self_only(node.selector)
+    if isinstance(node, css_parser.Negation):
+        return _self_only(node.selector) and _self_only(node.subselector)
+    return False
+
+
+def _needed_attribute(node: object) -> str | None:
+    """An attribute every element matching this element-only selector has, if any."""
+    while not isinstance(node, css_parser.Element):
+        if isinstance(node, css_parser.Class):
+            return "class"
+        if isinstance(node, css_parser.Hash):
+            return "id"
+        if (
+            isinstance(node, css_parser.Attrib)
+            and node.operator != "!="  # [a!=b] also matches elements without `a`
+            and node.namespace is None
+            and _XPATH_NAME.fullmatch(node.attrib)
+        ):
+            return node.attrib
+        node = node.selector  # type: ignore[attr-defined]
+    return None
 
 
 def extract_document(

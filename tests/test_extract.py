@@ -299,6 +299,25 @@ def test_several_matches_are_read_in_page_order_and_only_once():
     assert [b.text for b in doc.sections[0].blocks] == ["First.", "Second.", "Nested."]
 
 
+def test_remove_selectors_cut_what_they_name_and_see_the_body_as_earlier_cuts_left_it():
+    html = (
+        "<html><body><div id='policy'><h1>Policy</h1>"
+        "<div class='note promo'>Try our app!</div><p class='promo-free'>Kept.</p>"
+        "<div class='x'><script>track()</script><p>First after the script.</p>"
+        "<p>Second.</p></div><p data-ad>Sponsored</p><p>Tail.</p>"
+        "<p id='k' class='b'>By id and class.</p></div></body></html>"
+    )
+    page = PageSpec(
+        id="t",
+        url="https://example.com/",
+        select="#policy",
+        # `.x > p:first-child` only matches once the noise (the script) is gone.
+        remove=(".promo", "[data-ad]", ".x > p:first-child", "#k.b"),
+    )
+    doc = extract(html, page)
+    assert [b.text for b in doc.sections[0].blocks] == ["Kept.", "Second.", "Tail."]
+
+
 def test_page_ignore_patterns_apply_to_the_hashed_text():
     page = PageSpec(id="t", url=URL, select="#full-help-page", ignore=(r"Visitor \d+\.",))
     template = "<html><body><div id='full-help-page'><h1>P</h1><p>Rule. Visitor {}.</p></div>"
