@@ -207,3 +207,15 @@ def test_a_recovered_page_alert_reaches_the_routes_that_heard_it_was_down():
     routes = [r["route"] for r in outbox_items(up, ROUTES, "2026-11-30T08:00:00Z")]
     assert routes == [r["route"] for r in outbox_items(down, ROUTES, "2026-11-29T21:00:00Z")]
     assert up.key != down.key
+
+
+def test_a_page_nobody_can_check_is_announced_even_on_routes_kept_for_critical_changes():
+    down = unreachable_alert(CONDUCT, 3, "timeout", "2026-11-29T20:00:00Z")
+    up = recovered_alert(CONDUCT, "2026-11-29T20:00:00Z")
+    critical_only = [Route("https://example.invalid/hook", "pager", Severity.CRITICAL)]
+    assert [i["route"] for i in outbox_items(down, critical_only, "2026-11-29T21:00:00Z")] == [
+        "pager"
+    ]
+    assert [i["route"] for i in outbox_items(up, critical_only, "2026-11-30T08:00:00Z")] == [
+        "pager"
+    ]
