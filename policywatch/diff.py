@@ -139,7 +139,8 @@ def fold(text: str, ignore: Sequence[re.Pattern[str]] = ()) -> str:
 
 # --------------------------------------------------------------------------- obligations
 
-_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# The first character on its own lets the regex engine skip to the next word quickly.
+_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9]*(?:'[a-z]+)?")
 _MODALS = frozenset({"may", "might", "can", "could", "must", "shall", "should", "will", "need"})
 _CONTRACTED = {
     "cannot": "can",
