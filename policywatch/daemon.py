@@ -147,7 +147,12 @@ class Work(threading.Thread):
         started = time.monotonic()
         try:
             report = check_pages(
-                self.config, store, page_ids=self.pages, progress=self._progress, deliver=False
+                self.config,
+                store,
+                page_ids=self.pages,
+                progress=self._progress,
+                deliver=False,
+                skip_unknown=True,  # a reload may have removed a page that was due
             )
             outcomes = report.outcomes
         except Exception:
@@ -155,7 +160,9 @@ class Work(threading.Thread):
             outcomes = []
             for page_id in self.pages:
                 try:
-                    report = check_pages(self.config, store, page_ids=[page_id], deliver=False)
+                    report = check_pages(
+                        self.config, store, page_ids=[page_id], deliver=False, skip_unknown=True
+                    )
                     outcomes.extend(report.outcomes)
                 except Exception:
                     log.exception("page=%s check crashed; the other pages go on", page_id)
