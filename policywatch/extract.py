@@ -111,6 +111,17 @@ def _parser(encoding: str | None) -> lxml.html.HTMLParser:
     return parsers[encoding]
 
 
+def remember_utf8_source(text: str, data: bytes) -> None:
+    """Note that `text` is exactly the valid UTF-8 `data` decoded, for this thread's next parse.
+
+    Every poll decodes a fetched body (the gate and the store want text) and then
+    parses that text, which meant encoding ~150 KB back to the bytes it came from.
+    `parse_html(text)` hands libxml2 these bytes instead: the same input, so the
+    same tree. Only the very object `text` is matched, and only once.
+    """
+    _local.utf8_source = (text, data)
+
+
 def parse_html(text: str | bytes) -> HtmlElement:
     """Parse untrusted HTML into an <html> element, never touching the network.
 
@@ -121,7 +132,9 @@ def parse_html(text: str | bytes) -> HtmlElement:
     charset> sniffing. An empty body gives an empty <html> element.
     """
     if isinstance(text, str):
-        data, encoding = text.encode("utf-8", "surrogatepass"), "utf-8"
+        source = _local.__dict__.pop("utf8_source", None)
+        data = source[1] if source and source[0] is text else text.encode("utf-8", "surrogatepass")
+        encoding = "utf-8"
     else:
         data = text
         try:

@@ -31,6 +31,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from policywatch import __version__
+from policywatch.extract import remember_utf8_source
 from policywatch.models import Defaults, FetchResult, PageSpec
 
 log = logging.getLogger(__name__)
@@ -491,6 +492,13 @@ def decode_html(raw: bytes, content_type: str | None = None) -> str:
         or _known_codec(_search(_META_CHARSET, raw[:META_SNIFF_BYTES]))
         or _detect(raw)
     )
+    if encoding == "utf-8":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", errors="replace")
+        remember_utf8_source(text, raw)  # so parsing it need not encode it back
+        return text
     return raw.decode(encoding, errors="replace")
 
 

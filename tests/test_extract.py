@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from policywatch.extract import NotPolicy, extract_document, parse_html
+from policywatch.fetch import decode_html
 from policywatch.models import Document, PageSpec
 from policywatch.normalize import normalize_link, normalize_text
 from tests.pageserver import fixture, fresh_noise
@@ -124,6 +125,23 @@ def test_bytes_in_a_declared_charset_and_str_with_an_xml_declaration_both_parse(
     declared = '<?xml version="1.0" encoding="utf-8"?><html><body><p>café</p></body></html>'
     assert parse_html(declared).text_content() == "café"
     assert parse_html("").tag == "html"
+
+
+def test_a_fetched_body_parses_to_the_page_it_was_decoded_from():
+    """Parsing reuses the bytes a body was decoded from, and only that body's bytes."""
+    bodies = [
+        "<html><body><p>Vendeurs : caf\u00e9, \u201cavis\u201d \U0001f4e6</p></body></html>",
+        "<html><body><p>Second page</p></body></html>",
+    ]
+    first, second = (decode_html(b.encode("utf-8"), "text/html; charset=utf-8") for b in bodies)
+    invalid = decode_html(
+        b"<html><body><p>bad \xff byte</p></body></html>", "text/html; charset=utf-8"
+    )
+
+    assert parse_html(first).text_content() == "Vendeurs : caf\u00e9, \u201cavis\u201d \U0001f4e6"
+    assert parse_html(second).text_content() == "Second page"
+    assert parse_html(second).text_content() == "Second page"
+    assert parse_html(invalid).text_content() == "bad \ufffd byte"
 
 
 # --------------------------------------------------------------------------- noise
