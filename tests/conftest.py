@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.notify_receivers import HttpReceiver, SmtpReceiver
 from tests.pageserver import PageServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,22 @@ def pageserver():
     server = PageServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on loopback that keeps what it receives."""
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP receiver on loopback for apprise json:// posts."""
+    receiver = HttpReceiver().start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

@@ -145,20 +145,6 @@ def route_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def mailbox() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def webhook() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def chat() -> Iterator[responses.RequestsMock]:
     """Slack's and Discord's webhooks intercepted; everything on loopback goes through."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
