@@ -103,6 +103,37 @@ def test_an_added_sentence_inside_a_paragraph_is_one_added_change_not_a_new_para
     )
 
 
+def test_two_reworded_bullets_around_an_untouched_one_are_two_changes_in_page_order():
+    old = conduct()
+    bullets = [b.text for b in old.section(REVIEWS).blocks]
+    new = conduct(
+        reviews=[
+            bullets[0],
+            "- Pay for or offer a discount in exchange for providing feedback or reviews",
+            "- " + bullets[2],
+            "- Solicit reviews only from buyers who had a positive experience",
+        ]
+    )
+    result = diff(old, new)
+    assert [(c.kind, c.old) for c in result.changes] == [
+        ("modified", bullets[1]),
+        ("modified", bullets[3]),
+    ]
+    assert [(f.op, f.text) for f in result.changes[1].fragments if f.op != "equal"] == [
+        ("delete", "customers"),
+        ("insert", "buyers"),
+    ]
+
+
+def test_bullets_that_swap_places_are_a_move_not_two_rewordings():
+    old = conduct()
+    bullets = [b.text for b in old.section(REVIEWS).blocks]
+    new = conduct(reviews=[bullets[0], "- " + bullets[1], "- " + bullets[3], "- " + bullets[2]])
+    result = diff(old, new)
+    assert {c.kind for c in result.changes} == {"added", "removed"}
+    assert all("moved" in c.tags for c in result.changes)
+
+
 def test_moving_a_section_is_reported_as_a_move_not_as_removed_and_added():
     old = conduct()
     outline = {s.label: [b.text for b in s.blocks] for s in old.sections}
@@ -397,6 +428,18 @@ def test_sentences_split_at_full_stops_but_not_at_abbreviations_or_decimals():
         "Are they?",
         "Yes.",
     ]
+
+
+@pytest.mark.parametrize("ending", ["", " Is that clear?", " It is!", " And so on…"])
+def test_full_stops_split_the_same_way_whatever_else_ends_the_paragraph(ending: str):
+    text = "Write to J. Smith at Acme Ltd. Orders No. 7 and Nos. 8 count. Say no. Then wait."
+    sentences = split_sentences(text + ending)
+    assert sentences[:3] == [
+        "Write to J. Smith at Acme Ltd. Orders No. 7 and Nos. 8 count.",
+        "Say no.",
+        "Then wait.",
+    ]
+    assert sentences[3:] == ([ending.strip()] if ending else [])
 
 
 def test_the_inline_diff_works_on_whole_words():
