@@ -13,12 +13,13 @@ import codecs
 import contextlib
 import email.utils
 import logging
+import queue
 import random
 import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -336,26 +337,34 @@ class Fetcher:
         per_host = max(1, self.defaults.per_host)
         in_flight: Counter[str] = Counter()
         running: dict[Future[T], PageSpec] = {}
+        finished: queue.SimpleQueue[Future[T]] = queue.SimpleQueue()
+
+        def start_what_may_start() -> None:
+            """Round-robin over hosts, up to `workers` at once and `per_host` per host."""
+            progress = True
+            while progress and len(running) < workers:
+                progress = False
+                for host in list(pending):
+                    if len(running) >= workers or in_flight[host] >= per_host:
+                        continue
+                    job = pending[host].popleft()
+                    if not pending[host]:
+                        del pending[host]
+                    future = pool.submit(self._fetch_then, job, then)
+                    running[future] = job[0]
+                    in_flight[host] += 1
+                    future.add_done_callback(finished.put)
+                    progress = True
+
         with ThreadPoolExecutor(workers, thread_name_prefix="policywatch-fetch") as pool:
             try:
-                while pending or running:
-                    progress = True
-                    while progress and len(running) < workers:
-                        progress = False
-                        for host in list(pending):
-                            if len(running) >= workers or in_flight[host] >= per_host:
-                                continue
-                            job = pending[host].popleft()
-                            if not pending[host]:
-                                del pending[host]
-                            running[pool.submit(self._fetch_then, job, then)] = job[0]
-                            in_flight[host] += 1
-                            progress = True
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        page = running.pop(future)
-                        in_flight[page.host] -= 1
-                        yield page, _result_of(future, page, then)
+                start_what_may_start()
+                while running:
+                    future = finished.get()
+                    page = running.pop(future)
+                    in_flight[page.host] -= 1
+                    start_what_may_start()  # before the caller gets the result: no idle worker
+                    yield page, _result_of(future, page, then)
             finally:
                 for future in running:
                     future.cancel()
