@@ -492,13 +492,15 @@ def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
             return [(old[0], new[0])]
         return [(old[0], None), (None, new[0])]
     new_words = [set(b.key.split()) for b in new]
-    score = [[_similarity(set(a.key.split()), words) for words in new_words] for a in old]
+    old_words = [set(a.key.split()) for a in old]
+    score = [[_similarity(words, other) for other in new_words] for words in old_words]
     # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
+        row, below, scores = best[i], best[i + 1], score[i]  # this loop runs n * m times
         for j in range(m - 1, -1, -1):
-            paired = best[i + 1][j + 1] + score[i][j] if score[i][j] else 0.0
-            best[i][j] = max(best[i + 1][j], best[i][j + 1], paired)
+            paired = below[j + 1] + scores[j] if scores[j] else 0.0
+            row[j] = max(below[j], row[j + 1], paired)
     pairs: list[_Pair] = []
     i = j = 0
     while i < n and j < m:
