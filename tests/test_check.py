@@ -7,55 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.cli import main
-from policywatch.store import Store
-from tests.pageserver import fixture
-
-CONDUCT = fixture("conduct-v1.html")
-REWORDED = CONDUCT.replace(
-    "<li>Not send unsolicited or inappropriate communications</li>",
-    "<li>Not send unsolicited, promotional or inappropriate communications</li>",
-)
+from tests.seller import CONDUCT, REWORDED, Seller, pages_at, write_watchlist
 
 
-def watchlist(tmp_path: Path, pages: dict[str, str], extra: str = "") -> Path:
-    lines = ["pages:"]
-    for page_id, url in pages.items():
-        lines += [
-            f"  - id: {page_id}",
-            f"    url: {url}",
-            '    select: "#full-help-page"',
-            '    remove: ["[hidden]", ".hh-scroll-to-top-box"]',
-            "    fetch: http",
-        ]
-    lines += ["defaults:", "  retries: 1", "  timeout: 5", "rules: []", extra]
-    path = tmp_path / "watchlist.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-class Seller:
-    """Runs the CLI the way a seller types it, against one watchlist and data dir."""
-
-    def __init__(self, tmp_path: Path, config: Path) -> None:
-        self.config = config
-        self.data = tmp_path / "data"
-
-    def __call__(self, capsys, *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(["-c", str(self.config), "-d", str(self.data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    def snapshots(self, page_id: str) -> list:
-        with Store(self.data) as store:
-            return store.snapshots(page_id)
+def watching(tmp_path: Path, **urls: str) -> Path:
+    return write_watchlist(tmp_path / "watchlist.yaml", pages_at(urls), notify=())
 
 
 @pytest.fixture
 def seller(tmp_path, pageserver):
     pageserver.route("/conduct", CONDUCT)
-    return Seller(tmp_path, watchlist(tmp_path, {"conduct": pageserver.url("/conduct")}))
+    return Seller(
+        tmp_path,
+        write_watchlist(
+            tmp_path / "watchlist.yaml",
+            pages_at({"conduct": pageserver.url("/conduct")}),
+            notify=(),
+        ),
+    )
 
 
 def test_first_check_stores_a_baseline_snapshot(seller, capsys):
@@ -92,7 +61,14 @@ def test_a_reworded_bullet_stores_one_snapshot_and_one_changed_section(seller, p
 
 def test_a_304_is_unchanged_without_downloading(tmp_path, pageserver, capsys):
     pageserver.route("/conduct", CONDUCT, etag=True)
-    seller = Seller(tmp_path, watchlist(tmp_path, {"conduct": pageserver.url("/conduct")}))
+    seller = Seller(
+        tmp_path,
+        write_watchlist(
+            tmp_path / "watchlist.yaml",
+            pages_at({"conduct": pageserver.url("/conduct")}),
+            notify=(),
+        ),
+    )
     seller(capsys, "check")
     code, out, _ = seller(capsys, "check")
     assert code == 0 and "unchanged" in out
@@ -141,7 +117,7 @@ def test_walls_and_errors_are_never_a_policy_change(
 def test_quiet_check_prints_only_problems(tmp_path, pageserver, capsys):
     pageserver.route("/ok", CONDUCT)
     pageserver.route("/gone", "missing", status=404)
-    config = watchlist(tmp_path, {"ok": pageserver.url("/ok"), "gone": pageserver.url("/gone")})
+    config = watching(tmp_path, ok=pageserver.url("/ok"), gone=pageserver.url("/gone"))
     seller = Seller(tmp_path, config)
     code, out, _ = seller(capsys, "-q", "check")
     assert code == 1

@@ -30,6 +30,7 @@ from policywatch.config import load_config
 from policywatch.store import Store
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import fixture
+from tests.seller import pages_at, write_watchlist
 
 CONDUCT = fixture("conduct-v1.html")
 REWORDED = CONDUCT.replace(
@@ -44,19 +45,12 @@ def watchlist(
     path: Path, pages: dict[str, str], *, notify: str | None = None, interval: str = "2s"
 ) -> Path:
     """A watchlist polling every page every 2 s (by default), over plain HTTP, failing fast."""
-    lines = ["defaults:", f"  interval: {interval}", "  timeout: 5s", "  retries: 0", "pages:"]
-    for page_id, url in pages.items():
-        lines += [
-            f"  - id: {page_id}",
-            f"    url: {url}",
-            '    select: "#full-help-page"',
-            '    remove: ["[hidden]", ".hh-scroll-to-top-box"]',
-            "    fetch: http",
-        ]
-    if notify:
-        lines += ["notify:", "  - name: hook", f"    url: {notify}"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_watchlist(
+        path,
+        pages_at(pages),
+        notify=[{"name": "hook", "url": notify}] if notify else (),
+        defaults={"interval": interval, "timeout": "5s", "retries": 0},
+    )
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 15.0) -> object:
@@ -235,9 +229,7 @@ def test_an_edited_watchlist_is_reloaded_and_a_broken_edit_keeps_the_old_one_run
     wait_for(lambda: snapshots(data, "added"), "the page added by the edit")
     assert watcher.logged("watchlist reloaded")
 
-    config.write_text(
-        config.read_text().replace("    fetch: http", "    fetch: htp", 1), encoding="utf-8"
-    )
+    config.write_text(config.read_text().replace("fetch: http", "fetch: htp", 1), encoding="utf-8")
     [error] = wait_for(lambda: watcher.logged("watchlist not reloaded"), "the reload error")
     assert f"{config}:" in json.loads(error)["error"]  # names the file and line
     polls = len(pageserver.hits("/added"))

@@ -14,16 +14,15 @@ from policywatch.errors import UsageError
 from policywatch.pipeline import check_pages
 from policywatch.store import Store
 from tests.pageserver import PageServer
-from tests.test_seller_central import (
+from tests.seller import (
     CONDUCT,
     REWORDED,
     SELLER_CENTRAL_PARTS,
     Seller,
     conduct_seller,
-    marketplace_seller,
-    serve_marketplace,
     write_watchlist,
 )
+from tests.test_seller_central import marketplace_seller, serve_marketplace
 
 ANNOUNCEMENT = (
     '<p class="hh-announcement">New: answer buyer messages on the go with the Amazon Seller app.'
@@ -214,7 +213,9 @@ FAIR_PRICING_URL = (
 def test_importing_the_real_fair_pricing_history_shows_the_shipping_option_change(
     tmp_path: Path, real_pages: Path, capsys
 ):
-    config = write_watchlist(tmp_path, [{"id": "fair-pricing", "url": FAIR_PRICING_URL}])
+    config = write_watchlist(
+        tmp_path / "watchlist.yaml", [{"id": "fair-pricing", "url": FAIR_PRICING_URL}]
+    )
     seller = Seller(tmp_path, config)
     files = sorted(str(p) for p in (real_pages / FAIR_PRICING).glob("*.html"))
     assert len(files) == 4
@@ -247,7 +248,7 @@ def two_pages(tmp_path: Path, server: PageServer) -> Seller:
         {"id": page_id, "url": server.url(f"/{page_id}"), **SELLER_CENTRAL_PARTS, "fetch": "http"}
         for page_id in ("conduct", "reviews")
     ]
-    return Seller(tmp_path, write_watchlist(tmp_path, pages))
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages))
 
 
 def test_check_with_a_page_id_checks_only_that_page(tmp_path: Path, pageserver: PageServer, capsys):

@@ -7,81 +7,24 @@ each story runs the CLI a seller types against the page server.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from policywatch import browser
-from policywatch.cli import main
-from policywatch.store import Store
 from tests.pageserver import PageServer, Seen, fixture
-
-CONDUCT = fixture("conduct-v1.html")
-REWORDED = CONDUCT.replace(
-    "<li>Not send unsolicited or inappropriate communications</li>",
-    "<li>Not send unsolicited, promotional or inappropriate communications</li>",
+from tests.seller import (
+    CONDUCT,
+    REWORDED,
+    SELLER_CENTRAL_PARTS,
+    Seller,
+    conduct_seller,
+    write_watchlist,
 )
+
 DATE_BUMPED = CONDUCT.replace("Last updated: March 3, 2026", "Last updated: April 9, 2026")
-SELLER_CENTRAL_PARTS = {
-    "select": "#full-help-page",
-    "remove": ["[hidden]", ".hh-scroll-to-top-box"],
-}
-INBOX = {"url": "json://127.0.0.1:9/", "name": "seller-inbox"}
 HELP_PATH = "/help/hub/reference/external/G1801"
-
-
-def write_watchlist(tmp_path: Path, pages: list[dict[str, Any]], *, notify: bool = True) -> Path:
-    """A watchlist.yaml as a seller writes it; one retry keeps failing fetches quick."""
-    config: dict[str, Any] = {
-        "pages": pages,
-        "defaults": {"retries": 1, "timeout": 5},
-        "rules": [],
-    }
-    if notify:
-        config["notify"] = [INBOX]
-    path = tmp_path / "watchlist.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
-class Seller:
-    """Types `policywatch -c watchlist.yaml -d data ...` and reads what it printed."""
-
-    def __init__(self, tmp_path: Path, config: Path) -> None:
-        self.config = config
-        self.data = tmp_path / "data"
-
-    def __call__(self, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(["-c", str(self.config), "-d", str(self.data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    def json(self, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-        code, out, err = self(capsys, *args, "--format", "json")
-        assert code in (0, 1), err
-        return json.loads(out)
-
-    def store(self) -> Store:
-        return Store(self.data)
-
-    def snapshots(self, page_id: str) -> list:
-        with self.store() as store:
-            return store.snapshots(page_id)
-
-    def alerts(self, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-        return self.json(capsys, "alerts")
-
-
-def conduct_seller(tmp_path: Path, server: PageServer, **page: Any) -> Seller:
-    """A seller watching the Code of Conduct page served at /conduct."""
-    entry = {"id": "conduct", "url": server.url("/conduct"), **SELLER_CENTRAL_PARTS, **page}
-    entry.setdefault("fetch", "http")
-    return Seller(tmp_path, write_watchlist(tmp_path, [entry]))
 
 
 @pytest.fixture
@@ -116,7 +59,7 @@ def test_an_app_shell_is_read_through_the_browser_and_the_next_check_goes_straig
 ):
     url = serve_app_shell(pageserver)
     entry = {"id": "conduct", "url": url, **SELLER_CENTRAL_PARTS}  # fetch: auto by default
-    seller = Seller(tmp_path, write_watchlist(tmp_path, [entry]))
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", [entry]))
 
     [first] = seller.json(capsys, "check", "--no-deliver")["pages"]
 
@@ -144,7 +87,7 @@ def test_fetch_http_on_an_app_shell_is_blocked_as_needing_javascript(
 ):
     url = serve_app_shell(pageserver)
     entry = {"id": "conduct", "url": url, **SELLER_CENTRAL_PARTS, "fetch": "http"}
-    seller = Seller(tmp_path, write_watchlist(tmp_path, [entry]))
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", [entry]))
 
     code, out, _ = seller(capsys, "check")
 
@@ -161,7 +104,10 @@ def test_without_chromium_an_app_shell_is_blocked_with_the_fix_never_stored(
     monkeypatch.setenv(browser.CHROMIUM_ENV, str(tmp_path / "no-chromium"))
     url = serve_app_shell(pageserver)
     seller = Seller(
-        tmp_path, write_watchlist(tmp_path, [{"id": "conduct", "url": url, **SELLER_CENTRAL_PARTS}])
+        tmp_path,
+        write_watchlist(
+            tmp_path / "watchlist.yaml", [{"id": "conduct", "url": url, **SELLER_CENTRAL_PARTS}]
+        ),
     )
 
     [page] = seller.json(capsys, "check", "--no-deliver")["pages"]
@@ -191,7 +137,7 @@ def marketplace_seller(tmp_path: Path, server: PageServer) -> Seller:
         "fetch": "http",
         "marketplaces": ["US", "UK"],
     }
-    return Seller(tmp_path, write_watchlist(tmp_path, [entry]))
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", [entry]))
 
 
 def serve_marketplace(server: PageServer, locale: str, page: str) -> None:
