@@ -3,14 +3,17 @@
 Layout of DATA_DIR:
 
     index.json              TinyDB tables: snapshots, pages, outcomes, outbox, meta
-    blobs/ab/<sha256>.gz    raw HTML and Document JSON, gzip, named by the sha256 of the bytes
+    blobs/ab/<sha256>.gz    raw HTML, Document JSON and alert payloads, gzip, named by
+                            the sha256 of the bytes
     .lock                   flock held by whoever writes (a cron `check`, the `run` daemon)
 
 TinyDB rewrites its whole JSON file on every write, so large content lives in
-content-addressed blobs and the index grows by one small entry per change, never per
-poll. Every index write replaces the file atomically (temp file, fsync, rename, fsync
-of the directory): a crash at any moment leaves the previous or the next complete
-index, readers never see a torn one, and blobs are durable before the index names them.
+content-addressed blobs and the index grows by one small entry per change (and per
+alert and route), never per poll: an outbox entry names its payload (the rendered
+email, Slack and text bodies) by blob key, and routes sending the same alert share it.
+Every index write replaces the file atomically (temp file, fsync, rename, fsync of the
+directory): a crash at any moment leaves the previous or the next complete index,
+readers never see a torn one, and blobs are durable before the index names them.
 
 A snapshot and the alerts it causes are written in one index replacement, so an alert
 is never lost (queued but snapshot missing) nor sent twice (snapshot stored, alert
@@ -52,7 +55,9 @@ from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import RefError, StoreError, StoreLocked
 from policywatch.models import Document, Snapshot, sha256_hex
 
-SCHEMA_VERSION = 1
+# 2: outbox payloads live in blobs (`payload_key`); schema-1 stores are moved over on
+# their first write, and an older policywatch refuses a schema-2 store.
+SCHEMA_VERSION = 2
 OUTCOME_LOG_SIZE = 50
 INDEX_NAME = "index.json"
 LOCK_NAME = ".lock"
@@ -67,6 +72,7 @@ _LATEST = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}", re.IGNORECASE)
 _BLOB_KEY = re.compile(r"[0-9a-f]{64}")
 _SHOWN_CANDIDATES = 8
+_OUTBOX_REQUIRED = ("key", "page_id", "route", "severity", "payload")
 _STORED_WIDTH = len("2026-01-01T00:00:00.000000Z")  # clock.iso(): fixed width, sorts as text
 
 Stamp = datetime | str
@@ -80,7 +86,18 @@ def new_snapshot_id(page_id: str, digest: str, captured_at: Stamp) -> str:
 
 def document_bytes(doc: Document) -> bytes:
     """The canonical JSON of a Document, so equal documents share one blob."""
-    text = json.dumps(doc.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical_json(doc.to_dict())
+
+
+def _canonical_json(value: Any) -> bytes:
+    """One spelling of a JSON value (datetimes as stored times), so equal values share a blob."""
+    text = json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=lambda o: _stamp(o) if isinstance(o, datetime) else str(o),
+    )
     return text.encode("utf-8")
 
 
@@ -285,6 +302,7 @@ class Store:
         except (KeyError, TypeError, ValueError) as exc:
             raise _damaged(self.index_path, f"a snapshot entry is incomplete: {exc}") from None
         self._outbox_docs = {doc["key"]: doc.doc_id for doc in self._outbox}
+        self._inline_payloads = any("payload" in doc for doc in self._outbox)  # schema 1
         for op in self._pending:
             op()
         self._touches = {s: seen for s, seen in self._touches.items() if self._bump_seen(s, seen)}
@@ -436,10 +454,14 @@ class Store:
         self._put_per_page(self._pages, self._page_docs, self._state_changes, self._states)
         logs = {page_id: {"log": log} for page_id, log in self._logs.items()}
         self._put_per_page(self._outcomes, self._outcome_docs, self._logged, logs)
+        if self._inline_payloads:
+            self._payloads_to_blobs()
         if not len(self._meta):
             self._meta.insert(
                 {"schema": SCHEMA_VERSION, "created_at": iso(utcnow()), "by": __version__}
             )
+        elif max(doc.get("schema", 0) for doc in self._meta) < SCHEMA_VERSION:
+            self._meta.update({"schema": SCHEMA_VERSION, "upgraded_by": __version__})
         with self._os_errors("write the index"):
             self._storage.save()
         self._pending.clear()
@@ -559,7 +581,7 @@ class Store:
         stored = replace(
             snap, raw_key=self.put_blob(raw), doc_key=self.put_blob(document_bytes(doc))
         )
-        entries = _outbox_entries(alerts)
+        entries = self._outbox_entries(alerts)
 
         def op() -> None:
             if stored.id not in self._row_by_id:
@@ -704,8 +726,50 @@ class Store:
 
     def enqueue_alerts(self, items: Sequence[Mapping[str, Any]]) -> int:
         """Queue alerts durably, skipping keys already queued; returns how many were new."""
-        entries = _outbox_entries(items)
+        entries = self._outbox_entries(items)
         return self._durable(lambda: self._insert_alerts(entries))
+
+    def _outbox_entries(self, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Complete outbox entries (status, attempts, times) from what the alert stage gives.
+
+        Each payload is written to a blob here, before the index write that will name
+        it; the entry keeps the blob key and the title, enough to list alerts.
+        """
+        now = iso(utcnow())
+        entries = []
+        for item in items:
+            missing = [k for k in _OUTBOX_REQUIRED if k not in item]
+            if missing:
+                raise ValueError(f"outbox item lacks {', '.join(missing)}: {dict(item)!r}")
+            entry = _plain(
+                {
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": None,
+                    "last_error": None,
+                    "sent_at": None,
+                    **{k: v for k, v in item.items() if k != "payload"},
+                    "severity": str(item["severity"]),
+                }
+            )
+            entry["next_attempt_at"] = entry["next_attempt_at"] or entry["created_at"]
+            entries.append(self._payload_to_blob(entry, item["payload"]))
+        return entries
+
+    def _payload_to_blob(self, entry: dict[str, Any], payload: Any) -> dict[str, Any]:
+        title = payload.get("title") if isinstance(payload, Mapping) else None
+        entry.setdefault("title", str(title or ""))
+        entry["payload_key"] = self.put_blob(_canonical_json(payload))
+        return entry
+
+    def _payloads_to_blobs(self) -> None:
+        """Move the payloads an older policywatch kept in the index into blobs, once."""
+        self._outbox.update(
+            lambda doc: self._payload_to_blob(doc, doc.pop("payload")),
+            doc_ids=[doc.doc_id for doc in self._outbox if "payload" in doc],
+        )
+        self._inline_payloads = False
 
     def _insert_alerts(self, entries: list[dict[str, Any]]) -> int:
         added = 0
@@ -716,13 +780,27 @@ class Store:
         return added
 
     def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Outbox entries, oldest first, optionally only those with one status."""
+        """Outbox entries, oldest first, optionally only those with one status.
+
+        Each carries its `payload`, read from its blob (once per call for the
+        routes that share it).
+        """
         self._fresh()
+        blobs: dict[str, bytes] = {}
         return [
-            copy.deepcopy(dict(doc))
+            self._with_payload(doc, blobs)
             for doc in self._outbox
             if status is None or doc["status"] == status
         ]
+
+    def _with_payload(self, doc: Mapping[str, Any], blobs: dict[str, bytes]) -> dict[str, Any]:
+        entry = copy.deepcopy(dict(doc))
+        key = entry.pop("payload_key", None)
+        if key is not None:  # else a schema-1 entry, payload inline, until the next write
+            if key not in blobs:
+                blobs[key] = self.get_blob(key)
+            entry["payload"] = json.loads(blobs[key])
+        return entry
 
     def pending_alerts(self, now: Stamp) -> list[dict[str, Any]]:
         """Alerts waiting to be sent whose next attempt is due at `now`."""
@@ -783,31 +861,6 @@ class Store:
         if doc_id is None:
             raise KeyError(f"no alert with key {key!r} in the outbox")
         self._outbox.update(change, doc_ids=[doc_id])
-
-
-def _outbox_entries(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Complete outbox entries (status, attempts, times) from what the alert stage gives."""
-    now = iso(utcnow())
-    entries = []
-    for item in items:
-        missing = [k for k in ("key", "page_id", "route", "severity", "payload") if k not in item]
-        if missing:
-            raise ValueError(f"outbox item lacks {', '.join(missing)}: {dict(item)!r}")
-        entry = _plain(
-            {
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": None,
-                "last_error": None,
-                "sent_at": None,
-                **item,
-                "severity": str(item["severity"]),
-            }
-        )
-        entry["next_attempt_at"] = entry["next_attempt_at"] or entry["created_at"]
-        entries.append(entry)
-    return entries
 
 
 def _candidates(rows: Sequence[_Row]) -> str:

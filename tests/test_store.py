@@ -356,6 +356,75 @@ def test_an_alert_is_queued_only_once(tmp_path: Path) -> None:
     assert len(Store(tmp_path).snapshots(PAGE)) == 1
 
 
+def rendered_alert(snap: Snapshot, route: str, n: int) -> dict:
+    """An outbox item the size real ones are: mostly the email's HTML, a few KB of text."""
+    words = f"Sellers may not contact buyers for marketing, change {n}. " * 200
+    return {
+        **alert_for(snap, route),
+        "key": f"{snap.page_id}:{n}:{route}",
+        "payload": {
+            "title": f"Seller Code of Conduct changed ({n})",
+            "text": {"lines": [words[:4000]]},
+            "markdown": {"lines": [words[:4000]]},
+            "html": f"<html><body><p>{words}</p></body></html>",
+        },
+    }
+
+
+def test_months_of_alerts_keep_the_index_small_and_every_payload_readable(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    snap = record(store, "You may not ask buyers for reviews.", day(0))
+    index = tmp_path / "index.json"
+    baseline = index.stat().st_size
+    for n in range(150):  # a change a day for five months, to two routes
+        with store.lock():
+            store.enqueue_alerts([rendered_alert(snap, r, n) for r in ("email", "slack")])
+            for route in ("email", "slack"):
+                store.mark_sent(f"{PAGE}:{n}:{route}", T0 + timedelta(days=n))
+
+    payloads = 150 * len(json.dumps(rendered_alert(snap, "email", 0)["payload"]))
+    assert payloads > 2_500_000
+    assert index.stat().st_size - baseline < 300 * 1000  # under 1 KB per entry
+    assert "Sellers may not contact" not in index.read_text()
+    sent = Store(tmp_path).alerts("sent")
+    assert len(sent) == 300
+    assert sent[-1]["payload"] == rendered_alert(snap, "slack", 149)["payload"]
+    assert sent[-1]["payload"]["title"] == "Seller Code of Conduct changed (149)"
+    assert sent[-1]["status"] == "sent" and sent[-1]["route"] == "slack"
+    assert len(list((tmp_path / "blobs").rglob("*.gz"))) == 2 + 150  # routes share a payload
+
+
+def test_an_outbox_from_the_previous_store_format_moves_its_payloads_out_on_the_next_write(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    snap = record(store, "You may not ask buyers for reviews.", day(0))
+    store.enqueue_alerts([rendered_alert(snap, "email", 1), rendered_alert(snap, "slack", 1)])
+    index = tmp_path / "index.json"
+    data = json.loads(index.read_text())
+    for entry in data["outbox"].values():  # as schema 1 wrote them: the payload inline
+        entry["payload"] = json.loads(Store(tmp_path).get_blob(entry.pop("payload_key")))
+        del entry["title"]
+    data["meta"]["1"]["schema"] = 1
+    index.write_text(json.dumps(data))
+    expected = rendered_alert(snap, "email", 1)["payload"]
+
+    old = Store(tmp_path)
+    assert [a["payload"] for a in old.pending_alerts(utcnow())] == [expected, expected]
+    old.mark_sent(f"{PAGE}:1:email", utcnow())
+
+    moved = json.loads(index.read_text())
+    kept = {"key", "page_id", "route", "severity", "title", "payload_key", "created_at"}
+    kept |= {"status", "attempts", "next_attempt_at", "last_error", "sent_at"}
+    assert [set(entry) for entry in moved["outbox"].values()] == [kept, kept]
+    assert moved["meta"]["1"]["schema"] == 2
+    reopened = Store(tmp_path)
+    assert [a["payload"] for a in reopened.alerts()] == [expected, expected]
+    assert [a["status"] for a in reopened.alerts()] == ["sent", "pending"]
+
+
 def test_deliveries_move_alerts_between_pending_sent_and_failed(tmp_path: Path) -> None:
     store = Store(tmp_path)
     snap = record(store, "You may not ask buyers for reviews.", day(0))
