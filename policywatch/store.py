@@ -591,6 +591,42 @@ class Store:
         self._durable(op)
         return stored
 
+    def replace_documents(
+        self, documents: Sequence[tuple[str, Document]], *, rederived_at: Stamp
+    ) -> list[Snapshot]:
+        """Give stored versions a new reading of their raw HTML, all in one index write.
+
+        For `rederive`, after the extraction rules changed: each version keeps its
+        id, capture times and raw HTML, and takes the Document's digest, title,
+        sections and metadata. The Document blobs are written first. Returns the
+        versions as stored; KeyError for an unknown snapshot id.
+        """
+        at = _stamp(rederived_at)
+        fields: dict[str, dict[str, Any]] = {}
+        for snapshot_id, doc in documents:
+            if snapshot_id not in self._row_by_id:
+                raise KeyError(f"no snapshot {snapshot_id}")
+            fields[snapshot_id] = {
+                "digest": doc.digest,
+                "doc_key": self.put_blob(document_bytes(doc)),
+                "title": doc.title,
+                "section_digests": {s.label: s.digest for s in doc.sections},
+                "metadata": dict(doc.metadata),
+                "rederived_at": at,
+            }
+
+        def op() -> list[Snapshot]:
+            rows = [self._row_by_id[i] for i in fields if i in self._row_by_id]
+            for row in rows:
+                row.snap = replace(row.snap, **copy.deepcopy(fields[row.snap.id]))
+            self._snapshots.update(
+                lambda doc: doc.update(copy.deepcopy(fields[doc["id"]])),
+                doc_ids=[row.doc_id for row in rows],
+            )
+            return [row.snap for row in rows]
+
+        return self._durable(op)
+
     def touch(self, page_id: str, snapshot_id: str, seen_at: Stamp) -> None:
         """An unchanged poll: move the version's last_seen_at forward, written at the next flush."""
         row = self._row_by_id.get(snapshot_id)

@@ -168,6 +168,38 @@ def test_a_check_cycle_writes_the_index_once_per_change_and_once_at_the_end(
     assert len(reopened.outcomes(PAGE)) == 3
 
 
+def test_rederived_versions_keep_their_ids_times_and_raw_html_and_read_anew(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    first = record(store, "You may contact buyers.", day(0))
+    second = record(store, "You may not contact buyers.", day(1))
+    store.touch(PAGE, second.id, day(3))  # a batched poll is not lost
+    anew = [conduct("You may contact buyers (read anew)."), conduct("You may not (read anew).")]
+
+    stored = store.replace_documents(
+        [(first.id, anew[0]), (second.id, anew[1])], rederived_at=T0 + timedelta(days=4)
+    )
+
+    reopened = Store(tmp_path)
+    assert reopened.snapshots(PAGE) == stored
+    for before, after, doc in zip((first, second), stored, anew, strict=True):
+        assert (after.id, after.captured_at, after.raw_key) == (
+            before.id,
+            before.captured_at,
+            before.raw_key,
+        )
+        assert after.digest == doc.digest != before.digest
+        assert after.section_digests == {s.label: s.digest for s in doc.sections}
+        assert after.rederived_at == day(4)
+        assert reopened.document(after) == doc
+    assert reopened.raw_html(stored[1]) == page_html("You may not contact buyers.")
+    assert reopened.latest(PAGE).last_seen_at == day(3)
+    assert reopened.find_by_digest(PAGE, anew[1].digest) == stored[1]
+    with pytest.raises(KeyError):
+        store.replace_documents([("0" * 64, anew[0])], rederived_at=T0)
+
+
 def test_the_index_does_not_grow_with_the_page_size(tmp_path: Path) -> None:
     small, large = Store(tmp_path / "small"), Store(tmp_path / "large")
     doc = conduct("Do not send unsolicited messages.")
