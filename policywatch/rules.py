@@ -105,7 +105,8 @@ class RuleSet:
         self.rules: tuple[Rule, ...] = tuple(rules)
         # (rule, term, needle, regex): the needle is a lower-case word the text must contain
         # for the regex to have a chance, a cheap substring test that skips most searches.
-        self._compiled: list[tuple[Rule, str, str, re.Pattern[str]]] = []
+        # A pattern has no needle and no readable term: it is reported by what it matched.
+        self._compiled: list[tuple[Rule, str | None, str, re.Pattern[str]]] = []
         for rule in self.rules:
             for term in rule.terms:
                 words = re.split(r"['\s]+", term.strip().rstrip("*"))
@@ -114,18 +115,22 @@ class RuleSet:
                     needle = max(words, key=len).lower()
                     self._compiled.append((rule, term, needle, regex))
             for pattern in rule.patterns:
-                self._compiled.append((rule, pattern, "", re.compile(pattern, re.IGNORECASE)))
+                self._compiled.append((rule, None, "", re.compile(pattern, re.IGNORECASE)))
 
     def match(self, text: str) -> list[tuple[Rule, str]]:
-        """Every (rule, term) found in `text`, in rule order; a term is reported once."""
+        """Every (rule, term) found in `text`, in rule order; a term is reported once.
+
+        For a pattern the "term" is the text it matched ("between 4 and 30 days"), which
+        is what a reader needs to see, not the regular expression.
+        """
         if not text:
             return []
         lowered = text.lower()
-        return [
-            (rule, term)
-            for rule, term, needle, regex in self._compiled
-            if needle in lowered and regex.search(text)
-        ]
+        found = []
+        for rule, term, needle, regex in self._compiled:
+            if needle in lowered and (hit := regex.search(text)):
+                found.append((rule, term if term is not None else hit.group(0)))
+        return found
 
 
 @lru_cache(maxsize=64)

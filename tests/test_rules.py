@@ -64,10 +64,10 @@ def test_terms_ignore_case_and_match_across_any_whitespace():
     assert terms(rules, "never take buyers OFF\u00a0 amazon") == ["off Amazon"]
 
 
-def test_patterns_are_case_insensitive_regexes_reported_by_their_source():
+def test_patterns_are_case_insensitive_regexes_reported_by_the_words_they_matched():
     pattern = r"\bleave (?:a|an) (?:\w+ )?review\b"
     rules = RuleSet([Rule("r", Severity.CRITICAL, patterns=(pattern,))])
-    assert terms(rules, "Ask them to Leave a positive review") == [pattern]
+    assert terms(rules, "Ask them to Leave a positive review") == ["Leave a positive review"]
     assert terms(rules, "leave the page") == []
 
 
