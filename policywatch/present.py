@@ -207,12 +207,13 @@ def show_json(
 def diff_meta(
     old: Snapshot, new: Snapshot, labels: tuple[str, str] | None = None
 ) -> dict[str, str]:
-    """Facts about the two versions that every diff format shows in its header."""
+    """Facts about the two versions that every diff format shows in its header.
+
+    The page and both ids are in every format's header already; these add where
+    the page lives and when each version was first seen.
+    """
     meta = {
-        "page": new.page_id if labels is None else new.page_id.split("@", 1)[0],
         "url": new.url,
-        "old_id": old.id,
-        "new_id": new.id,
         "old_captured_at": old.captured_at,
         "new_captured_at": new.captured_at,
     }
