@@ -56,39 +56,14 @@ _ERROR_TITLE = re.compile(
 _TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+|:\s+")
 
 
-@dataclass(frozen=True)
-class _Telltale:
-    """A phrase that gives a short non-article page away, and how to rule it out cheaply.
-
-    Most polls fetch an article that holds none of these, so each is first looked
-    for as its longest word, then as a pattern over the raw, case-folded text (any
-    whitespace between words, any apostrophe), and only then in the exact visible text.
-    """
-
-    phrase: str
-    word: str
-    rough: re.Pattern[str]
-
-
-def _telltales(*phrases: str) -> tuple[_Telltale, ...]:
-    def rough(phrase: str) -> re.Pattern[str]:
-        words = (re.escape(w).replace("'", "['\u2018\u2019\u02bc]") for w in phrase.split())
-        return re.compile(r"\s+".join(words))
-
-    return tuple(
-        _Telltale(p, max((w for w in p.split() if "'" not in w), key=len), rough(p))
-        for p in phrases
-    )
-
-
-_CAPTCHA_TEXT = _telltales(
+_CAPTCHA_TEXT = (
     "enter the characters you see below",
     "type the characters you see in this image",
     "make sure you're not a robot",
     "click the button below to continue shopping",
 )
-_SIGN_IN_TEXT = _telltales("enter your email or mobile phone number")
-_ERROR_TEXT = _telltales(
+_SIGN_IN_TEXT = ("enter your email or mobile phone number",)
+_ERROR_TEXT = (
     "we can't find the page",
     "we couldn't find that page",
     "not a functioning page on our site",
@@ -229,26 +204,18 @@ class _View:
         return _clean(" ".join(t for el in self.scope for t in _shown_texts(el)))
 
     @functools.cached_property
-    def rough_text(self) -> str:
-        """All text of the scope, hidden parts included, case folded: cheap to search.
-
-        Whatever `text` says, this says too (give or take whitespace and the kind of
-        apostrophe), so a telltale phrase missing here is missing from the page.
-        """
-        return " ".join(el.text_content() for el in self.scope).casefold()
+    def short(self) -> bool:
+        """Too little visible text for an article; an article stops the count early."""
+        return not self.at_least(SHORT_PAGE_CHARS)
 
     @functools.cached_property
     def fields(self) -> list[html.HtmlElement]:
         """Every form and input of the page, found in one pass."""
         return list(self.root.iter("form", "input"))
 
-    def short_and_says(self, telltales: Sequence[_Telltale]) -> str | None:
+    def short_and_says(self, phrases: Sequence[str]) -> str | None:
         """The first telltale phrase on a page too short to be an article."""
-        rough = self.rough_text
-        candidates = [t.phrase for t in telltales if t.word in rough and t.rough.search(rough)]
-        if not candidates or self.at_least(SHORT_PAGE_CHARS):
-            return None
-        return next((p for p in candidates if p in self.text), None)
+        return next((p for p in phrases if p in self.text), None) if self.short else None
 
     def titled(self, pattern: re.Pattern[str]) -> bool:
         return any(pattern.fullmatch(part) for part in self.title_parts)
