@@ -61,10 +61,6 @@ def announced(tmp_path: Path, pageserver: PageServer, capsys) -> Seller:
     return seller
 
 
-@pytest.mark.skipif(
-    not hasattr(Store, "replace_documents"),
-    reason="rederive needs Store.replace_documents, which store.py does not have yet",
-)
 def test_rederive_after_dropping_a_paragraph_rewrites_history_without_alerting(
     announced: Seller, capsys
 ):
