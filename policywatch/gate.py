@@ -55,7 +55,6 @@ _ERROR_TITLE = re.compile(
 )
 _TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+|:\s+")
 
-
 _CAPTCHA_TEXT = (
     "enter the characters you see below",
     "type the characters you see in this image",
