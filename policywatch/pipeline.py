@@ -19,7 +19,15 @@ from policywatch.diff import diff_documents
 from policywatch.errors import UsageError
 from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
 from policywatch.fetch import Fetcher, decode_html
-from policywatch.models import Config, Document, FetchResult, PageSpec, Severity, Snapshot
+from policywatch.models import (
+    Config,
+    DiffResult,
+    Document,
+    FetchResult,
+    PageSpec,
+    Severity,
+    Snapshot,
+)
 from policywatch.rules import severity as change_severity
 from policywatch.store import Store
 
@@ -342,6 +350,20 @@ def _accept(
     return gate.check_document(document, page) or _Candidate(result, document, prepared.fingerprint)
 
 
+def _substantive_sections(diff: DiffResult) -> int:
+    """Sections a reader would call changed: new, gone, renamed, moved, or reworded.
+
+    A version that differs only by punctuation or quote style is still kept, but
+    counts zero: only substantive changes count toward "changed".
+    """
+    return sum(
+        1
+        for s in diff.sections
+        if s.kind in ("added", "removed", "renamed", "moved")
+        or any(c.substantive for c in s.changes)
+    )
+
+
 def _lost_most_sections(latest: Snapshot, document: Document) -> bool:
     before = len(latest.section_digests)
     return before >= 4 and len(document.sections) < before * LOST_SECTIONS_RATIO
@@ -398,7 +420,7 @@ def _record(
         )
         items = alerts.outbox_items(alert, config.routes, iso(now))
     store.record_snapshot(snapshot, raw, candidate.document, items)
-    changed = sum(1 for s in diff.sections if s.kind != "unchanged")
+    changed = _substantive_sections(diff)
     log.info(
         "page=%s status=changed sections=%d severity=%s snapshot=%s alerts=%d",
         page.id,

@@ -42,7 +42,8 @@ def progress_printer() -> Callable[[int, int], None]:
 def _outcome_words(outcome: Any) -> str:
     if outcome.status == "changed":
         noun = "section" if outcome.changed_sections == 1 else "sections"
-        words = f"changed ({outcome.changed_sections} {noun})"
+        count = outcome.changed_sections
+        words = f"changed ({count} {noun})" if count else "changed (cosmetic only)"
         if outcome.severity is not None:
             words += f" [{outcome.severity}]"
         if outcome.revert_of:

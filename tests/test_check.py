@@ -184,3 +184,25 @@ def test_reading_commands_on_an_empty_data_dir_explain_what_to_do(seller, capsys
     code, _, err = seller(capsys, "history", "conduct")
     assert code == 2
     assert "policywatch check" in err
+
+
+def test_a_punctuation_only_edit_is_kept_but_counts_no_changed_section(seller, pageserver, capsys):
+    seller(capsys, "check")
+    pageserver.route(
+        "/conduct",
+        CONDUCT.replace(
+            "accurate information to Amazon and our customers<",
+            "accurate information to Amazon, and our customers.<",
+        ),
+    )
+    code, out, _ = seller(capsys, "check", "--format", "json")
+    [page] = json.loads(out)["pages"]
+    assert (code, page["status"], page["changed_sections"], page["severity"]) == (
+        0,
+        "changed",
+        0,
+        None,
+    )
+    assert len(seller.snapshots("conduct")) == 2
+    code, out, _ = seller(capsys, "check")
+    assert "unchanged" in out
