@@ -381,9 +381,12 @@ def check_document(doc: Document, page: PageSpec) -> str | None:
             f"page language is {language}, expected {validity.language}: pin the locale in "
             "the URL (?locale=...) or the Accept-Language header"
         )
-    if validity.h1 and not re.search(validity.h1, doc.title, re.IGNORECASE):
+    # The article's own h1, not the title the extractor falls back to (<title>, the
+    # page id): an error page without an h1 must not pass as titled.
+    h1 = doc.metadata.get("h1", "")
+    if validity.h1 and not re.search(validity.h1, h1, re.IGNORECASE):
         return (
-            f"page title {doc.title!r} does not match validity.h1 {validity.h1!r}: not the "
+            f"page heading {h1!r} does not match validity.h1 {validity.h1!r}: not the "
             "policy page, or the policy was renamed (then update validity.h1)"
         )
     headings = {_clean(name) for section in doc.sections for name in section.path}

@@ -256,6 +256,7 @@ CONDUCT = document(
     (("Seller Code of Conduct", "Communications"), "You may not send unsolicited messages. " * 4),
     language="en-US",
     country="United States",
+    h1="Seller Code of Conduct",
 )
 
 
@@ -291,7 +292,16 @@ def test_a_page_in_another_language_is_blocked():
 
 def test_a_page_whose_title_does_not_match_is_blocked():
     reason = check_document(CONDUCT, spec(h1="^Communication guidelines$"))
-    assert reason.startswith("page title 'Seller Code of Conduct' does not match")
+    assert reason.startswith("page heading 'Seller Code of Conduct' does not match")
+
+
+def test_a_page_with_no_heading_of_its_own_fails_the_h1_check():
+    untitled = document(
+        (("Amazon Seller Central",), "We're Sorry. We can't find that page. " * 8),
+        title="Amazon Seller Central",
+    )
+    reason = check_document(untitled, spec(h1=r"\w"))
+    assert reason.startswith("page heading '' does not match")
 
 
 def test_a_page_missing_a_required_heading_is_blocked():
