@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how old the last heartbeat may be (default: derived from the intervals)",
+        help="how old the last heartbeat may be, in seconds (default: 600)",
     )
 
     p = command(
