@@ -515,7 +515,8 @@ def _failed(
         store.enqueue_alerts(alerts.outbox_items(alert, config.routes, at))
         fields["unreachable_alerted"] = True
     store.set_page_state(page.id, **fields)
-    log.warning("page=%s status=%s reason=%s", page.id, status, reason)
+    # INFO: `check` prints the reason on stdout already, and `run` logs at INFO.
+    log.info("page=%s status=%s reason=%s", page.id, status, reason)
     return _outcome(page, status, reason=reason, via=via)
 
 
