@@ -50,7 +50,7 @@ from policywatch.models import (
     SectionChange,
     SectionChangeKind,
 )
-from policywatch.rules import RuleSet, compile_rules
+from policywatch.rules import RuleSet, compile_rules, words
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -187,7 +187,11 @@ def obligations(text: str) -> frozenset[tuple[str, str]]:
     Comparing these sets finds "may request" -> "may not request" (same modal,
     flipped polarity) as well as "must" -> "should" or a dropped "only".
     """
-    tokens = _TOKEN_RE.findall(text.casefold().replace("’", "'"))
+    return _obligations(_TOKEN_RE.findall(text.casefold().replace("’", "'")))
+
+
+def _obligations(tokens: list[str]) -> frozenset[tuple[str, str]]:
+    """`obligations` of a text from its lower-case word tokens."""
     found: set[tuple[str, str]] = set()
     # Most words are neither a cue nor a stem: one comprehension picks the few worth a look.
     cues = [i for i, token in enumerate(tokens) if token in _CUES or token[:4] in _STEM_BY_HEAD]
@@ -323,11 +327,16 @@ def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
 
 @dataclass(frozen=True)
 class _Unit:
-    """One sentence of one block, with its fold precomputed for alignment."""
+    """One sentence of one block, with its fold precomputed for alignment.
+
+    `words` are its lower-case words when it is ASCII (see rules.words), worked out
+    once and shared by the fold, the obligation check and the watched-term search.
+    """
 
     text: str
     key: str
     block: Block
+    words: list[str] | None
 
 
 _Pair = tuple[_Unit | None, _Unit | None]
@@ -344,7 +353,10 @@ class _Classifier:
         return fold(text, self.ignore)
 
     def unit(self, text: str, block: Block) -> _Unit:
-        return _Unit(text, self.key(text), block)
+        tokens = words(text)
+        # For ASCII text without ignore patterns the fold is just its words.
+        key = " ".join(tokens) if tokens is not None and not self.ignore else self.key(text)
+        return _Unit(text, key, block, tokens)
 
     def change(
         self,
@@ -365,27 +377,44 @@ class _Classifier:
                 kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
             )
         tags = list(extra)
-        old_duties, new_duties = obligations(old_text or ""), obligations(new_text or "")
+        old_duties, new_duties = _unit_obligations(old), _unit_obligations(new)
         if old_duties != new_duties and (
             kind == "modified" or _is_deontic(old_duties | new_duties)
         ):
             tags.append("obligation")
         if numbers(old_text or "") != numbers(new_text or ""):
             tags.append("number")
-        matches = self.matches(old_text or "", new_text or "")
+        matches = self.matches(old, new)
         if matches:
             tags.append("term")
         return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
 
-    def matches(self, old: str, new: str) -> tuple[RuleMatch, ...]:
+    def matches(self, old: _Unit | None, new: _Unit | None) -> tuple[RuleMatch, ...]:
         # Keyed by id(rule): hashing a Rule hashes all its terms, far too slow per sentence.
-        in_old = {(id(rule), term): rule for rule, term in self.rules.match(old)}
-        in_new = {(id(rule), term): rule for rule, term in self.rules.match(new)}
+        in_old = {(id(rule), term): rule for rule, term in self._match(old)}
+        in_new = {(id(rule), term): rule for rule, term in self._match(new)}
         result = []
         for key, rule in (in_old | in_new).items():
             side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
             result.append(RuleMatch(rule.name, key[1], rule.severity, side))
         return tuple(result)
+
+    def _match(self, unit: _Unit | None) -> list[tuple[Rule, str]]:
+        return self.rules.match(unit.text, unit.words) if unit is not None else []
+
+
+def _unit_obligations(unit: _Unit | None) -> frozenset[tuple[str, str]]:
+    """`obligations` of a unit's text, from its words when they are the same tokens.
+
+    Without apostrophes or underscores, the \\w+ words of ASCII text are exactly
+    the tokens `obligations` would find.
+    """
+    if unit is None:
+        return frozenset()
+    text = unit.text
+    if unit.words is None or "'" in text or "_" in text:
+        return obligations(text)
+    return _obligations(unit.words)
 
 
 def _is_cosmetic(old: _Unit | None, new: _Unit | None) -> bool:

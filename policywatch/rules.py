@@ -98,38 +98,106 @@ def _term_regex(term: str) -> str:
     return rf"(?<!\w){body}(?!\w)"
 
 
+_WORD_RE = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str] | None:
+    """The lower-case words (\\w+ runs) of an ASCII text, in order; None for any other text.
+
+    Only for ASCII text do these words line up one-to-one with what a term's
+    case-insensitive regex can match (no lower-casing that changes lengths, no
+    Kelvin sign matching "k"), so only there may they stand in for a search.
+    """
+    return _WORD_RE.findall(text.lower()) if text.isascii() else None
+
+
+class _Term:
+    """One compiled term or pattern, with what a text must hold for it to have a chance."""
+
+    __slots__ = ("exact", "needle", "regex", "required", "rule", "term")
+
+    def __init__(self, rule: Rule, term: str | None, needle: str, regex: re.Pattern[str]) -> None:
+        self.rule, self.term, self.needle, self.regex = rule, term, needle, regex
+        # The ASCII words a match always spans whole (a `*` word may run on, so it is left
+        # out); None when ASCII text can never match (it never holds a non-ASCII needle).
+        self.required: frozenset[str] | None = frozenset()
+        # A single whole ASCII word: its presence among a text's words is the match.
+        self.exact = False
+        if term is None:
+            return
+        wildcard = term.strip().endswith("*")
+        body = term.strip().rstrip("*")
+        runs = _WORD_RE.findall(body)
+        if wildcard and _WORD_RE.match(body[-1:]):
+            runs.pop()
+        self.required = frozenset(r.lower() for r in runs if r.isascii())
+        if not needle.isascii():
+            self.required = None
+        self.exact = not wildcard and body.isascii() and _WORD_RE.fullmatch(body) is not None
+
+
 class RuleSet:
     """Rules compiled once, so matching every changed sentence stays cheap."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
-        # (rule, term, needle, regex): the needle is a lower-case word the text must contain
-        # for the regex to have a chance, a cheap substring test that skips most searches.
-        # A pattern has no needle and no readable term: it is reported by what it matched.
-        self._compiled: list[tuple[Rule, str | None, str, re.Pattern[str]]] = []
+        # The needle is a lower-case word the text must contain for the regex to have a
+        # chance, a cheap substring test that skips most searches. A pattern has no needle
+        # and no readable term: it is reported by what it matched.
+        self._terms: list[_Term] = []
         for rule in self.rules:
             for term in rule.terms:
-                words = re.split(r"['\s]+", term.strip().rstrip("*"))
-                if any(words):
+                pieces = re.split(r"['\s]+", term.strip().rstrip("*"))
+                if any(pieces):
                     regex = re.compile(_term_regex(term), re.IGNORECASE)
-                    needle = max(words, key=len).lower()
-                    self._compiled.append((rule, term, needle, regex))
+                    needle = max(pieces, key=len).lower()
+                    self._terms.append(_Term(rule, term, needle, regex))
             for pattern in rule.patterns:
-                self._compiled.append((rule, None, "", re.compile(pattern, re.IGNORECASE)))
+                self._terms.append(_Term(rule, None, "", re.compile(pattern, re.IGNORECASE)))
+        # For word lists: each term under its longest required word, and those without one.
+        self._by_word: dict[str, list[int]] = {}
+        self._unkeyed: list[int] = []
+        for index, entry in enumerate(self._terms):
+            if entry.required:
+                key = max(sorted(entry.required), key=len)
+                self._by_word.setdefault(key, []).append(index)
+            elif entry.required is not None:
+                self._unkeyed.append(index)
 
-    def match(self, text: str) -> list[tuple[Rule, str]]:
+    def match(self, text: str, text_words: list[str] | None = None) -> list[tuple[Rule, str]]:
         """Every (rule, term) found in `text`, in rule order; a term is reported once.
 
         For a pattern the "term" is the text it matched ("between 4 and 30 days"), which
-        is what a reader needs to see, not the regular expression.
+        is what a reader needs to see, not the regular expression. `text_words` is
+        `words(text)` when the caller has it already.
         """
         if not text:
             return []
+        if text_words is None:
+            text_words = words(text)
+        present = None if text_words is None else frozenset(text_words)
         lowered = text.lower()
         found = []
-        for rule, term, needle, regex in self._compiled:
-            if needle in lowered and (hit := regex.search(text)):
-                found.append((rule, term if term is not None else hit.group(0)))
+        if present is None:
+            candidates = self._terms
+        else:
+            # Only terms whose longest word is in the text, in rule order.
+            keyed = self._by_word.keys() & present
+            indices = [i for key in keyed for i in self._by_word[key]]
+            indices.extend(self._unkeyed)
+            indices.sort()
+            candidates = [self._terms[i] for i in indices]
+        for entry in candidates:
+            if present is not None and entry.required:
+                if not entry.required <= present:
+                    continue
+                if entry.exact:
+                    found.append((entry.rule, entry.term))
+                    continue
+            elif entry.needle not in lowered:
+                continue
+            if hit := entry.regex.search(text):
+                found.append((entry.rule, entry.term if entry.term is not None else hit.group(0)))
         return found
 
 

@@ -13,7 +13,7 @@ from policywatch.models import (
     SectionChange,
     Severity,
 )
-from policywatch.rules import DEFAULT_RULES, RuleSet, severity
+from policywatch.rules import DEFAULT_RULES, RuleSet, severity, words
 
 PATH = ("Seller Code of Conduct", "Communications")
 
@@ -110,6 +110,38 @@ def test_ordinary_policy_text_matches_no_default_rule():
 
 
 # --------------------------------------------------------------------------- severity
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Do not contact customers about reviews or REDIRECTING buyers off Amazon.",
+            ["redirect*", "off Amazon", "reviews", "contact customers"],
+        ),
+        (
+            "Use Buyer-Seller Messaging only; no star ratings, no phone numbers.",
+            ["Buyer-Seller Messaging", "ratings", "star rating*", "phone number*", "ſtar ratings"],
+        ),
+        (
+            "Don’t stop sending unsolicited offers between 5 and 30 days.",
+            ["unsolicited", "5 and 30 days", "5 and 30 days", "don't stop"],
+        ),
+        ("A request for a review, then a reviewer's feedback_form.", ["review"]),
+        (
+            "Customer reviews in the U.S. and in the \u212aingdom: contact buyers.",
+            ["reviews", "contact buyers", "U.S.", "kingdom"],
+        ),
+    ],
+)
+def test_terms_match_alike_whether_or_not_the_caller_split_the_words_first(
+    text: str, expected: list[str]
+):
+    """The word-list shortcut must agree with the plain search, odd spellings included."""
+    extra = Rule("extra", Severity.MINOR, terms=("don't stop", "U.S.", "kingdom", "ſtar ratings"))
+    ruleset = RuleSet((*DEFAULT_RULES, extra))
+    assert terms(ruleset, text) == expected
+    assert [term for _, term in ruleset.match(text, words(text))] == expected
 
 
 def test_no_substantive_change_means_no_alert():
