@@ -245,6 +245,9 @@ _NUMBER_RE = re.compile(
 )
 
 
+_DIGIT_RE = re.compile(r"\d")
+
+
 def numbers(text: str) -> list[tuple[str, str]]:
     """Numbers in `text`, sorted, with the unit after each ("30 days" -> ("30", "day")).
 
@@ -382,7 +385,7 @@ class _Classifier:
             kind == "modified" or _is_deontic(old_duties | new_duties)
         ):
             tags.append("obligation")
-        if numbers(old_text or "") != numbers(new_text or ""):
+        if _unit_numbers(old) != _unit_numbers(new):
             tags.append("number")
         matches = self.matches(old, new)
         if matches:
@@ -415,6 +418,19 @@ def _unit_obligations(unit: _Unit | None) -> frozenset[tuple[str, str]]:
     if unit.words is None or "'" in text or "_" in text:
         return obligations(text)
     return _obligations(unit.words)
+
+
+def _unit_numbers(unit: _Unit | None) -> list[tuple[str, str]]:
+    """`numbers` of a unit's text, skipping the search when its words hold none.
+
+    Every number `numbers` finds starts with a digit or is a whole spelled-out word.
+    """
+    if unit is None:
+        return []
+    words = unit.words
+    if words is not None and not _DIGIT_RE.search(unit.text) and _SPELLED.keys().isdisjoint(words):
+        return []
+    return numbers(unit.text)
 
 
 def _is_cosmetic(old: _Unit | None, new: _Unit | None) -> bool:
