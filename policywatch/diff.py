@@ -297,7 +297,12 @@ def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
     tail = _ENGINE.diff_commonSuffix(rest_old, rest_new)
     start = rest_old.find(" ", len(rest_old) - tail) if tail else -1
     tail = len(rest_old) - start if start >= 0 else 0
-    middle = _word_diff(rest_old[: len(rest_old) - tail], rest_new[: len(rest_new) - tail])
+    old_middle, new_middle = rest_old[: len(rest_old) - tail], rest_new[: len(rest_new) - tail]
+    middle: list[tuple[FragmentOp, str]]
+    if old_middle and new_middle:
+        middle = _word_diff(old_middle, new_middle)
+    else:  # words only inserted or only deleted: what diff-match-patch would say, without it
+        middle = [("delete", old_middle), ("insert", new_middle)]
     fragments: list[Fragment] = []
     for op, text in [("equal", old[:head]), *middle, ("equal", rest_old[len(rest_old) - tail :])]:
         if not text:
