@@ -27,7 +27,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from itertools import groupby
@@ -245,7 +245,8 @@ _NUMBER_RE = re.compile(
 )
 
 
-_DIGIT_RE = re.compile(r"\d")
+_DIGITS_RE = re.compile(r"\d+")
+_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+")
 
 
 def numbers(text: str) -> list[tuple[str, str]]:
@@ -254,12 +255,17 @@ def numbers(text: str) -> list[tuple[str, str]]:
     Spelled-out numbers count as their value, so "thirty days" and "30 days" are
     the same limit; a bare "one" ("no one", "one of") is not a number.
     """
+    return _number_values(_NUMBER_RE.finditer(text.casefold()))
+
+
+def _number_values(matches: Iterable[re.Match[str]]) -> list[tuple[str, str]]:
+    """`numbers` from the matches of _NUMBER_RE."""
     found = []
-    for match in _NUMBER_RE.finditer(text.casefold()):
+    for match in matches:
         unit = match["unit"] or ""
         if match["digits"] is not None:
             value = match["digits"]
-            if re.fullmatch(r"\d{1,3}(?:,\d{3})+", value):
+            if _THOUSANDS_RE.fullmatch(value):
                 value = value.replace(",", "")
             value += match["pct"] or ""
         elif match["word"] == "one" and not unit:
@@ -426,16 +432,25 @@ def _unit_obligations(unit: _Unit | None) -> frozenset[tuple[str, str]]:
 
 
 def _unit_numbers(unit: _Unit | None) -> list[tuple[str, str]]:
-    """`numbers` of a unit's text, skipping the search when its words hold none.
+    """`numbers` of a unit's text, searching only where a number can start.
 
-    Every number `numbers` finds starts with a digit or is a whole spelled-out word.
+    Every number `numbers` finds is a whole spelled-out word or starts a run of
+    digits. Without spelled-out words, trying each digit run in turn finds what
+    `finditer` would, without trying the pattern at every character.
     """
     if unit is None:
         return []
     words = unit.words
-    if words is not None and not _DIGIT_RE.search(unit.text) and _SPELLED.keys().isdisjoint(words):
-        return []
-    return numbers(unit.text)
+    if words is None or not _SPELLED.keys().isdisjoint(words):
+        return numbers(unit.text)
+    folded = unit.text.lower()  # for ASCII text, its casefold
+    matches = []
+    end = 0
+    for digits in _DIGITS_RE.finditer(folded):
+        if digits.start() >= end and (match := _NUMBER_RE.match(folded, digits.start())):
+            matches.append(match)
+            end = match.end()
+    return _number_values(matches)
 
 
 def _is_cosmetic(old: _Unit | None, new: _Unit | None) -> bool:
