@@ -323,6 +323,9 @@ def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
     """diff-match-patch over words: each distinct token becomes one character."""
     old_tokens = _INLINE_TOKEN_RE.findall(old)
     new_tokens = _INLINE_TOKEN_RE.findall(new)
+    edit = _one_sided_edit(old_tokens, new_tokens)
+    if edit is not None:
+        return edit
     words = list(dict.fromkeys(old_tokens + new_tokens))
     # One private-use character per distinct word; past U+F8FF, skip to a plane with no surrogates.
     chars = {w: chr(0xE000 + i if i < 0x1900 else 0xF0000 + i) for i, w in enumerate(words)}
@@ -334,6 +337,30 @@ def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
     )
     _ENGINE.diff_cleanupSemantic(diffs)
     return [(_FRAGMENT_OPS[op], "".join(map(back.__getitem__, text))) for op, text in diffs]
+
+
+def _one_sided_edit(
+    old_tokens: list[str], new_tokens: list[str]
+) -> list[tuple[FragmentOp, str]] | None:
+    """diff-match-patch's answer when, between shared words, words were only added or removed.
+
+    It trims the shared ends and reports the rest as one insertion (or deletion);
+    its clean-ups would slide that edit along only if its last word repeats the
+    one before it or its first word the one after it. None in those cases and
+    when both sides changed: then diff-match-patch must do the work.
+    """
+    head, tail = _common_ends(old_tokens, new_tokens, eq)
+    old_middle = old_tokens[head : len(old_tokens) - tail]
+    new_middle = new_tokens[head : len(new_tokens) - tail]
+    if old_middle and new_middle:
+        return None
+    middle = old_middle or new_middle
+    before, after = old_tokens[:head], old_tokens[len(old_tokens) - tail :]
+    if (before and before[-1] == middle[-1]) or (after and after[0] == middle[0]):
+        return None
+    op: FragmentOp = "delete" if old_middle else "insert"
+    parts: list[tuple[FragmentOp, list[str]]] = [("equal", before), (op, middle), ("equal", after)]
+    return [(kind, "".join(tokens)) for kind, tokens in parts if tokens]
 
 
 # --------------------------------------------------------------------------- classifying
