@@ -184,6 +184,15 @@ class Prepared:
     fingerprint: str
 
 
+def rules_key(page: PageSpec) -> str:
+    """Names the rules a page is read with: this extractor and the page's select/remove/ignore.
+
+    Two Documents of one page compare like with like only when read under the same key.
+    """
+    parts = (EXTRACTOR_VERSION, page.select or "", *page.remove, "\x01", *page.ignore)
+    return sha256_hex("\x00".join(parts))[:16]
+
+
 def prepare(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> Prepared:
     """Select and clean the policy body; raises NotPolicy when the selector matches nothing.
 
@@ -196,11 +205,9 @@ def prepare(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> P
     first_h1 = next(content.iter("h1"), None)
     for cut in _cuts(tuple(page.remove)):
         _drop(cut(content))
-    settings = "\x00".join(
-        (EXTRACTOR_VERSION, base_url, page.select or "", *page.remove, "\x01", *page.ignore)
-    )
+    settings = f"{rules_key(page)}\x00{base_url}\x00"
     markup = etree.tostring(content, encoding="utf-8", with_tail=False)
-    fingerprint = sha256_hex(settings.encode("utf-8") + b"\x00" + markup)
+    fingerprint = sha256_hex(settings.encode("utf-8") + markup)
     return Prepared(root, content, metadata, first_h1, fingerprint)
 
 

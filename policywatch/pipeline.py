@@ -17,7 +17,7 @@ from policywatch import alerts, gate, notify
 from policywatch.clock import iso, utcnow
 from policywatch.diff import diff_documents
 from policywatch.errors import UsageError
-from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
+from policywatch.extract import NotPolicy, extract_document, parse_html, prepare, rules_key
 from policywatch.fetch import Fetcher, decode_html
 from policywatch.models import (
     Config,
@@ -126,6 +126,8 @@ def check_pages(
     run = _Run(
         config, store, fetcher or Fetcher(config.defaults), _BrowserPool(config, browser), now
     )
+    for page in pages:
+        _follow_rule_changes(config, store, page, now)
     known = {page.id: _known_fingerprint(store, page) for page in pages}
 
     def read(page: PageSpec, result: FetchResult) -> _Fetched:
@@ -155,6 +157,36 @@ def check_pages(
     if deliver and config.routes:
         report.delivery = notify.deliver_pending(store, config.routes, now or utcnow())
     return report
+
+
+def _follow_rule_changes(
+    config: Config, store: Store, page: PageSpec, now: datetime | None
+) -> None:
+    """Re-read stored versions when the page's select/remove/ignore changed since.
+
+    Otherwise the first poll after a watchlist edit would report our new reading
+    of an unchanged page as a policy change: crying wolf. Re-deriving alerts no one.
+    """
+    key = rules_key(page)
+    before = store.page_state(page.id).get("rules_key")
+    if before == key:
+        return
+    if before is not None and store.latest(page.id) is not None:
+        done = rederive(config, store, page, now)
+        if done.reason:
+            log.warning(
+                "page=%s extraction rules changed but history was not re-derived: %s",
+                page.id,
+                done.reason,
+            )
+        else:
+            log.info(
+                "page=%s extraction rules changed: re-derived %d of %d versions, no alert",
+                page.id,
+                len(done.changed),
+                done.versions,
+            )
+    store.set_page_state(page.id, rules_key=key)
 
 
 def _fetch_path(store: Store, page: PageSpec) -> str:
@@ -532,6 +564,7 @@ def import_files(
     date, so saved copies may also fill a gap before or inside a live history.
     Outcomes carry the file name as their `url`.
     """
+    _follow_rule_changes(config, store, page, None)
     outcomes = []
     for name, raw, at in sorted(files, key=lambda f: f[2]):
         result = FetchResult(
@@ -601,5 +634,6 @@ def rederive(
     if redone:
         store.replace_documents(redone, rederived_at=now or utcnow())
         store.set_page_state(page.id, fingerprint=None, fingerprint_of=None)
-        store.flush()
+    store.set_page_state(page.id, rules_key=rules_key(page))
+    store.flush()
     return Rederived(page.id, len(snapshots), tuple(snap_id for snap_id, _ in redone))

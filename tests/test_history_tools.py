@@ -93,13 +93,20 @@ def test_rederive_after_dropping_a_paragraph_rewrites_history_without_alerting(
     assert change["new"] == "Not send unsolicited, promotional or inappropriate communications"
 
 
-def test_without_rederive_the_new_rules_would_report_a_change(announced: Seller, capsys):
-    """The reason rederive exists: the edited watchlist alone reads the page differently."""
+def test_editing_what_the_watchlist_removes_is_not_a_policy_change(announced: Seller, capsys):
+    """The first check under new rules re-reads the stored versions instead of crying wolf."""
+    alerts_before = announced.alerts(capsys)
     also_remove(announced.config, ".hh-announcement")
 
     [page] = announced.json(capsys, "check", "--no-deliver")["pages"]
 
-    assert page["status"] == "changed"
+    assert page["status"] == "unchanged"
+    assert announced.alerts(capsys) == alerts_before
+    history = announced.json(capsys, "history", "conduct")
+    assert len(history["snapshots"]) == 2
+    assert all(s["rederived_at"] for s in history["snapshots"])
+    code, out, _ = announced(capsys, "show", "conduct", "latest")
+    assert code == 0 and "Seller app" not in out
 
 
 def test_rederive_that_an_old_version_cannot_satisfy_leaves_history_untouched(
