@@ -480,10 +480,17 @@ def _unit_numbers(unit: _Unit | None) -> list[tuple[str, str]]:
     return _number_values(matches)
 
 
+# Marks that are not words but change what a sentence says: signs and comparisons, and
+# punctuation that is part of a number ("-18", "> $100", "$1,000" vs "$1.000", "50%").
+_MEANING_MARKS_RE = re.compile(r"[<>≤≥±=%$€£¥+]|(?<!\w)-(?=\d)|(?<=\d)[.,](?=\d)")
+
+
 def _is_cosmetic(old: _Unit | None, new: _Unit | None) -> bool:
-    """Same words on both sides or, for an added or removed sentence, no words at all."""
+    """Same words and signs on both sides or, for an added or removed sentence, no words."""
     if old is not None and new is not None:
-        return old.key == new.key
+        return old.key == new.key and _MEANING_MARKS_RE.findall(
+            old.text
+        ) == _MEANING_MARKS_RE.findall(new.text)
     unit = old if old is not None else new
     return unit is None or not unit.key
 

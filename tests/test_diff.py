@@ -586,3 +586,17 @@ def test_a_rendered_page_with_only_quotes_wrapping_and_date_changed_shows_no_cha
     assert noisy != html
     result = diff(extract_document(html, page, page.url), extract_document(noisy, page, page.url))
     assert result.is_empty and severity(result) is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Store it at -18°C or colder.", "Store it at 18°C or colder."),
+        ("Orders > $100 ship free.", "Orders < $100 ship free."),
+        ("The fee is $1,000 per year.", "The fee is $1.000 per year."),
+        ("Refunds of 50% apply.", "Refunds of 50 apply."),
+    ],
+)
+def test_a_changed_sign_or_number_mark_is_not_cosmetic(old, new):
+    change = only_change(diff(document({"Fees": [old]}), document({"Fees": [new]})))
+    assert change.substantive
