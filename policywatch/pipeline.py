@@ -175,10 +175,12 @@ def _follow_rule_changes(
         done = rederive(config, store, page, now)
         if done.reason:
             log.warning(
-                "page=%s extraction rules changed but history was not re-derived: %s",
+                "page=%s extraction rules changed but history was not re-derived (%s); "
+                "the next version is a new baseline and alerts no one",
                 page.id,
                 done.reason,
             )
+            store.set_page_state(page.id, rebaseline=True)
         else:
             log.info(
                 "page=%s extraction rules changed: re-derived %d of %d versions, no alert",
@@ -299,8 +301,8 @@ class _Run:
         if latest is not None and latest.digest == candidate.document.digest:
             outcome = _unchanged(config, store, page, result, latest, now)
         else:
-            _succeeded(config, store, page, result, now)
             outcome = _record(config, store, page, candidate, latest, now, shown_date=shown_date)
+            _succeeded(config, store, page, result, now)  # validators only once it is stored
         store.set_page_state(
             page.id,
             fingerprint=candidate.fingerprint,
@@ -437,8 +439,13 @@ def _record(
         rules=config.rules_for(page),
     )
     level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
+    # After new extraction rules that old versions cannot be read with, the first new
+    # version differs from history by our reading, not by the policy: no alert.
+    rebaseline = origin == "fetch" and bool(store.page_state(page.id).get("rebaseline"))
+    if rebaseline:
+        store.set_page_state(page.id, rebaseline=False)
     items: list[dict] = []
-    if level is not None and origin == "fetch":
+    if level is not None and origin == "fetch" and not rebaseline:
         alert = alerts.change_alert(
             diff,
             page,
@@ -539,7 +546,14 @@ def _failed(
     state = store.page_state(page.id)
     failures = int(state.get("consecutive_failures") or 0) + 1
     since = state.get("unreachable_since") or at
-    fields: dict[str, object] = {"consecutive_failures": failures, "unreachable_since": since}
+    # Validators are forgotten: the next poll downloads in full, so a version that was
+    # fetched but not stored (a crash while recording it) cannot hide behind a 304.
+    fields: dict[str, object] = {
+        "consecutive_failures": failures,
+        "unreachable_since": since,
+        "etag": None,
+        "last_modified": None,
+    }
     if failures >= config.defaults.failures_before_alert and not state.get("unreachable_alerted"):
         alert = alerts.unreachable_alert(
             page, failures, reason, since, config_path=config.path, data_dir=str(store.data_dir)
@@ -581,6 +595,9 @@ def import_files(
             continue
         recorded = _record(config, store, page, candidate, before, at, origin="import")
         outcomes.append(replace(recorded, url=name))
+        # The live page's validators vouch for the version fetched live, which an
+        # import dated later is not: the next poll must download and compare.
+        store.set_page_state(page.id, etag=None, last_modified=None)
     store.flush()
     return outcomes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,22 @@ def test_the_daemon_can_check_a_list_naming_a_page_a_reload_removed(
     [warning] = [r for r in caplog.records if "vanished" in r.getMessage()]
     assert warning.levelno == logging.WARNING
     assert "no longer in" in warning.getMessage()
+
+
+def test_a_check_after_an_import_downloads_again_instead_of_trusting_the_old_etag(
+    tmp_path: Path, pageserver: PageServer, capsys
+):
+    """The live page's ETag vouches for the live version, not for a later-dated saved copy."""
+    pageserver.route("/conduct", CONDUCT, etag=True)
+    seller = conduct_seller(tmp_path, pageserver)
+    seller(capsys, "check", "--no-deliver")
+    saved = tmp_path / "saved.html"
+    saved.write_text(REWORDED, encoding="utf-8")
+    at = datetime.now(UTC).isoformat()
+    code, _, err = seller(capsys, "import", "conduct", str(saved), "--at", at)
+    assert code == 0, err
+
+    [page] = seller.json(capsys, "check", "--no-deliver")["pages"]
+
+    assert [hit.status for hit in pageserver.hits("/conduct")] == [200, 200]
+    assert page["status"] == "changed"  # the live page differs from the imported copy
