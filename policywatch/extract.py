@@ -205,7 +205,11 @@ def prepare(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> P
     first_h1 = next(content.iter("h1"), None)
     for cut in _cuts(tuple(page.remove)):
         _drop(cut(content))
-    settings = f"{rules_key(page)}\x00{base_url}\x00"
+    # The title may come from outside the cleaned body (an h1 in a dropped header, the
+    # <title>, the watchlist), so what it could be is part of the fingerprint too.
+    h1 = first_h1.text_content() if first_h1 is not None else ""
+    titles = f"{h1}\x00{root.findtext('head/title') or ''}\x00{page.title}"
+    settings = f"{rules_key(page)}\x00{base_url}\x00{titles}\x00"
     markup = etree.tostring(content, encoding="utf-8", with_tail=False)
     fingerprint = sha256_hex(settings.encode("utf-8") + markup)
     return Prepared(root, content, metadata, first_h1, fingerprint)

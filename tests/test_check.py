@@ -206,3 +206,14 @@ def test_a_punctuation_only_edit_is_kept_but_counts_no_changed_section(seller, p
     assert len(seller.snapshots("conduct")) == 2
     code, out, _ = seller(capsys, "check")
     assert "unchanged" in out
+
+
+def test_a_renamed_title_outside_the_selected_body_is_still_a_change(tmp_path, pageserver, capsys):
+    """The title can come from <title> when the article has no h1 of its own."""
+    untitled = CONDUCT.replace("<h1>Seller Code of Conduct</h1>", "")
+    pageserver.route("/conduct", untitled)
+    seller = Seller(tmp_path, watching(tmp_path, conduct=pageserver.url("/conduct")))
+    seller(capsys, "check")
+    pageserver.route("/conduct", untitled.replace("<title>Seller Code", "<title>Seller Rules"))
+    code, out, _ = seller(capsys, "check")
+    assert (code, out.split()[1]) == (0, "changed")
