@@ -34,7 +34,7 @@ from policywatch.models import (
     Snapshot,
     sha256_hex,
 )
-from policywatch.render import render_diff
+from policywatch.render import markdown_escape, render_diff
 
 AlertKind = Literal["change", "unreachable", "recovered", "test"]
 BodyFormat = Literal["text", "markdown"]
@@ -61,7 +61,6 @@ _SECTION_VERBS = {
 }
 
 # Markdown the chat body itself uses; page text is escaped so it can never open any.
-_MD_SPECIAL = re.compile(r"[\\`*~\[\]<>]|(?<![\w\\])_|_(?!\w)")
 _MD_MARKERS = re.compile(r"(?<!\\)(\*\*|~~|`)")
 _MD_TRAILING_MARK = re.compile(r"(?<!\\)(\*\*|~~|`)+$")
 _MD_OPEN_LINK = re.compile(r"(?<!\\)\[")
@@ -249,13 +248,8 @@ def when(stamp: str) -> str:
         return stamp
 
 
-def md_escape(text: str) -> str:
-    """Page text made literal in Markdown, so a `*` or `<script>` in a policy stays text."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(), text)
-
-
 def _md_link(label: str, url: str) -> str:
-    return f"[{md_escape(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
+    return f"[{markdown_escape(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
 
 
 # --------------------------------------------------------------------------- change alerts
@@ -449,15 +443,15 @@ def _text_item(item: _Item) -> str:
 
 
 def _md_item(item: _Item) -> str:
-    lines = [f"**{md_escape(_section_line(item.section))}**"] if item.opens else []
+    lines = [f"**{markdown_escape(_section_line(item.section))}**"] if item.opens else []
     change = item.change
     if change is not None:
         lines += _change_lines(
             change,
             _MD_LABELS,
-            lambda t: _wrap(md_escape(t), "~~", "~~"),
-            lambda t: _wrap(md_escape(t), "**", "**"),
-            md_escape,
+            lambda t: _wrap(markdown_escape(t), "~~", "~~"),
+            lambda t: _wrap(markdown_escape(t), "**", "**"),
+            markdown_escape,
             chat=True,
         )
         lines += [f"{what.capitalize()}: <{url}>" for what, url in _links(change)]
@@ -522,17 +516,17 @@ def change_alert(
     md_head = [f"Page: {_md_link(name, url)}"]
     if market:
         text_head.append(f"Marketplace: {market}")
-        md_head.append(f"Marketplace: {md_escape(market)}")
+        md_head.append(f"Marketplace: {markdown_escape(market)}")
     if hits:
         text_head.append("Rules: " + "; ".join(_hit_words(hits)))
-        md_head.append("Rules: " + "; ".join(md_escape(w) for w in _hit_words(hits)))
+        md_head.append("Rules: " + "; ".join(markdown_escape(w) for w in _hit_words(hits)))
     text_body = Body(
         head="\n".join([*text_head, *notes]),
         items=tuple(_text_item(i) for i in items),
         foot=f"Snapshots: {versions}\nFull diff: {command}",
     )
     markdown_body = Body(
-        head="\n".join(md_head + [md_escape(n) for n in notes]),
+        head="\n".join(md_head + [markdown_escape(n) for n in notes]),
         items=tuple(_md_item(i) for i in items),
         foot=f"Snapshots: `{old_id}` → `{new_id}` · full diff: `{command}`",
     )
@@ -633,7 +627,9 @@ def _health_alert(
     command: str,
 ) -> Alert:
     text = "\n".join(f"{k}: {v}" for k, v in facts)
-    markdown = "\n".join(f"{k}: {_md_link(v, v) if k == 'URL' else md_escape(v)}" for k, v in facts)
+    markdown = "\n".join(
+        f"{k}: {_md_link(v, v) if k == 'URL' else markdown_escape(v)}" for k, v in facts
+    )
     return Alert(
         key=sha256_hex("\n".join((kind, page.id, since))),
         kind=kind,

@@ -272,13 +272,15 @@ def _ansi(text: str, op: str) -> str:
 # --------------------------------------------------------------------------- markdown
 
 # Characters that can start markup inside a line (rows never start with page text).
-_MD_SPECIAL_RE = re.compile(r"([\\`*_~\[\]<>|#])")
+# An underscore inside a word ("snake_case") cannot start emphasis, so it stays readable.
+_MD_SPECIAL_RE = re.compile(r"[\\`*~\[\]<>|#]|(?<![\w\\])_|_(?!\w)")
 _MENTION_RE = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
 
 
 def markdown_escape(text: str) -> str:
     """Page text as literal markdown: no emphasis, links, headings or @everyone pings."""
-    return _MENTION_RE.sub("@\u200b\\1", _MD_SPECIAL_RE.sub(r"\\\1", text))
+    escaped = _MD_SPECIAL_RE.sub(lambda m: "\\" + m.group(), text)
+    return _MENTION_RE.sub("@\u200b\\1", escaped)
 
 
 def _markdown(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int) -> str:

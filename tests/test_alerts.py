@@ -219,3 +219,12 @@ def test_a_page_nobody_can_check_is_announced_even_on_routes_kept_for_critical_c
     assert [i["route"] for i in outbox_items(up, critical_only, "2026-11-30T08:00:00Z")] == [
         "pager"
     ]
+
+
+def test_a_mention_in_the_page_text_never_pings_the_chat_channel():
+    scene = conduct_change(
+        ("Marketing communications are prohibited.", "Ask @everyone in the team. @here too.")
+    )
+    markdown = alert_for(scene).markdown
+    assert "@everyone" not in markdown and "@here" not in markdown
+    assert "@\u200beveryone" in markdown
