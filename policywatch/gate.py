@@ -274,7 +274,9 @@ def _sign_in(view: _View) -> str | None:
 
 def _error_page(view: _View) -> str | None:
     heading = _clean(_H1(view.root))
-    phrase = view.short_and_says(_ERROR_TEXT)
+    # A short article with a heading of its own may quote an error message ("if you see
+    # 'Something went wrong', ..."); only a page without one is judged by its phrases.
+    phrase = None if heading else view.short_and_says(_ERROR_TEXT)
     if view.titled(_ERROR_TITLE) or (heading and _ERROR_TITLE.fullmatch(heading)) or phrase:
         shown = phrase or heading or view.title
         return (

@@ -314,3 +314,16 @@ def test_a_page_missing_a_required_heading_is_blocked():
 def test_a_document_for_another_country_is_blocked():
     reason = check_document(CONDUCT, spec(country="United Kingdom"))
     assert reason == "wrong marketplace: page is for United States, expected United Kingdom"
+
+
+def test_a_short_article_that_quotes_an_error_message_is_still_the_policy():
+    html = (
+        "<html><head><title>Troubleshooting - Amazon Seller Central</title></head><body>"
+        '<div id="full-help-page"><h1>Troubleshooting Buyer-Seller Messaging</h1>'
+        "<p>If a message shows 'Something went wrong', wait an hour and send it again. "
+        "Messages must be necessary to complete the order.</p></div></body></html>"
+    )
+    spec = PageSpec(
+        id="p", url="https://sellercentral.amazon.com" + ARTICLE, select="#full-help-page"
+    )
+    assert classify_response(html, spec.url, 200, spec) is None
