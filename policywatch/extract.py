@@ -337,7 +337,7 @@ def _page_metadata(root: HtmlElement) -> dict[str, str]:
         metadata["language"] = language
     boxes = css(COUNTRY_BOX)(root)
     if boxes:
-        country = _banner_country(boxes[0])
+        country = banner_country(boxes[0])
         if country:
             metadata["country"] = country
     labels = [
@@ -350,7 +350,7 @@ def _page_metadata(root: HtmlElement) -> dict[str, str]:
     return metadata
 
 
-def _banner_country(box: HtmlElement) -> str:
+def banner_country(box: HtmlElement) -> str:
     """The country named by "This article applies to selling in: <b>France</b>".
 
     The banner's words flip between English and French from one fetch to the

@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
-from policywatch.extract import CLIENT_RENDERED_RE, COUNTRY_BOX, css, find_all, parse_html
+from policywatch.extract import (
+    CLIENT_RENDERED_RE,
+    COUNTRY_BOX,
+    banner_country,
+    css,
+    find_all,
+    parse_html,
+)
 from policywatch.models import Document, PageSpec
 from policywatch.normalize import normalize_text
 
@@ -336,10 +343,7 @@ def _banner_countries(view: _View) -> list[str]:
     """Countries named by "This article applies to selling in: <b>X</b>" banners."""
     countries = []
     for scope in view.content or [view.root]:
-        for banner in css(COUNTRY_BOX)(scope):
-            bold = banner.find(".//b")
-            label = bold.text_content() if bold is not None else banner.text_content()
-            countries.append(normalize_text(label.rsplit(":", 1)[-1]))
+        countries += [banner_country(banner) for banner in css(COUNTRY_BOX)(scope)]
     if not countries:
         countries = [normalize_text(m.group(1)) for m in _BANNER_TEXT.finditer(view.source)]
     return [c for c in countries if c]
