@@ -38,6 +38,7 @@ REWORDED = CONDUCT.replace(
     "<li>Not send unsolicited, promotional or inappropriate communications</li>",
 )
 BROKEN = "<html><body><h1>Internal Server Error</h1></body></html>"
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "SeCrEtHookToken42"  # the token part of a notify URL: must never reach a log line
 
 
@@ -90,8 +91,10 @@ def policywatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _env() -> dict[str, str]:
+    """The child runs this checkout's policywatch, whatever is installed, unbuffered."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYWATCH_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
