@@ -475,7 +475,7 @@ def cmd_rederive(args: argparse.Namespace) -> int:
     config = _config(args)
     pages = select_pages(config, args.pages)
     with _store(args) as store, store.lock():
-        results = [rederive(config, store, page) for page in pages]
+        results = [rederive(store, page) for page in pages]
     _emit(present.rederive_text(results))
     return 1 if any(r.reason for r in results) else 0
 

@@ -313,22 +313,17 @@ class Fetcher:
 
     # ------------------------------------------------------------------ many pages
 
-    def fetch_all(self, jobs: Iterable[Job]) -> Iterator[tuple[PageSpec, FetchResult]]:
-        """Fetch pages concurrently and yield each result as soon as it is ready.
+    def fetch_each(
+        self, jobs: Iterable[Job], then: Callable[[PageSpec, FetchResult], T]
+    ) -> Iterator[tuple[PageSpec, T]]:
+        """Fetch pages concurrently; yield `then(page, result)` for each as soon as it is ready.
 
         At most `defaults.workers` requests run at once and at most
         `defaults.per_host` per host, taken round-robin across hosts so one
         site with fifty pages neither gets hammered nor delays the others.
-        """
-        return self.fetch_each(jobs, _as_is)
-
-    def fetch_each(
-        self, jobs: Iterable[Job], then: Callable[[PageSpec, FetchResult], T]
-    ) -> Iterator[tuple[PageSpec, T]]:
-        """`fetch_all`, running `then(page, result)` in the worker right after each fetch.
-
-        Parsing a body in the thread that fetched it overlaps it with the other
-        downloads instead of queueing it behind them. `then` must not raise.
+        `then` runs in the worker right after the fetch, so parsing a body
+        overlaps the other downloads instead of queueing behind them; it must
+        not raise.
         """
         pending: dict[str, deque[Job]] = {}
         for job in jobs:
@@ -419,10 +414,6 @@ def _drain(response: requests.Response) -> None:
     """Read a short unwanted body so the connection can be reused rather than reset."""
     with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
         response.raw.read(CHUNK_BYTES, decode_content=False)
-
-
-def _as_is(page: PageSpec, result: FetchResult) -> FetchResult:
-    return result
 
 
 def _result_of(future: Future[T], page: PageSpec, then: Callable[[PageSpec, FetchResult], T]) -> T:

@@ -127,7 +127,7 @@ def check_pages(
         config, store, fetcher or Fetcher(config.defaults), _BrowserPool(config, browser), now
     )
     for page in pages:
-        _follow_rule_changes(config, store, page, now)
+        _follow_rule_changes(store, page, now)
     known = {page.id: _known_fingerprint(store, page) for page in pages}
 
     def read(page: PageSpec, result: FetchResult) -> _Fetched:
@@ -159,9 +159,7 @@ def check_pages(
     return report
 
 
-def _follow_rule_changes(
-    config: Config, store: Store, page: PageSpec, now: datetime | None
-) -> None:
+def _follow_rule_changes(store: Store, page: PageSpec, now: datetime | None) -> None:
     """Re-read stored versions when the page's select/remove/ignore changed since.
 
     Otherwise the first poll after a watchlist edit would report our new reading
@@ -172,7 +170,7 @@ def _follow_rule_changes(
     if before == key:
         return
     if before is not None and store.latest(page.id) is not None:
-        done = rederive(config, store, page, now)
+        done = rederive(store, page, now)
         if done.reason:
             log.warning(
                 "page=%s extraction rules changed but history was not re-derived (%s); "
@@ -578,7 +576,7 @@ def import_files(
     date, so saved copies may also fill a gap before or inside a live history.
     Outcomes carry the file name as their `url`.
     """
-    _follow_rule_changes(config, store, page, None)
+    _follow_rule_changes(store, page, None)
     outcomes = []
     for name, raw, at in sorted(files, key=lambda f: f[2]):
         result = FetchResult(
@@ -618,9 +616,7 @@ class Rederived:
     reason: str | None = None  # why nothing was rewritten
 
 
-def rederive(
-    config: Config, store: Store, page: PageSpec, now: datetime | None = None
-) -> Rederived:
+def rederive(store: Store, page: PageSpec, now: datetime | None = None) -> Rederived:
     """Re-extract every stored version of a page from its raw HTML with today's rules.
 
     After a `select`/`remove`/`ignore` or normaliser change, the next poll would

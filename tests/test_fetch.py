@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from policywatch.fetch import Fetcher, decode_html, parse_retry_after
-from policywatch.models import Defaults, PageSpec
+from policywatch.models import Defaults, FetchResult, PageSpec
 from tests.pageserver import FIXTURES, PageServer, Route, fixture
 
 FAST = Defaults(retries=3, workers=8, per_host=2, max_bytes=1024 * 1024)
@@ -47,6 +47,10 @@ def fetcher():
 
 
 # ----------------------------------------------------------------- the ordinary poll
+
+
+def as_is(page: PageSpec, result: FetchResult) -> FetchResult:
+    return result
 
 
 def test_a_policy_page_is_fetched_with_a_descriptive_user_agent_and_the_pages_headers(
@@ -348,7 +352,7 @@ def test_a_seller_with_many_pages_never_has_more_than_per_host_requests_on_one_h
     with Fetcher(Defaults(workers=8, per_host=2)) as fetcher:
         results = dict(
             (page.id, result)
-            for page, result in fetcher.fetch_all((page, None, None) for page in pages)
+            for page, result in fetcher.fetch_each(((page, None, None) for page in pages), as_is)
         )
 
     assert {r.status for r in results.values()} == {"ok"}
@@ -370,7 +374,7 @@ def test_results_come_in_completion_order_and_one_broken_page_does_not_stop_the_
         (page_at(pageserver, "/quick"), None, None),
     ]
 
-    order = [(page.url, result) for page, result in fetcher.fetch_all(jobs)]
+    order = [(page.url, result) for page, result in fetcher.fetch_each(jobs, as_is)]
 
     assert order[-1][0].endswith("/slow") and order[-1][1].status == "ok"
     statuses = sorted(result.status for _, result in order)
