@@ -11,12 +11,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policywatch.alerts import Alert, when
 from policywatch.clock import parse_iso
 from policywatch.errors import UsageError
 from policywatch.models import Document, Section, Snapshot
+
+if TYPE_CHECKING:
+    from policywatch.pipeline import CheckReport
 
 SHORT_ID = 10
 
@@ -59,7 +62,7 @@ def _outcome_words(outcome: Any) -> str:
     return outcome.status
 
 
-def check_text(report: Any, *, quiet: bool = False) -> str:
+def check_text(report: CheckReport, *, quiet: bool = False) -> str:
     """One line per page; with quiet, only the pages that could not be checked."""
     lines = []
     width = max((len(o.page_id) for o in report.outcomes), default=0)
@@ -68,7 +71,7 @@ def check_text(report: Any, *, quiet: bool = False) -> str:
             continue
         snap = f"  {short(outcome.snapshot_id)}" if outcome.snapshot_id else ""
         lines.append(f"{outcome.page_id:<{width}}  {_outcome_words(outcome)}{snap}")
-    delivery = getattr(report, "delivery", None)
+    delivery = report.delivery
     if delivery is not None and not quiet and (delivery.sent or delivery.failed):
         lines.append(
             f"alerts: {delivery.sent} sent, {delivery.failed} failed, {delivery.pending} pending"
@@ -77,10 +80,15 @@ def check_text(report: Any, *, quiet: bool = False) -> str:
         lines.append(
             f"alerts: {delivery.failed} could not be delivered; see `policywatch alerts --pending`"
         )
+    if delivery is not None and delivery.gave_up:
+        lines.append(
+            f"alerts: {delivery.gave_up} gave up after a day of failures; fix the route, "
+            "then `policywatch alerts retry`"
+        )
     return "\n".join(lines)
 
 
-def check_json(report: Any) -> dict[str, Any]:
+def check_json(report: CheckReport) -> dict[str, Any]:
     return {
         "exit_code": report.exit_code,
         "pages": [
