@@ -33,13 +33,13 @@ from policywatch.models import (
     Severity,
     Snapshot,
     sha256_hex,
+    short_id,
 )
 from policywatch.render import markdown_escape, render_diff
 
 AlertKind = Literal["change", "unreachable", "recovered", "test"]
 BodyFormat = Literal["text", "markdown"]
 
-SHORT_ID = 8  # snapshot id prefix shown to people; unique in practice and easy to type
 DEFAULT_CONFIG = "watchlist.yaml"  # CLI defaults: left out of suggested commands
 DEFAULT_DATA_DIR = "policywatch-data"
 # Unchanged words kept around a change in chat, so a long paragraph still fits a message.
@@ -472,7 +472,7 @@ def _notes(revert_of: Snapshot | None, silent_edit: bool) -> list[str]:
     if revert_of is not None:
         notes.append(
             f"This is a revert: the page is back to the version first seen on "
-            f"{when(revert_of.captured_at)} (snapshot {revert_of.id[:SHORT_ID]})."
+            f"{when(revert_of.captured_at)} (snapshot {short_id(revert_of.id)})."
         )
     if silent_edit:
         notes.append(
@@ -503,7 +503,7 @@ def change_alert(
     name = page_name(page, new_snap)
     verb = "reverted" if revert_of is not None else "changed"
     title = f"[{severity}] {name} {verb} — {_headline(hits, items)}"
-    old_id, new_id = old_snap.id[:SHORT_ID], new_snap.id[:SHORT_ID]
+    old_id, new_id = short_id(old_snap.id), short_id(new_snap.id)
     command = cli_command(
         "diff", page.id, old_id, new_id, config_path=config_path, data_dir=data_dir
     )

@@ -17,6 +17,15 @@ from typing import Any, Literal
 PATH_SEPARATOR = " > "
 
 
+# How many hex digits of a snapshot id people are shown: unique in practice, easy to type.
+SHORT_ID = 10
+
+
+def short_id(snapshot_id: str | None) -> str:
+    """The id prefix every command, alert and diff header shows."""
+    return (snapshot_id or "")[:SHORT_ID]
+
+
 def sha256_hex(data: str | bytes) -> str:
     """Hash used for every digest in the store, so digests are comparable everywhere."""
     if isinstance(data, str):

@@ -27,6 +27,7 @@ from policywatch.models import (
     PageSpec,
     Severity,
     Snapshot,
+    short_id,
 )
 from policywatch.rules import severity as change_severity
 from policywatch.store import Store
@@ -421,7 +422,7 @@ def _record(
     via = candidate.result.via
     if latest is None:
         store.record_snapshot(snapshot, raw, candidate.document)
-        log.info("page=%s status=new snapshot=%s", page.id, snapshot.id[:10])
+        log.info("page=%s status=new snapshot=%s", page.id, short_id(snapshot.id))
         return _outcome(page, "new", snapshot_id=snapshot.id, via=via)
     earlier = store.find_by_digest(page.id, snapshot.digest)
     if earlier is not None and earlier.captured_at > snapshot.captured_at:
@@ -463,7 +464,7 @@ def _record(
         page.id,
         changed,
         level,
-        snapshot.id[:10],
+        short_id(snapshot.id),
         len(items),
     )
     return _outcome(
@@ -635,7 +636,7 @@ def rederive(store: Store, page: PageSpec, now: datetime | None = None) -> Reder
         )
         candidate = _accept(page, result)
         if not isinstance(candidate, _Candidate):
-            why = f"version {snap.id[:10]} ({snap.captured_at[:10]}) no longer extracts: "
+            why = f"version {short_id(snap.id)} ({snap.captured_at[:10]}) no longer extracts: "
             return Rederived(page.id, len(snapshots), reason=why + str(candidate))
         document = candidate.document
         if (document.digest, document.title, dict(document.metadata)) != (

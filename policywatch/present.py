@@ -16,16 +16,12 @@ from typing import TYPE_CHECKING, Any
 from policywatch.alerts import Alert, when
 from policywatch.clock import parse_iso
 from policywatch.errors import UsageError
-from policywatch.models import Document, Section, Snapshot
+from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 
 if TYPE_CHECKING:
     from policywatch.pipeline import CheckReport
 
-SHORT_ID = 10
-
-
-def short(snapshot_id: str | None) -> str:
-    return (snapshot_id or "")[:SHORT_ID]
+short = short_id
 
 
 def progress_printer() -> Callable[[int, int], None]:

@@ -64,6 +64,7 @@ from policywatch.models import (
     Fragment,
     Section,
     SectionChange,
+    short_id,
 )
 from policywatch.rules import severity
 
@@ -227,7 +228,7 @@ def _text(
     diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int, color: bool
 ) -> str:
     paint: Callable[[str, str], str] = _ansi if color else _marker
-    lines = [f"{diff.page_id}: {diff.old_id[:12]} -> {diff.new_id[:12]}"]
+    lines = [f"{diff.page_id}: {short_id(diff.old_id)} -> {short_id(diff.new_id)}"]
     lines += [f"  {key}: {value}" for key, value in meta.items()]
     lines += [_summary_line(views, hidden), ""]
     for view in views:
@@ -286,7 +287,7 @@ def markdown_escape(text: str) -> str:
 def _markdown(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int) -> str:
     lines = [
         f"**Policy change: {markdown_escape(diff.page_id)}** "
-        f"`{diff.old_id[:12]}` → `{diff.new_id[:12]}`"
+        f"`{short_id(diff.old_id)}` → `{short_id(diff.new_id)}`"
     ]
     lines += [f"- {markdown_escape(k)}: {markdown_escape(str(v))}" for k, v in meta.items()]
     lines += ["", _summary_line(views, hidden)]
@@ -349,7 +350,7 @@ def _html(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        f'<p class="meta">{esc(diff.old_id[:12])} → {esc(diff.new_id[:12])}</p>',
+        f'<p class="meta">{esc(short_id(diff.old_id))} → {esc(short_id(diff.new_id))}</p>',
     ]
     if meta:
         items = "".join(f"<li>{esc(k)}: {esc(str(v))}</li>" for k, v in meta.items())

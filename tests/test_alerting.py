@@ -222,7 +222,7 @@ def test_a_new_unsolicited_sentence_alerts_critical_on_every_route(
     assert "changed (1 section) [critical]" in result.out
     assert "alerts: 4 sent, 0 failed, 0 pending" in result.out
     old, new = seller.snapshots()
-    versions = f"{old.id[:8]} {new.id[:8]}"
+    versions = f"{old.id[:10]} {new.id[:10]}"
 
     keys = {e["route"]: e["key"] for e in seller.alerts()}
     (message,) = mailbox.messages
@@ -520,7 +520,7 @@ def test_a_flapping_page_alerts_for_the_change_once_and_for_the_revert_once(sell
     revert = webhook.posts[1]["json"]["message"]
     assert (
         f"This is a revert: the page is back to the version first seen on "
-        f"{when(baseline.captured_at)} (snapshot {baseline.id[:8]})."
+        f"{when(baseline.captured_at)} (snapshot {baseline.id[:10]})."
     ) in revert
     assert f"removed: {NEW_SENTENCE_TEXT}" in revert
     assert len(seller.alerts()) == 2

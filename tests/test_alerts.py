@@ -79,7 +79,7 @@ def test_deleted_words_are_struck_through_in_chat_and_bracketed_in_text():
 
 def test_the_alert_gives_short_snapshot_ids_and_the_exact_diff_command():
     scene = conduct_change((UNSOLICITED, PROMOTIONAL))
-    old8, new8 = scene.old.id[:8], scene.new.id[:8]
+    old8, new8 = scene.old.id[:10], scene.new.id[:10]
     default = alert_for(scene, config_path="./watchlist.yaml")
     assert default.command == f"policywatch diff seller-code-of-conduct {old8} {new8}"
     assert f"Full diff: {default.command}" in default.text

@@ -170,7 +170,7 @@ def test_import_backfills_saved_pages_in_date_order_and_the_next_check_continues
     [page] = seller.json(capsys, "check", "--no-deliver")["pages"]
     assert page["status"] == "changed"
     [alert] = seller.alerts(capsys)
-    assert f"{history[-1]['id'][:8]} (2024-06-01 00:00 UTC)" in alert["text"]
+    assert f"{history[-1]['id'][:10]} (2024-06-01 00:00 UTC)" in alert["text"]
 
 
 def test_import_takes_capture_dates_from_at_in_file_order(
