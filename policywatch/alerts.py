@@ -35,7 +35,7 @@ from policywatch.models import (
     sha256_hex,
     short_id,
 )
-from policywatch.render import markdown_escape, render_diff
+from policywatch.render import mark, markdown_escape, render_diff
 
 AlertKind = Literal["change", "unreachable", "recovered", "test"]
 BodyFormat = Literal["text", "markdown"]
@@ -85,13 +85,13 @@ def _closers(markdown: str) -> str | None:
     if link >= 0 and ")" not in markdown[link:]:
         return None
     opened: list[str] = []
-    for mark in _MD_MARKERS.finditer(markdown):
-        if opened and opened[-1] == mark.group():
+    for marker in _MD_MARKERS.finditer(markdown):
+        if opened and opened[-1] == marker.group():
             opened.pop()
-        elif mark.group() in opened:
+        elif marker.group() in opened:
             return None
         else:
-            opened.append(mark.group())
+            opened.append(marker.group())
     return "".join(reversed(opened))
 
 
@@ -331,15 +331,6 @@ def _marked(
     )
 
 
-def _wrap(text: str, left: str, right: str) -> str:
-    """Mark `text`, keeping the surrounding spaces outside the marks (Markdown needs that)."""
-    core = text.strip()
-    if not core:
-        return text
-    start = text.index(core[0])
-    return f"{text[:start]}{left}{core}{right}{text[start + len(core) :]}"
-
-
 def _shorten_equal(text: str, position: Literal["first", "middle", "last"]) -> str:
     """Long unchanged stretches in chat, cut to a little context on each side of a change."""
     if len(text) <= 2 * CHAT_CONTEXT + 20:
@@ -433,8 +424,8 @@ def _text_item(item: _Item) -> str:
         lines += _change_lines(
             change,
             _TEXT_LABELS,
-            lambda t: _wrap(t, "[-", "-]"),
-            lambda t: _wrap(t, "{+", "+}"),
+            lambda t: mark(t, "[-", "-]"),
+            lambda t: mark(t, "{+", "+}"),
             str,
             chat=False,
         )
@@ -449,8 +440,8 @@ def _md_item(item: _Item) -> str:
         lines += _change_lines(
             change,
             _MD_LABELS,
-            lambda t: _wrap(markdown_escape(t), "~~", "~~"),
-            lambda t: _wrap(markdown_escape(t), "**", "**"),
+            lambda t: mark(markdown_escape(t), "~~", "~~"),
+            lambda t: mark(markdown_escape(t), "**", "**"),
             markdown_escape,
             chat=True,
         )

@@ -315,15 +315,21 @@ def _markdown_row(row: _Row) -> str:
     return f"- **{sign}:** {body}" + (f" _[{markdown_escape(notes)}]_" if notes else "")
 
 
-def _markdown_fragment(fragment: Fragment) -> str:
-    """Wrap a fragment; spaces stay outside the markers or markdown would not render them."""
-    text = markdown_escape(fragment.text)
-    if fragment.op == "equal" or not text.strip():
-        return text
+def mark(text: str, left: str, right: str) -> str:
+    """Mark `text`, keeping the surrounding spaces outside the marks (Markdown needs that)."""
     core = text.strip()
-    lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
-    mark = "~~" if fragment.op == "delete" else "**"
-    return f"{lead}{mark}{core}{mark}{trail}"
+    if not core:
+        return text
+    start = text.index(core[0])
+    return f"{text[:start]}{left}{core}{right}{text[start + len(core) :]}"
+
+
+def _markdown_fragment(fragment: Fragment) -> str:
+    text = markdown_escape(fragment.text)
+    if fragment.op == "equal":
+        return text
+    sign = "~~" if fragment.op == "delete" else "**"
+    return mark(text, sign, sign)
 
 
 # --------------------------------------------------------------------------- html
