@@ -21,8 +21,6 @@ from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 if TYPE_CHECKING:
     from policywatch.pipeline import CheckReport
 
-short = short_id
-
 
 def progress_printer() -> Callable[[int, int], None]:
     """Pages done / total on one rewritten stderr line, for long checks on a terminal."""
@@ -48,7 +46,7 @@ def _outcome_words(outcome: Any) -> str:
         if outcome.revert_of:
             words += (
                 f": reverted, back to the version first seen on "
-                f"{when(outcome.revert_seen_at or '')} ({short(outcome.revert_of)})"
+                f"{when(outcome.revert_seen_at or '')} ({short_id(outcome.revert_of)})"
             )
         elif outcome.silent_edit:
             words += ': silent edit, the "Last updated" date did not move'
@@ -65,7 +63,7 @@ def check_text(report: CheckReport, *, quiet: bool = False) -> str:
     for outcome in report.outcomes:
         if quiet and outcome.status not in ("blocked", "error"):
             continue
-        snap = f"  {short(outcome.snapshot_id)}" if outcome.snapshot_id else ""
+        snap = f"  {short_id(outcome.snapshot_id)}" if outcome.snapshot_id else ""
         lines.append(f"{outcome.page_id:<{width}}  {_outcome_words(outcome)}{snap}")
     delivery = report.delivery
     if delivery is not None and not quiet and (delivery.sent or delivery.failed):
@@ -119,7 +117,7 @@ def history_text(
     )
     for snap in reversed(snapshots):
         lines.append(
-            f"{short(snap.id):<{SHORT_ID}}  {snap.captured_at[:19]:<20}  "
+            f"{short_id(snap.id):<{SHORT_ID}}  {snap.captured_at[:19]:<20}  "
             f"{snap.last_seen_at[:19]:<20}  "
             f"{len(snap.section_digests):>8}  {snap.origin}"
             + (f", re-derived {snap.rederived_at[:10]}" if snap.rederived_at else "")
@@ -180,7 +178,7 @@ def _fold(text: str) -> str:
 
 def show_text(snapshot: Snapshot, document: Document, sections: Sequence[Section]) -> str:
     lines = [
-        f"{snapshot.page_id}  version {short(snapshot.id)}  first seen {snapshot.captured_at[:19]}"
+        f"{snapshot.page_id}  version {short_id(snapshot.id)}  first seen {snapshot.captured_at[:19]}"
         f"  last seen {snapshot.last_seen_at[:19]}",
         snapshot.url,
     ]
@@ -310,7 +308,7 @@ def import_sources(
 
 def import_text(outcomes: Sequence[Any]) -> str:
     return "\n".join(
-        f"{o.url}: {_outcome_words(o)}" + (f"  {short(o.snapshot_id)}" if o.snapshot_id else "")
+        f"{o.url}: {_outcome_words(o)}" + (f"  {short_id(o.snapshot_id)}" if o.snapshot_id else "")
         for o in outcomes
     )
 
