@@ -178,8 +178,8 @@ def _fold(text: str) -> str:
 
 def show_text(snapshot: Snapshot, document: Document, sections: Sequence[Section]) -> str:
     lines = [
-        f"{snapshot.page_id}  version {short_id(snapshot.id)}  first seen {snapshot.captured_at[:19]}"
-        f"  last seen {snapshot.last_seen_at[:19]}",
+        f"{snapshot.page_id}  version {short_id(snapshot.id)}"
+        f"  first seen {snapshot.captured_at[:19]}  last seen {snapshot.last_seen_at[:19]}",
         snapshot.url,
     ]
     lines += [f"{key}: {value}" for key, value in sorted(document.metadata.items())]
