@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from policywatch.extract import NotPolicy, extract_document, parse_html
+from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
 from policywatch.fetch import decode_html
 from policywatch.models import Document, PageSpec
 from policywatch.normalize import normalize_link, normalize_text
@@ -502,3 +502,19 @@ def test_the_real_mediation_entity_change_moves_one_item(real_pages):
     assert moved == ["Mediation Policy"]
     assert len(gone) == len(added) == 1
     assert "Amazon Services Europe SARL" in gone[0] and "Amazon EU SARL" in added[0]
+
+
+def fingerprint(html: str, page: PageSpec = SELLER_CENTRAL) -> str:
+    return prepare(fresh_noise(html), page, page.url).fingerprint
+
+
+def test_the_unchanged_poll_fingerprint_ignores_page_noise_but_not_the_wording():
+    """Polls skip sectioning when the fingerprint repeats, so it must move with every edit."""
+    page = fixture("conduct-v1.html")
+    assert fingerprint(page) == fingerprint(page)  # fresh request ids, hidden sign-in link
+    reworded = page.replace("Not send unsolicited or", "Not send unsolicited, promotional or")
+    assert fingerprint(reworded) != fingerprint(page)
+    retitled = page.replace("<title>Seller Code of Conduct", "<title>Seller Rules")
+    assert fingerprint(retitled) != fingerprint(page)
+    stricter = PageSpec(**{**vars(SELLER_CENTRAL), "remove": ("[hidden]",)})
+    assert fingerprint(page, stricter) != fingerprint(page)
