@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policywatch import __version__, present
+from policywatch.clock import utcnow
 from policywatch.errors import PolicywatchError, UsageError
 
 if TYPE_CHECKING:
@@ -371,7 +372,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     if args.action == "retry":
         with _store(args) as store, store.lock():
-            count = store.retry_failed()
+            count = store.retry_failed(utcnow())
         _emit(f"{count} failed alert(s) queued again; they go out on the next check or run")
         return 0
     status = "pending" if args.pending else "failed" if args.failed else None

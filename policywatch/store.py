@@ -877,12 +877,16 @@ class Store:
 
         self._durable(lambda: self._update_alert(key, failed))
 
-    def retry_failed(self) -> int:
-        """Give every parked alert a fresh start (pending, due now); returns how many."""
-        now = iso(utcnow())
+    def retry_failed(self, now: Stamp) -> int:
+        """Give every parked alert a fresh start (pending, due at `now`); returns how many.
+
+        The caller passes its clock so a retried alert is due on the same clock that
+        `pending_alerts` is later asked with (tests run on injected times).
+        """
+        due = _stamp(now)
 
         def revive(doc: dict[str, Any]) -> None:
-            doc.update(status="pending", attempts=0, next_attempt_at=now)
+            doc.update(status="pending", attempts=0, next_attempt_at=due)
 
         def op() -> int:
             doc_ids = [doc.doc_id for doc in self._outbox if doc["status"] == "failed"]

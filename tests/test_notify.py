@@ -255,7 +255,7 @@ def test_an_alert_failing_for_a_day_is_parked_as_failed_and_retry_sends_it(store
     (parked,) = store.alerts("failed")
     assert "500" in parked["last_error"] or "Internal Server Error" in parked["last_error"]
     webhook.status = 200
-    assert store.retry_failed() == 1
+    assert store.retry_failed(now) == 1
     assert deliver_pending(store, [route], now + timedelta(hours=1)).sent == 1
     assert webhook.posts[-1]["json"]["title"].startswith("[critical]")
 

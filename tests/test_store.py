@@ -480,8 +480,8 @@ def test_deliveries_move_alerts_between_pending_sent_and_failed(tmp_path: Path) 
     assert sent["sent_at"] == iso(now) and sent["attempts"] == 1
     assert reopened.pending_alerts(now + timedelta(days=1)) == []
 
-    assert reopened.retry_failed() == 1
-    (retried,) = Store(tmp_path).pending_alerts(utcnow())
+    assert reopened.retry_failed(now + timedelta(days=2)) == 1
+    (retried,) = Store(tmp_path).pending_alerts(now + timedelta(days=2))
     assert retried["key"] == email["key"] and retried["attempts"] == 0
     with pytest.raises(KeyError):
         reopened.mark_sent("no-such-alert", now)
