@@ -12,7 +12,7 @@
 # it (Playwright's Node driver stripped of debug symbols, its UI apps and tests removed); the
 # second copies only that virtualenv (no pip, no build tools, no wheel files) next to Debian's
 # Chromium, which the browser fetcher drives through Playwright for Seller Central's
-# client-rendered pages. No browser is ever downloaded. Needs BuildKit (current Docker's default).
+# client-rendered pages. No browser is ever downloaded.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -53,16 +53,19 @@ LABEL org.opencontainers.image.title="policywatch" \
 # standard metric-compatible fonts; libatomic1 is a runtime library of Playwright's Node driver
 # that slim images lack (without it the driver dies at start and every browser page errors).
 # Versions float with Debian's security updates on purpose. While these packages unpack, dpkg
-# skips what a headless Chromium never reads: documentation, manuals and translations, and the
-# Mesa GPU drivers with the LLVM they pull in (Chromium runs with --disable-gpu and renders in
-# software with its own SwiftShader). The exclusions are removed again, so packages a user
+# skips what a headless Chromium never reads: documentation, manuals and translations, GTK's
+# icons (no window is ever drawn; the small .theme files stay for the cursor alternative) and
+# the Mesa GPU drivers with the LLVM they pull in (Chromium runs with --disable-gpu and renders
+# in software with its own SwiftShader). The exclusions are removed again, so packages a user
 # adds later install whole. No .deb files or package lists stay in the layer.
 # hadolint ignore=DL3008
 RUN printf 'path-exclude=%s\n' '/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*' \
-      '/usr/share/locale/*' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-*' '/usr/lib/*/libz3.so*' \
+      '/usr/share/locale/*' '/usr/share/icons/*' \
+      '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-*' '/usr/lib/*/libz3.so*' \
       '/usr/lib/chromium/libVkLayer_khronos_validation.so*' \
       > /etc/dpkg/dpkg.cfg.d/policywatch-slim \
- && echo 'path-include=/usr/share/doc/*/copyright' >> /etc/dpkg/dpkg.cfg.d/policywatch-slim \
+ && printf 'path-include=%s\n' '/usr/share/doc/*/copyright' '/usr/share/icons/*.theme' \
+      >> /etc/dpkg/dpkg.cfg.d/policywatch-slim \
  && apt-get update \
  && apt-get install -y --no-install-recommends chromium fonts-liberation libatomic1 \
  && apt-get clean \
