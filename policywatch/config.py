@@ -39,6 +39,7 @@ from policywatch.profiles import (
     marketplace_for_host,
     profile_for_host,
 )
+from policywatch.redact import redact, redact_page_url
 
 log = logging.getLogger(__name__)
 
@@ -827,8 +828,6 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
 
 def describe(config: Config) -> str:
     """What `policywatch validate` prints: the pages and routes, secrets redacted."""
-    from policywatch.notify import redact
-
     lines = [
         f"{config.path}: {len(config.pages)} pages, {len(config.rules)} rules, "
         f"{len(config.routes)} notify routes"
@@ -843,7 +842,7 @@ def describe(config: Config) -> str:
             details.append(f"marketplace {page.marketplace}")
         if page.profile:
             details.append(f"profile {page.profile}")
-        lines.append(f"  {page.id}  {page.url}\n      " + ", ".join(details))
+        lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
     return "\n".join(lines)
