@@ -12,13 +12,14 @@ import argparse
 import json
 import logging
 import os
+import string
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policywatch import __version__, present
-from policywatch.clock import utcnow
+from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import PolicywatchError, UsageError
 
 if TYPE_CHECKING:
@@ -270,6 +271,28 @@ def _store(args: argparse.Namespace, *, must_exist: bool = True):
     return Store(args.data_dir)
 
 
+def _resolve(store: Store, page_id: str, ref: str) -> Snapshot:
+    """The snapshot REF names; a date still to come is an error, not silently "latest".
+
+    A date after now names a version nobody has seen yet: usually a typo in the
+    year, or a clock that is wrong, and either way the answer would mislead.
+    """
+    text = ref.strip()
+    if text and not all(c in string.hexdigits for c in text):  # all-hex is an id prefix
+        try:
+            when = parse_iso(text)
+        except ValueError:
+            when = None
+        now = utcnow()
+        if when is not None and when > now:
+            raise UsageError(
+                f"{ref} is in the future (it is now {iso(now, 'seconds')}); "
+                f"no version of {page_id} is known for it yet",
+                hint="give a past date, or `latest` for the newest version",
+            )
+    return store.resolve(page_id, text)
+
+
 def _emit(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -331,7 +354,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        snapshot = store.resolve(args.page, args.ref)
+        snapshot = _resolve(store, args.page, args.ref)
         document = store.document(snapshot)
     sections = present.pick_sections(document, args.section)
     if args.format == "json":
@@ -348,8 +371,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     old_ref = args.old if args.old is not None else "latest~1"
     rules = _watched_terms(args, args.page)
     with _store(args) as store:
-        old = store.resolve(args.page, old_ref)
-        new = store.resolve(args.page, args.new)
+        old = _resolve(store, args.page, old_ref)
+        new = _resolve(store, args.page, args.new)
         old_doc, new_doc = store.document(old), store.document(new)
     diff = diff_documents(
         old_doc, new_doc, page_id=args.page, old_id=old.id, new_id=new.id, rules=rules
@@ -490,7 +513,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{args.page} names {len(pages)} watches", hint="name one, e.g. " + pages[0].id
         )
-    files = present.import_sources(args.files, args.at)
+    files = present.import_sources(args.files, args.at, utcnow())
     with _store(args, must_exist=False) as store, store.lock():
         outcomes = import_files(config, store, pages[0], files)
     _emit(present.import_text(outcomes))
