@@ -243,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PolicywatchError as exc:
-        print(f"policywatch: {exc}", file=sys.stderr)
+        from policywatch.normalize import printable
+
+        print(f"policywatch: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("policywatch: interrupted", file=sys.stderr)
@@ -293,7 +295,15 @@ def _resolve(store: Store, page_id: str, ref: str) -> Snapshot:
     return store.resolve(page_id, text)
 
 
-def _emit(text: str) -> None:
+def _emit(text: str, *, painted: bool = False) -> None:
+    """Print a command's output with page-derived control characters escaped.
+
+    `painted` output (a diff, which may carry our own colours) was made safe
+    piece by piece by `render` and is written as it is.
+    """
+    from policywatch.normalize import printable
+
+    text = text if painted else printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -378,7 +388,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         old_doc, new_doc, page_id=args.page, old_id=old.id, new_id=new.id, rules=rules
     )
     _emit(
-        render_diff(
+        painted=True,
+        text=render_diff(
             diff,
             args.format,
             color=_color(args),
@@ -387,7 +398,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             old=old_doc,
             new=new_doc,
             meta=present.diff_meta(old, new),
-        )
+        ),
     )
     return 0
 
@@ -456,14 +467,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rules = _watched_terms(args, first)
     diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id, rules=rules)
     _emit(
-        render_diff(
+        painted=True,
+        text=render_diff(
             diff,
             args.format,
             color=_color(args),
             old=doc_a,
             new=doc_b,
             meta=present.diff_meta(a, b, labels=(first, second)),
-        )
+        ),
     )
     return 0
 
