@@ -221,6 +221,11 @@ def send(
         capture = _Capture()
         apprise_log = logging.getLogger("apprise")
         apprise_log.addHandler(capture)
+        # Under -q the root level is ERROR and apprise's warnings (which hold the
+        # reason: "HTTP error 500") would be dropped before any handler saw them.
+        # The root handler's filter still keeps apprise's chatter off the screen.
+        level = apprise_log.level
+        apprise_log.setLevel(logging.DEBUG)
         try:
             with _keyed(target, key):
                 ok = bool(
@@ -236,6 +241,7 @@ def send(
             capture.lines.append((logging.ERROR, f"{exc.__class__.__name__}: {exc}"))
         finally:
             apprise_log.removeHandler(capture)
+            apprise_log.setLevel(level)
     if ok:
         return True, None
     return False, redact_text(capture.reason() or "apprise reported a failure without a reason")
