@@ -9,6 +9,7 @@ checked, 2 bad usage or configuration (nothing fetched or written).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -250,6 +251,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("policywatch: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # The store and the daemon word the errors they expect; this catches the rest
+        # (a disk that fills mid-write, a lock file that cannot be flushed) in one line.
+        log.debug("unexpected system error", exc_info=True)
+        print(f"policywatch: {_system_error(exc, args.data_dir)}", file=sys.stderr)
+        return 1
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _system_error(exc: OSError, data_dir: Path) -> str:
+    """An OSError as one line that names the file and says what to do."""
+    where = exc.filename or data_dir
+    if exc.errno in _DISK_FULL:
+        return (
+            f"cannot write {where}: {exc.strerror}; the disk (or quota) holding it is full\n"
+            "  hint: free space there, or move -d/--data-dir to a bigger volume, and run it again"
+        )
+    return f"{where}: {exc.strerror or exc}\n  hint: check the path and its permissions"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -261,9 +282,26 @@ def _config(args: argparse.Namespace):
     return load_config(args.config)
 
 
+def _data_dir(args: argparse.Namespace) -> Path:
+    """-d/--data-dir, refused at once (exit 2) when it or a parent is a file, not a folder."""
+    path = args.data_dir
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"is inside {part}, which is a file"
+                raise UsageError(
+                    f"the data directory {path} {where}",
+                    hint="point -d/--data-dir (or $POLICYWATCH_DATA) at a directory; "
+                    "it is created if missing",
+                )
+            break
+    return path
+
+
 def _store(args: argparse.Namespace, *, must_exist: bool = True):
     from policywatch.store import Store
 
+    _data_dir(args)
     if must_exist and not (args.data_dir / "index.json").exists():
         raise UsageError(
             f"no policywatch data in {args.data_dir}",
@@ -443,13 +481,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logs.setup(min(args.log_level, logging.INFO), args.log_format)
     _config(args)  # a bad watchlist at start is a usage error, exit 2
-    return daemon.run(args.config, args.data_dir)
+    return daemon.run(args.config, _data_dir(args))
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     from policywatch import daemon
 
-    ok, reason = daemon.health(args.data_dir, args.max_age)
+    ok, reason = daemon.health(_data_dir(args), args.max_age)
     _emit(("ok: " if ok else "unhealthy: ") + reason)
     return 0 if ok else 1
 

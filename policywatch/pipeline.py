@@ -16,7 +16,7 @@ from typing import Any, Literal
 from policywatch import alerts, gate, notify
 from policywatch.clock import iso, utcnow
 from policywatch.diff import diff_documents
-from policywatch.errors import UsageError
+from policywatch.errors import StoreError, UsageError
 from policywatch.extract import NotPolicy, extract_document, parse_html, prepare, rules_key
 from policywatch.fetch import Fetcher, decode_html
 from policywatch.logs import redact_text
@@ -266,6 +266,10 @@ class _Run:
         now = self.now or utcnow()
         try:
             return self._decide(page, fetched, now)
+        except StoreError:
+            # A store that cannot write (a full disk) fails every page alike, and its
+            # error already says what to do: stop with it rather than log a traceback.
+            raise
         except Exception as exc:  # the run must survive any single page
             log.exception("page=%s unexpected failure while checking", page.id)
             reason = f"internal error while checking: {exc.__class__.__name__}: {exc}"
