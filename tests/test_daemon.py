@@ -370,8 +370,8 @@ def test_a_data_dir_that_cannot_be_written_stops_the_start_with_what_to_fix(tmp_
     (tmp_path / "occupied").write_text("a file where the data directory should be")
     data = tmp_path / "occupied" / "data"
     started = policywatch("-c", str(config), "-d", str(data), "run", cwd=tmp_path)
-    assert started.returncode == 1
-    assert "cannot write to the data directory" in started.stderr
+    assert started.returncode == 2  # a -d that cannot be a directory is bad usage
+    assert f"the data directory {data} is inside" in started.stderr
     assert "Traceback" not in started.stderr
 
 
