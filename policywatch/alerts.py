@@ -35,6 +35,7 @@ from policywatch.models import (
     sha256_hex,
     short_id,
 )
+from policywatch.redact import redact_page_url
 from policywatch.render import mark, markdown_escape, render_diff
 
 AlertKind = Literal["change", "unreachable", "recovered", "test"]
@@ -498,7 +499,7 @@ def change_alert(
     command = cli_command(
         "diff", page.id, old_id, new_id, config_path=config_path, data_dir=data_dir
     )
-    url = new_snap.url or page.url
+    url = redact_page_url(new_snap.url or page.url)
     market = page.marketplace or new_snap.marketplace
     notes = _notes(revert_of, silent_edit)
     versions = f"{old_id} ({when(old_snap.captured_at)}) -> {new_id} ({when(new_snap.captured_at)})"
@@ -590,7 +591,7 @@ def unreachable_alert(
     command = cli_command("-v", "check", page.id, config_path=config_path, data_dir=data_dir)
     facts = [
         ("Page", name),
-        ("URL", page.url),
+        ("URL", redact_page_url(page.url)),
         ("Failing since", when(since)),
         ("Last reason", last_reason),
         ("What to do", f"open the URL in a browser; then run {command}"),
@@ -604,7 +605,11 @@ def recovered_alert(
     """The page answers with the policy again; it goes to whoever got the unreachable alert."""
     name = page_name(page)
     title = f"[recovered] {name} can be checked again"
-    facts = [("Page", name), ("URL", page.url), ("Failing since", when(down_since))]
+    facts = [
+        ("Page", name),
+        ("URL", redact_page_url(page.url)),
+        ("Failing since", when(down_since)),
+    ]
     return _health_alert("recovered", page, down_since, severity, title, facts, "")
 
 

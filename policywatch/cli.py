@@ -9,16 +9,18 @@ checked, 2 bad usage or configuration (nothing fetched or written).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import string
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policywatch import __version__, present
-from policywatch.clock import utcnow
+from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import PolicywatchError, UsageError
 
 if TYPE_CHECKING:
@@ -242,11 +244,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PolicywatchError as exc:
-        print(f"policywatch: {exc}", file=sys.stderr)
+        from policywatch.normalize import printable
+
+        print(f"policywatch: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("policywatch: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # The store and the daemon word the errors they expect; this catches the rest
+        # (a disk that fills mid-write, a lock file that cannot be flushed) in one line.
+        log.debug("unexpected system error", exc_info=True)
+        print(f"policywatch: {_system_error(exc, args.data_dir)}", file=sys.stderr)
+        return 1
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _system_error(exc: OSError, data_dir: Path) -> str:
+    """An OSError as one line that names the file and says what to do."""
+    where = exc.filename or data_dir
+    if exc.errno in _DISK_FULL:
+        return (
+            f"cannot write {where}: {exc.strerror}; the disk (or quota) holding it is full\n"
+            "  hint: free space there, or move -d/--data-dir to a bigger volume, and run it again"
+        )
+    return f"{where}: {exc.strerror or exc}\n  hint: check the path and its permissions"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -258,9 +282,26 @@ def _config(args: argparse.Namespace):
     return load_config(args.config)
 
 
+def _data_dir(args: argparse.Namespace) -> Path:
+    """-d/--data-dir, refused at once (exit 2) when it or a parent is a file, not a folder."""
+    path = args.data_dir
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"is inside {part}, which is a file"
+                raise UsageError(
+                    f"the data directory {path} {where}",
+                    hint="point -d/--data-dir (or $POLICYWATCH_DATA) at a directory; "
+                    "it is created if missing",
+                )
+            break
+    return path
+
+
 def _store(args: argparse.Namespace, *, must_exist: bool = True):
     from policywatch.store import Store
 
+    _data_dir(args)
     if must_exist and not (args.data_dir / "index.json").exists():
         raise UsageError(
             f"no policywatch data in {args.data_dir}",
@@ -270,7 +311,37 @@ def _store(args: argparse.Namespace, *, must_exist: bool = True):
     return Store(args.data_dir)
 
 
-def _emit(text: str) -> None:
+def _resolve(store: Store, page_id: str, ref: str) -> Snapshot:
+    """The snapshot REF names; a date still to come is an error, not silently "latest".
+
+    A date after now names a version nobody has seen yet: usually a typo in the
+    year, or a clock that is wrong, and either way the answer would mislead.
+    """
+    text = ref.strip()
+    if text and not all(c in string.hexdigits for c in text):  # all-hex is an id prefix
+        try:
+            when = parse_iso(text)
+        except ValueError:
+            when = None
+        now = utcnow()
+        if when is not None and when > now:
+            raise UsageError(
+                f"{ref} is in the future (it is now {iso(now, 'seconds')}); "
+                f"no version of {page_id} is known for it yet",
+                hint="give a past date, or `latest` for the newest version",
+            )
+    return store.resolve(page_id, text)
+
+
+def _emit(text: str, *, painted: bool = False) -> None:
+    """Print a command's output with page-derived control characters escaped.
+
+    `painted` output (a diff, which may carry our own colours) was made safe
+    piece by piece by `render` and is written as it is.
+    """
+    from policywatch.normalize import printable
+
+    text = text if painted else printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -331,7 +402,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        snapshot = store.resolve(args.page, args.ref)
+        snapshot = _resolve(store, args.page, args.ref)
         document = store.document(snapshot)
     sections = present.pick_sections(document, args.section)
     if args.format == "json":
@@ -348,14 +419,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
     old_ref = args.old if args.old is not None else "latest~1"
     rules = _watched_terms(args, args.page)
     with _store(args) as store:
-        old = store.resolve(args.page, old_ref)
-        new = store.resolve(args.page, args.new)
+        old = _resolve(store, args.page, old_ref)
+        new = _resolve(store, args.page, args.new)
         old_doc, new_doc = store.document(old), store.document(new)
     diff = diff_documents(
         old_doc, new_doc, page_id=args.page, old_id=old.id, new_id=new.id, rules=rules
     )
     _emit(
-        render_diff(
+        painted=True,
+        text=render_diff(
             diff,
             args.format,
             color=_color(args),
@@ -364,7 +436,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             old=old_doc,
             new=new_doc,
             meta=present.diff_meta(old, new),
-        )
+        ),
     )
     return 0
 
@@ -409,13 +481,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logs.setup(min(args.log_level, logging.INFO), args.log_format)
     _config(args)  # a bad watchlist at start is a usage error, exit 2
-    return daemon.run(args.config, args.data_dir)
+    return daemon.run(args.config, _data_dir(args))
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     from policywatch import daemon
 
-    ok, reason = daemon.health(args.data_dir, args.max_age)
+    ok, reason = daemon.health(_data_dir(args), args.max_age)
     _emit(("ok: " if ok else "unhealthy: ") + reason)
     return 0 if ok else 1
 
@@ -433,14 +505,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rules = _watched_terms(args, first)
     diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id, rules=rules)
     _emit(
-        render_diff(
+        painted=True,
+        text=render_diff(
             diff,
             args.format,
             color=_color(args),
             old=doc_a,
             new=doc_b,
             meta=present.diff_meta(a, b, labels=(first, second)),
-        )
+        ),
     )
     return 0
 
@@ -490,7 +563,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{args.page} names {len(pages)} watches", hint="name one, e.g. " + pages[0].id
         )
-    files = present.import_sources(args.files, args.at)
+    files = present.import_sources(args.files, args.at, utcnow())
     with _store(args, must_exist=False) as store, store.lock():
         outcomes = import_files(config, store, pages[0], files)
     _emit(present.import_text(outcomes))

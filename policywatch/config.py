@@ -39,6 +39,7 @@ from policywatch.profiles import (
     marketplace_for_host,
     profile_for_host,
 )
+from policywatch.redact import redact, redact_page_url
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +168,17 @@ class _Invalid(ValueError):
         self.hint = hint
 
 
+# A watchlist of a few hundred pages is tens of KB and a few thousand YAML values; these
+# bounds are far above that and far below what hurts (an alias bomb under 1 KB expands
+# to billions of values: gigabytes of memory, a frozen `run`).
+MAX_WATCHLIST_BYTES = 1024 * 1024
+MAX_WATCHLIST_VALUES = 100_000
+
+
 def _read_tree(path: Path, file: str) -> _Node:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_WATCHLIST_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             "no such file",
@@ -179,6 +188,12 @@ def _read_tree(path: Path, file: str) -> _Node:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    if len(data) > MAX_WATCHLIST_BYTES:
+        raise ConfigError(
+            f"is larger than {MAX_WATCHLIST_BYTES // 1024} KB; a watchlist is a few KB",
+            file=file,
+            hint="check that -c/--config points at the watchlist, not at another file",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -189,7 +204,10 @@ def _read_tree(path: Path, file: str) -> _Node:
     constructor = yaml.constructor.SafeConstructor()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        return _Node(None, 1) if root is None else _convert(root, constructor, file)
+        if root is None:
+            return _Node(None, 1)
+        _check_expansion(root, file)
+        return _convert(root, constructor, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
@@ -202,6 +220,47 @@ def _read_tree(path: Path, file: str) -> _Node:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise ConfigError(
+            "is nested too deeply to be a watchlist", file=file, hint="flatten the nesting"
+        ) from None
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a document whose aliases expand past MAX_WATCHLIST_VALUES values.
+
+    Aliases are shared nodes, so the expanded size of each node is counted once
+    (memoised by identity): the check is linear in the text even for a bomb,
+    and it names the line of the first value whose expansion is too big.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = MAX_WATCHLIST_VALUES + 1  # a node that contains itself is unbounded
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_WATCHLIST_VALUES:
+                raise ConfigError(
+                    f"YAML aliases here expand to more than {MAX_WATCHLIST_VALUES:,} values "
+                    "(an alias bomb?); a watchlist is a few thousand",
+                    file=file,
+                    line=child.start_mark.line + 1,
+                    hint="write the values out, or use fewer nested `*alias` references",
+                )
+        sizes[id(node)] = total
+        return total
+
+    size(root)
 
 
 def _convert(node: yaml.Node, constructor: yaml.constructor.SafeConstructor, file: str) -> _Node:
@@ -827,8 +886,6 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
 
 def describe(config: Config) -> str:
     """What `policywatch validate` prints: the pages and routes, secrets redacted."""
-    from policywatch.notify import redact
-
     lines = [
         f"{config.path}: {len(config.pages)} pages, {len(config.rules)} rules, "
         f"{len(config.routes)} notify routes"
@@ -843,7 +900,7 @@ def describe(config: Config) -> str:
             details.append(f"marketplace {page.marketplace}")
         if page.profile:
             details.append(f"profile {page.profile}")
-        lines.append(f"  {page.id}  {page.url}\n      " + ", ".join(details))
+        lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
     return "\n".join(lines)

@@ -9,6 +9,10 @@ cron `check` holding the lock only postpones work to the next turn.
 Health is judged from `heartbeat.json`, rewritten on every turn: fresh means
 the loop is alive, and `working_since` (the start of the current work or its
 last finished page) shows whether the work itself is stuck.
+
+Scheduling and the heartbeat's age run on the monotonic clock: the wall clock
+can step (NTP, a VM resumed, an operator), and a page due "at 10:00" must not
+wait a day because the clock went back a day.
 """
 
 from __future__ import annotations
@@ -24,11 +28,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import schedule
 
 from policywatch import logs, notify
 from policywatch.clock import iso, parse_iso, utcnow
@@ -47,6 +49,8 @@ LOCK_TIMEOUT = 2.0  # seconds to wait for the store before leaving the work to t
 DELIVERY_EVERY = 60  # seconds between retries of alerts still pending
 STAGGER_MAX = 60.0  # first checks are spread over at most this many seconds
 STOP_GRACE = 3.0  # seconds a stop waits for the work in flight before abandoning it
+RELOAD_TIMEOUT = 10.0  # seconds a watchlist reload may take before the old one is kept
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # monotonic times compare within one boot
 # `health` default: no heartbeat, or no finished page during work, for this long is unhealthy.
 # One page is bounded by its timeouts and retries (a few minutes at worst); 10 min is beyond that.
 DEFAULT_MAX_AGE = 600.0
@@ -204,11 +208,11 @@ class Loop:
         self.fingerprint = fingerprint(config_path)
         self.config = load_config(config_path, env)
         logs.add_secrets(route.url for route in self.config.routes)
-        self.scheduler = schedule.Scheduler()
-        self.jobs: dict[str, tuple[float, schedule.Job]] = {}  # page id -> (interval, job)
+        # page id -> (interval, when it is next due on the monotonic clock)
+        self.jobs: dict[str, tuple[float, float]] = {}
         self.due: set[str] = set()
         self.deliver_due = True  # alerts left pending by a previous run go out first
-        self.scheduler.every(DELIVERY_EVERY).seconds.do(self._want_delivery)
+        self.next_delivery = time.monotonic() + DELIVERY_EVERY
         self.work: Work | None = None
         self.abandoned = False  # the stop left work running in its thread
         self.heartbeat_failing = False
@@ -251,7 +255,7 @@ class Loop:
         self._reap()
         if self.work is None:
             self._maybe_reload()
-        self.scheduler.run_pending()
+        self._mark_due_pages()
         if self.work is None:
             self._start_work()
 
@@ -306,11 +310,20 @@ class Loop:
 
     # ------------------------------------------------------------------ scheduling
 
-    def _want_delivery(self) -> None:
-        self.deliver_due = True
+    def _mark_due_pages(self) -> None:
+        """Queue every page (and the delivery retry) whose time has come on the monotonic clock.
 
-    def _mark_due(self, page_id: str) -> None:
-        self.due.add(page_id)
+        The next run is an interval from now, not from when it was due, so a loop
+        that was held up (a long reload, a suspended VM) polls once, not in a burst.
+        """
+        now = time.monotonic()
+        for page_id, (interval, due_at) in self.jobs.items():
+            if due_at <= now:
+                self.due.add(page_id)
+                self.jobs[page_id] = (interval, now + interval)
+        if self.next_delivery <= now:
+            self.deliver_due = True
+            self.next_delivery = now + DELIVERY_EVERY
 
     def _schedule_pages(self) -> None:
         """One job per page on its own interval; changed or new pages get a staggered start.
@@ -321,20 +334,17 @@ class Loop:
         check recorded in the store runs out, so a restart loop cannot hammer a site.
         """
         wanted = {page.id: page.interval for page in self.config.pages}
-        for page_id, (interval, job) in list(self.jobs.items()):
+        for page_id, (interval, _) in list(self.jobs.items()):
             if wanted.get(page_id) != interval:
-                self.scheduler.cancel_job(job)
                 del self.jobs[page_id]
         fresh = [page for page in self.config.pages if page.id not in self.jobs]
         last = self._last_checks([page.id for page in fresh])
-        now, local_now = utcnow(), datetime.now()  # `schedule` keeps naive local times
+        now, ticks = utcnow(), time.monotonic()
         for index, page in enumerate(fresh):
             since = last.get(page.id)
             elapsed = (now - since).total_seconds() if since else None
             delay = first_delay(page.interval, index, len(fresh), elapsed)
-            job = self.scheduler.every(page.interval).seconds.do(self._mark_due, page.id)
-            job.next_run = local_now + timedelta(seconds=delay)
-            self.jobs[page.id] = (page.interval, job)
+            self.jobs[page.id] = (page.interval, ticks + delay)
 
     def _last_checks(self, page_ids: Sequence[str]) -> dict[str, datetime]:
         """When each page was last polled (success or failure), from the store."""
@@ -376,7 +386,7 @@ class Loop:
             return
         self.fingerprint = current
         try:
-            config = load_config(self.config_path, self.env)
+            config = self._load_in_background()
         except ConfigError as exc:
             log.error(
                 "watchlist not reloaded; the previous one keeps running",
@@ -397,6 +407,34 @@ class Loop:
             },
         )
 
+    def _load_in_background(self) -> Config:
+        """Load the watchlist in a thread, waited on until done, a stop or RELOAD_TIMEOUT.
+
+        The loader is bounded, but the loop is what answers SIGTERM and writes the
+        heartbeat: no watchlist, however hostile (or on a hung network mount), may
+        hold it. A load given up on is left to finish in its (daemon) thread.
+        """
+        loaded: list[Config] = []
+        failed: list[ConfigError] = []
+
+        def load() -> None:
+            try:
+                loaded.append(load_config(self.config_path, self.env))
+            except ConfigError as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=load, name="policywatch-reload", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        while thread.is_alive() and not self.stop.is_set() and time.monotonic() < deadline:
+            thread.join(0.1)
+        if failed:
+            raise failed[0]
+        if not loaded:
+            why = "a stop came" if self.stop.is_set() else f"it took over {RELOAD_TIMEOUT:g} s"
+            raise ConfigError(f"reading it was given up: {why}", file=str(self.config_path))
+        return loaded[0]
+
     # ------------------------------------------------------------------ heartbeat
 
     def _beat(self, stopped: bool = False) -> None:
@@ -412,18 +450,24 @@ class Loop:
 
     def _write_heartbeat(self, stopped: bool = False) -> None:
         work = self.work if self.work is not None and self.work.is_alive() else None
-        upcoming = [job.next_run for _, job in self.jobs.values() if job.next_run]
+        now, ticks = utcnow(), time.monotonic()
+        upcoming = [due_at for _, due_at in self.jobs.values()]
         beat: dict[str, Any] = {
             "pid": os.getpid(),
-            "at": iso(utcnow(), "seconds"),
+            "at": iso(now, "seconds"),
+            "monotonic": ticks,
+            "boot_id": boot_id(),
             "started_at": iso(self.started_at, "seconds"),
             "config": str(self.config_path),
             "pages": len(self.config.pages),
             "last_check_at": iso(self.last_check_at, "seconds") if self.last_check_at else None,
             "working_since": iso(work.progress_at, "seconds") if work else None,
             "working_on": work.pages if work else [],
-            # `schedule` keeps naive local times; astimezone() reads them as local.
-            "next_check_at": iso(min(upcoming).astimezone(UTC), "seconds") if upcoming else None,
+            "next_check_at": (
+                iso(now + timedelta(seconds=max(0.0, min(upcoming) - ticks)), "seconds")
+                if upcoming
+                else None
+            ),
             "stopped_at": iso(utcnow(), "seconds") if stopped else None,
         }
         write_atomic(self.data_dir / HEARTBEAT, json.dumps(beat, indent=1).encode())
@@ -440,7 +484,29 @@ def first_delay(interval: float, index: int, count: int, since_last: float | Non
     slot = spread * (index + random.random()) / max(count, 1)
     if since_last is None:
         return slot
-    return max(slot, interval - since_last)
+    # A last check "in the future" was stamped before the wall clock went back: it
+    # tells nothing about how long ago it was, so the page waits one interval at most.
+    return max(slot, interval - max(since_last, 0.0))
+
+
+def boot_id() -> str | None:
+    """This boot's id: two monotonic readings are comparable only when it matches."""
+    try:
+        return BOOT_ID.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def heartbeat_age(beat: Mapping[str, Any], at: datetime) -> float:
+    """Seconds since the heartbeat was written, on the monotonic clock when it can be.
+
+    The wall clock can step back (then an old heartbeat looks fresh, even from
+    the future) or forward; the monotonic clock of the same boot cannot.
+    """
+    ticks = beat.get("monotonic")
+    if isinstance(ticks, int | float) and beat.get("boot_id") and beat["boot_id"] == boot_id():
+        return time.monotonic() - ticks
+    return abs((utcnow() - at).total_seconds())
 
 
 def fingerprint(path: Path) -> Fingerprint:
@@ -487,7 +553,7 @@ def health(data_dir: Path, max_age: float | None = None) -> tuple[bool, str]:
     if beat.get("stopped_at"):
         return False, f"`policywatch run` (pid {pid}) stopped at {beat['stopped_at']}"
     now = utcnow()
-    age = (now - at).total_seconds()
+    age = heartbeat_age(beat, at)
     if age > limit:
         return False, (
             f"last heartbeat {age:.0f} s ago (limit {limit:.0f} s): "

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from policywatch.notify import MASK, redact
+from policywatch.redact import MASK, redact, redact_page_url
 
 Format = Literal["text", "json"]
 FORMATS: tuple[Format, ...] = ("text", "json")
@@ -63,16 +63,16 @@ class _Secrets:
 
 
 def _redact_url(match: re.Match[str]) -> str:
-    """Notify-style URLs and URLs with credentials are redacted; plain page URLs stay.
+    """Notify-style URLs are redacted whole; http(s) URLs lose only their credentials.
 
     Page URLs are what a reader of the log needs (`.../external/G1801`), and
-    `notify.redact` would mask their token-like ids.
+    `redact` would mask their token-like ids.
     """
     url = match.group(0)
     scheme, _, rest = url.partition("://")
     authority = rest.split("/", 1)[0]
     if scheme.lower() in ("http", "https") and "@" not in authority:
-        return url
+        return redact_page_url(url)
     return redact(url)
 
 

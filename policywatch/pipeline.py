@@ -16,9 +16,10 @@ from typing import Any, Literal
 from policywatch import alerts, gate, notify
 from policywatch.clock import iso, utcnow
 from policywatch.diff import diff_documents
-from policywatch.errors import UsageError
+from policywatch.errors import StoreError, UsageError
 from policywatch.extract import NotPolicy, extract_document, parse_html, prepare, rules_key
 from policywatch.fetch import Fetcher, decode_html
+from policywatch.logs import redact_text
 from policywatch.models import (
     Config,
     DiffResult,
@@ -29,6 +30,7 @@ from policywatch.models import (
     Snapshot,
     short_id,
 )
+from policywatch.redact import redact_page_url
 from policywatch.rules import severity as change_severity
 from policywatch.store import Store
 
@@ -264,6 +266,10 @@ class _Run:
         now = self.now or utcnow()
         try:
             return self._decide(page, fetched, now)
+        except StoreError:
+            # A store that cannot write (a full disk) fails every page alike, and its
+            # error already says what to do: stop with it rather than log a traceback.
+            raise
         except Exception as exc:  # the run must survive any single page
             log.exception("page=%s unexpected failure while checking", page.id)
             reason = f"internal error while checking: {exc.__class__.__name__}: {exc}"
@@ -343,7 +349,7 @@ def _unchanged(
 
 def _outcome(page: PageSpec, status: Status, **fields: Any) -> PageOutcome:
     """An outcome that names the page's URL and marketplace, as every report shows them."""
-    fields.setdefault("url", page.url)
+    fields.setdefault("url", redact_page_url(page.url))
     return PageOutcome(page.id, status, marketplace=page.marketplace, **fields)
 
 
@@ -495,7 +501,7 @@ def _new_snapshot(
         digest=document.digest,
         captured_at=captured,
         last_seen_at=captured,
-        url=candidate.result.final_url or page.url,
+        url=redact_page_url(candidate.result.final_url or page.url),
         raw_key="",
         doc_key="",
         title=document.title,
@@ -541,6 +547,7 @@ def _failed(
 ) -> PageOutcome:
     """Log the failure; after N in a row, queue one "unreachable" alert for the episode."""
     at = iso(now)
+    reason = redact_text(reason)  # fetch reasons quote URLs, which may carry credentials
     store.record_outcome(page.id, {"at": at, "status": status, "reason": reason, "via": via})
     state = store.page_state(page.id)
     failures = int(state.get("consecutive_failures") or 0) + 1

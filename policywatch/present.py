@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policywatch.alerts import Alert, when
-from policywatch.clock import parse_iso
+from policywatch.clock import iso, parse_iso
 from policywatch.errors import UsageError
 from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 
@@ -272,9 +272,13 @@ _NAME_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T_]?(\d{2}):?(\d{2})(?::?
 
 
 def import_sources(
-    files: Sequence[Path], dates: Sequence[str]
+    files: Sequence[Path], dates: Sequence[str], now: datetime
 ) -> list[tuple[str, bytes, datetime]]:
-    """Saved pages with when each was captured: --at, else a date in the name, else mtime."""
+    """Saved pages with when each was captured: --at, else a date in the name, else mtime.
+
+    A capture dated after `now` is refused: no page was saved in the future, and
+    such a version would claim to be in force over everything fetched until then.
+    """
     if dates and len(dates) != len(files):
         raise UsageError(
             f"{len(files)} file(s) but {len(dates)} --at date(s)",
@@ -302,6 +306,13 @@ def import_sources(
                 ) from None
         else:
             at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        if at > now:
+            source = f"--at {dates[i]}" if dates else f"{path.name}: its date {iso(at, 'seconds')}"
+            raise UsageError(
+                f"{source} is in the future (it is now {iso(now, 'seconds')}); "
+                "a saved page cannot be dated after it was saved",
+                hint="give the date the page was saved with --at, one per file",
+            )
         sources.append((str(path), raw, at))
     return sources
 

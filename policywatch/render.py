@@ -66,6 +66,7 @@ from policywatch.models import (
     SectionChange,
     short_id,
 )
+from policywatch.normalize import printable
 from policywatch.rules import severity
 
 SCHEMA_VERSION = 1
@@ -99,9 +100,11 @@ def render_diff(
     hidden = sum(1 for c in diff.changes if not c.substantive) if not show_all else 0
     if fmt == "text":
         return _text(diff, views, meta, hidden, color)
+    # Page text may carry terminal controls: text is cleaned piece by piece (around our
+    # colours), markdown and html whole, since they end up in terminals and mail clients too.
     if fmt == "markdown":
-        return _markdown(diff, views, meta, hidden)
-    return _html(diff, views, meta, hidden)
+        return printable(_markdown(diff, views, meta, hidden))
+    return printable(_html(diff, views, meta, hidden))
 
 
 # --------------------------------------------------------------------------- what to show
@@ -229,28 +232,29 @@ def _text(
 ) -> str:
     paint: Callable[[str, str], str] = _ansi if color else _marker
     lines = [f"{diff.page_id}: {short_id(diff.old_id)} -> {short_id(diff.new_id)}"]
-    lines += [f"  {key}: {value}" for key, value in meta.items()]
+    lines += [f"  {key}: {printable(value)}" for key, value in meta.items()]
     lines += [_summary_line(views, hidden), ""]
     for view in views:
         label, note = _section_title(view.section)
-        lines.append(paint(f"== {label} [{note}] ==", "heading"))
+        lines.append(paint(printable(f"== {label} [{note}] =="), "heading"))
         lines += [_text_row(row, paint, color) for row in view.rows] or [f"    {_NO_TEXT_CHANGE}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _text_row(row: _Row, paint: Callable[[str, str], str], color: bool) -> str:
+    """One change or context line; page text is made printable before any colour goes on."""
     if row.change is None:
-        return "    " + row.context if row.context is not None else "    …"
+        return "    " + printable(row.context) if row.context is not None else "    …"
     change = row.change
     sign = _SIGNS[change.kind] if change.substantive else "="
     prefix = "heading " if "heading" in change.tags else ""
     if change.kind == "modified":
-        body = "".join(paint(f.text, f.op) for f in change.fragments)
+        body = "".join(paint(printable(f.text), f.op) for f in change.fragments)
     else:  # the sign says it all; markers around the whole sentence would only add noise
-        body = "".join(f.text for f in change.fragments)
+        body = printable("".join(f.text for f in change.fragments))
         body = _ansi(body, "insert" if change.kind == "added" else "delete") if color else body
-    notes = _notes(change)
+    notes = printable(_notes(change))
     return f"  {sign} {prefix}{body}" + (f"   [{notes}]" if notes else "")
 
 

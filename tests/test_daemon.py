@@ -101,7 +101,14 @@ def _env() -> dict[str, str]:
 class Watcher:
     """`policywatch run` as a child process, its log lines collected as they arrive."""
 
-    def __init__(self, config: Path, data: Path, *args: str, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        config: Path,
+        data: Path,
+        *args: str,
+        verbose: bool = False,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.data = data
         command = [sys.executable, "-m", "policywatch", "-c", str(config), "-d", str(data)]
         command += ["-vv"] if verbose else []
@@ -112,6 +119,7 @@ class Watcher:
             stderr=subprocess.STDOUT,
             text=True,
             env=_env(),
+            preexec_fn=preexec_fn,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -362,8 +370,8 @@ def test_a_data_dir_that_cannot_be_written_stops_the_start_with_what_to_fix(tmp_
     (tmp_path / "occupied").write_text("a file where the data directory should be")
     data = tmp_path / "occupied" / "data"
     started = policywatch("-c", str(config), "-d", str(data), "run", cwd=tmp_path)
-    assert started.returncode == 1
-    assert "cannot write to the data directory" in started.stderr
+    assert started.returncode == 2  # a -d that cannot be a directory is bad usage
+    assert f"the data directory {data} is inside" in started.stderr
     assert "Traceback" not in started.stderr
 
 
