@@ -43,7 +43,7 @@ from policywatch.profiles import (
 log = logging.getLogger(__name__)
 
 TOP_KEYS = ("defaults", "pages", "rules", "notify")
-PAGE_DEFAULT_KEYS = ("select", "remove", "ignore", "fetch")
+PAGE_DEFAULT_KEYS = ("select", "remove", "ignore", "fetch", "allow_private")
 DURATION_DEFAULTS = ("interval", "timeout")
 DEFAULT_KEYS = (
     *DURATION_DEFAULTS,
@@ -73,6 +73,7 @@ PAGE_KEYS = (
     "profile",
     "validity",
     "rules",
+    "allow_private",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
 PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity")
@@ -413,6 +414,7 @@ class _PageDefaults(NamedTuple):
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fetch: str | None = None
+    allow_private: bool = False
 
 
 _MINIMUMS = {
@@ -442,6 +444,7 @@ def _parse_defaults(node: _Node | None, at: _At) -> tuple[Defaults, _PageDefault
         remove=_read(entries, at, "remove", _texts, _check_selector, default=()),
         ignore=_read(entries, at, "ignore", _texts, _check_regex, default=()),
         fetch=_read(entries, at, "fetch", _choice, FETCH_MODES, "fetch"),
+        allow_private=_read(entries, at, "allow_private", _boolean, default=False),
     )
     return Defaults(**values), page
 
@@ -634,6 +637,9 @@ def _parse_page(
         profile=profile.name if profile else None,
         validity=validity,
         rules=_read(entries, at, "rules", _parse_rules, PAGE_RULE_KEYS, default=()),
+        allow_private=_read(
+            entries, at, "allow_private", _boolean, default=page_defaults.allow_private
+        ),
     )
     locale = _read(entries, at, "locale", _locale)
     codes, suffix = _marketplace_codes(entries, at)
@@ -843,6 +849,8 @@ def describe(config: Config) -> str:
             details.append(f"marketplace {page.marketplace}")
         if page.profile:
             details.append(f"profile {page.profile}")
+        if page.allow_private:
+            details.append("private addresses allowed")
         lines.append(f"  {page.id}  {page.url}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")

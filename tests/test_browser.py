@@ -63,6 +63,7 @@ def help_page(url: str, **overrides: object) -> PageSpec:
         "remove": ("[hidden]", ".hh-article-country-box"),
         "headers": {"Accept-Language": "en-GB,en;q=0.8"},
         "timeout": 10.0,
+        "allow_private": True,  # the pages are served on loopback
         **overrides,
     }
     return PageSpec(**values)  # type: ignore[arg-type]
@@ -217,6 +218,7 @@ def test_a_rendered_page_gives_the_same_document_as_its_saved_html(
             url=pageserver.url(f"/help/{number}"),
             select=SELLER_CENTRAL.select,
             remove=SELLER_CENTRAL.remove,
+            allow_private=True,
         )
 
         rendered = shared_fetcher.fetch(page)
