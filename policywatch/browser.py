@@ -30,10 +30,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from policywatch import netpolicy
 from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
+from policywatch.netpolicy import shown_url
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright, Route
+    from playwright.sync_api import Browser, Page, Playwright, Request, Route
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +162,41 @@ def _launch_failure(exc: BaseException) -> str:
     return " | ".join(said[-3:]) or _first_line(exc)
 
 
-def _block_heavy(route: Route) -> None:
-    if route.request.resource_type in BLOCKED_RESOURCES:
-        route.abort("blockedbyclient")
-    else:
+class _Router:
+    """The route handler of one fetch: skip heavy resources, refuse what the address policy forbids.
+
+    Every request is checked before it leaves. Chromium does not show redirect
+    hops to a route handler, so a hop is seen only as it is requested (`seen`):
+    it cannot be stopped there, but the whole fetch is then refused, so nothing
+    it brought back is stored or shown.
+    """
+
+    def __init__(self, page: PageSpec) -> None:
+        self.page = page
+        self.refused: list[str] = []
+
+    def _allowed(self, url: str, hop: int = 0) -> bool:
+        try:
+            netpolicy.check_for_browser(url, self.page.allow_private)
+        except netpolicy.Refused as exc:
+            where = f"redirect {hop} to {shown_url(url)}" if hop else shown_url(url)
+            self.refused.append(f"refused {where}: {exc.reason}")
+            log.warning("page=%s %s", self.page.id, self.refused[-1])
+            return False
+        return True
+
+    def seen(self, request: Request) -> None:
+        if request.redirected_from is not None:
+            self._allowed(request.url, hop=1)
+
+    def __call__(self, route: Route) -> None:
+        request = route.request
+        if request.resource_type in BLOCKED_RESOURCES:
+            route.abort("blockedbyclient")
+            return
+        if not self._allowed(request.url):
+            route.abort("blockedbyclient")
+            return
         route.continue_()
 
 
@@ -313,6 +346,8 @@ class BrowserFetcher:
         Raises playwright's Error for navigation trouble (the caller tells a
         crash from a bad page); a policy element that never appears is `blocked`.
         """
+        from playwright.sync_api import Error
+
         begun = time.monotonic()  # page.timeout bounds the page's own work, not the launch
         headers = {
             k: v for k, v in page.headers.items() if k.lower() not in BROWSER_MANAGED_HEADERS
@@ -323,17 +358,28 @@ class BrowserFetcher:
             locale=_locale(page),
             service_workers="block",  # a service worker's requests would bypass the blocking
         )
+        router = _Router(page)
         try:
             context.set_default_timeout(page.timeout * 1000)
-            context.route("**/*", _block_heavy)
+            context.route("**/*", router)
+            context.on("request", router.seen)
             tab = context.new_page()
-            response = tab.goto(page.url, wait_until="domcontentloaded")
+            try:
+                response = tab.goto(page.url, wait_until="domcontentloaded")
+            except Error:
+                if router.refused:  # the document or one of its redirects was refused
+                    return self._result(page, started, "error", reason=router.refused[0])
+                raise
             status = response.status if response is not None else None
             if status is not None and status >= 400:
                 reason = f"the server answered HTTP {status}"
                 return self._result(page, started, "error", tab.url, status, reason=reason)
             remaining = max(page.timeout - (time.monotonic() - begun), 0.1)
             reason = _wait_for_policy(tab, page, remaining)
+            if router.refused:  # a request was refused or redirected to a refused address
+                return self._result(
+                    page, started, "error", tab.url, status, reason=router.refused[0]
+                )
             if reason is not None:
                 return self._result(page, started, "blocked", tab.url, status, reason=reason)
             text = tab.content()

@@ -34,6 +34,7 @@ from requests.utils import requote_uri
 from policywatch import __version__, netpolicy
 from policywatch.extract import remember_utf8_source
 from policywatch.models import Defaults, FetchResult, PageSpec
+from policywatch.netpolicy import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,7 @@ class Fetcher:
                     allow_redirects=False,
                 )
             except netpolicy.Refused as exc:
-                where = f"redirect {hop} to {_shown(url)}" if hop else _shown(url)
+                where = f"redirect {hop} to {shown_url(url)}" if hop else shown_url(url)
                 raise netpolicy.Refused(f"refused {where}: {exc.reason}") from None
             target = session.get_redirect_target(response)
             if target is None:
@@ -474,19 +475,6 @@ def _result_of(future: Future[T], page: PageSpec, then: Callable[[PageSpec, Fetc
             "please report this with the log",
         ),
     )
-
-
-def _shown(url: str) -> str:
-    """A hop's URL fit for a report: no userinfo or query (secrets), no control bytes."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return requote_uri(f"{parts.scheme}://{host}{port}{parts.path}")[:200]
 
 
 def _error(
