@@ -99,20 +99,28 @@ def _locate(executable: str | None) -> tuple[str | None, str | None]:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return None, f"the Playwright package is not installed; {INSTALL_EXTRA}"
+    found = chromium_path(executable)
+    if found is not None:
+        return found, None
     for wanted, origin in (
         (executable, "the configured path"),
         (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV),
     ):
         if wanted:
-            found = shutil.which(wanted)
-            if found is None:
-                return None, f"Chromium not found at {wanted} ({origin}); {INSTALL_CHROMIUM}"
-            return found, None
+            return None, f"Chromium not found at {wanted} ({origin}); {INSTALL_CHROMIUM}"
+    return None, f"no Chromium found; {INSTALL_CHROMIUM}"
+
+
+def chromium_path(executable: str | None = None) -> str | None:
+    """The Chromium to run: the configured path, else POLICYWATCH_CHROMIUM, else the system's."""
+    wanted = executable or os.environ.get(CHROMIUM_ENV)
+    if wanted:
+        return shutil.which(wanted)
     for candidate in (DEFAULT_CHROMIUM, "chromium", "chromium-browser"):
         found = shutil.which(candidate)
         if found is not None:
-            return found, None
-    return None, f"no Chromium found; {INSTALL_CHROMIUM}"
+            return found
+    return None
 
 
 def available(executable: str | None = None) -> str | None:

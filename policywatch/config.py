@@ -831,6 +831,33 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     return Config(path=file, pages=pages, rules=rules, routes=routes, defaults=defaults)
 
 
+def browser_warning(config: Config) -> str | None:
+    """Why the pages that need the browser cannot be rendered here, and how to fix it.
+
+    A warning rather than an error: the watchlist is valid, and the machine that
+    runs `check` (the container) may well have the browser this one lacks.
+    """
+    from policywatch import browser
+
+    needing = [
+        page.id
+        for page in config.pages
+        if page.fetch == "browser"
+        or (page.fetch == "auto" and page.profile and PROFILES[page.profile].client_rendered)
+    ]
+    missing = browser.available() if needing else None
+    if missing is None:
+        return None
+    if browser.INSTALL_CHROMIUM not in missing and browser.chromium_path() is None:
+        missing += f"; and {browser.INSTALL_CHROMIUM}"
+    shown = ", ".join(needing[:5]) + (f" and {len(needing) - 5} more" if len(needing) > 5 else "")
+    return (
+        f"{config.path}: {len(needing)} page{'s' if len(needing) > 1 else ''} need the "
+        f"browser ({shown}) but it cannot run here: {missing}. "
+        "Until then every check of these pages is blocked."
+    )
+
+
 def describe(config: Config) -> str:
     """What `policywatch validate` prints: the pages and routes, secrets redacted."""
     from policywatch.notify import redact
