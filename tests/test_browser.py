@@ -389,3 +389,17 @@ def test_without_the_browser_extra_the_reason_says_how_to_install_it(
         "the Playwright package is not installed; "
         "install the browser extra: pip install 'policywatch[browser]'"
     )
+
+
+@needs_chromium
+def test_the_browser_never_loads_a_page_on_loopback_without_allow_private(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    url = serve_help_app(pageserver)
+
+    result = shared_fetcher.fetch(help_page(url, allow_private=False))
+
+    assert result.status == "error" and result.text is None
+    assert result.reason.startswith(f"refused http://127.0.0.1:{pageserver.port}/help/")
+    assert "127.0.0.1 is a loopback address; set `allow_private: true`" in result.reason
+    assert pageserver.requests == []  # refused before Chromium sent anything

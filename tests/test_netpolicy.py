@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from policywatch.netpolicy import address_refusal
+from policywatch.netpolicy import Refused, address_refusal, check_for_browser
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, SELLER_CENTRAL_PARTS, Seller, conduct_seller, write_watchlist
 
@@ -155,3 +155,19 @@ def test_link_local_metadata_and_non_host_addresses_are_never_fetched(address: s
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
 def test_public_addresses_are_fetched(address: str):
     assert address_refusal(ipaddress.ip_address(address), allow_private=False) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "cloud metadata address"),
+        ("https://metadata.google.internal/computeMetadata/v1/", "cloud metadata service"),
+        ("http://[::ffff:a9fe:a9fe]/", "cloud metadata address"),
+        ("ftp://127.0.0.1/policy.html", "only http and https"),
+        ("http://admin.localhost:8080/", "loopback address"),
+    ],
+)
+def test_the_browser_refuses_the_same_targets_before_chromium_looks_them_up(url: str, named: str):
+    with pytest.raises(Refused) as refused:
+        check_for_browser(url, allow_private=url.startswith(("http://169", "https://meta")))
+    assert named in refused.value.reason
