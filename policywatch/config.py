@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
+from policywatch import netpolicy
 from policywatch.errors import ConfigError
 from policywatch.models import Config, Defaults, PageSpec, Route, Rule, Severity, Validity
 from policywatch.profiles import (
@@ -641,6 +642,10 @@ def _parse_page(
             entries, at, "allow_private", _boolean, default=page_defaults.allow_private
         ),
     )
+    try:  # a URL that names a refused address could never be fetched: say so now
+        netpolicy.check_url(url, spec.allow_private)
+    except netpolicy.Refused as exc:
+        raise at.entry(entries, "url").error(exc.reason) from None
     locale = _read(entries, at, "locale", _locale)
     codes, suffix = _marketplace_codes(entries, at)
     if not codes:
