@@ -104,7 +104,7 @@ def test_a_redirect_to_the_metadata_service_is_refused_even_for_an_intranet_page
     assert seller.snapshots("conduct") == []
 
 
-def test_a_page_on_loopback_without_allow_private_is_refused_before_any_request(
+def test_a_loopback_page_without_allow_private_is_refused_before_anything_is_asked(
     tmp_path, pageserver: PageServer, capsys
 ):
     other = PageServer().start()
@@ -113,11 +113,11 @@ def test_a_page_on_loopback_without_allow_private_is_refused_before_any_request(
         pageserver.route("/conduct", "", status=302, headers={"Location": other.url("/admin")})
         seller = conduct_seller(tmp_path, pageserver, allow_private=False)
 
-        code, out, _ = seller(capsys, "check", "--no-deliver")
+        code, out, err = seller(capsys, "check", "--no-deliver")
 
-        assert code == 1
-        assert "refused http://127.0.0.1:" in out and "is a loopback address" in out
-        assert "allow_private: true" in out
+        assert code == 2 and out == ""
+        assert "watchlist.yaml:" in err and "pages[0].url: 127.0.0.1 is a loopback address" in err
+        assert "allow_private: true" in err
         assert pageserver.hits("/conduct") == [] and other.hits("/admin") == []
         assert seller.snapshots("conduct") == []
     finally:
