@@ -35,7 +35,7 @@ from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
 from policywatch.netpolicy import shown_url
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright, Request, Route
+    from playwright.sync_api import Browser, CDPSession, Page, Playwright, Request, Route
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ CHROMIUM_ARGS = (
 LAUNCH_TIMEOUT = 30.0  # seconds
 # Pictures, fonts and styles never carry policy text; skipping them saves most of the bytes.
 BLOCKED_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
+LOCAL_SCHEMES = frozenset({"data", "blob", "about"})  # no network behind these
 # Headers the browser must manage itself; the user agent goes through its own option.
 BROWSER_MANAGED_HEADERS = frozenset(
     {"user-agent", "host", "accept-encoding", "connection", "content-length"}
@@ -171,41 +172,68 @@ def _launch_failure(exc: BaseException) -> str:
 
 
 class _Router:
-    """The route handler of one fetch: skip heavy resources, refuse what the address policy forbids.
+    """Refuses, before they leave, the requests of one fetch that the address policy forbids.
 
-    Every request is checked before it leaves. Chromium does not show redirect
-    hops to a route handler, so a hop is seen only as it is requested (`seen`):
-    it cannot be stopped there, but the whole fetch is then refused, so nothing
-    it brought back is stored or shown.
+    Playwright's route handler (`__call__`) sees the first hop of every request in
+    every frame, and drops heavy resources. It is never shown a redirect hop, so
+    the page's own DevTools session also pauses every hop (`intercept`, the Fetch
+    domain at the request stage) and fails a forbidden one before it is sent.
+    `seen` is the backstop for a hop neither sees (an out-of-process frame's
+    redirect): the whole fetch is then refused, so nothing from it is stored.
     """
 
     def __init__(self, page: PageSpec) -> None:
         self.page = page
         self.refused: list[str] = []
+        self._verdicts: dict[str, str | None] = {}  # origin -> why refused; one lookup each
 
-    def _allowed(self, url: str, hop: int = 0) -> bool:
-        try:
-            netpolicy.check_for_browser(url, self.page.allow_private)
-        except netpolicy.Refused as exc:
-            where = f"redirect {hop} to {shown_url(url)}" if hop else shown_url(url)
-            self.refused.append(f"refused {where}: {exc.reason}")
-            log.warning("page=%s %s", self.page.id, self.refused[-1])
-            return False
-        return True
-
-    def seen(self, request: Request) -> None:
-        if request.redirected_from is not None:
-            self._allowed(request.url, hop=1)
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme in LOCAL_SCHEMES:
+            return True
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._verdicts:
+            try:
+                netpolicy.check_for_browser(url, self.page.allow_private)
+                self._verdicts[origin] = None
+            except netpolicy.Refused as exc:
+                self._verdicts[origin] = exc.reason
+        reason = self._verdicts[origin]
+        if reason is None:
+            return True
+        note = f"refused {shown_url(url)}: {reason}"
+        if note not in self.refused:
+            self.refused.append(note)
+            log.warning("page=%s %s", self.page.id, note)
+        return False
 
     def __call__(self, route: Route) -> None:
         request = route.request
-        if request.resource_type in BLOCKED_RESOURCES:
+        if request.resource_type in BLOCKED_RESOURCES or not self.allowed(request.url):
             route.abort("blockedbyclient")
-            return
-        if not self._allowed(request.url):
-            route.abort("blockedbyclient")
-            return
-        route.continue_()
+        else:
+            route.continue_()
+
+    def intercept(self, session: CDPSession) -> None:
+        """Pause every request of the page, redirect hops included, until it is judged."""
+        from playwright.sync_api import Error
+
+        def paused(event: dict[str, Any]) -> None:
+            request_id = event["requestId"]
+            try:
+                if self.allowed(event["request"]["url"]):
+                    session.send("Fetch.continueRequest", {"requestId": request_id})
+                else:
+                    failed = {"requestId": request_id, "errorReason": "BlockedByClient"}
+                    session.send("Fetch.failRequest", failed)
+            except Error as exc:  # the page went away meanwhile
+                log.debug("page=%s request already gone: %s", self.page.id, _first_line(exc))
+
+        session.on("Fetch.requestPaused", paused)
+        session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+
+    def seen(self, request: Request) -> None:
+        self.allowed(request.url)
 
 
 def _wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | None:
@@ -372,6 +400,7 @@ class BrowserFetcher:
             context.route("**/*", router)
             context.on("request", router.seen)
             tab = context.new_page()
+            router.intercept(context.new_cdp_session(tab))
             try:
                 response = tab.goto(page.url, wait_until="domcontentloaded")
             except Error:

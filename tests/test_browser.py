@@ -403,3 +403,20 @@ def test_the_browser_never_loads_a_page_on_loopback_without_allow_private(
     assert result.reason.startswith(f"refused http://127.0.0.1:{pageserver.port}/help/")
     assert "127.0.0.1 is a loopback address; set `allow_private: true`" in result.reason
     assert pageserver.requests == []  # refused before Chromium sent anything
+
+
+@needs_chromium
+def test_the_browser_stops_a_redirect_to_a_link_local_address_before_it_is_sent(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    # fe80::1 without an interface cannot even be dialled, so no packet could leave this host.
+    target = f"http://[fe80::1]:{pageserver.port}/latest/meta-data/"
+    pageserver.route("/help/moved", "", status=302, headers={"Location": target})
+
+    result = shared_fetcher.fetch(help_page(pageserver.url("/help/moved")))
+
+    assert result.status == "error" and result.text is None
+    assert result.reason == (
+        f"refused {target}: fe80::1 is a link-local address (cloud metadata lives there); "
+        "policywatch never fetches these, even with `allow_private: true`"
+    )
