@@ -135,7 +135,7 @@ def check_for_browser(url: str, allow_private: bool) -> None:
 
     Unless a proxy will carry the request, the name is resolved and every address
     checked; Chromium looks it up again, so this narrows DNS rebinding to the
-    seconds between the two lookups rather than closing it as the HTTP path does.
+    moment between the two lookups rather than closing it as the HTTP path does.
     """
     check_url(url, allow_private)
     if get_environ_proxies(url):
@@ -145,12 +145,12 @@ def check_for_browser(url: str, allow_private: bool) -> None:
     if _literal(host) is not None:
         return
     try:
-        resolved_addresses(host, parts.port or 443, allow_private)
+        resolved_addresses(host, None, allow_private)
     except socket.gaierror:
         raise Refused(f"{host} does not resolve") from None
 
 
-def resolved_addresses(host: str, port: int, allow_private: bool) -> list[str]:
+def resolved_addresses(host: str, port: int | None, allow_private: bool) -> list[str]:
     """Resolve once; every address must be allowed (a name mixing in a forbidden one is refused).
 
     Raises socket.gaierror when the name does not resolve.
@@ -160,7 +160,8 @@ def resolved_addresses(host: str, port: int, allow_private: bool) -> list[str]:
     for text in addresses:
         reason = address_refusal(ipaddress.ip_address(text.split("%", 1)[0]), allow_private)
         if reason:
-            raise Refused(f"{host} resolves to {reason}" if _literal(host) is None else reason)
+            named = f"{host} resolves to an address policywatch refuses: {reason}"
+            raise Refused(named if _literal(host) is None else reason)
     return addresses
 
 

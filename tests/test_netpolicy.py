@@ -124,6 +124,24 @@ def test_a_loopback_page_without_allow_private_is_refused_before_anything_is_ask
         other.stop()
 
 
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.1"])
+def test_a_disguised_address_for_this_machine_is_judged_by_what_it_resolves_to(
+    tmp_path, pageserver: PageServer, capsys, host: str
+):
+    pageserver.route("/conduct", CONDUCT)
+    url = f"http://{host}:{pageserver.port}/conduct"
+    entry = {"id": "conduct", "url": url, **SELLER_CENTRAL_PARTS, "fetch": "http"}
+    entry["allow_private"] = False
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", [entry]))
+
+    [outcome] = seller.json(capsys, "check", "--no-deliver")["pages"]
+
+    assert outcome["status"] == "error"
+    assert outcome["reason"].startswith(f"refused {url}: {host} resolves to an address")
+    assert "127.0.0.1 is a loopback address" in outcome["reason"]
+    assert pageserver.hits("/conduct") == [] and seller.snapshots("conduct") == []
+
+
 @pytest.mark.parametrize(
     "address",
     ["10.1.2.3", "172.16.0.9", "192.168.1.1", "100.64.0.1", "127.0.0.1", "::1", "fc00::1"],
