@@ -175,8 +175,9 @@ def write_watchlist(path: Path, urls: Sequence[str], per_host: int | None) -> No
             for i, url in enumerate(urls)
         ]
     }
+    document["defaults"] = {"allow_private": True}  # the pages are served on loopback
     if per_host is not None:
-        document["defaults"] = {"per_host": per_host, "workers": max(Defaults().workers, per_host)}
+        document["defaults"] |= {"per_host": per_host, "workers": max(Defaults().workers, per_host)}
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 

@@ -30,10 +30,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from policywatch import netpolicy
 from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
+from policywatch.netpolicy import shown_url
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright, Route
+    from playwright.sync_api import Browser, CDPSession, Page, Playwright, Request, Route
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ CHROMIUM_ARGS = (
 LAUNCH_TIMEOUT = 30.0  # seconds
 # Pictures, fonts and styles never carry policy text; skipping them saves most of the bytes.
 BLOCKED_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
+LOCAL_SCHEMES = frozenset({"data", "blob", "about"})  # no network behind these
 # Headers the browser must manage itself; the user agent goes through its own option.
 BROWSER_MANAGED_HEADERS = frozenset(
     {"user-agent", "host", "accept-encoding", "connection", "content-length"}
@@ -97,20 +100,28 @@ def _locate(executable: str | None) -> tuple[str | None, str | None]:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return None, f"the Playwright package is not installed; {INSTALL_EXTRA}"
+    found = chromium_path(executable)
+    if found is not None:
+        return found, None
     for wanted, origin in (
         (executable, "the configured path"),
         (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV),
     ):
         if wanted:
-            found = shutil.which(wanted)
-            if found is None:
-                return None, f"Chromium not found at {wanted} ({origin}); {INSTALL_CHROMIUM}"
-            return found, None
+            return None, f"Chromium not found at {wanted} ({origin}); {INSTALL_CHROMIUM}"
+    return None, f"no Chromium found; {INSTALL_CHROMIUM}"
+
+
+def chromium_path(executable: str | None = None) -> str | None:
+    """The Chromium to run: the configured path, else POLICYWATCH_CHROMIUM, else the system's."""
+    wanted = executable or os.environ.get(CHROMIUM_ENV)
+    if wanted:
+        return shutil.which(wanted)
     for candidate in (DEFAULT_CHROMIUM, "chromium", "chromium-browser"):
         found = shutil.which(candidate)
         if found is not None:
-            return found, None
-    return None, f"no Chromium found; {INSTALL_CHROMIUM}"
+            return found
+    return None
 
 
 def available(executable: str | None = None) -> str | None:
@@ -160,11 +171,69 @@ def _launch_failure(exc: BaseException) -> str:
     return " | ".join(said[-3:]) or _first_line(exc)
 
 
-def _block_heavy(route: Route) -> None:
-    if route.request.resource_type in BLOCKED_RESOURCES:
-        route.abort("blockedbyclient")
-    else:
-        route.continue_()
+class _Router:
+    """Refuses, before they leave, the requests of one fetch that the address policy forbids.
+
+    Playwright's route handler (`__call__`) sees the first hop of every request in
+    every frame, and drops heavy resources. It is never shown a redirect hop, so
+    the page's own DevTools session also pauses every hop (`intercept`, the Fetch
+    domain at the request stage) and fails a forbidden one before it is sent.
+    `seen` is the backstop for a hop neither sees (an out-of-process frame's
+    redirect): the whole fetch is then refused, so nothing from it is stored.
+    """
+
+    def __init__(self, page: PageSpec) -> None:
+        self.page = page
+        self.refused: list[str] = []
+        self._verdicts: dict[str, str | None] = {}  # origin -> why refused; one lookup each
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme in LOCAL_SCHEMES:
+            return True
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._verdicts:
+            try:
+                netpolicy.check_for_browser(url, self.page.allow_private)
+                self._verdicts[origin] = None
+            except netpolicy.Refused as exc:
+                self._verdicts[origin] = exc.reason
+        reason = self._verdicts[origin]
+        if reason is None:
+            return True
+        note = f"refused {shown_url(url)}: {reason}"
+        if note not in self.refused:
+            self.refused.append(note)
+            log.warning("page=%s %s", self.page.id, note)
+        return False
+
+    def __call__(self, route: Route) -> None:
+        request = route.request
+        if request.resource_type in BLOCKED_RESOURCES or not self.allowed(request.url):
+            route.abort("blockedbyclient")
+        else:
+            route.continue_()
+
+    def intercept(self, session: CDPSession) -> None:
+        """Pause every request of the page, redirect hops included, until it is judged."""
+        from playwright.sync_api import Error
+
+        def paused(event: dict[str, Any]) -> None:
+            request_id = event["requestId"]
+            try:
+                if self.allowed(event["request"]["url"]):
+                    session.send("Fetch.continueRequest", {"requestId": request_id})
+                else:
+                    failed = {"requestId": request_id, "errorReason": "BlockedByClient"}
+                    session.send("Fetch.failRequest", failed)
+            except Error as exc:  # the page went away meanwhile
+                log.debug("page=%s request already gone: %s", self.page.id, _first_line(exc))
+
+        session.on("Fetch.requestPaused", paused)
+        session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+
+    def seen(self, request: Request) -> None:
+        self.allowed(request.url)
 
 
 def _wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | None:
@@ -313,6 +382,8 @@ class BrowserFetcher:
         Raises playwright's Error for navigation trouble (the caller tells a
         crash from a bad page); a policy element that never appears is `blocked`.
         """
+        from playwright.sync_api import Error
+
         begun = time.monotonic()  # page.timeout bounds the page's own work, not the launch
         headers = {
             k: v for k, v in page.headers.items() if k.lower() not in BROWSER_MANAGED_HEADERS
@@ -323,17 +394,29 @@ class BrowserFetcher:
             locale=_locale(page),
             service_workers="block",  # a service worker's requests would bypass the blocking
         )
+        router = _Router(page)
         try:
             context.set_default_timeout(page.timeout * 1000)
-            context.route("**/*", _block_heavy)
+            context.route("**/*", router)
+            context.on("request", router.seen)
             tab = context.new_page()
-            response = tab.goto(page.url, wait_until="domcontentloaded")
+            router.intercept(context.new_cdp_session(tab))
+            try:
+                response = tab.goto(page.url, wait_until="domcontentloaded")
+            except Error:
+                if router.refused:  # the document or one of its redirects was refused
+                    return self._result(page, started, "error", reason=router.refused[0])
+                raise
             status = response.status if response is not None else None
             if status is not None and status >= 400:
                 reason = f"the server answered HTTP {status}"
                 return self._result(page, started, "error", tab.url, status, reason=reason)
             remaining = max(page.timeout - (time.monotonic() - begun), 0.1)
             reason = _wait_for_policy(tab, page, remaining)
+            if router.refused:  # a request was refused or redirected to a refused address
+                return self._result(
+                    page, started, "error", tab.url, status, reason=router.refused[0]
+                )
             if reason is not None:
                 return self._result(page, started, "blocked", tab.url, status, reason=reason)
             text = tab.content()

@@ -357,10 +357,13 @@ def _color(args: argparse.Namespace) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from policywatch.config import describe
+    from policywatch.config import browser_warning, describe
 
     config = _config(args)
     _emit(describe(config))
+    warning = browser_warning(config)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
+from policywatch import netpolicy
 from policywatch.errors import ConfigError
 from policywatch.models import Config, Defaults, PageSpec, Route, Rule, Severity, Validity
 from policywatch.profiles import (
@@ -44,7 +45,7 @@ from policywatch.redact import redact, redact_page_url
 log = logging.getLogger(__name__)
 
 TOP_KEYS = ("defaults", "pages", "rules", "notify")
-PAGE_DEFAULT_KEYS = ("select", "remove", "ignore", "fetch")
+PAGE_DEFAULT_KEYS = ("select", "remove", "ignore", "fetch", "allow_private")
 DURATION_DEFAULTS = ("interval", "timeout")
 DEFAULT_KEYS = (
     *DURATION_DEFAULTS,
@@ -74,6 +75,7 @@ PAGE_KEYS = (
     "profile",
     "validity",
     "rules",
+    "allow_private",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
 PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity")
@@ -472,6 +474,7 @@ class _PageDefaults(NamedTuple):
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fetch: str | None = None
+    allow_private: bool = False
 
 
 _MINIMUMS = {
@@ -501,6 +504,7 @@ def _parse_defaults(node: _Node | None, at: _At) -> tuple[Defaults, _PageDefault
         remove=_read(entries, at, "remove", _texts, _check_selector, default=()),
         ignore=_read(entries, at, "ignore", _texts, _check_regex, default=()),
         fetch=_read(entries, at, "fetch", _choice, FETCH_MODES, "fetch"),
+        allow_private=_read(entries, at, "allow_private", _boolean, default=False),
     )
     return Defaults(**values), page
 
@@ -693,7 +697,14 @@ def _parse_page(
         profile=profile.name if profile else None,
         validity=validity,
         rules=_read(entries, at, "rules", _parse_rules, PAGE_RULE_KEYS, default=()),
+        allow_private=_read(
+            entries, at, "allow_private", _boolean, default=page_defaults.allow_private
+        ),
     )
+    try:  # a URL that names a refused address could never be fetched: say so now
+        netpolicy.check_url(url, spec.allow_private)
+    except netpolicy.Refused as exc:
+        raise at.entry(entries, "url").error(exc.reason) from None
     locale = _read(entries, at, "locale", _locale)
     codes, suffix = _marketplace_codes(entries, at)
     if not codes:
@@ -884,6 +895,33 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     return Config(path=file, pages=pages, rules=rules, routes=routes, defaults=defaults)
 
 
+def browser_warning(config: Config) -> str | None:
+    """Why the pages that need the browser cannot be rendered here, and how to fix it.
+
+    A warning rather than an error: the watchlist is valid, and the machine that
+    runs `check` (the container) may well have the browser this one lacks.
+    """
+    from policywatch import browser
+
+    needing = [
+        page.id
+        for page in config.pages
+        if page.fetch == "browser"
+        or (page.fetch == "auto" and page.profile and PROFILES[page.profile].client_rendered)
+    ]
+    missing = browser.available() if needing else None
+    if missing is None:
+        return None
+    if browser.INSTALL_CHROMIUM not in missing and browser.chromium_path() is None:
+        missing += f"; and {browser.INSTALL_CHROMIUM}"
+    shown = ", ".join(needing[:5]) + (f" and {len(needing) - 5} more" if len(needing) > 5 else "")
+    return (
+        f"{config.path}: {len(needing)} page{'s' if len(needing) > 1 else ''} need the "
+        f"browser ({shown}) but it cannot run here: {missing}. "
+        "Until then every check of these pages is blocked."
+    )
+
+
 def describe(config: Config) -> str:
     """What `policywatch validate` prints: the pages and routes, secrets redacted."""
     lines = [
@@ -900,6 +938,8 @@ def describe(config: Config) -> str:
             details.append(f"marketplace {page.marketplace}")
         if page.profile:
             details.append(f"profile {page.profile}")
+        if page.allow_private:
+            details.append("private addresses allowed")
         lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")

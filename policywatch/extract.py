@@ -374,7 +374,7 @@ def _select_content(root: HtmlElement, page: PageSpec) -> HtmlElement:
     if page.select:
         matches = find_all(root, page.select)
         if not matches:
-            raise NotPolicy(_missing_reason(root, f"selector {page.select!r} matched nothing"))
+            raise NotPolicy(_missing_reason(root, f"no element matches select `{page.select}`"))
         outermost = _outermost(matches)
         if len(outermost) == 1:
             return outermost[0]
@@ -406,7 +406,7 @@ def _outermost(matches: Sequence[HtmlElement]) -> list[HtmlElement]:
 
 
 def _missing_reason(root: HtmlElement, what: str) -> str:
-    if _looks_client_rendered(root):
+    if looks_client_rendered(root):
         return (
             f"{what}; the page looks client-rendered (it needs JavaScript), "
             "so set `fetch: browser` for this page"
@@ -414,18 +414,26 @@ def _missing_reason(root: HtmlElement, what: str) -> str:
     return f"{what}; check the page's `select` against the page in a browser"
 
 
-def _looks_client_rendered(root: HtmlElement) -> bool:
-    """A JavaScript shell: a <noscript> asking for JavaScript, and hardly any other text.
+def looks_client_rendered(root: HtmlElement) -> bool:
+    """A JavaScript app shell: only a browser would show the policy.
 
-    Rendered Seller Central pages keep their <noscript> too, and sign-in or robot-check
-    pages are short too, so neither sign alone means the browser would help.
+    The one judgement the gate and the extractor share: under SHELL_TEXT_CHARS
+    of visible text of its own, and either a <noscript> (or text) asking for
+    JavaScript or no text at all but scripts. Rendered Seller Central pages keep
+    their <noscript> too, and sign-in or robot-check pages are short too, so
+    neither sign alone means the browser would help.
     """
     body = root.find("body")
-    if body is None:
+    scope = body if body is not None else root
+    texts = SHELL_TEXT_XPATH(scope)
+    shown = sum(len("".join(t.split())) for t in texts)
+    if shown >= SHELL_TEXT_CHARS:
         return False
-    if not any(CLIENT_RENDERED_RE.search(n.text_content()) for n in body.iter("noscript")):
-        return False
-    return sum(len("".join(t.split())) for t in SHELL_TEXT_XPATH(body)) < SHELL_TEXT_CHARS
+    if any(CLIENT_RENDERED_RE.search(n.text_content()) for n in root.iter("noscript")):
+        return True
+    if CLIENT_RENDERED_RE.search(" ".join(texts)):
+        return True
+    return shown == 0 and next(root.iter("script"), None) is not None
 
 
 def _drop(elements: Sequence[HtmlElement]) -> None:

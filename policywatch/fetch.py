@@ -24,16 +24,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 
-from policywatch import __version__
+from policywatch import __version__, netpolicy
 from policywatch.extract import remember_utf8_source
 from policywatch.models import Defaults, FetchResult, PageSpec
+from policywatch.netpolicy import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ CHUNK_BYTES = 64 * 1024
 META_SNIFF_BYTES = 4096
 RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
 RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts
+MAX_REDIRECTS = 10  # hops followed after the page's own URL, each checked by netpolicy
 
 Job = tuple[PageSpec, str | None, str | None]  # page, etag, last_modified
 T = TypeVar("T")
@@ -143,13 +145,24 @@ class Fetcher:
         self.defaults = defaults
         self.backoff = backoff  # first retry waits about this many seconds, then doubles
         self._sleep = sleep
-        self.session = _Session()
-        pool = max(defaults.workers, defaults.per_host, 1)
-        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = user_agent or defaults.user_agent or USER_AGENT
-        self.session.headers["Accept"] = ACCEPT
+        # One session per address policy, so a connection opened for an `allow_private`
+        # page is never reused for a page that may not reach that address.
+        self._sessions = {
+            allow: self._session(allow, user_agent or defaults.user_agent or USER_AGENT)
+            for allow in (False, True)
+        }
+
+    def _session(self, allow_private: bool, user_agent: str) -> _Session:
+        session = _Session()
+        pool = max(self.defaults.workers, self.defaults.per_host, 1)
+        adapter = netpolicy.guarded_adapter(
+            allow_private, pool_connections=pool, pool_maxsize=pool, max_retries=0
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = user_agent
+        session.headers["Accept"] = ACCEPT
+        return session
 
     def __enter__(self) -> Fetcher:
         return self
@@ -163,7 +176,8 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        self.session.close()
+        for session in self._sessions.values():
+            session.close()
 
     # ------------------------------------------------------------------ one page
 
@@ -234,9 +248,9 @@ class Fetcher:
         last_modified: str | None,
     ) -> FetchResult | _Transient:
         try:
-            response = self.session.get(
-                page.url, headers=headers, timeout=(page.timeout, page.timeout), stream=True
-            )
+            response = self._get(page, headers)
+        except netpolicy.Refused as exc:
+            return _error(page, exc.reason)
         except requests.exceptions.SSLError as exc:
             return _error(
                 page,
@@ -259,6 +273,37 @@ class Fetcher:
                 _drain(response)
                 return refused
             return self._answer(page, response)
+
+    def _get(self, page: PageSpec, headers: dict[str, str]) -> requests.Response:
+        """GET the page, following redirects ourselves so each hop is checked before it is asked.
+
+        Raises netpolicy.Refused naming the hop, requests' errors for network trouble.
+        """
+        session = self._sessions[page.allow_private]
+        url = page.url
+        for hop in range(MAX_REDIRECTS + 1):
+            try:
+                netpolicy.check_url(url, page.allow_private)
+                response = session.get(
+                    url,
+                    headers=headers,
+                    timeout=(page.timeout, page.timeout),
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except netpolicy.Refused as exc:
+                where = f"redirect {hop} to {shown_url(url)}" if hop else shown_url(url)
+                raise netpolicy.Refused(f"refused {where}: {exc.reason}") from None
+            target = session.get_redirect_target(response)
+            if target is None:
+                return response
+            _drain(response)
+            response.close()
+            following = requote_uri(urljoin(response.url, target))
+            if session.should_strip_auth(url, following):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            url = following
+        raise requests.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def _answer(self, page: PageSpec, response: requests.Response) -> FetchResult | _Transient:
         """Read and decode the body of a 2xx answer."""

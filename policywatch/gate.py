@@ -31,20 +31,20 @@ from policywatch.extract import (
     banner_country,
     css,
     find_all,
+    looks_client_rendered,
     parse_html,
 )
 from policywatch.models import Document, PageSpec
 from policywatch.normalize import normalize_text
 
 NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser
+NO_SELECTOR_MATCH = "policy not found"  # reason prefix: `fetch: auto` also tries the browser
 BROWSER_FIX = "set `fetch: browser` for this page (needs pip install 'policywatch[browser]')"
 
 # Sizes count visible characters other than whitespace, so indentation does not count.
 # Error, captcha and sign-in pages hold a few hundred; telltale phrases count only
 # below this size, so an article quoting them is not blocked.
 SHORT_PAGE_CHARS = 1200
-# Below this, a page that asks for JavaScript is an empty app shell.
-SHELL_CHARS = 160
 # Below this, the selected element is an empty placeholder waiting for scripts.
 EMPTY_CONTENT_CHARS = 16
 
@@ -227,6 +227,35 @@ class _View:
         return any(pattern.fullmatch(part) for part in self.title_parts)
 
 
+# File signatures of what people save by mistake instead of the page's HTML.
+_SIGNATURES = (
+    (b"%PDF-", "PDF"),
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"PK\x03\x04", "ZIP/Office"),
+    (b"\x1f\x8b", "gzip"),
+)
+
+
+def not_html(raw: bytes) -> str | None:
+    """Why these bytes are no web page at all (a PDF, an image, binary), or None.
+
+    Decoded and parsed as HTML they would look like an empty app shell, and the
+    user would be told the page needs JavaScript.
+    """
+    head = raw.lstrip()[:1024]
+    kind = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if kind is None and b"\x00" in head and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        kind = "binary"
+    if kind is None:
+        return None
+    return (
+        f"not HTML (looks like {kind}); policywatch reads web pages: save the page "
+        "from a browser as HTML (Save Page As, 'Web Page, HTML only')"
+    )
+
+
 def classify_response(
     text: str,
     final_url: str,
@@ -297,23 +326,23 @@ def _javascript(view: _View) -> str | None:
     """An app shell, an empty placeholder, or a selector that finds nothing."""
     select = view.page.select
     if view.content:
-        empty = not view.at_least(EMPTY_CONTENT_CHARS)
-    elif view.content is None:
-        empty = not view.at_least(1) or (
-            not view.at_least(SHELL_CHARS) and _asks_for_javascript(view)
-        )
-    else:
-        empty = True
-    if not empty:
-        return None
-    if view.content == []:
-        what, fix = f"nothing matches `{select}`", "fix `select` if the layout changed"
-    elif view.content:
+        if view.at_least(EMPTY_CONTENT_CHARS):
+            return None
         what, fix = f"`{select}` is empty", "check the URL in a browser"
-    else:
+    elif view.content is None:
+        if view.at_least(1) and not looks_client_rendered(view.root):
+            return None
         what, fix = "there is no text", "check the URL in a browser"
+    else:
+        what, fix = f"nothing matches `{select}`", "fix `select` if the layout changed"
+        if view.via == "http" and not looks_client_rendered(view.root):
+            return (
+                f"{NO_SELECTOR_MATCH}: no element matches select `{select}` on a complete "
+                "page (not a JavaScript shell); the layout may have changed: open the page "
+                "in a browser, find the policy element and fix `select`"
+            )
     if view.via == "browser":
-        return f"policy not found: {what} even after the page's scripts ran; {fix}"
+        return f"{NO_SELECTOR_MATCH}: {what} even after the page's scripts ran; {fix}"
     shell = "an app shell that asks for JavaScript" if _asks_for_javascript(view) else "the page"
     return f"{NEEDS_JAVASCRIPT}: {what} in {shell} as served; {BROWSER_FIX}, or {fix}"
 

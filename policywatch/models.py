@@ -388,6 +388,7 @@ class PageSpec:
     profile: str | None = None
     validity: Validity = field(default_factory=Validity)
     rules: tuple[Rule, ...] = ()  # rules written inside the page entry
+    allow_private: bool = False  # may be fetched from private and loopback addresses
 
     @property
     def host(self) -> str:

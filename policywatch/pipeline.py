@@ -42,9 +42,6 @@ Status = Literal["new", "unchanged", "changed", "blocked", "error"]
 # before it is believed: half a page vanishing is more often a glitch than a policy.
 LOST_SECTIONS_RATIO = 0.5
 
-# Prefix of the reason given when the configured selector matched nothing.
-NO_SELECTOR_MATCH = "policy not found"
-
 
 @dataclass(frozen=True)
 class PageOutcome:
@@ -358,7 +355,7 @@ def _auto_needs_browser(page: PageSpec, result: FetchResult, reason: str) -> boo
     return (
         page.fetch == "auto"
         and result.via == "http"
-        and reason.startswith((gate.NEEDS_JAVASCRIPT, NO_SELECTOR_MATCH))
+        and reason.startswith((gate.NEEDS_JAVASCRIPT, gate.NO_SELECTOR_MATCH))
     )
 
 
@@ -373,6 +370,8 @@ def _accept(
     if result.status != "ok" or result.text is None:
         return result.reason or f"fetch {result.status}"
     final_url = result.final_url or page.url
+    if result.raw is not None and (binary := gate.not_html(result.raw)):
+        return binary
     tree = parse_html(result.text)
     reason = gate.classify_response(
         result.text, final_url, result.http_status or 200, page, via=result.via, tree=tree
@@ -382,7 +381,7 @@ def _accept(
     try:
         prepared = prepare(tree, page, final_url)
     except NotPolicy as exc:
-        return f"{NO_SELECTOR_MATCH}: {exc.reason}"
+        return f"{gate.NO_SELECTOR_MATCH}: {exc.reason}"
     if unchanged_if is not None and prepared.fingerprint == unchanged_if:
         return None
     document = extract_document(prepared, page, final_url)

@@ -25,6 +25,8 @@ class Profile:
     select: str | None = None
     remove: tuple[str, ...] = ()
     fetch: Literal["http", "browser", "auto"] = "auto"
+    # Plain HTTP gets an app shell, so `fetch: auto` always ends up in the browser.
+    client_rendered: bool = False
     validity: Validity = field(default_factory=Validity)
     hosts: re.Pattern[str] | None = None  # hosts the profile is applied to without asking
 
@@ -44,6 +46,7 @@ SELLER_CENTRAL = Profile(
         "kat-divider",
     ),
     fetch="auto",
+    client_rendered=True,
     # A real article is a few hundred characters at least and has a titled h1; the
     # "We're Sorry" error page that keeps the container fails one of these.
     validity=Validity(min_length=200, h1=r"\w"),

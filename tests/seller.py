@@ -45,7 +45,12 @@ def write_watchlist(
     defaults: Mapping[str, Any] = QUICK,
 ) -> Path:
     """A watchlist.yaml as a seller writes it; no watched-term rules unless a test adds them."""
-    config: dict[str, Any] = {"defaults": dict(defaults), "pages": pages, "rules": []}
+    # The pages are served on loopback, which only `allow_private` pages may reach.
+    config: dict[str, Any] = {
+        "defaults": {"allow_private": True, **defaults},
+        "pages": pages,
+        "rules": [],
+    }
     if notify:
         config["notify"] = [dict(route) for route in notify]
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -63,6 +63,7 @@ def help_page(url: str, **overrides: object) -> PageSpec:
         "remove": ("[hidden]", ".hh-article-country-box"),
         "headers": {"Accept-Language": "en-GB,en;q=0.8"},
         "timeout": 10.0,
+        "allow_private": True,  # the pages are served on loopback
         **overrides,
     }
     return PageSpec(**values)  # type: ignore[arg-type]
@@ -217,6 +218,7 @@ def test_a_rendered_page_gives_the_same_document_as_its_saved_html(
             url=pageserver.url(f"/help/{number}"),
             select=SELLER_CENTRAL.select,
             remove=SELLER_CENTRAL.remove,
+            allow_private=True,
         )
 
         rendered = shared_fetcher.fetch(page)
@@ -386,4 +388,35 @@ def test_without_the_browser_extra_the_reason_says_how_to_install_it(
     assert reason == (
         "the Playwright package is not installed; "
         "install the browser extra: pip install 'policywatch[browser]'"
+    )
+
+
+@needs_chromium
+def test_the_browser_never_loads_a_page_on_loopback_without_allow_private(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    url = serve_help_app(pageserver)
+
+    result = shared_fetcher.fetch(help_page(url, allow_private=False))
+
+    assert result.status == "error" and result.text is None
+    assert result.reason.startswith(f"refused http://127.0.0.1:{pageserver.port}/help/")
+    assert "127.0.0.1 is a loopback address; set `allow_private: true`" in result.reason
+    assert pageserver.requests == []  # refused before Chromium sent anything
+
+
+@needs_chromium
+def test_the_browser_stops_a_redirect_to_a_link_local_address_before_it_is_sent(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    # fe80::1 without an interface cannot even be dialled, so no packet could leave this host.
+    target = f"http://[fe80::1]:{pageserver.port}/latest/meta-data/"
+    pageserver.route("/help/moved", "", status=302, headers={"Location": target})
+
+    result = shared_fetcher.fetch(help_page(pageserver.url("/help/moved")))
+
+    assert result.status == "error" and result.text is None
+    assert result.reason == (
+        f"refused {target}: fe80::1 is a link-local address (cloud metadata lives there); "
+        "policywatch never fetches these, even with `allow_private: true`"
     )

@@ -156,7 +156,8 @@ def test_marketplaces_keep_a_non_seller_central_host_and_the_sellers_own_headers
         page(
             "mirror",
             "http://127.0.0.1:8080/G1801",
-            "marketplaces: [US, UK]\nheaders: {accept-language: fr, X-Team: policy}",
+            "marketplaces: [US, UK]\nheaders: {accept-language: fr, X-Team: policy}\n"
+            "allow_private: true",
         ),
     )
 
@@ -213,6 +214,26 @@ def test_the_profile_is_applied_on_the_unified_european_host_and_can_be_turned_o
     assert raw.profile is None and raw.select is None and raw.remove == ()
     assert other.profile is None and other.validity.min_length == 0
     assert forced.select == "#full-help-page"
+
+
+def test_allow_private_under_defaults_covers_every_intranet_page_unless_one_says_no(tmp_path):
+    config = load(
+        tmp_path,
+        """
+        defaults:
+          allow_private: true
+        pages:
+          - id: handbook
+            url: http://10.1.2.3/handbook
+          - id: public-terms
+            url: https://example.com/terms
+            allow_private: false
+        """,
+    )
+
+    handbook, terms = config.pages
+    assert (handbook.allow_private, terms.allow_private) == (True, False)
+    assert "private addresses allowed" in describe(config).split("public-terms")[0]
 
 
 def test_defaults_apply_to_every_page_and_a_page_can_override_them(tmp_path):
@@ -362,6 +383,13 @@ BAD = [
     pytest.param(page("a", "https://example.com/a") + "notify:\n  - nosuch://host/x\n", 5,
                  "notify[0]", "apprise cannot use", id="unknown-notify-scheme"),
     pytest.param("", 1, None, "is empty", id="empty-file"),
+    pytest.param(page("a", "http://10.1.2.3/handbook"), 3, "pages[0].url",
+                 "10.1.2.3 is a private (non-public) address; set `allow_private: true`",
+                 id="intranet-url-without-allow-private"),
+    pytest.param(page("a", "http://169.254.169.254/latest/", "allow_private: true"), 3,
+                 "pages[0].url", "cloud metadata address", id="metadata-url-even-if-allowed"),
+    pytest.param(page("a", "https://example.com/a", "allow_private: yes please"), 4,
+                 "pages[0].allow_private", "expected true or false", id="allow-private-not-bool"),
 ]  # fmt: skip
 
 

@@ -20,6 +20,7 @@ FAST = Defaults(retries=3, workers=8, per_host=2, max_bytes=1024 * 1024)
 
 
 def page_at(server: PageServer, path: str, **options) -> PageSpec:
+    options.setdefault("allow_private", True)  # the server is on loopback
     return PageSpec(id=path.strip("/").replace("/", "-") or "root", url=server.url(path), **options)
 
 
@@ -224,7 +225,7 @@ def test_a_refused_connection_is_an_error_not_an_exception(fetcher):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again before the fetch: nobody listens
-    page = PageSpec(id="down", url=f"http://127.0.0.1:{port}/help")
+    page = PageSpec(id="down", url=f"http://127.0.0.1:{port}/help", allow_private=True)
 
     result = fetcher.fetch(page)
 
@@ -351,7 +352,7 @@ def test_a_seller_with_many_pages_never_has_more_than_per_host_requests_on_one_h
         pageserver.route(f"/b{i}", lambda: slow_page("localhost"))
     pages = [page_at(pageserver, f"/a{i}") for i in range(6)]
     other = f"http://localhost:{pageserver.port}"
-    pages += [PageSpec(id=f"b{i}", url=f"{other}/b{i}") for i in range(2)]
+    pages += [PageSpec(id=f"b{i}", url=f"{other}/b{i}", allow_private=True) for i in range(2)]
 
     with Fetcher(Defaults(workers=8, per_host=2)) as fetcher:
         results = dict(

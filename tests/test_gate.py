@@ -17,7 +17,9 @@ SELLER_CENTRAL = Validity(min_length=200, h1=r"\w")
 
 def watch(server: PageServer, path: str = ARTICLE, **options) -> PageSpec:
     options.setdefault("select", "#full-help-page")
-    return PageSpec(id="seller-code-of-conduct", url=server.url(path), **options)
+    return PageSpec(
+        id="seller-code-of-conduct", url=server.url(path), allow_private=True, **options
+    )
 
 
 def poll(page: PageSpec) -> str | None:
@@ -146,6 +148,7 @@ def test_the_wrong_marketplace_is_blocked_and_the_redirect_named(pageserver):
         url=f"http://localhost:{pageserver.port}/uk",
         select=uk.select,
         validity=uk.validity,
+        allow_private=True,
     )
     pageserver.route("/uk", "", status=302, headers={"Location": pageserver.url(ARTICLE)})
 

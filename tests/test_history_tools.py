@@ -122,7 +122,7 @@ def test_rederive_that_an_old_version_cannot_satisfy_leaves_history_untouched(
 
     assert code == 1
     assert out.startswith(f"conduct: nothing re-derived: version {before[0].id[:10]} (")
-    assert "nothing matches `#help-content-v2`" in out
+    assert "no element matches select `#help-content-v2`" in out
     assert announced.snapshots("conduct") == before
 
 

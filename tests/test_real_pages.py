@@ -69,7 +69,7 @@ class Replay:
             f"    url: {server.url(self.path)}?locale=en-US\n"
             "    profile: seller-central\n"
             "    fetch: http\n"
-            "defaults: {retries: 1, timeout: 5}\n"
+            "defaults: {retries: 1, timeout: 5, allow_private: true}\n"
             "notify:\n"
             "  - {url: 'json://127.0.0.1:9/', name: seller-inbox}\n",
             encoding="utf-8",
