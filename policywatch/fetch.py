@@ -16,6 +16,8 @@ import logging
 import queue
 import random
 import re
+import socket
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +31,8 @@ from urllib.parse import urlsplit
 import charset_normalizer
 import requests
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 
 from policywatch import __version__
@@ -45,6 +49,7 @@ CHUNK_BYTES = 64 * 1024
 META_SNIFF_BYTES = 4096
 RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
 RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts
+DEADLINE_FIRST = 1.0  # seconds socket timeouts are set beyond an attempt's deadline
 
 Job = tuple[PageSpec, str | None, str | None]  # page, etag, last_modified
 T = TypeVar("T")
@@ -98,8 +103,103 @@ class _TooLarge(Exception):
     """The body passed the byte cap; the page is not read further."""
 
 
-class _SlowBody(Exception):
-    """The body kept trickling in past the page's timeout."""
+class _Deadline:
+    """A wall-clock limit on one attempt (connect, headers, body) that a slow peer cannot stretch.
+
+    Socket timeouts bound each recv, not the whole answer: a server sending one
+    byte a second, or an endless chunked body, never trips them. So a timer cuts
+    (shuts down) every socket the attempt uses when the time is up, on the
+    monotonic clock: the blocked read returns at once, whatever phase it is in,
+    and the attempt sees `expired`. The sockets are found through the connection
+    classes below, which report to the deadline of the thread using them.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _Deadline._current.value = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _Deadline._current.value = None
+        with self._lock:
+            self._sockets.clear()
+
+    @classmethod
+    def watch(cls, sock: object) -> None:
+        """Put a socket of the current attempt under its deadline (no-op outside one)."""
+        deadline = getattr(cls._current, "value", None)
+        if deadline is None or not isinstance(sock, socket.socket):
+            return
+        with deadline._lock:
+            deadline._sockets.append(sock)
+            if deadline.expired:
+                _cut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """Wake any thread blocked on the socket: its read returns end-of-file at once.
+
+    `socket.socket.shutdown` on the file descriptor, not SSLSocket's override, which
+    would drop the TLS object under the reading thread.
+    """
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _Deadline.watch(sock)  # before the TLS handshake, which a peer can trickle too
+        return sock
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _Deadline.watch(self.sock)  # a reused keep-alive connection made no new socket
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedTLSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedTLSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedTLSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedPool, "https": _WatchedTLSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An adapter whose connections (direct or through a proxy) obey `_Deadline`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
 
 
 class _Session(requests.Session):
@@ -145,7 +245,7 @@ class Fetcher:
         self._sleep = sleep
         self.session = _Session()
         pool = max(defaults.workers, defaults.per_host, 1)
-        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        adapter = _DeadlineAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent or defaults.user_agent or USER_AGENT
@@ -170,7 +270,12 @@ class Fetcher:
     def fetch(
         self, page: PageSpec, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
-        """Fetch one page, retrying transient failures; a 304 is "not_modified"."""
+        """Fetch one page, retrying transient failures; a 304 is "not_modified".
+
+        Each attempt has a hard deadline of the page's timeout, and running out
+        of it is final (a trickling site trickles again), so one fetch lasts at
+        most `retries` x timeout plus RETRY_BUDGET of waits between attempts.
+        """
         started = time.monotonic()
         headers = dict(page.headers)
         if etag:
@@ -233,9 +338,24 @@ class Fetcher:
         etag: str | None,
         last_modified: str | None,
     ) -> FetchResult | _Transient:
+        """One request under a hard deadline of the page's timeout; running out is final."""
+        with _Deadline(page.timeout) as deadline:
+            outcome = self._request(page, headers, etag, last_modified)
+        if deadline.expired:
+            return _error(page, timed_out(page.timeout))
+        return outcome
+
+    def _request(
+        self,
+        page: PageSpec,
+        headers: dict[str, str],
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchResult | _Transient:
         try:
+            # Socket timeouts a little past the deadline, which thus always speaks first.
             response = self.session.get(
-                page.url, headers=headers, timeout=(page.timeout, page.timeout), stream=True
+                page.url, headers=headers, timeout=page.timeout + DEADLINE_FIRST, stream=True
             )
         except requests.exceptions.SSLError as exc:
             return _error(
@@ -269,8 +389,6 @@ class Fetcher:
             raw = self._read_body(response, page)
         except _TooLarge as exc:
             return _error(page, str(exc), status, final_url)
-        except _SlowBody as exc:
-            return _Transient(str(exc), "raise the page's timeout or check the network")
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             return _Transient(
                 f"the connection broke while reading the page ({_root_cause(exc)})",
@@ -299,15 +417,13 @@ class Fetcher:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise too_large
-        deadline = time.monotonic() + page.timeout
         chunks: list[bytes] = []
         size = 0
+        # A body still trickling at the deadline ends here: `_Deadline` cuts the socket.
         while chunk := response.raw.read(CHUNK_BYTES, decode_content=True):
             size += len(chunk)
             if size > limit or response.raw.tell() > limit:
                 raise too_large
-            if time.monotonic() > deadline:
-                raise _SlowBody(f"the page took longer than {page.timeout:.0f} s to download")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -408,6 +524,14 @@ def _judge_status(
             final_url,
         )
     return None
+
+
+def timed_out(seconds: float) -> str:
+    """The reason given for a page that ran out of its time, whichever way it was fetched."""
+    return (
+        f"timed out after {seconds:g} s (no answer in full within the page's timeout); "
+        "the site is very slow or trickling the page: raise the page's timeout if it is just slow"
+    )
 
 
 def _drain(response: requests.Response) -> None:
