@@ -125,11 +125,12 @@ class Work(threading.Thread):
 
     def run(self) -> None:
         try:
-            with Store(self.data_dir) as store, store.lock(LOCK_TIMEOUT, purpose=PURPOSE):
+            with Store(self.data_dir) as store:
                 if self.pages:
                     self._check(store)
                 if self.deliver:
-                    self._deliver(store)
+                    with store.lock(LOCK_TIMEOUT, purpose=PURPOSE):
+                        self._deliver(store)
         except StoreLocked:
             self.locked = True
         except Exception:
@@ -153,15 +154,25 @@ class Work(threading.Thread):
                 progress=self._progress,
                 deliver=False,
                 skip_unknown=True,  # a reload may have removed a page that was due
+                lock_wait=LOCK_TIMEOUT,
+                purpose=PURPOSE,
             )
             outcomes = report.outcomes
+        except StoreLocked:
+            raise
         except Exception:
             log.exception("check of %d pages crashed; checking them one at a time", len(self.pages))
             outcomes = []
             for page_id in self.pages:
                 try:
                     report = check_pages(
-                        self.config, store, page_ids=[page_id], deliver=False, skip_unknown=True
+                        self.config,
+                        store,
+                        page_ids=[page_id],
+                        deliver=False,
+                        skip_unknown=True,
+                        lock_wait=LOCK_TIMEOUT,
+                        purpose=PURPOSE,
                     )
                     outcomes.extend(report.outcomes)
                 except Exception:
