@@ -116,6 +116,7 @@ def check_pages(
     page_ids: Sequence[str] | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_outcome: Callable[[PageOutcome], None] | None = None,
     fetcher: Fetcher | None = None,
     browser: object | None = None,
     deliver: bool = True,
@@ -152,7 +153,10 @@ def check_pages(
     def finished(page: PageSpec, fetched: _Fetched) -> None:
         fetched = run.follow_up(page, fetched, known[page.id])
         with store.lock(record_wait, purpose=purpose):
-            report.outcomes.append(run.process(page, fetched))
+            outcome = run.process(page, fetched)
+        report.outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
         if progress:
             progress(len(report.outcomes), len(pages))
 

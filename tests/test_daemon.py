@@ -101,7 +101,14 @@ def _env() -> dict[str, str]:
 class Watcher:
     """`policywatch run` as a child process, its log lines collected as they arrive."""
 
-    def __init__(self, config: Path, data: Path, *args: str, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        config: Path,
+        data: Path,
+        *args: str,
+        verbose: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data = data
         command = [sys.executable, "-m", "policywatch", "-c", str(config), "-d", str(data)]
         command += ["-vv"] if verbose else []
@@ -111,7 +118,7 @@ class Watcher:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(),
+            env={**_env(), **(env or {})},
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -7,17 +7,19 @@ tests/slowpeer.py); `check`, `run` and `health` are real processes.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from policywatch import daemon
 from tests.seller import SELLER_CENTRAL_PARTS, write_watchlist
 from tests.slowpeer import SlowPeer
 from tests.test_daemon import CONDUCT, Watcher, _env, snapshots, wait_for
 
-NO_RETRY = {"interval": "1h", "timeout": "5s", "retries": 0}
+NO_RETRY = {"interval": "2s", "timeout": "5s", "retries": 0}  # first polls within 2 s
 
 
 @pytest.fixture
@@ -94,4 +96,52 @@ def test_a_stuck_page_under_run_does_not_keep_a_cron_check_out_of_the_store(
 
     assert cron.returncode == 0, cron.stdout + cron.stderr
     assert "another policywatch" not in cron.stderr
-    assert cron.stdout.split()[:2] == ["conduct", "new"]
+    page, status = cron.stdout.split()[:2]
+    assert (page, status) in {("conduct", "new"), ("conduct", "unchanged")}  # the run may be first
+    assert len(snapshots(data, "conduct")) == 1
+
+
+def heartbeat(data: Path) -> dict:
+    try:
+        return json.loads((data / daemon.HEARTBEAT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def test_a_worker_that_finishes_no_page_is_called_stuck_and_health_names_the_page(
+    tmp_path, pageserver, trickling_body, runs
+):
+    pageserver.route("/conduct", CONDUCT)
+    config = watching(
+        tmp_path / "watchlist.yaml",
+        {"conduct": (pageserver.url("/conduct"), "5s"), "slow": (trickling_body.url, "60s")},
+    )
+    data = tmp_path / "data"
+    # A page that may take 60 s cannot hang for real any more; a 2 s limit makes it look hung.
+    watcher = Watcher(config, data, env={daemon.STUCK_AFTER_ENV: "2"})
+    runs.append(watcher)
+
+    wait_for(lambda: heartbeat(data).get("stuck"), "the watchdog to notice the stuck page", 60)
+    health = policywatch(config, data, "health")
+
+    assert health.returncode == 1
+    assert "stuck" in health.stdout and "slow" in health.stdout
+    assert "conduct" not in health.stdout  # it finished: only the page in flight is named
+    assert watcher.logged("work is stuck")
+
+
+def test_health_is_not_ok_once_the_run_process_was_killed_minus_9(tmp_path, pageserver, runs):
+    pageserver.route("/conduct", CONDUCT)
+    config = watching(tmp_path / "watchlist.yaml", {"conduct": (pageserver.url("/conduct"), "5s")})
+    data = tmp_path / "data"
+    watcher = Watcher(config, data)
+    runs.append(watcher)
+    wait_for(lambda: snapshots(data, "conduct"), "the first version", 60)
+    assert policywatch(config, data, "health").returncode == 0
+
+    watcher.proc.send_signal(signal.SIGKILL)
+    watcher.proc.wait(timeout=20)
+    health = policywatch(config, data, "health")
+
+    assert health.returncode == 1
+    assert "is not running" in health.stdout and "start it again" in health.stdout
