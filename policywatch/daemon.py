@@ -3,12 +3,14 @@
 The main thread only keeps time: it marks pages due on their own intervals,
 notices watchlist edits, writes the heartbeat and answers SIGTERM. The actual
 work (one `check_pages` call for every page due, then alert delivery) runs in a
-worker thread under the store lock, so a slow fetch never delays a stop and a
-cron `check` holding the lock only postpones work to the next turn.
+worker thread, which takes the store lock only to read and record (never across
+a fetch), so a slow fetch never delays a stop nor locks out a cron `check`, and
+a cron `check` holding the lock only postpones work to the next turn.
 
 Health is judged from `heartbeat.json`, rewritten on every turn: fresh means
-the loop is alive, and `working_since` (the start of the current work or its
-last finished page) shows whether the work itself is stuck.
+the loop is alive, the recorded process identity shows the writer still runs,
+and `stuck` (set by the watchdog) or `working_since` (the start of the current
+work or its last finished page) shows whether the work itself is stuck.
 """
 
 from __future__ import annotations
