@@ -152,7 +152,8 @@ def check_pages(
 
     def finished(page: PageSpec, fetched: _Fetched) -> None:
         fetched = run.follow_up(page, fetched, known[page.id])
-        with store.lock(record_wait, purpose=purpose):
+        # Unchanged polls stay batched to the one write at the end; a version is written at once.
+        with store.lock(record_wait, purpose=purpose, write=False):
             outcome = run.process(page, fetched)
         report.outcomes.append(outcome)
         if on_outcome:
