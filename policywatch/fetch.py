@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import email.utils
+import heapq
+import itertools
 import logging
 import queue
 import random
@@ -107,9 +109,9 @@ class _Deadline:
     """A wall-clock limit on one attempt (connect, headers, body) that a slow peer cannot stretch.
 
     Socket timeouts bound each recv, not the whole answer: a server sending one
-    byte a second, or an endless chunked body, never trips them. So a timer cuts
-    (shuts down) every socket the attempt uses when the time is up, on the
-    monotonic clock: the blocked read returns at once, whatever phase it is in,
+    byte a second, or an endless chunked body, never trips them. So when the
+    time is up (on the monotonic clock) `_Reaper` cuts (shuts down) every socket
+    the attempt uses: the blocked read returns at once, whatever phase it is in,
     and the attempt sees `expired`. The sockets are found through the connection
     classes below, which report to the deadline of the thread using them.
     """
@@ -117,22 +119,21 @@ class _Deadline:
     _current = threading.local()
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
         self.expired = False
+        self.done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Deadline:
         _Deadline._current.value = self
-        self._timer.start()
+        _REAPER.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
         _Deadline._current.value = None
         with self._lock:
+            self.done = True
             self._sockets.clear()
 
     @classmethod
@@ -146,11 +147,50 @@ class _Deadline:
             if deadline.expired:
                 _cut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             for sock in self._sockets:
                 _cut(sock)
+
+
+class _Reaper:
+    """One thread that expires every attempt's deadline on time: no thread per fetch."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()  # ties never compare two deadlines
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="policywatch-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                left = self._due[0][0] - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._due)[2].expire()
+
+
+_REAPER = _Reaper()
 
 
 def _cut(sock: socket.socket) -> None:
