@@ -18,19 +18,24 @@ thread (calls are served one at a time).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from policywatch import netpolicy
+from policywatch.fetch import timed_out
 from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
 from policywatch.netpolicy import shown_url
 
@@ -74,6 +79,11 @@ BROWSER_MANAGED_HEADERS = frozenset(
 # long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
 SETTLE_QUIET = 0.3
 SETTLE_LIMIT = 3.0
+# A page can freeze its renderer (an endless script), and then reading its DOM waits
+# forever: the caller checks this often whether the page is past its deadline, and
+# kills the browser when it is this long past.
+BACKSTOP_POLL = 0.2
+BACKSTOP_GRACE = 2.0
 
 # Truthy once the element exists and has text; a string when the selector is invalid CSS.
 _APPEARED_JS = """selector => {
@@ -286,6 +296,7 @@ class BrowserFetcher:
         self._executor: ThreadPoolExecutor | None = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self._deadlines: dict[object, float] = {}  # call token -> when its render must end
 
     def __enter__(self) -> BrowserFetcher:
         return self
@@ -299,12 +310,25 @@ class BrowserFetcher:
         self.close()
 
     def fetch(self, page: PageSpec) -> FetchResult:
-        """Render one page; never raises for browser or network trouble."""
+        """Render one page within its timeout (plus a browser start); never raises."""
         started = time.monotonic()
         executable, reason = _locate(self.executable)
         if executable is None:
             return self._result(page, started, "blocked", reason=reason)
-        return self._call(self._fetch, page, executable, started)
+        token = object()
+        future = self._submit(self._fetch, page, executable, started, token)
+        while True:
+            try:
+                return future.result(timeout=BACKSTOP_POLL)
+            except FutureTimeout:
+                ends = self._deadlines.get(token)
+                if ends is not None and time.monotonic() > ends + BACKSTOP_GRACE:
+                    break
+        log.warning("page=%s froze the browser past its deadline; killing Chromium", page.id)
+        self._kill_browser()
+        with contextlib.suppress(Exception):  # the worker sees the browser gone and cleans up
+            future.result(timeout=LAUNCH_TIMEOUT)
+        return self._result(page, started, "error", reason=timed_out(page.timeout))
 
     def close(self) -> None:
         """Close the browser and stop Playwright; idempotent, and a later fetch starts afresh."""
@@ -314,32 +338,51 @@ class BrowserFetcher:
             executor.submit(self._shutdown).result()
             executor.shutdown(wait=True)
 
-    def _call(self, function: Callable[..., T], *args: Any) -> T:
+    def _submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="policywatch-browser")
-            future = self._executor.submit(function, *args)
-        return future.result()
+            return self._executor.submit(function, *args)
+
+    def _kill_browser(self) -> None:
+        """Kill this fetcher's Chromium from outside: its helpers end with it.
+
+        Playwright's calls belong to the worker thread, which is the one stuck;
+        the browser's processes are found by the tag in their environment.
+        """
+        tag = f"{PROCESS_TAG_ENV}={self.process_tag}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if tag in (entry / "environ").read_bytes().split(b"\0"):
+                    os.kill(int(entry.name), signal.SIGKILL)
 
     # ---- everything below runs on the worker thread
 
-    def _fetch(self, page: PageSpec, executable: str, started: float) -> FetchResult:
+    def _fetch(self, page: PageSpec, executable: str, started: float, token: object) -> FetchResult:
+        # Until the render begins, a browser start may take its own time on top.
+        self._deadlines[token] = time.monotonic() + LAUNCH_TIMEOUT + page.timeout
         try:
-            result = self._attempt(page, executable, started, last_try=False)
-            if result is None:
+            result = self._attempt(page, executable, started, token, last_try=False)
+            if result is None and time.monotonic() < self._deadlines[token]:
                 log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
                 self._close_browser()
-                result = self._attempt(page, executable, started, last_try=True)
+                result = self._attempt(page, executable, started, token, last_try=True)
+            if result is None:
+                self._close_browser()
+                return self._result(page, started, "error", reason=timed_out(page.timeout))
         except Exception as exc:  # a broken driver must cost one page, not the whole run
             log.exception("page=%s unexpected browser failure; restarting Playwright", page.id)
             self._shutdown()
             reason = f"unexpected browser failure: {_first_line(exc)}"
             return self._result(page, started, "error", reason=reason)
-        assert result is not None
+        finally:
+            self._deadlines.pop(token, None)
         return result
 
     def _attempt(
-        self, page: PageSpec, executable: str, started: float, *, last_try: bool
+        self, page: PageSpec, executable: str, started: float, token: object, *, last_try: bool
     ) -> FetchResult | None:
         """One try at the page; None when the browser died under it and a retry is allowed."""
         from playwright.sync_api import Error
@@ -351,7 +394,7 @@ class BrowserFetcher:
             reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
             return self._result(page, started, "error", reason=reason)
         try:
-            return self._render(browser, page, started)
+            return self._render(browser, page, started, token)
         except Error as exc:
             if not browser.is_connected() and not last_try:
                 return None
@@ -376,8 +419,10 @@ class BrowserFetcher:
         self.launches += 1
         return self._browser
 
-    def _render(self, browser: Browser, page: PageSpec, started: float) -> FetchResult:
-        """Load the page, wait for the policy element, serialise the DOM.
+    def _render(
+        self, browser: Browser, page: PageSpec, started: float, token: object
+    ) -> FetchResult:
+        """Load the page, wait for the policy element, serialise the DOM, all within its timeout.
 
         Raises playwright's Error for navigation trouble (the caller tells a
         crash from a bad page); a policy element that never appears is `blocked`.
@@ -385,6 +430,11 @@ class BrowserFetcher:
         from playwright.sync_api import Error
 
         begun = time.monotonic()  # page.timeout bounds the page's own work, not the launch
+        self._deadlines[token] = begun + page.timeout
+
+        def remaining() -> float:
+            return max(page.timeout - (time.monotonic() - begun), 0.1)
+
         headers = {
             k: v for k, v in page.headers.items() if k.lower() not in BROWSER_MANAGED_HEADERS
         }
@@ -402,7 +452,9 @@ class BrowserFetcher:
             tab = context.new_page()
             router.intercept(context.new_cdp_session(tab))
             try:
-                response = tab.goto(page.url, wait_until="domcontentloaded")
+                response = tab.goto(
+                    page.url, wait_until="domcontentloaded", timeout=remaining() * 1000
+                )
             except Error:
                 if router.refused:  # the document or one of its redirects was refused
                     return self._result(page, started, "error", reason=router.refused[0])
@@ -411,8 +463,7 @@ class BrowserFetcher:
             if status is not None and status >= 400:
                 reason = f"the server answered HTTP {status}"
                 return self._result(page, started, "error", tab.url, status, reason=reason)
-            remaining = max(page.timeout - (time.monotonic() - begun), 0.1)
-            reason = _wait_for_policy(tab, page, remaining)
+            reason = _wait_for_policy(tab, page, remaining())
             if router.refused:  # a request was refused or redirected to a refused address
                 return self._result(
                     page, started, "error", tab.url, status, reason=router.refused[0]

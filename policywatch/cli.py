@@ -373,13 +373,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
     selected = select_pages(config, args.pages)
     progress = present.progress_printer() if (sys.stderr.isatty() and not args.quiet) else None
-    with _store(args, must_exist=False) as store, store.lock(timeout=args.wait):
+    with _store(args, must_exist=False) as store:
         report = check_pages(
             config,
             store,
             page_ids=[p.id for p in selected],
             progress=progress,
             deliver=not args.no_deliver,
+            lock_wait=args.wait,
         )
     if args.format == "json":
         _emit(json.dumps(present.check_json(report), indent=2))

@@ -3,12 +3,14 @@
 The main thread only keeps time: it marks pages due on their own intervals,
 notices watchlist edits, writes the heartbeat and answers SIGTERM. The actual
 work (one `check_pages` call for every page due, then alert delivery) runs in a
-worker thread under the store lock, so a slow fetch never delays a stop and a
-cron `check` holding the lock only postpones work to the next turn.
+worker thread, which takes the store lock only to read and record (never across
+a fetch), so a slow fetch never delays a stop nor locks out a cron `check`, and
+a cron `check` holding the lock only postpones work to the next turn.
 
 Health is judged from `heartbeat.json`, rewritten on every turn: fresh means
-the loop is alive, and `working_since` (the start of the current work or its
-last finished page) shows whether the work itself is stuck.
+the loop is alive, the recorded process identity shows the writer still runs,
+and `stuck` (set by the watchdog) or `working_since` (the start of the current
+work or its last finished page) shows whether the work itself is stuck.
 
 Scheduling and the heartbeat's age run on the monotonic clock: the wall clock
 can step (NTP, a VM resumed, an operator), and a page due "at 10:00" must not
@@ -33,11 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from policywatch import logs, notify
+from policywatch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.config import load_config
 from policywatch.errors import ConfigError, StoreError, StoreLocked
-from policywatch.models import Config
-from policywatch.pipeline import check_pages
+from policywatch.fetch import RETRY_BUDGET
+from policywatch.models import Config, PageSpec
+from policywatch.pipeline import RECORD_WAIT, PageOutcome, check_pages
 from policywatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,9 @@ BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # monotonic times compare wit
 # `health` default: no heartbeat, or no finished page during work, for this long is unhealthy.
 # One page is bounded by its timeouts and retries (a few minutes at worst); 10 min is beyond that.
 DEFAULT_MAX_AGE = 600.0
+# Set to a number of seconds to override the stall limit derived from the page timeouts.
+STUCK_AFTER_ENV = "POLICYWATCH_STUCK_AFTER"
+STALL_SLACK = 30.0  # seconds added to a page's worst case before its work counts as stuck
 
 Fingerprint = tuple[int, int, str] | None  # mtime_ns, size, sha256 of the watchlist file
 
@@ -113,8 +120,9 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 class Work(threading.Thread):
     """One turn's store work: check the due pages, then deliver pending alerts.
 
-    The main thread reads `locked`, `checked_at` and `progress_at` once the
-    thread is done (or, for `progress_at`, while it runs); nothing else is shared.
+    The main thread reads `locked` and `checked_at` once the thread is done, and
+    `progress_at`, `progress_clock` and `unfinished()` while it runs; nothing else
+    is shared.
     """
 
     def __init__(self, config: Config, data_dir: Path, pages: Sequence[str], deliver: bool) -> None:
@@ -126,21 +134,31 @@ class Work(threading.Thread):
         self.locked = False
         self.checked_at: datetime | None = None
         self.progress_at = utcnow()
+        self.progress_clock = time.monotonic()  # the watchdog's clock: immune to clock steps
+        self.finished: set[str] = set()
+
+    def unfinished(self) -> list[str]:
+        """The due pages with no outcome yet: the ones a stuck batch is waiting on."""
+        return [page_id for page_id in self.pages if page_id not in self.finished]
 
     def run(self) -> None:
         try:
-            with Store(self.data_dir) as store, store.lock(LOCK_TIMEOUT, purpose=PURPOSE):
+            with Store(self.data_dir) as store:
                 if self.pages:
                     self._check(store)
                 if self.deliver:
-                    self._deliver(store)
+                    with store.lock(LOCK_TIMEOUT, purpose=PURPOSE):
+                        self._deliver(store)
         except StoreLocked:
             self.locked = True
         except Exception:
             log.exception("work on the store failed; the loop goes on")
 
-    def _progress(self, _done: int, _total: int) -> None:
+    def _progress(self, outcome: PageOutcome | None = None) -> None:
+        if outcome is not None:
+            self.finished.add(outcome.page_id)
         self.progress_at = utcnow()
+        self.progress_clock = time.monotonic()
 
     def _check(self, store: Store) -> None:
         """All due pages in one call; if that call itself crashes, each page alone.
@@ -154,23 +172,34 @@ class Work(threading.Thread):
                 self.config,
                 store,
                 page_ids=self.pages,
-                progress=self._progress,
+                on_outcome=self._progress,
                 deliver=False,
                 skip_unknown=True,  # a reload may have removed a page that was due
+                lock_wait=LOCK_TIMEOUT,
+                purpose=PURPOSE,
             )
             outcomes = report.outcomes
+        except StoreLocked:
+            raise
         except Exception:
             log.exception("check of %d pages crashed; checking them one at a time", len(self.pages))
             outcomes = []
             for page_id in self.pages:
                 try:
                     report = check_pages(
-                        self.config, store, page_ids=[page_id], deliver=False, skip_unknown=True
+                        self.config,
+                        store,
+                        page_ids=[page_id],
+                        deliver=False,
+                        skip_unknown=True,
+                        lock_wait=LOCK_TIMEOUT,
+                        purpose=PURPOSE,
                     )
                     outcomes.extend(report.outcomes)
                 except Exception:
                     log.exception("page=%s check crashed; the other pages go on", page_id)
-                self._progress(0, 0)
+                self.finished.add(page_id)
+                self._progress()
         self.checked_at = utcnow()
         counts: dict[str, int] = {}
         for outcome in outcomes:
@@ -219,6 +248,8 @@ class Loop:
         self.store_busy = False
         self.last_check_at: datetime | None = None
         self.started_at = utcnow()
+        self.stuck: list[str] = []  # pages of a batch the watchdog found making no progress
+        self.identity = process_identity(os.getpid())
 
     # ------------------------------------------------------------------ the loop
 
@@ -253,6 +284,7 @@ class Loop:
 
     def _turn(self) -> None:
         self._reap()
+        self._watchdog()
         if self.work is None:
             self._maybe_reload()
         self._mark_due_pages()
@@ -292,6 +324,32 @@ class Loop:
             self.store_busy = False
         if work.checked_at is not None:
             self.last_check_at = work.checked_at
+
+    def _watchdog(self) -> None:
+        """Say loudly, once, when the work finished no page for longer than any page can take.
+
+        Every fetch has a hard deadline, so this means a hang we did not foresee
+        (a DNS lookup that never returns, a bug): the heartbeat names the pages
+        and `health` fails, so the operator or the container runtime restarts us.
+        """
+        work = self.work
+        if work is None or not work.is_alive():
+            self.stuck = []
+            return
+        limit = stall_limit(self.config, work.pages, self.env)
+        idle = time.monotonic() - work.progress_clock
+        if idle <= limit:
+            self.stuck = []
+            return
+        if not self.stuck:
+            log.error(
+                "work is stuck: no page finished for %.0f s (limit %.0f s); "
+                "restart `policywatch run` if this lasts",
+                idle,
+                limit,
+                extra={"stuck": ",".join(work.unfinished())},
+            )
+        self.stuck = work.unfinished()
 
     def _shutdown(self) -> int:
         log.info("stopping: no new work")
@@ -454,9 +512,10 @@ class Loop:
         upcoming = [due_at for _, due_at in self.jobs.values()]
         beat: dict[str, Any] = {
             "pid": os.getpid(),
+            "process": self.identity,
+            "stuck": self.stuck,
             "at": iso(now, "seconds"),
             "monotonic": ticks,
-            "boot_id": boot_id(),
             "started_at": iso(self.started_at, "seconds"),
             "config": str(self.config_path),
             "pages": len(self.config.pages),
@@ -471,6 +530,70 @@ class Loop:
             "stopped_at": iso(utcnow(), "seconds") if stopped else None,
         }
         write_atomic(self.data_dir / HEARTBEAT, json.dumps(beat, indent=1).encode())
+
+
+def stall_limit(config: Config, page_ids: Sequence[str], env: Mapping[str, str] | None) -> float:
+    """Seconds a batch may finish no page before the watchdog calls it stuck.
+
+    The worst a healthy page can take: every attempt to its deadline and the
+    waits between them, the browser too for `auto`/`browser` pages, all twice
+    (the second look at a page that lost most sections), plus the wait to record
+    it. `POLICYWATCH_STUCK_AFTER` overrides it.
+    """
+    override = (os.environ if env is None else env).get(STUCK_AFTER_ENV)
+    if override:
+        with contextlib.suppress(ValueError):
+            return float(override)
+    attempts = max(1, config.defaults.retries)
+    pages: dict[str, PageSpec] = {page.id: page for page in config.pages}
+    worst = 0.0
+    for page_id in page_ids:
+        page = pages.get(page_id)
+        if page is None:
+            continue
+        fetch = attempts * page.timeout + (RETRY_BUDGET if attempts > 1 else 0.0)
+        if page.fetch != "http":
+            fetch += LAUNCH_TIMEOUT + page.timeout + SETTLE_LIMIT
+        worst = max(worst, 2 * fetch)
+    return worst + RECORD_WAIT + STALL_SLACK
+
+
+def process_identity(pid: int) -> dict[str, str] | None:
+    """What tells process `pid` from a later one given the same pid: boot, pid namespace, start.
+
+    None where /proc does not say (not Linux); `health` then judges by age alone.
+    """
+    boot = boot_id()
+    try:
+        pid_ns = os.readlink("/proc/self/ns/pid")
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # Field 22 is the start time in clock ticks since boot; the name before it may hold spaces.
+    fields = stat.rsplit(")", 1)[-1].split()
+    if boot is None or len(fields) < 20:
+        return None
+    return {"boot_id": boot, "pid_ns": pid_ns, "started": fields[19]}
+
+
+def _still_running(pid: object, recorded: object) -> bool | None:
+    """Whether the process that wrote the heartbeat runs; None when this process cannot tell.
+
+    Only a process on the same boot and in the same pid namespace can look it up;
+    a pid now used by a process that started at another time is not it.
+    """
+    if not isinstance(pid, int) or not isinstance(recorded, dict):
+        return None
+    now = process_identity(pid)
+    if now is None:
+        here = process_identity(os.getpid())
+        same_place = here is not None and all(
+            here[key] == recorded.get(key) for key in ("boot_id", "pid_ns")
+        )
+        return False if same_place else None
+    if any(now[key] != recorded.get(key) for key in ("boot_id", "pid_ns")):
+        return None
+    return now["started"] == recorded.get("started")
 
 
 def first_delay(interval: float, index: int, count: int, since_last: float | None) -> float:
@@ -503,8 +626,9 @@ def heartbeat_age(beat: Mapping[str, Any], at: datetime) -> float:
     The wall clock can step back (then an old heartbeat looks fresh, even from
     the future) or forward; the monotonic clock of the same boot cannot.
     """
-    ticks = beat.get("monotonic")
-    if isinstance(ticks, int | float) and beat.get("boot_id") and beat["boot_id"] == boot_id():
+    ticks, process = beat.get("monotonic"), beat.get("process")
+    written_on = process.get("boot_id") if isinstance(process, dict) else None
+    if isinstance(ticks, int | float) and written_on and written_on == boot_id():
         return time.monotonic() - ticks
     return abs((utcnow() - at).total_seconds())
 
@@ -533,9 +657,10 @@ def health(data_dir: Path, max_age: float | None = None) -> tuple[bool, str]:
     """Is a `policywatch run` alive on this data dir, and does its store open?
 
     Unhealthy when the heartbeat is missing, unreadable, written by a run that
-    stopped, older than `max_age` seconds (default DEFAULT_MAX_AGE), when the
-    work in flight has finished no page for that long, or when the store does
-    not open. Returns (ok, a sentence saying why).
+    stopped or whose process is gone (killed -9: it wrote no stop), when the
+    watchdog found its work stuck, when it is older than `max_age` seconds
+    (default DEFAULT_MAX_AGE), when the work in flight has finished no page for
+    that long, or when the store does not open. Returns (ok, a sentence saying why).
     """
     limit = DEFAULT_MAX_AGE if max_age is None else max_age
     path = Path(data_dir) / HEARTBEAT
@@ -554,6 +679,19 @@ def health(data_dir: Path, max_age: float | None = None) -> tuple[bool, str]:
         return False, f"`policywatch run` (pid {pid}) stopped at {beat['stopped_at']}"
     now = utcnow()
     age = heartbeat_age(beat, at)
+    if _still_running(pid, beat.get("process")) is False:
+        return False, (
+            f"`policywatch run` (pid {pid}) is not running: it ended without stopping "
+            f"(killed or crashed) after its last heartbeat {age:.0f} s ago; start it again "
+            "(restart the container or service) and look at its log for why it ended"
+        )
+    stuck = beat.get("stuck")
+    if stuck:
+        return False, (
+            f"`policywatch run` (pid {pid}) is stuck: no page finished for longer than any "
+            f"page may take; waiting on {', '.join(map(str, stuck))}; "
+            "look at its log, then restart it"
+        )
     if age > limit:
         return False, (
             f"last heartbeat {age:.0f} s ago (limit {limit:.0f} s): "

@@ -12,10 +12,14 @@ from __future__ import annotations
 import codecs
 import contextlib
 import email.utils
+import heapq
+import itertools
 import logging
 import queue
 import random
 import re
+import socket
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +33,10 @@ from urllib.parse import urljoin, urlsplit
 import charset_normalizer
 import requests
 import urllib3
+import urllib3.connection
+from requests.adapters import HTTPAdapter
 from requests.utils import requote_uri
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from policywatch import __version__, netpolicy
 from policywatch.extract import remember_utf8_source
@@ -47,6 +54,7 @@ META_SNIFF_BYTES = 4096
 RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
 RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts
 MAX_REDIRECTS = 10  # hops followed after the page's own URL, each checked by netpolicy
+DEADLINE_FIRST = 1.0  # seconds socket timeouts are set beyond an attempt's deadline
 
 Job = tuple[PageSpec, str | None, str | None]  # page, etag, last_modified
 T = TypeVar("T")
@@ -100,8 +108,143 @@ class _TooLarge(Exception):
     """The body passed the byte cap; the page is not read further."""
 
 
-class _SlowBody(Exception):
-    """The body kept trickling in past the page's timeout."""
+class _Deadline:
+    """A wall-clock limit on one attempt (connect, headers, body) that a slow peer cannot stretch.
+
+    Socket timeouts bound each recv, not the whole answer: a server sending one
+    byte a second, or an endless chunked body, never trips them. So when the
+    time is up (on the monotonic clock) `_Reaper` cuts (shuts down) every socket
+    the attempt uses: the blocked read returns at once, whatever phase it is in,
+    and the attempt sees `expired`. The sockets are found through the connection
+    classes below, which report to the deadline of the thread using them.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self.done = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Deadline:
+        _Deadline._current.value = self
+        _REAPER.add(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _Deadline._current.value = None
+        with self._lock:
+            self.done = True
+            self._sockets.clear()
+
+    @classmethod
+    def watch(cls, sock: object) -> None:
+        """Put a socket of the current attempt under its deadline (no-op outside one)."""
+        deadline = getattr(cls._current, "value", None)
+        if deadline is None or not isinstance(sock, socket.socket):
+            return
+        with deadline._lock:
+            deadline._sockets.append(sock)
+            if deadline.expired:
+                _cut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _cut(sock)
+
+
+class _Reaper:
+    """One thread that expires every attempt's deadline on time: no thread per fetch."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()  # ties never compare two deadlines
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="policywatch-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                left = self._due[0][0] - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._due)[2].expire()
+
+
+_REAPER = _Reaper()
+
+
+def _cut(sock: socket.socket) -> None:
+    """Wake any thread blocked on the socket: its read returns end-of-file at once.
+
+    `socket.socket.shutdown` on the file descriptor, not SSLSocket's override, which
+    would drop the TLS object under the reading thread.
+    """
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _Deadline.watch(sock)  # before the TLS handshake, which a peer can trickle too
+        return sock
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _Deadline.watch(self.sock)  # a reused keep-alive connection made no new socket
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedTLSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _Adapter(HTTPAdapter):
+    """Connections that dial only what the address policy allows and obey the attempt's deadline.
+
+    Proxied connections are watched too; the policy leaves them to the proxy (see netpolicy).
+    """
+
+    def __init__(self, allow_private: bool, **options: Any) -> None:
+        policy = {"allow_private": allow_private}
+        plain = type("_Http", (netpolicy.Guarded, _WatchedConnection), policy)
+        tls = type("_Https", (netpolicy.Guarded, _WatchedTLSConnection), policy)
+        self._pools = {
+            "http": type("_HttpPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+            "https": type("_HttpsPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+        }
+        super().__init__(**options)  # builds the pool manager, so the pools come first
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
 
 
 class _Session(requests.Session):
@@ -155,9 +298,7 @@ class Fetcher:
     def _session(self, allow_private: bool, user_agent: str) -> _Session:
         session = _Session()
         pool = max(self.defaults.workers, self.defaults.per_host, 1)
-        adapter = netpolicy.guarded_adapter(
-            allow_private, pool_connections=pool, pool_maxsize=pool, max_retries=0
-        )
+        adapter = _Adapter(allow_private, pool_connections=pool, pool_maxsize=pool, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = user_agent
@@ -184,7 +325,12 @@ class Fetcher:
     def fetch(
         self, page: PageSpec, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
-        """Fetch one page, retrying transient failures; a 304 is "not_modified"."""
+        """Fetch one page, retrying transient failures; a 304 is "not_modified".
+
+        Each attempt has a hard deadline of the page's timeout, and running out
+        of it is final (a trickling site trickles again), so one fetch lasts at
+        most `retries` x timeout plus RETRY_BUDGET of waits between attempts.
+        """
         started = time.monotonic()
         headers = dict(page.headers)
         if etag:
@@ -247,6 +393,20 @@ class Fetcher:
         etag: str | None,
         last_modified: str | None,
     ) -> FetchResult | _Transient:
+        """One request under a hard deadline of the page's timeout; running out is final."""
+        with _Deadline(page.timeout) as deadline:
+            outcome = self._request(page, headers, etag, last_modified)
+        if deadline.expired:
+            return _error(page, timed_out(page.timeout))
+        return outcome
+
+    def _request(
+        self,
+        page: PageSpec,
+        headers: dict[str, str],
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchResult | _Transient:
         try:
             response = self._get(page, headers)
         except netpolicy.Refused as exc:
@@ -287,7 +447,8 @@ class Fetcher:
                 response = session.get(
                     url,
                     headers=headers,
-                    timeout=(page.timeout, page.timeout),
+                    # Socket timeouts a little past the deadline, which thus always speaks first.
+                    timeout=page.timeout + DEADLINE_FIRST,
                     stream=True,
                     allow_redirects=False,
                 )
@@ -314,8 +475,6 @@ class Fetcher:
             raw = self._read_body(response, page)
         except _TooLarge as exc:
             return _error(page, str(exc), status, final_url)
-        except _SlowBody as exc:
-            return _Transient(str(exc), "raise the page's timeout or check the network")
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             return _Transient(
                 f"the connection broke while reading the page ({_root_cause(exc)})",
@@ -344,15 +503,13 @@ class Fetcher:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise too_large
-        deadline = time.monotonic() + page.timeout
         chunks: list[bytes] = []
         size = 0
+        # A body still trickling at the deadline ends here: `_Deadline` cuts the socket.
         while chunk := response.raw.read(CHUNK_BYTES, decode_content=True):
             size += len(chunk)
             if size > limit or response.raw.tell() > limit:
                 raise too_large
-            if time.monotonic() > deadline:
-                raise _SlowBody(f"the page took longer than {page.timeout:.0f} s to download")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -453,6 +610,14 @@ def _judge_status(
             final_url,
         )
     return None
+
+
+def timed_out(seconds: float) -> str:
+    """The reason given for a page that ran out of its time, whichever way it was fetched."""
+    return (
+        f"timed out after {seconds:g} s (no answer in full within the page's timeout); "
+        "the site is very slow or trickling the page: raise the page's timeout if it is just slow"
+    )
 
 
 def _drain(response: requests.Response) -> None:

@@ -29,10 +29,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies, requote_uri
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -112,7 +109,7 @@ def check_url(url: str, allow_private: bool) -> None:
     """Refuse a hop by what its URL alone shows: scheme, metadata or loopback name, address literal.
 
     This is all that can be checked for a request sent through a proxy; a direct
-    connection also checks the address it dials (see `_Guarded`).
+    connection also checks the address it dials (see `Guarded`).
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES:
@@ -165,7 +162,7 @@ def resolved_addresses(host: str, port: int | None, allow_private: bool) -> list
     return addresses
 
 
-class _Guarded:
+class Guarded:
     """Connects only to an address the policy allows, and to exactly the one it checked.
 
     A connection through a proxy dials the proxy, which the operator chose; the
@@ -194,16 +191,3 @@ class _Guarded:
                 conn._dns_host = name
         assert failure is not None
         raise failure
-
-
-def guarded_adapter(allow_private: bool, **options: Any) -> HTTPAdapter:
-    """A requests adapter whose direct connections obey the address policy."""
-    plain = type("_Http", (_Guarded, HTTPConnection), {"allow_private": allow_private})
-    tls = type("_Https", (_Guarded, HTTPSConnection), {"allow_private": allow_private})
-    pools = {
-        "http": type("_HttpPool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
-        "https": type("_HttpsPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
-    }
-    adapter = HTTPAdapter(**options)
-    adapter.poolmanager.pool_classes_by_scheme = pools
-    return adapter

@@ -42,6 +42,10 @@ Status = Literal["new", "unchanged", "changed", "blocked", "error"]
 # before it is believed: half a page vanishing is more often a glitch than a policy.
 LOST_SECTIONS_RATIO = 0.5
 
+# Seconds a check waits for the store to record one page's result. Writers hold the
+# lock only for such short steps, never across a fetch, so this is generous.
+RECORD_WAIT = 60.0
+
 
 @dataclass(frozen=True)
 class PageOutcome:
@@ -111,14 +115,22 @@ def check_pages(
     page_ids: Sequence[str] | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_outcome: Callable[[PageOutcome], None] | None = None,
     fetcher: Fetcher | None = None,
     browser: object | None = None,
     deliver: bool = True,
     skip_unknown: bool = False,
+    lock_wait: float = 10.0,
+    purpose: str | None = None,
 ) -> CheckReport:
-    """Poll the pages once. The caller holds the store lock.
+    """Poll the pages once, holding the store lock only to read state and to record.
 
-    Raises UsageError for a page id not in the watchlist unless `skip_unknown`.
+    The fetches run without the lock, so a slow site never keeps a cron `check`
+    or the daemon out of the store; each page's result is decided and written
+    under the lock, against the store as it is then (another process may have
+    recorded the same change meanwhile). Raises StoreLocked when the store stays
+    locked past `lock_wait` seconds at the start, and UsageError for a page id
+    not in the watchlist unless `skip_unknown`.
     """
     pages = select_pages(config, page_ids, skip_unknown=skip_unknown)
     report = CheckReport()
@@ -126,27 +138,33 @@ def check_pages(
     run = _Run(
         config, store, fetcher or Fetcher(config.defaults), _BrowserPool(config, browser), now
     )
-    for page in pages:
-        _follow_rule_changes(store, page, now)
-    known = {page.id: _known_fingerprint(store, page) for page in pages}
+    with store.lock(lock_wait, purpose=purpose):
+        for page in pages:
+            _follow_rule_changes(store, page, now)
+        known = {page.id: _known_version(store, page) for page in pages}
+        by_browser = [page for page in pages if _fetch_path(store, page) == "browser"]
+        http_jobs = [_conditional_job(store, page) for page in pages if page not in by_browser]
+    record_wait = max(lock_wait, RECORD_WAIT)
 
     def read(page: PageSpec, result: FetchResult) -> _Fetched:
         return _read(page, result, known[page.id])
 
-    def finished(outcome: PageOutcome) -> None:
+    def finished(page: PageSpec, fetched: _Fetched) -> None:
+        fetched = run.follow_up(page, fetched, known[page.id])
+        # Unchanged polls stay batched to the one write at the end; a version is written at once.
+        with store.lock(record_wait, purpose=purpose, write=False):
+            outcome = run.process(page, fetched)
         report.outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
         if progress:
             progress(len(report.outcomes), len(pages))
 
     try:
-        http_jobs = []
-        for page in pages:
-            if _fetch_path(store, page) == "browser":
-                finished(run.process(page, read(page, run.browsers.fetch(page))))
-            else:
-                http_jobs.append(_conditional_job(store, page))
+        for page in by_browser:
+            finished(page, read(page, run.browsers.fetch(page)))
         for page, fetched in run.fetcher.fetch_each(http_jobs, read):
-            finished(run.process(page, fetched))
+            finished(page, fetched)
     finally:
         run.browsers.close()
         if own_fetcher:
@@ -155,7 +173,8 @@ def check_pages(
     order = {p.id: i for i, p in enumerate(pages)}
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if deliver and config.routes:
-        report.delivery = notify.deliver_pending(store, config.routes, now or utcnow())
+        with store.lock(record_wait, purpose=purpose):
+            report.delivery = notify.deliver_pending(store, config.routes, now or utcnow())
     return report
 
 
@@ -203,11 +222,21 @@ def _conditional_job(store: Store, page: PageSpec) -> tuple[PageSpec, str | None
     return (page, state.get("etag"), state.get("last_modified"))
 
 
-def _known_fingerprint(store: Store, page: PageSpec) -> str | None:
-    """The cleaned-body fingerprint of the version we hold, if we know it."""
+@dataclass(frozen=True)
+class _Known:
+    """The version we held when the check started, and its cleaned-body fingerprint."""
+
+    fingerprint: str | None = None
+    snapshot_id: str | None = None
+
+
+def _known_version(store: Store, page: PageSpec) -> _Known:
     latest = store.latest(page.id)
+    if latest is None:
+        return _Known()
     state = store.page_state(page.id)
-    return state.get("fingerprint") if latest and state.get("fingerprint_of") == latest.id else None
+    fingerprint = state.get("fingerprint") if state.get("fingerprint_of") == latest.id else None
+    return _Known(fingerprint, latest.id)
 
 
 class _BrowserPool:
@@ -233,19 +262,27 @@ class _BrowserPool:
 
 @dataclass(frozen=True)
 class _Fetched:
-    """A fetch and what reading it found: the policy, a reason it holds none, or None (same)."""
+    """A fetch and what reading it found: the policy, a reason it holds none, or None (same).
+
+    None means "the same as the version `known` names". `by_browser` marks an
+    `auto` page that only the browser could read; `confirmed` a loss of most
+    sections that a second fetch saw too.
+    """
 
     result: FetchResult
     verdict: _Candidate | str | None
+    known: _Known = _Known()
+    by_browser: bool = False
+    confirmed: bool = False
 
 
-def _read(page: PageSpec, result: FetchResult, known: str | None) -> _Fetched:
+def _read(page: PageSpec, result: FetchResult, known: _Known) -> _Fetched:
     """Parse and judge one fetched body; runs in the fetch worker, so it never raises."""
     try:
-        return _Fetched(result, _accept(page, result, unchanged_if=known))
+        return _Fetched(result, _accept(page, result, unchanged_if=known.fingerprint), known)
     except Exception as exc:  # the run must survive any single page
         log.exception("page=%s unexpected failure while reading the page", page.id)
-        return _Fetched(result, f"internal error while reading the page: {exc!r}")
+        return _Fetched(result, f"internal error while reading the page: {exc!r}", known)
 
 
 @dataclass
@@ -258,8 +295,42 @@ class _Run:
     browsers: _BrowserPool
     now: datetime | None
 
+    def follow_up(self, page: PageSpec, fetched: _Fetched, known: _Known) -> _Fetched:
+        """The fetches a first answer may call for, made before the lock is taken.
+
+        An `auto` page that plain HTTP could not read goes to the browser; a page
+        that lost most of its sections is fetched again before either is believed.
+        """
+        try:
+            return self._follow_up(page, fetched, known)
+        except Exception as exc:  # the run must survive any single page
+            log.exception("page=%s unexpected failure while fetching again", page.id)
+            return replace(fetched, verdict=f"internal error while fetching again: {exc!r}")
+
+    def _follow_up(self, page: PageSpec, fetched: _Fetched, known: _Known) -> _Fetched:
+        result, candidate = fetched.result, fetched.verdict
+        if isinstance(candidate, str) and _auto_needs_browser(page, result, candidate):
+            log.info(
+                "page=%s plain HTTP gave no policy (%s); trying the browser", page.id, candidate
+            )
+            fetched = _read(page, self.browsers.fetch(page), known)
+            fetched = replace(fetched, by_browser=not isinstance(fetched.verdict, str))
+        latest = self.store.latest(page.id)
+        candidate = fetched.verdict
+        if (
+            isinstance(candidate, _Candidate)
+            and latest is not None
+            and _lost_most_sections(latest, candidate.document)
+        ):
+            log.warning("page=%s lost most sections at once; re-fetching to confirm", page.id)
+            second = self._second_look(page, candidate, latest)
+            if isinstance(second, str):
+                return replace(fetched, verdict=second)
+            return replace(fetched, result=second.result, verdict=second, confirmed=True)
+        return fetched
+
     def process(self, page: PageSpec, fetched: _Fetched) -> PageOutcome:
-        """Decide what one fetch means; one page's surprise never stops the others."""
+        """Decide what one fetch means, under the lock; one page never stops the others."""
         now = self.now or utcnow()
         try:
             return self._decide(page, fetched, now)
@@ -276,28 +347,24 @@ class _Run:
         config, store = self.config, self.store
         result, candidate = fetched.result, fetched.verdict
         latest = store.latest(page.id)
+        if fetched.by_browser:
+            store.set_page_state(page.id, fetch_path="browser")
+        if candidate is None and latest is not None and latest.id != fetched.known.snapshot_id:
+            # Another process stored a version while we fetched: compare in full.
+            candidate = _accept(page, result)
         if latest is not None and (result.status == "not_modified" or candidate is None):
             return _unchanged(config, store, page, result, latest, now)
-        if isinstance(candidate, str) and _auto_needs_browser(page, result, candidate):
-            log.info(
-                "page=%s plain HTTP gave no policy (%s); trying the browser", page.id, candidate
-            )
-            retry = _read(page, self.browsers.fetch(page), _known_fingerprint(store, page))
-            result, candidate = retry.result, retry.verdict
-            if not isinstance(candidate, str):
-                store.set_page_state(page.id, fetch_path="browser")
-            if latest is not None and candidate is None:
-                return _unchanged(config, store, page, result, latest, now)
         if not isinstance(candidate, _Candidate):
             status = "error" if result.status == "error" else "blocked"
             reason = candidate or f"fetch {result.status}"
             return _failed(config, store, page, status, reason, now, result.via)
-        if latest is not None and _lost_most_sections(latest, candidate.document):
-            log.warning("page=%s lost most sections at once; re-fetching to confirm", page.id)
-            second = self._second_look(page, candidate, latest)
-            if isinstance(second, str):
-                return _failed(config, store, page, "blocked", second, now, result.via)
-            candidate, result = second, second.result
+        if (
+            latest is not None
+            and not fetched.confirmed
+            and _lost_most_sections(latest, candidate.document)
+        ):
+            reason = "page lost most of its sections against a version stored meanwhile"
+            return _failed(config, store, page, "blocked", reason, now, result.via)
         # The date the page showed last time, even when only the date moved (no version).
         shown_date = store.page_state(page.id).get("last_updated")
         if latest is not None and latest.digest == candidate.document.digest:

@@ -348,11 +348,15 @@ class Store:
     # ------------------------------------------------------------------ locking and writing
 
     @contextmanager
-    def lock(self, timeout: float = 10, *, purpose: str | None = None) -> Iterator[Store]:
+    def lock(
+        self, timeout: float = 10, *, purpose: str | None = None, write: bool = True
+    ) -> Iterator[Store]:
         """Hold the data directory's write lock; batched changes are written on the way out.
 
         Waits up to `timeout` seconds for another writer, then raises StoreLocked naming
         it. Re-entrant. `purpose` (e.g. "policywatch run") is shown to whoever waits.
+        `write=False` leaves batched changes for a later write (`flush()`): they are
+        re-applied over whatever another writer stores meanwhile.
         """
         if self._lock_depth == 0:
             self._acquire(timeout, purpose or _command_line())
@@ -362,7 +366,8 @@ class Store:
         finally:
             if self._lock_depth == 1:
                 try:
-                    self._save_batched()
+                    if write:
+                        self._save_batched()
                 finally:
                     self._lock_depth = 0
                     self._release()

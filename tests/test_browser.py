@@ -254,6 +254,26 @@ def test_a_page_whose_policy_never_appears_is_blocked_within_its_timeout(
 
 
 @needs_chromium
+def test_a_page_that_freezes_its_renderer_times_out_and_the_next_page_is_read(
+    pageserver: PageServer, fetcher: BrowserFetcher
+) -> None:
+    pageserver.route("/help/frozen", fixture("browser-freeze.html"))
+    frozen = help_page(pageserver.url("/help/frozen"), timeout=3)
+    fine = help_page(serve_help_app(pageserver))
+
+    started = time.monotonic()
+    result = fetcher.fetch(frozen)
+    took = time.monotonic() - started
+    after = fetcher.fetch(fine)
+
+    assert result.status == "error"
+    assert result.reason.startswith("timed out after 3 s")
+    assert took < 3 + 30 + 10  # its timeout and a browser start at most; before, forever
+    assert after.status == "ok", after.reason
+    assert POLICY_SENTENCE in after.text
+
+
+@needs_chromium
 def test_images_fonts_and_stylesheets_are_never_downloaded(
     pageserver: PageServer, shared_fetcher: BrowserFetcher
 ) -> None:

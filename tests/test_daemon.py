@@ -108,6 +108,7 @@ class Watcher:
         *args: str,
         verbose: bool = False,
         preexec_fn: Callable[[], None] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.data = data
         command = [sys.executable, "-m", "policywatch", "-c", str(config), "-d", str(data)]
@@ -118,7 +119,7 @@ class Watcher:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(),
+            env={**_env(), **(env or {})},
             preexec_fn=preexec_fn,
         )
         self.lines: list[str] = []

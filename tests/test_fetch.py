@@ -15,6 +15,7 @@ import pytest
 from policywatch.fetch import Fetcher, decode_html, parse_retry_after
 from policywatch.models import Defaults, FetchResult, PageSpec
 from tests.pageserver import FIXTURES, PageServer, Route, fixture
+from tests.slowpeer import SlowPeer
 
 FAST = Defaults(retries=3, workers=8, per_host=2, max_bytes=1024 * 1024)
 
@@ -242,6 +243,22 @@ def test_a_server_that_never_answers_times_out(pageserver):
     assert time.monotonic() - started < 2
     assert result.status == "error"
     assert "no answer" in result.reason and "timeout" in result.reason
+
+
+@pytest.mark.parametrize("trickle", ["headers", "body", "chunked"])
+def test_a_site_trickling_one_byte_a_second_times_out_at_the_pages_timeout(trickle):
+    peer = SlowPeer(trickle).start()
+    try:
+        with Fetcher(Defaults(retries=3), backoff=0.01) as fetcher:
+            started = time.monotonic()
+            result = fetcher.fetch(PageSpec(id="slow", url=peer.url, timeout=1, allow_private=True))
+            took = time.monotonic() - started
+    finally:
+        peer.stop()
+    assert took < 20  # before: 100 000 bytes at one a second, or never for the endless body
+    assert result.status == "error"
+    assert result.reason.startswith("timed out after 1 s")
+    assert peer.connections == 1  # a trickling site trickles again: no retry
 
 
 def test_a_pdf_is_not_read_as_a_web_page(pageserver, fetcher):
