@@ -55,25 +55,51 @@ METADATA_CHROME = ("kat-breadcrumb", ".hh-article-country-box")
 ID_SELECTOR_RE = re.compile(r"#([A-Za-z][\w-]*)")
 ID_XPATH = etree.XPath("id($id)")
 
-# "Last updated: March 3, 2026", "Effective: 1 June 2025", "Updated on 2025-06-01":
-# a whole block holding only a label and a date. A sentence that merely starts
-# with "Effective" ("Effective immediately, ...") has no date and stays policy text.
+# "Last updated: March 3, 2026", "Effective: 1 June 2025", "Updated on 2025-06-01",
+# "Dernière mise à jour : 3 mars 2025", "Zuletzt aktualisiert am 3. März 2025", "最終更新日:
+# 2025年3月3日": a whole block holding only a label and a date, in the languages of the
+# marketplaces a seller answers to. A sentence that merely starts with "Effective"
+# ("Effective immediately, ...") or says when a rule takes effect has no label and date
+# alone, and stays policy text. Matched against normalised text (NFKC, one space).
 _MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+    r"(?:jan(?:uary|v(?:ier)?)?|feb(?:ruary|braio)?|f[ée]vr?(?:ier)?|febrero|"
+    r"mar(?:ch|s|zo)?|m[äa]r(?:z)?|apr(?:il|ile)?|avr(?:il)?|abr(?:il)?|"
+    r"may|mai|mayo|maggio|june?|juin|juni|junio|giugno|july?|juil(?:let)?|juli|julio|luglio|"
+    r"aug(?:ust)?|ao[ûu]t|agosto|sep(?:t(?:ember|embre)?)?|se(?:p)?tiembre|settembre|"
+    r"oct(?:ober|obre|ubre)?|okt(?:ober)?|ottobre|nov(?:ember|embre|iembre)?|"
+    r"dec(?:ember)?|d[ée]c(?:embre)?|dez(?:ember)?|dic(?:iembre|embre)?|"
+    r"enero|gennaio|januar|j[äa]nner|februar|diciembre)\.?"
 )
+_DAY = r"\d{1,2}(?:st|nd|rd|th|er|\.|º)?"
+_OF = r"(?:\s+de)?"  # "3 de marzo de 2025"
 _DATE = (
-    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
-    rf"|{_MONTH}\s+\d{{4}}"
+    rf"(?:{_MONTH}\s+{_DAY},?\s+\d{{4}}"
+    rf"|{_DAY}{_OF}\s+{_MONTH}{_OF},?\s+\d{{4}}"
+    rf"|{_MONTH}{_OF}\s+\d{{4}}"
     r"|\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
+    r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|\d{4}/\d{1,2}/\d{1,2}"
+    r"|\d{1,2}[/.]\s?\d{1,2}[/.]\s?\d{2,4})"
 )
 _DATE_LABEL = (
-    r"(?:last\s+updated?|last\s+modified|last\s+revised|updated(?:\s+on)?|"
-    r"effective(?:\s+date|\s+on|\s+as\s+of|\s+from)?)"
+    r"(?:last\s+(?:updated?|modified|revised|changed)|(?:page\s+)?updated|revised|"
+    r"effective(?:\s+date)?|date\s+of\s+last\s+update|"
+    r"derni[èe]re\s+(?:mise\s+[àa]\s+jour|modification|r[ée]vision)|mis\s+[àa]\s+jour|"
+    r"modifi[ée]|date\s+d'(?:entr[ée]e\s+en\s+vigueur|effet)|en\s+vigueur|"
+    r"zuletzt\s+(?:aktualisiert|ge[äa]ndert|bearbeitet)|letzte\s+(?:aktualisierung|[äa]nderung)|"
+    r"aktualisiert|stand|g[üu]ltig|inkrafttreten|"
+    r"[úu]ltima\s+(?:actualizaci[óo]n|modificaci[óo]n|revisi[óo]n)|actualizado|vigente|"
+    r"[úu]ltima\s+atualiza[çc][ãa]o|atualizado|"
+    r"ultimo\s+aggiornamento|ultima\s+modifica|aggiornato|in\s+vigore|"
+    r"laatst\s+bijgewerkt|ostatnia\s+aktualizacja|"
+    r"最終更新日?|更新日|改訂日|施行日)"
 )
-DATE_LINE_RE = re.compile(rf"^\s*{_DATE_LABEL}\s*:?\s*{_DATE}\s*\.?\s*$", re.IGNORECASE)
+# What may sit between a label and its date: "on", "am", "le", "el", "from", "as of" ...
+_LINK = (
+    r"(?:\s+(?:on|as\s+of|from|since|am|ab|seit|vom|le|du|depuis\s+le|[àa]\s+compter\s+du|"
+    r"au|el|desde\s+el|desde|em|il|dal|dall'|op|dnia))?"
+)
+DATE_LINE_RE = re.compile(rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*{_DATE}\s*\.?\s*$", re.IGNORECASE)
 DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
 # The block that holds a date line: the element we drop from the text.
 DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
@@ -165,7 +191,7 @@ def _compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 # Bump when a change to extraction would make the same markup yield another Document,
 # so fingerprints taken by an older version never vouch for a page.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+"""Issue 12: no alert on any policy page for a version in which no word of the policy changed.
+
+Help-centre articles and legal pages of other marketplaces, in English, French and
+German, are served on the loopback page server and checked by the real pipeline
+with an injected clock; every story counts the alerts the seller would get.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policywatch.alerts import Alert
+from policywatch.config import load_config
+from policywatch.fetch import Fetcher
+from policywatch.pipeline import check_pages
+from policywatch.store import Store
+from tests.pageserver import PageServer, fixture, fresh_noise
+
+START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+LANGUAGES = ("en", "fr", "de")
+
+
+def steady(html: str) -> str:
+    """The page with its per-request markers filled in once, as if every fetch sent the same."""
+    return (
+        html.replace("{{request_id}}", "R1")
+        .replace("{{session_id}}", "S1")
+        .replace("{{timestamp}}", "1")
+    )
+
+
+class Watch:
+    """One page on the loopback server, checked through the real pipeline on a fake clock."""
+
+    def __init__(self, tmp_path: Path, server: PageServer, page_id: str, **page: Any) -> None:
+        self.server, self.path, self.page_id = server, f"/{page_id}", page_id
+        entry = {"id": page_id, "url": server.url(self.path), "fetch": "http", **page}
+        config = {
+            "defaults": {"retries": 1, "timeout": 5},
+            "pages": [entry],
+            "notify": [{"url": "json://127.0.0.1:9/", "name": "seller-inbox"}],
+        }
+        path = tmp_path / f"{page_id}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        self.config = load_config(path)
+        self.store = Store(tmp_path / f"{page_id}-data")
+        self.fetcher = Fetcher(self.config.defaults)
+        self.at = START
+
+    def check(self, html: str, *, noisy: bool = True) -> str:
+        """Serve `html` (fresh per-request tokens on every fetch unless not `noisy`) and poll."""
+        self.server.route(self.path, (lambda: fresh_noise(html)) if noisy else steady(html))
+        self.at += timedelta(hours=6)
+        with self.store.lock():
+            report = check_pages(
+                self.config, self.store, now=self.at, fetcher=self.fetcher, deliver=False
+            )
+        [outcome] = report.outcomes
+        assert outcome.status not in ("blocked", "error"), outcome.reason
+        return outcome.status
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.store.alerts()
+
+    def alert_texts(self) -> list[str]:
+        """The plain-text body of every alert queued, one per change (routes share it)."""
+        return list(dict.fromkeys(Alert.from_payload(a["payload"]).text for a in self.alerts()))
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.store.close()
+
+
+@pytest.fixture
+def watch(tmp_path, pageserver):
+    made: list[Watch] = []
+
+    def make(page_id: str, **page: Any) -> Watch:
+        made.append(Watch(tmp_path, pageserver, page_id, **page))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.close()
+
+
+def help_article(language: str) -> str:
+    return fixture(f"help-returns-{language}.html")
+
+
+def contract(language: str) -> str:
+    return fixture(f"contract-seller-{language}.html")
+
+
+# --------------------------------------------------------------------------- dates
+
+DATE_BUMPS = {
+    "help-returns-en.html": ("Last updated: March 16, 2023", "Last updated: July 3, 2023"),
+    "help-returns-fr.html": (
+        "Dernière mise à jour&nbsp;: 3 mars 2025",
+        "Dernière mise à jour&nbsp;: 14 avr. 2025",
+    ),
+    "help-returns-de.html": (
+        "Zuletzt aktualisiert am 3. März 2025",
+        "Zuletzt aktualisiert am 14. Apr. 2025",
+    ),
+    "contract-seller-en.html": ("Last updated on Oct 20, 2022", "Last updated on Nov 2nd, 2022"),
+    "contract-seller-fr.html": (
+        "Dernière mise à jour : 1er mars 2025",
+        "Dernière mise à jour : 2 juin 2025",
+    ),
+    "contract-seller-de.html": ("Stand: 3. März 2025", "Stand: 01.06.2025"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATE_BUMPS))
+def test_a_version_that_only_bumps_its_date_line_alerts_no_one_and_keeps_the_new_date(watch, name):
+    before, after = DATE_BUMPS[name]
+    page = fixture(name)
+    seen = watch("page", select="article" if name.startswith("help") else "#legal-document")
+    assert seen.check(page, noisy=False) == "new"
+    assert seen.check(page.replace(before, after), noisy=False) == "unchanged"
+    assert seen.alerts() == []
+    shown = seen.store.page_state("page")["last_updated"]
+    assert after.replace("&nbsp;", " ").split()[-1] in shown
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Effective from 1 June 2025",
+        "Updated 2025-06-01",
+        "Última actualización: 3 de marzo de 2025",
+        "Ultimo aggiornamento: 3 marzo 2025",
+        "最終更新日：2025年3月3日",
+        "Mis à jour le 3 févr. 2025",
+    ],
+)
+def test_every_common_spelling_of_a_date_line_is_the_page_date_not_policy_text(watch, line):
+    page = contract("en")
+    seen = watch("page", select="#legal-document")
+    seen.check(page, noisy=False)
+    assert seen.check(page.replace("Last updated on Oct 20, 2022", line), noisy=False) == (
+        "unchanged"
+    )
+    assert seen.alerts() == []
+
+
+def test_a_sentence_saying_when_the_policy_takes_effect_is_still_policy_text(watch):
+    page = contract("en")
+    seen = watch("page", select="#legal-document")
+    seen.check(page, noisy=False)
+    effect = "<p>This policy will take effect on December 1, 2022.</p>"
+    assert seen.check(page.replace("<p><em>", f"{effect}<p><em>"), noisy=False) == "changed"
+    [text] = seen.alert_texts()
+    assert "take effect on December 1, 2022" in text
