@@ -40,7 +40,17 @@ NOISE_TAGS = (
     "svg",
     "button",
 )
-NOISE_SELECTORS = (*NOISE_TAGS, "[hidden]", "[aria-hidden='true']")
+# Hidden elements carry what a server renders per request (session ids, timestamps) and
+# what no reader sees; inline styles are matched in the two spellings CMSs write.
+HIDDEN_SELECTORS = (
+    "[hidden]",
+    "[aria-hidden='true']",
+    "[style*='display:none']",
+    "[style*='display: none']",
+    "[style*='visibility:hidden']",
+    "[style*='visibility: hidden']",
+)
+NOISE_SELECTORS = (*NOISE_TAGS, *HIDDEN_SELECTORS)
 
 # Without a selector, the first of these that exists is the main content.
 MAIN_CONTENT_SELECTORS = ("main", "[role=main]", "article", "#help-content")

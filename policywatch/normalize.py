@@ -38,10 +38,14 @@ WHITESPACE_RE = re.compile(r"\s+")
 # where a link leads: Amazon's ref/ref_/ld tracking, locale switches, session ids,
 # search-result counters (qid, sr), analytics tags, and return-to-after-sign-in
 # targets (destination, redirect_to ...), whose format Seller Central keeps changing.
+# Per-request tokens too: signatures and expiry of signed URLs (S3, CloudFront, GCS),
+# access tokens, nonces and cache busters (v, cb, t, _), new on every render.
 VOLATILE_PARAM_RE = re.compile(
     r"^(?:ref_?|ld|locale|language|lang|mons_sel_locale|pagename|sid|session[-_]?id|"
     r"jsessionid|phpsessid|initialsessionid|qid|sr|ie|_encoding|utm_\w*|gclid|fbclid|"
-    r"destination|redirect_to|return_?to|return_?url)$",
+    r"destination|redirect_to|return_?to|return_?url|"
+    r"x-(?:amz|goog)-\w+|signature|sig|key-pair-id|policy|expires|token|access_token|"
+    r"auth|nonce|cb|cache_?buster|rnd|rand|_|t|ts|timestamp|v)$",
     re.IGNORECASE,
 )
 

@@ -159,3 +159,35 @@ def test_a_sentence_saying_when_the_policy_takes_effect_is_still_policy_text(wat
     assert seen.check(page.replace("<p><em>", f"{effect}<p><em>"), noisy=False) == "changed"
     [text] = seen.alert_texts()
     assert "take effect on December 1, 2022" in text
+
+
+# --------------------------------------------------------------------------- per-request tokens
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_session_ids_in_hidden_text_and_tokens_in_links_are_never_a_change(watch, language):
+    """Every fetch renders a new session id in a display:none element, a signed token in the
+    returns-form link and a cache buster in the fee-schedule link."""
+    article = watch("article", select="article")
+    legal = watch("legal", select="#legal-document")
+    assert [article.check(help_article(language)) for _ in range(3)] == [
+        "new",
+        "unchanged",
+        "unchanged",
+    ]
+    assert [legal.check(contract(language)) for _ in range(3)] == ["new", "unchanged", "unchanged"]
+    assert article.alerts() == legal.alerts() == []
+
+
+def test_signed_url_parameters_and_aria_hidden_text_do_not_change_the_page(watch):
+    page = (
+        contract("en")
+        .replace(
+            "?v={{timestamp}}",
+            "?X-Amz-Signature={{request_id}}&X-Amz-Expires=300&Expires={{timestamp}}",
+        )
+        .replace("<h2>3.", '<span aria-hidden="true">{{session_id}}</span><h2>3.')
+    )
+    legal = watch("legal", select="#legal-document")
+    assert [legal.check(page) for _ in range(2)] == ["new", "unchanged"]
+    assert legal.alerts() == []
