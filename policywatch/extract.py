@@ -22,6 +22,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, LxmlTranslator
 from lxml.html import HtmlElement
 
+from policywatch.boilerplate import take_boilerplate
 from policywatch.models import Document, PageSpec, sha256_hex
 from policywatch.normalize import normalize_text
 from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
@@ -342,7 +343,8 @@ def extract_document(
     """Extract the policy Document of `page` from a fetched HTML body.
 
     Metadata keys (each only when found): language, country, breadcrumb,
-    last_updated, h1. The title is the body's first h1, else the page <title>.
+    last_updated, h1, chrome (feedback widgets and teaser lists found in the
+    body). The title is the body's first h1, else the page <title>.
     Raises NotPolicy when `page.select` matches nothing (or the page has no
     body at all), with a reason a user can act on.
     """
@@ -351,6 +353,9 @@ def extract_document(
     date_lines = _take_date_lines(content)
     if date_lines:
         metadata["last_updated"] = "; ".join(date_lines)
+    chrome = take_boilerplate(content)
+    if chrome:
+        metadata["chrome"] = " | ".join(chrome)
     ignore = _compile_ignore(tuple(page.ignore))
     # An h1 left after the cuts is the title; one inside a dropped <header> still names the page.
     h1 = next(content.iter("h1"), prepared.first_h1)
