@@ -15,7 +15,9 @@ where something differs:
 4. each change is classified: cosmetic (equal after folding case, whitespace,
    punctuation and quote style) or substantive, with tags `obligation`
    (a modal's polarity changed: "may" -> "may not"), `number` (amounts, time
-   limits), `link` (link targets), `term` (a watched rule term, old or new side).
+   limits), `link` (link targets), `term` (a watched rule term, old or new side);
+   a change of link targets under unchanged words is `link-only`: shown, not
+   substantive.
 
 Everything here is pure and deterministic: the same inputs give the same
 DiffResult, and a document diffed with itself is empty.
@@ -430,10 +432,16 @@ class _Classifier:
             tags.append("term")
         return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
 
-    def matches(self, old: _Unit | None, new: _Unit | None) -> tuple[RuleMatch, ...]:
+    def matches(
+        self, old: _Unit | None, new: _Unit | None, *, links_only: bool = False
+    ) -> tuple[RuleMatch, ...]:
+        """Watched terms on either side; `links_only` keeps the rules that opted in to links."""
         # Keyed by id(rule): hashing a Rule hashes all its terms, far too slow per sentence.
-        in_old = {(id(rule), term): rule for rule, term in self._match(old)}
-        in_new = {(id(rule), term): rule for rule, term in self._match(new)}
+        found = [(side, rule, term) for side in (old, new) for rule, term in self._match(side)]
+        if links_only:
+            found = [item for item in found if item[1].links_alert]
+        in_old = {(id(rule), term): rule for side, rule, term in found if side is old}
+        in_new = {(id(rule), term): rule for side, rule, term in found if side is new}
         result = []
         for key, rule in (in_old | in_new).items():
             side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
@@ -531,7 +539,7 @@ def _diff_run(
         else:
             pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2]))
     changes = [cls.change(path, a, b) for a, b in pairs]
-    return _attach_links(path, old, new, pairs, changes)
+    return _attach_links(path, old, new, pairs, changes, cls)
 
 
 def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, int, int, int]]:
@@ -635,13 +643,16 @@ def _attach_links(
     new: Sequence[Block],
     pairs: Sequence[_Pair],
     changes: list[Change],
+    cls: _Classifier,
 ) -> list[Change]:
     """Tag the changes whose blocks lost or gained a link target; report leftovers on their own.
 
     Links belong to blocks, not sentences. A changed link goes with a changed
     sentence of its block, preferring a wholly added or removed sentence, and the
     last one ("... see here."); when no words around it changed, the link change
-    is reported as a change of its block.
+    is reported as a change of its block. Where the words read the same (a form
+    moved, a locale segment), the change is `link-only`: recorded and shown, but
+    not substantive; only rules that opted in (`links: alert`) match it.
     """
     old_targets, new_targets = _links(old), _links(new)
     removed = [target for target in old_targets if target not in new_targets]
@@ -653,12 +664,8 @@ def _attach_links(
     lost_elsewhere = _assign_links(removed, [a for a, _ in pairs], changes, lost)
     gained_elsewhere = _assign_links(added, [b for _, b in pairs], changes, gained)
     result = [
-        replace(
-            change,
-            substantive=True,
-            tags=(*(t for t in change.tags if t != "cosmetic-only"), "link"),
-            links_removed=tuple(lost.get(k, ())),
-            links_added=tuple(gained.get(k, ())),
+        _with_links(
+            change, lost.get(k, ()), gained.get(k, ()), cls.matches(*pairs[k], links_only=True)
         )
         if k in lost or k in gained
         else change
@@ -669,22 +676,37 @@ def _attach_links(
         new_block = next((b for b in new if set(b.links) & set(gained_elsewhere)), None)
         old_block = old_block or _same_text(new_block, old)
         new_block = new_block or _same_text(old_block, new)
+        old_unit = cls.unit(old_block.text, old_block) if old_block else None
+        new_unit = cls.unit(new_block.text, new_block) if new_block else None
         old_text = old_block.text if old_block else None
         new_text = new_block.text if new_block else None
-        result.append(
-            Change(
-                _change_kind(old_text, new_text),
-                path,
-                old_text,
-                new_text,
-                inline_fragments(old_text or "", new_text or ""),
-                True,
-                ("link",),
-                links_removed=tuple(lost_elsewhere),
-                links_added=tuple(gained_elsewhere),
-            )
+        block_change = Change(
+            _change_kind(old_text, new_text),
+            path,
+            old_text,
+            new_text,
+            inline_fragments(old_text or "", new_text or ""),
+            old_unit is None or new_unit is None or not _is_cosmetic(old_unit, new_unit),
         )
+        matches = cls.matches(old_unit, new_unit, links_only=True)
+        result.append(_with_links(block_change, lost_elsewhere, gained_elsewhere, matches))
     return result
+
+
+def _with_links(
+    change: Change, removed: Sequence[str], added: Sequence[str], link_matches: Sequence[RuleMatch]
+) -> Change:
+    """`change` with the link targets it lost and gained; words unchanged make it `link-only`."""
+    tags = (*(t for t in change.tags if t != "cosmetic-only"), "link")
+    if change.substantive:
+        return replace(change, tags=tags, links_removed=tuple(removed), links_added=tuple(added))
+    return replace(
+        change,
+        tags=(*tags, "link-only"),
+        matches=tuple(link_matches),
+        links_removed=tuple(removed),
+        links_added=tuple(added),
+    )
 
 
 def _assign_links(

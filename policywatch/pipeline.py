@@ -29,6 +29,7 @@ from policywatch.models import (
     Snapshot,
     short_id,
 )
+from policywatch.rules import link_only_routes
 from policywatch.rules import severity as change_severity
 from policywatch.store import Store
 
@@ -443,6 +444,10 @@ def _record(
     rebaseline = origin == "fetch" and bool(store.page_state(page.id).get("rebaseline"))
     if rebaseline:
         store.set_page_state(page.id, rebaseline=False)
+    routes = config.routes
+    if level is None:  # a route may still want to hear that only a link's target changed
+        routes = link_only_routes(diff, routes)
+        level = Severity.MINOR if routes else None
     items: list[dict] = []
     if level is not None and origin == "fetch" and not rebaseline:
         alert = alerts.change_alert(
@@ -456,7 +461,7 @@ def _record(
             revert_of=earlier,
             silent_edit=silent,
         )
-        items = alerts.outbox_items(alert, config.routes, iso(now))
+        items = alerts.outbox_items(alert, routes, iso(now))
     store.record_snapshot(snapshot, raw, candidate.document, items)
     changed = _substantive_sections(diff)
     log.info(

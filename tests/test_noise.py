@@ -15,12 +15,15 @@ import pytest
 import yaml
 
 from policywatch.alerts import Alert
+from policywatch.cli import main
 from policywatch.config import load_config
+from policywatch.errors import ConfigError
 from policywatch.fetch import Fetcher
 from policywatch.pipeline import check_pages
 from policywatch.store import Store
 from tests.pageserver import PageServer, fixture, fresh_noise
 
+INBOX = {"url": "json://127.0.0.1:9/", "name": "seller-inbox"}
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 LANGUAGES = ("en", "fr", "de")
 
@@ -37,18 +40,28 @@ def steady(html: str) -> str:
 class Watch:
     """One page on the loopback server, checked through the real pipeline on a fake clock."""
 
-    def __init__(self, tmp_path: Path, server: PageServer, page_id: str, **page: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        server: PageServer,
+        page_id: str,
+        notify: list[dict[str, str]] | None = None,
+        rules: list[dict[str, Any]] | None = None,
+        **page: Any,
+    ) -> None:
         self.server, self.path, self.page_id = server, f"/{page_id}", page_id
         entry = {"id": page_id, "url": server.url(self.path), "fetch": "http", **page}
         config = {
             "defaults": {"retries": 1, "timeout": 5},
             "pages": [entry],
-            "notify": [{"url": "json://127.0.0.1:9/", "name": "seller-inbox"}],
+            "rules": rules or [],
+            "notify": notify or [INBOX],
         }
-        path = tmp_path / f"{page_id}.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        self.config = load_config(path)
-        self.store = Store(tmp_path / f"{page_id}-data")
+        self.config_path = tmp_path / f"{page_id}.yaml"
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        self.config = load_config(self.config_path)
+        self.data = tmp_path / f"{page_id}-data"
+        self.store = Store(self.data)
         self.fetcher = Fetcher(self.config.defaults)
         self.at = START
 
@@ -70,6 +83,15 @@ class Watch:
     def alert_texts(self) -> list[str]:
         """The plain-text body of every alert queued, one per change (routes share it)."""
         return list(dict.fromkeys(Alert.from_payload(a["payload"]).text for a in self.alerts()))
+
+    def cli(self, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+        """What `policywatch -c watchlist -d data ARGS` prints, as the seller would type it."""
+        self.store.flush()
+        capsys.readouterr()
+        code = main(["-c", str(self.config_path), "-d", str(self.data), *args])
+        out, err = capsys.readouterr()
+        assert code in (0, 1), err
+        return out
 
     def close(self) -> None:
         self.fetcher.close()
@@ -299,3 +321,76 @@ def test_a_teaser_list_marked_by_reading_times_alone_is_chrome_unless_the_user_s
     assert related.check(drifted(page, "en", skip=1)) == "changed"
     [text] = related.alert_texts()
     assert "Selling fees explained" in text
+
+
+# --------------------------------------------------------------------------- links
+
+# The returns-policy form moved (a new path and locale segment); the words around it did not.
+FORM_MOVES = {
+    "en": ("/en-gb/forms/returns-policy", "/en/seller-forms/returns"),
+    "fr": ("/fr/formulaires/politique-retour", "/fr-fr/formulaires/retours-v2"),
+    "de": ("/de/formulare/ruecknahme", "/de-de/formulare/ruecknahme-neu"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_link_that_now_leads_elsewhere_under_the_same_words_is_shown_but_never_alerts(
+    watch, capsys, language
+):
+    old, new = FORM_MOVES[language]
+    page = help_article(language)
+    seen = watch("article", select="article")
+    seen.check(page)
+    assert seen.check(page.replace(old, new)) == "changed"
+    assert seen.alerts() == []
+    shown = seen.cli(capsys, "diff", "article", "--no-color")
+    assert f"link changed: https://help.example-market.com{old} -> " in shown
+    assert f"https://help.example-market.com{new}" in shown
+
+
+def test_a_punctuation_fix_in_the_sentence_whose_link_moved_is_still_only_a_link_change(
+    watch, capsys
+):
+    old, new = FORM_MOVES["en"]
+    page = help_article("en")
+    seen = watch("article", select="article")
+    seen.check(page)
+    edited = page.replace(old, new).replace("and save your settings.", "and save your settings!")
+    edited = edited.replace(
+        "the returns policy form</a>", "the \u201creturns policy\u201d form</a>"
+    )
+    assert seen.check(edited) == "changed"
+    assert seen.alerts() == []
+    assert "link changed" in seen.cli(
+        capsys, "diff", "article", "--no-color", "--format", "markdown"
+    )
+
+
+def test_a_route_or_rule_that_opts_in_to_links_is_told_when_only_a_link_moved(watch):
+    old, new = FORM_MOVES["de"]
+    page = help_article("de")
+    routes = [INBOX, {**INBOX, "name": "links-desk", "url": "json://127.0.0.1:9/links"}]
+    routes[1]["links"] = "alert"
+    by_route = watch("article", select="article", notify=routes)
+    by_route.check(page)
+    by_route.check(page.replace(old, new))
+    assert [a["route"] for a in by_route.alerts()] == ["links-desk"]
+    rule = {"name": "returns-form", "terms": ["Rücknahmebedingungen"], "severity": "major"}
+    by_rule = watch("ruled", select="article", rules=[{**rule, "links": "alert"}])
+    by_rule.check(page)
+    by_rule.check(page.replace(old, new))
+    [alert] = by_rule.alerts()
+    assert (alert["route"], alert["severity"]) == ("seller-inbox", "major")
+
+
+def test_a_mistyped_links_setting_names_the_line(tmp_path):
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        "pages:\n  - id: a\n    url: https://example.com/a\n"
+        "notify:\n  - url: json://127.0.0.1:9/\n    links: alarm\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert (caught.value.line, caught.value.key) == (6, "notify[0].links")
+    assert "unknown links 'alarm'" in str(caught.value)
