@@ -7,6 +7,7 @@ with an injected clock; every story counts the alerts the seller would get.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -394,3 +395,49 @@ def test_a_mistyped_links_setting_names_the_line(tmp_path):
         load_config(path, env={})
     assert (caught.value.line, caught.value.key) == (6, "notify[0].links")
     assert "unknown links 'alarm'" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- enumerators
+
+
+def renumbered(html: str) -> str:
+    """The contract after a CMS migration: the <ol> becomes "1." paragraphs, "(a)" becomes
+    "a." and the headings lose their numbers."""
+    html = html.replace("<ol>\n    <li>", "<p>1. ", 1).replace("</li>\n    <li>", "</p>\n<p>2. ", 1)
+    html = html.replace("</li>\n  </ol>", "</p>", 1)
+    html = re.sub(r"<h2>\d+\. ", "<h2>", html)
+    return html.replace("<p>(a) ", "<p>a. ").replace("<p>(b) ", "<p>b. ")
+
+
+def swapped_clauses(html: str) -> str:
+    """The renumbered contract with its two enrolment clauses in the other order."""
+    first, second = re.findall(r"<p>\d\. (.*?)</p>", html)[:2]
+    return html.replace(
+        f"<p>1. {first}</p>\n<p>2. {second}</p>", f"<p>1. {second}</p>\n<p>2. {first}</p>"
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_list_numbering_moving_between_markup_and_text_is_recorded_but_never_alerts(
+    watch, capsys, language
+):
+    page = contract(language)
+    seen = watch("contract", select="#legal-document")
+    seen.check(page)
+    assert seen.check(renumbered(page)) == "changed"
+    assert seen.check(page) == "changed"  # and back again
+    assert seen.alerts() == []
+    shown = seen.cli(capsys, "diff", "contract", "--no-color")
+    assert "No changes (7 cosmetic change(s) not shown)." in shown.splitlines()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_clause_that_really_moved_is_still_a_move_after_renumbering(watch, capsys, language):
+    page = renumbered(contract(language))
+    seen = watch("contract", select="#legal-document")
+    seen.check(page)
+    assert seen.check(swapped_clauses(page)) == "changed"
+    [alert] = seen.alerts()
+    assert alert["severity"] == "minor"  # a move, not a changed number: "2." -> "1." is no amount
+    shown = seen.cli(capsys, "diff", "contract", "--no-color")
+    assert shown.count("[moved]") == 2 and "[number]" not in shown
