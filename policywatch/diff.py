@@ -836,7 +836,7 @@ class _Alignment:
         return min(candidates, key=lambda j: (self.new[j].heading != heading, j))
 
     def _by_path(self, old_free: list[int], new_free: list[int]) -> None:
-        """Same headings, whether or not they gained or lost a "1." or "(a)" in front."""
+        """Same headings, even if they gained a "1." or "(a)", capitals or a full stop."""
         by_path: dict[tuple[str, ...], list[int]] = {}
         for j in new_free:
             by_path.setdefault(_plain_path(self.new[j].path), []).append(j)
@@ -907,7 +907,8 @@ def _plain_body(block: Block) -> tuple[str, tuple[str, ...]]:
 
 
 def _plain_path(path: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(split_enumerator(heading)[1] for heading in path)
+    """A section's identity: its headings' words, whatever their numbering, case or punctuation."""
+    return tuple(fold(split_enumerator(heading)[1]) for heading in path)
 
 
 def _children(sections: Sequence[Section]) -> dict[tuple[str, ...], tuple[str, ...]]:

@@ -441,3 +441,32 @@ def test_a_clause_that_really_moved_is_still_a_move_after_renumbering(watch, cap
     assert alert["severity"] == "minor"  # a move, not a changed number: "2." -> "1." is no amount
     shown = seen.cli(capsys, "diff", "contract", "--no-color")
     assert shown.count("[moved]") == 2 and "[number]" not in shown
+
+
+# --------------------------------------------------------------------------- punctuation
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_heading_retyped_in_capitals_with_a_full_stop_is_still_its_section(watch, language):
+    """The refunds heading is restyled ("REFUNDS.") in the version that changes its sentence:
+    the seller is told about the sentence, not about a section removed and another added."""
+    page = help_article(language)
+    heading = re.search(r"<h2>([^<]*)</h2>\s*<p>[^<]*(?:Refund|Rembours|Erstatt)", page)[1]
+    old, new, quoted = REFUND_EDITS[language]
+    seen = watch("article", select="article")
+    seen.check(page)
+    edited = page.replace(f"<h2>{heading}</h2>", f"<h2>{heading.upper()}.</h2>").replace(old, new)
+    assert seen.check(edited) == "changed"
+    [text] = seen.alert_texts()
+    assert quoted in text and "section removed" not in text and "section added" not in text
+
+
+REFUND_EDITS = {
+    "en": ("original postage when", "original postage and return postage when", "return postage"),
+    "fr": ("frais de port initiaux", "frais de port initiaux et de retour", "et de retour"),
+    "de": (
+        "ursprünglichen Versandkosten",
+        "ursprünglichen Versand- und Rücksendekosten",
+        "Rücksendekosten",
+    ),
+}
