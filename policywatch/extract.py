@@ -110,7 +110,9 @@ _LINK = (
     r"(?:\s+(?:on|as\s+of|from|since|am|ab|seit|vom|le|du|depuis\s+le|[àa]\s+compter\s+du|"
     r"au|el|desde\s+el|desde|em|il|dal|dall'|op|dnia))?"
 )
-DATE_LINE_RE = re.compile(rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*{_DATE}\s*\.?\s*$", re.IGNORECASE)
+DATE_LINE_RE = re.compile(
+    rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*(?P<date>{_DATE})\s*\.?\s*$", re.IGNORECASE
+)
 DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
 # The block that holds a date line: the element we drop from the text.
 DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
@@ -495,6 +497,24 @@ def _take_date_lines(content: HtmlElement) -> list[str]:
     lines = [element_text(block) for block in found]
     _drop(found)
     return lines
+
+
+def stated_date(line: str) -> str:
+    """The date alone of a "Last updated: July 3, 2023" line (its first, if it had several)."""
+    first = line.split("; ")[0]
+    found = DATE_LINE_RE.match(first)
+    return found["date"] if found else first
+
+
+def page_date_line(old_line: str | None, new_line: str | None) -> str | None:
+    """What the page says its date is, and what it said before, as a seller quotes it to
+    support: "Last updated: July 3, 2023 (was March 16, 2023)"; None if it never said."""
+    if not new_line:
+        return f"no date shown (was {stated_date(old_line)})" if old_line else None
+    if not old_line:
+        return new_line
+    before = stated_date(old_line)
+    return f"{new_line} ({'unchanged' if before == stated_date(new_line) else f'was {before}'})"
 
 
 def _date_block(element: HtmlElement, content: HtmlElement) -> HtmlElement | None:

@@ -7,6 +7,8 @@ with an injected clock; every story counts the alerts the seller would get.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from policywatch.config import load_config
 from policywatch.errors import ConfigError
 from policywatch.fetch import Fetcher
 from policywatch.pipeline import check_pages
+from policywatch.render import markdown_escape
 from policywatch.store import Store
 from tests.pageserver import PageServer, fixture, fresh_noise
 
@@ -470,3 +473,71 @@ REFUND_EDITS = {
         "Rücksendekosten",
     ),
 }
+
+
+# --------------------------------------------------------------------------- the page's own date
+
+# (date line before, date line after, what the seller reads, as the page wrote it)
+DATED = {
+    "en": (
+        "Last updated: March 16, 2023",
+        "Last updated: July 3, 2023",
+        "Last updated: July 3, 2023 (was March 16, 2023)",
+    ),
+    "fr": (
+        "Dernière mise à jour&nbsp;: 3 mars 2025",
+        "Dernière mise à jour&nbsp;: 14 avr. 2025",
+        "Dernière mise à jour : 14 avr. 2025 (was 3 mars 2025)",
+    ),
+    "de": (
+        "Zuletzt aktualisiert am 3. März 2025",
+        "Zuletzt aktualisiert am 14. Apr. 2025",
+        "Zuletzt aktualisiert am 14. Apr. 2025 (was 3. März 2025)",
+    ),
+}
+
+
+STATED_DATES = {
+    "en": ("March 16, 2023", "July 3, 2023"),
+    "fr": ("3 mars 2025", "14 avr. 2025"),
+    "de": ("3. März 2025", "14. Apr. 2025"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_alert_every_diff_format_and_history_show_the_pages_own_date_old_and_new(
+    watch, capsys, language
+):
+    before, after, quoted = DATED[language]
+    old, new, _ = REWORDS[language]
+    page = help_article(language)
+    seen = watch("article", select="article")
+    seen.check(page)
+    assert seen.check(page.replace(old, new).replace(before, after)) == "changed"
+    [alert] = {a["key"]: a for a in seen.alerts()}.values()
+    shown = Alert.from_payload(alert["payload"])
+    assert quoted in shown.text and quoted in shown.html
+    assert markdown_escape(quoted) in shown.markdown
+    for fmt in ("text", "markdown", "html"):
+        out = seen.cli(capsys, "diff", "article", "--no-color", "--format", fmt)
+        assert (html.escape(quoted) if fmt == "html" else quoted) in out
+    as_json = json.loads(seen.cli(capsys, "diff", "article", "--format", "json"))
+    assert as_json["meta"]["page_date"] == quoted
+    history = seen.cli(capsys, "history", "article")
+    old_date, new_date = STATED_DATES[language]
+    assert old_date in history and new_date in history
+    dates = [
+        s["page_date"]
+        for s in json.loads(seen.cli(capsys, "history", "article", "--format", "json"))["snapshots"]
+    ]
+    assert dates == [old_date, new_date]
+
+
+def test_history_says_when_only_the_date_moved_since_the_latest_version(watch, capsys):
+    before, after, quoted = DATED["en"]
+    page = help_article("en")
+    seen = watch("article", select="article")
+    seen.check(page)
+    assert seen.check(page.replace(before, after)) == "unchanged"
+    history = seen.cli(capsys, "history", "article")
+    assert f"date bumped since, no new wording: {quoted}" in history.splitlines()
