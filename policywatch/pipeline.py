@@ -17,7 +17,14 @@ from policywatch import alerts, gate, notify
 from policywatch.clock import iso, utcnow
 from policywatch.diff import diff_documents
 from policywatch.errors import UsageError
-from policywatch.extract import NotPolicy, extract_document, parse_html, prepare, rules_key
+from policywatch.extract import (
+    NotPolicy,
+    extract_document,
+    page_date_line,
+    parse_html,
+    prepare,
+    rules_key,
+)
 from policywatch.fetch import Fetcher, decode_html
 from policywatch.models import (
     Config,
@@ -57,6 +64,7 @@ class PageOutcome:
     revert_of: str | None = None  # id of the earlier snapshot this content equals
     revert_seen_at: str | None = None  # when that earlier content was first seen
     silent_edit: bool = False  # the wording changed but the "Last updated" date did not
+    date_bumped: str | None = None  # only the page's own date moved: "<new line> (was <old>)"
     via: str = "http"
     marketplace: str | None = None
 
@@ -300,6 +308,13 @@ class _Run:
         shown_date = store.page_state(page.id).get("last_updated")
         if latest is not None and latest.digest == candidate.document.digest:
             outcome = _unchanged(config, store, page, result, latest, now)
+            bumped = _date_bump(shown_date or latest.metadata.get("last_updated"), candidate)
+            if bumped:
+                store.record_outcome(
+                    page.id,
+                    {"at": iso(now), "status": "date bumped", "reason": bumped, "via": result.via},
+                )
+                outcome = replace(outcome, date_bumped=bumped)
         else:
             outcome = _record(config, store, page, candidate, latest, now, shown_date=shown_date)
             _succeeded(config, store, page, result, now)  # validators only once it is stored
@@ -509,6 +524,12 @@ def _new_snapshot(
         origin=origin,
         marketplace=page.marketplace,
     )
+
+
+def _date_bump(before: str | None, candidate: _Candidate) -> str | None:
+    """ "Last updated: July 3, 2023 (was March 16, 2023)" when only the page's date moved."""
+    after = candidate.document.metadata.get("last_updated")
+    return page_date_line(before, after) if before and after and before != after else None
 
 
 def _silent_edit(before: str | None, new: Document) -> bool:

@@ -54,6 +54,8 @@ def _outcome_words(outcome: Any) -> str:
         return words
     if outcome.status in ("blocked", "error"):
         return f"{outcome.status}: {outcome.reason}"
+    if outcome.date_bumped:
+        return f"{outcome.status}, date bumped: {outcome.date_bumped}"
     return outcome.status
 
 
@@ -97,6 +99,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
                 "revert_of": o.revert_of,
                 "revert_seen_at": o.revert_seen_at,
                 "silent_edit": o.silent_edit,
+                "date_bumped": o.date_bumped,
                 "reason": o.reason,
                 "via": o.via,
                 "marketplace": o.marketplace,
@@ -137,6 +140,10 @@ def history_text(
             f"{snap.origin}"
             + (f", re-derived {snap.rederived_at[:10]}" if snap.rederived_at else "")
         )
+    bumps = [o for o in outcomes if o.get("status") == "date bumped"]
+    if bumps:
+        lines += ["", "recent polls where only the page's date moved:"]
+        lines += [f"  {str(o.get('at', ''))[:19]}  {o.get('reason')}" for o in bumps[-10:]]
     problems = [o for o in outcomes if o.get("status") in ("blocked", "error")]
     if problems:
         lines += ["", "recent polls that stored nothing:"]

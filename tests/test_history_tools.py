@@ -315,6 +315,7 @@ def test_json_of_check_history_and_show_keeps_its_shape(
         "revert_of",
         "revert_seen_at",
         "silent_edit",
+        "date_bumped",
         "reason",
         "via",
         "marketplace",

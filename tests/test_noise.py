@@ -540,9 +540,13 @@ def test_history_says_when_only_the_date_moved_since_the_latest_version(watch, c
     page = help_article("en")
     seen = watch("article", select="article")
     seen.check(page)
-    assert seen.check(page.replace(before, after)) == "unchanged"
-    history = seen.cli(capsys, "history", "article")
-    assert f"date bumped since, no new wording: {quoted}" in history.splitlines()
+    seen.server.route(seen.path, steady(page.replace(before, after)))
+    checked = seen.cli(capsys, "check", "--no-deliver")
+    assert f"unchanged, date bumped: {quoted}" in checked
+    assert len(seen.store.snapshots("article")) == 1 and seen.alerts() == []
+    history = seen.cli(capsys, "history", "article").splitlines()
+    assert f"date bumped since, no new wording: {quoted}" in history
+    assert any(line.endswith(f"  {quoted}") for line in history)
 
 
 # --------------------------------------------------------------------------- fidelity
