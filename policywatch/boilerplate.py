@@ -35,6 +35,7 @@ FEEDBACK_RE = re.compile(
     re.IGNORECASE,
 )
 FEEDBACK_MAX_WORDS = 10
+FEEDBACK_MAX_CHARS = 200  # of source text, spaces included, before it is normalised
 # Besides the question a feedback widget holds only its answers and thanks: a few words.
 FEEDBACK_EXTRA_WORDS = 12
 
@@ -57,6 +58,7 @@ RELATED_RE = re.compile(
     re.IGNORECASE,
 )
 RELATED_MAX_WORDS = 10
+RELATED_MAX_CHARS = 80
 # "15 min article", "5 min read", "Article de 5 min", "5 Min. Lesezeit", "5分で読めます".
 READING_TIME_RE = re.compile(
     r"\d+\s*(?:min(?:ute)?s?\.?|分)\s*(?:article|read|lesezeit|lectura|lettura|de lecture|"
@@ -82,12 +84,14 @@ def take_boilerplate(content: HtmlElement) -> list[str]:
     for element in content.iter():
         if not isinstance(element.tag, str) or element is content or element in taken:
             continue
-        if any(a in taken for a in element.iterancestors()):
+        if taken and any(a in taken for a in element.iterancestors()):
             continue
         widget = _feedback(element, content) or _teasers(element, content)
         if widget is not None:
             found.append(widget)
             taken.update(widget[0])
+    if not found:
+        return []
     widget_words = sum(_words(element_text(e)) for e in taken)
     if _words(element_text(content)) - widget_words <= RELATED_MAX_WORDS:
         return []
@@ -104,7 +108,10 @@ def _words(text: str) -> int:
 
 def _feedback(element: HtmlElement, content: HtmlElement) -> _Widget | None:
     """The widget around a "Was this article helpful?" question held by `element`."""
-    own = normalize_text(element.text or "")
+    raw = element.text or ""
+    if len(raw) > FEEDBACK_MAX_CHARS or ("?" not in raw and "？" not in raw and "か" not in raw):
+        return None
+    own = normalize_text(raw)
     if not own or _words(own) > FEEDBACK_MAX_WORDS or not FEEDBACK_RE.search(own):
         return None
     if normalize_text(element_text(element)) != own:
@@ -124,6 +131,8 @@ def _teasers(element: HtmlElement, content: HtmlElement) -> _Widget | None:
         return [element], "teasers: " + ", ".join(_link_titles(element))
     if element.tag not in _TEASER_HEADING_TAGS:
         return None
+    if _longer_than(element, RELATED_MAX_CHARS):
+        return None
     heading = element_text(element)
     if not heading or _words(heading) > RELATED_MAX_WORDS or not RELATED_RE.match(heading):
         return None
@@ -139,6 +148,17 @@ def _teasers(element: HtmlElement, content: HtmlElement) -> _Widget | None:
     if parent is not None and parent is not content and len(parent) == len(lists) + 1:
         return [parent], label
     return [element, *lists], label
+
+
+def _longer_than(element: HtmlElement, limit: int) -> bool:
+    """Whether the element holds more than `limit` characters, reading no further than that:
+    every <div> of a page is a candidate heading, and most hold whole articles."""
+    seen = 0
+    for text in element.itertext():
+        seen += len(text.strip())
+        if seen > limit:
+            return True
+    return False
 
 
 def _is_teaser_list(element: HtmlElement, *, timed: bool) -> bool:
