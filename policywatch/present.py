@@ -55,7 +55,7 @@ def _outcome_words(outcome: Any) -> str:
     if outcome.status in ("blocked", "error"):
         return f"{outcome.status}: {outcome.reason}"
     if outcome.date_bumped:
-        return f"{outcome.status}, date bumped: {outcome.date_bumped}"
+        return f"{outcome.status} (date bumped): {outcome.date_bumped}"
     return outcome.status
 
 

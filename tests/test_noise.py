@@ -542,7 +542,7 @@ def test_history_says_when_only_the_date_moved_since_the_latest_version(watch, c
     seen.check(page)
     seen.server.route(seen.path, steady(page.replace(before, after)))
     checked = seen.cli(capsys, "check", "--no-deliver")
-    assert f"unchanged, date bumped: {quoted}" in checked
+    assert f"unchanged (date bumped): {quoted}" in checked
     assert len(seen.store.snapshots("article")) == 1 and seen.alerts() == []
     history = seen.cli(capsys, "history", "article").splitlines()
     assert f"date bumped since, no new wording: {quoted}" in history
