@@ -21,6 +21,7 @@ from os.path import normpath
 from typing import Any, Literal
 
 from policywatch.clock import iso, parse_iso
+from policywatch.extract import page_date_line
 from policywatch.models import (
     PATH_SEPARATOR,
     Change,
@@ -506,6 +507,12 @@ def change_alert(
 
     text_head = [f"Page: {name}", f"URL: {url}"]
     md_head = [f"Page: {_md_link(name, url)}"]
+    page_date = page_date_line(
+        old_snap.metadata.get("last_updated"), new_snap.metadata.get("last_updated")
+    )
+    if page_date:  # the date a seller quotes to support
+        text_head.append(page_date)
+        md_head.append(markdown_escape(page_date))
     if market:
         text_head.append(f"Marketplace: {market}")
         md_head.append(f"Marketplace: {markdown_escape(market)}")
@@ -523,6 +530,7 @@ def change_alert(
         foot=f"Snapshots: `{old_id}` → `{new_id}` · full diff: `{command}`",
     )
     facts = [("Page", name), ("URL", url)]
+    facts += [("Page date", page_date)] if page_date else []
     facts += [("Marketplace", market)] if market else []
     facts += [("Rules", "; ".join(_hit_words(hits)))] if hits else []
     facts += [("Note", n) for n in notes]

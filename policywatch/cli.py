@@ -397,10 +397,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         if not snapshots:
             store.resolve(args.page, "latest")  # raises the helpful "unknown page" error
         outcomes = store.outcomes(args.page)
+        shown = store.page_state(args.page).get("last_updated")
     if args.format == "json":
-        _emit(json.dumps(present.history_json(args.page, snapshots, outcomes), indent=2))
+        _emit(json.dumps(present.history_json(args.page, snapshots, outcomes, shown), indent=2))
     else:
-        _emit(present.history_text(args.page, snapshots, outcomes))
+        _emit(present.history_text(args.page, snapshots, outcomes, shown))
     return 0
 
 

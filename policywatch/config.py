@@ -78,9 +78,11 @@ PAGE_KEYS = (
     "allow_private",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
-PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity")
+PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity", "links")
 RULE_KEYS = (*PAGE_RULE_KEYS, "pages")  # a global rule may be limited to some pages
-ROUTE_KEYS = ("url", "name", "min_severity", "optional")
+ROUTE_KEYS = ("url", "name", "min_severity", "optional", "links")
+# `links: alert` opts a rule or route in to changes of a link's target alone.
+LINK_CHOICES = ("alert", "record")
 FETCH_MODES = ("auto", "http", "browser")
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -524,7 +526,12 @@ def _parse_rule(node: _Node, at: _At, allowed: Collection[str]) -> Rule:
         terms=terms,
         patterns=patterns,
         pages=_read(entries, at, "pages", _texts, default=()),
+        links_alert=_links_alert(entries, at),
     )
+
+
+def _links_alert(entries: Mapping[str, _Node], at: _At) -> bool:
+    return _read(entries, at, "links", _choice, LINK_CHOICES, "links", default="record") == "alert"
 
 
 def _parse_rules(node: _Node, at: _At, allowed: Collection[str]) -> tuple[Rule, ...]:
@@ -846,7 +853,7 @@ def _parse_route(node: _Node, at: _At, env: Mapping[str, str]) -> Route | None:
             + (f"; it takes values from {', '.join(used)}: check them" if used else ""),
         )
     floor = _read(entries, at, "min_severity", _severity, default=Severity.MINOR)
-    return Route(url=url, name=name, min_severity=floor)
+    return Route(url=url, name=name, min_severity=floor, links_alert=_links_alert(entries, at))
 
 
 def _parse_routes(node: _Node | None, at: _At, env: Mapping[str, str]) -> tuple[Route, ...]:

@@ -15,7 +15,9 @@ where something differs:
 4. each change is classified: cosmetic (equal after folding case, whitespace,
    punctuation and quote style) or substantive, with tags `obligation`
    (a modal's polarity changed: "may" -> "may not"), `number` (amounts, time
-   limits), `link` (link targets), `term` (a watched rule term, old or new side).
+   limits), `link` (link targets), `term` (a watched rule term, old or new side);
+   a change of link targets under unchanged words is `link-only`: shown, not
+   substantive.
 
 Everything here is pure and deterministic: the same inputs give the same
 DiffResult, and a document diffed with itself is empty.
@@ -50,6 +52,7 @@ from policywatch.models import (
     SectionChange,
     SectionChangeKind,
 )
+from policywatch.normalize import split_enumerator
 from policywatch.rules import RuleSet, compile_rules, words
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
@@ -378,6 +381,7 @@ class _Unit:
     key: str
     block: Block
     words: list[str] | None
+    plain: str  # the text without its list enumerator ("1.", "(a)"), which is never wording
 
 
 _Pair = tuple[_Unit | None, _Unit | None]
@@ -393,11 +397,18 @@ class _Classifier:
     def key(self, text: str) -> str:
         return fold(text, self.ignore)
 
+    def plain_key(self, text: str) -> str:
+        """The fold of `text` without its list enumerator: "2. Fees" and "Fees" are one clause."""
+        return self.key(split_enumerator(text)[1])
+
     def unit(self, text: str, block: Block) -> _Unit:
         tokens = words(text)
-        # For ASCII text without ignore patterns the fold is just its words.
-        key = " ".join(tokens) if tokens is not None and not self.ignore else self.key(text)
-        return _Unit(text, key, block, tokens)
+        enumerator, plain = split_enumerator(text)
+        if enumerator:
+            key = self.plain_key(text)
+        else:  # for ASCII text without ignore patterns the fold is just its words
+            key = " ".join(tokens) if tokens is not None and not self.ignore else self.key(text)
+        return _Unit(text, key, block, tokens, plain)
 
     def change(
         self,
@@ -430,10 +441,16 @@ class _Classifier:
             tags.append("term")
         return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
 
-    def matches(self, old: _Unit | None, new: _Unit | None) -> tuple[RuleMatch, ...]:
+    def matches(
+        self, old: _Unit | None, new: _Unit | None, *, links_only: bool = False
+    ) -> tuple[RuleMatch, ...]:
+        """Watched terms on either side; `links_only` keeps the rules that opted in to links."""
         # Keyed by id(rule): hashing a Rule hashes all its terms, far too slow per sentence.
-        in_old = {(id(rule), term): rule for rule, term in self._match(old)}
-        in_new = {(id(rule), term): rule for rule, term in self._match(new)}
+        found = [(side, rule, term) for side in (old, new) for rule, term in self._match(side)]
+        if links_only:
+            found = [item for item in found if item[1].links_alert]
+        in_old = {(id(rule), term): rule for side, rule, term in found if side is old}
+        in_new = {(id(rule), term): rule for side, rule, term in found if side is new}
         result = []
         for key, rule in (in_old | in_new).items():
             side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
@@ -467,6 +484,8 @@ def _unit_numbers(unit: _Unit | None) -> list[tuple[str, str]]:
     """
     if unit is None:
         return []
+    if len(unit.plain) != len(unit.text):  # "2." numbers the clause; it is no amount
+        return numbers(unit.plain)
     words = unit.words
     if words is None or not _SPELLED.keys().isdisjoint(words):
         return numbers(unit.text)
@@ -489,8 +508,8 @@ def _is_cosmetic(old: _Unit | None, new: _Unit | None) -> bool:
     """Same words and signs on both sides or, for an added or removed sentence, no words."""
     if old is not None and new is not None:
         return old.key == new.key and _MEANING_MARKS_RE.findall(
-            old.text
-        ) == _MEANING_MARKS_RE.findall(new.text)
+            old.plain
+        ) == _MEANING_MARKS_RE.findall(new.plain)
     unit = old if old is not None else new
     return unit is None or not unit.key
 
@@ -515,8 +534,8 @@ def _diff_run(
     path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
 ) -> list[Change]:
     """Changes in one run of differing blocks, sentence by sentence."""
-    old_sentences = [(s, b) for b in old for s in split_sentences(b.text)]
-    new_sentences = [(s, b) for b in new for s in split_sentences(b.text)]
+    old_sentences = [(s, b) for b in old for s in _sentences(b)]
+    new_sentences = [(s, b) for b in new for s in _sentences(b)]
     head, tail = _common_ends(old_sentences, new_sentences, lambda a, b: a[0] == b[0])
     old_units = [cls.unit(s, b) for s, b in old_sentences[head : len(old_sentences) - tail]]
     new_units = [cls.unit(s, b) for s, b in new_sentences[head : len(new_sentences) - tail]]
@@ -531,7 +550,16 @@ def _diff_run(
         else:
             pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2]))
     changes = [cls.change(path, a, b) for a, b in pairs]
-    return _attach_links(path, old, new, pairs, changes)
+    return _attach_links(path, old, new, pairs, changes, cls)
+
+
+def _sentences(block: Block) -> list[str]:
+    """The block's sentences; a leading "1." or "(a)" stays with the first, not one of its own."""
+    enumerator, rest = split_enumerator(block.text)
+    sentences = split_sentences(rest)
+    if enumerator and sentences:
+        sentences[0] = enumerator + sentences[0]
+    return sentences
 
 
 def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, int, int, int]]:
@@ -635,13 +663,16 @@ def _attach_links(
     new: Sequence[Block],
     pairs: Sequence[_Pair],
     changes: list[Change],
+    cls: _Classifier,
 ) -> list[Change]:
     """Tag the changes whose blocks lost or gained a link target; report leftovers on their own.
 
     Links belong to blocks, not sentences. A changed link goes with a changed
     sentence of its block, preferring a wholly added or removed sentence, and the
     last one ("... see here."); when no words around it changed, the link change
-    is reported as a change of its block.
+    is reported as a change of its block. Where the words read the same (a form
+    moved, a locale segment), the change is `link-only`: recorded and shown, but
+    not substantive; only rules that opted in (`links: alert`) match it.
     """
     old_targets, new_targets = _links(old), _links(new)
     removed = [target for target in old_targets if target not in new_targets]
@@ -653,12 +684,8 @@ def _attach_links(
     lost_elsewhere = _assign_links(removed, [a for a, _ in pairs], changes, lost)
     gained_elsewhere = _assign_links(added, [b for _, b in pairs], changes, gained)
     result = [
-        replace(
-            change,
-            substantive=True,
-            tags=(*(t for t in change.tags if t != "cosmetic-only"), "link"),
-            links_removed=tuple(lost.get(k, ())),
-            links_added=tuple(gained.get(k, ())),
+        _with_links(
+            change, lost.get(k, ()), gained.get(k, ()), cls.matches(*pairs[k], links_only=True)
         )
         if k in lost or k in gained
         else change
@@ -669,22 +696,37 @@ def _attach_links(
         new_block = next((b for b in new if set(b.links) & set(gained_elsewhere)), None)
         old_block = old_block or _same_text(new_block, old)
         new_block = new_block or _same_text(old_block, new)
+        old_unit = cls.unit(old_block.text, old_block) if old_block else None
+        new_unit = cls.unit(new_block.text, new_block) if new_block else None
         old_text = old_block.text if old_block else None
         new_text = new_block.text if new_block else None
-        result.append(
-            Change(
-                _change_kind(old_text, new_text),
-                path,
-                old_text,
-                new_text,
-                inline_fragments(old_text or "", new_text or ""),
-                True,
-                ("link",),
-                links_removed=tuple(lost_elsewhere),
-                links_added=tuple(gained_elsewhere),
-            )
+        block_change = Change(
+            _change_kind(old_text, new_text),
+            path,
+            old_text,
+            new_text,
+            inline_fragments(old_text or "", new_text or ""),
+            old_unit is None or new_unit is None or not _is_cosmetic(old_unit, new_unit),
         )
+        matches = cls.matches(old_unit, new_unit, links_only=True)
+        result.append(_with_links(block_change, lost_elsewhere, gained_elsewhere, matches))
     return result
+
+
+def _with_links(
+    change: Change, removed: Sequence[str], added: Sequence[str], link_matches: Sequence[RuleMatch]
+) -> Change:
+    """`change` with the link targets it lost and gained; words unchanged make it `link-only`."""
+    tags = (*(t for t in change.tags if t != "cosmetic-only"), "link")
+    if change.substantive:
+        return replace(change, tags=tags, links_removed=tuple(removed), links_added=tuple(added))
+    return replace(
+        change,
+        tags=(*tags, "link-only"),
+        matches=tuple(link_matches),
+        links_removed=tuple(removed),
+        links_added=tuple(added),
+    )
 
 
 def _assign_links(
@@ -732,14 +774,14 @@ def _tag_moves(changes: list[Change], cls: _Classifier) -> list[Change]:
     kinds = {c.kind for c in changes}
     if "removed" not in kinds or "added" not in kinds:
         return changes
-    removed = Counter(cls.key(c.old) for c in changes if c.kind == "removed" and c.old)
-    added = Counter(cls.key(c.new) for c in changes if c.kind == "added" and c.new)
+    removed = Counter(cls.plain_key(c.old) for c in changes if c.kind == "removed" and c.old)
+    added = Counter(cls.plain_key(c.new) for c in changes if c.kind == "added" and c.new)
     moved = {key for key in removed & added if key}
     if not moved:
         return changes
     return [
         replace(change, tags=(*change.tags, "moved"))
-        if change.kind != "modified" and cls.key(change.old or change.new or "") in moved
+        if change.kind != "modified" and cls.plain_key(change.old or change.new or "") in moved
         else change
         for change in changes
     ]
@@ -794,13 +836,14 @@ class _Alignment:
         return min(candidates, key=lambda j: (self.new[j].heading != heading, j))
 
     def _by_path(self, old_free: list[int], new_free: list[int]) -> None:
+        """Same headings, even if they gained a "1." or "(a)", capitals or a full stop."""
         by_path: dict[tuple[str, ...], list[int]] = {}
         for j in new_free:
-            by_path.setdefault(self.new[j].path, []).append(j)
+            by_path.setdefault(_plain_path(self.new[j].path), []).append(j)
         for i in old_free:
             path = self.old[i].path
             # renames already names the new path of a retitled page's root section
-            candidates = by_path.get(self.renames.get(path) or self.translate(path))
+            candidates = by_path.get(_plain_path(self.renames.get(path) or self.translate(path)))
             if candidates:
                 self._pair(i, candidates.pop(0))
 
@@ -808,9 +851,9 @@ class _Alignment:
         by_body: dict[tuple[tuple[str, tuple[str, ...]], ...], list[int]] = {}
         for j in new_free:
             if self.new[j].blocks:
-                by_body.setdefault(tuple(map(_body, self.new[j].blocks)), []).append(j)
+                by_body.setdefault(tuple(map(_plain_body, self.new[j].blocks)), []).append(j)
         for i in old_free:
-            body = tuple(map(_body, self.old[i].blocks))
+            body = tuple(map(_plain_body, self.old[i].blocks))
             candidates = by_body.get(body) if body else None
             if candidates:
                 j = self._pick(i, candidates)
@@ -837,11 +880,11 @@ class _Alignment:
     def _by_similarity(self, old_free: list[int], new_free: list[int]) -> None:
         if len(old_free) * len(new_free) > MAX_PAIRING_CELLS:
             return  # a page rebuilt from scratch: reporting removed + added is the honest view
-        new_bodies = {j: Counter(b.text for b in self.new[j].blocks) for j in new_free}
+        new_bodies = {j: Counter(_plain_body(b)[0] for b in self.new[j].blocks) for j in new_free}
         for i in old_free:
             if not self.old[i].blocks:
                 continue
-            body = Counter(b.text for b in self.old[i].blocks)
+            body = Counter(_plain_body(b)[0] for b in self.old[i].blocks)
             size = len(self.old[i].blocks)
             scored = [
                 (2 * (body & new_bodies[j]).total() / (size + len(self.new[j].blocks)), j)
@@ -856,6 +899,16 @@ class _Alignment:
 def _body(block: Block) -> tuple[str, tuple[str, ...]]:
     """What a reader sees in a block, whatever kind of block it is."""
     return block.text, block.links
+
+
+def _plain_body(block: Block) -> tuple[str, tuple[str, ...]]:
+    """A block as alignment compares it: a list enumerator moving into or out of it is no edit."""
+    return split_enumerator(block.text)[1], block.links
+
+
+def _plain_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """A section's identity: its headings' words, whatever their numbering, case or punctuation."""
+    return tuple(fold(split_enumerator(heading)[1]) for heading in path)
 
 
 def _children(sections: Sequence[Section]) -> dict[tuple[str, ...], tuple[str, ...]]:

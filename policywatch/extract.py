@@ -22,6 +22,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, LxmlTranslator
 from lxml.html import HtmlElement
 
+from policywatch.boilerplate import take_boilerplate
 from policywatch.models import Document, PageSpec, sha256_hex
 from policywatch.normalize import normalize_text
 from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
@@ -40,7 +41,17 @@ NOISE_TAGS = (
     "svg",
     "button",
 )
-NOISE_SELECTORS = (*NOISE_TAGS, "[hidden]", "[aria-hidden='true']")
+# Hidden elements carry what a server renders per request (session ids, timestamps) and
+# what no reader sees; inline styles are matched in the two spellings CMSs write.
+HIDDEN_SELECTORS = (
+    "[hidden]",
+    "[aria-hidden='true']",
+    "[style*='display:none']",
+    "[style*='display: none']",
+    "[style*='visibility:hidden']",
+    "[style*='visibility: hidden']",
+)
+NOISE_SELECTORS = (*NOISE_TAGS, *HIDDEN_SELECTORS)
 
 # Without a selector, the first of these that exists is the main content.
 MAIN_CONTENT_SELECTORS = ("main", "[role=main]", "article", "#help-content")
@@ -55,25 +66,53 @@ METADATA_CHROME = ("kat-breadcrumb", ".hh-article-country-box")
 ID_SELECTOR_RE = re.compile(r"#([A-Za-z][\w-]*)")
 ID_XPATH = etree.XPath("id($id)")
 
-# "Last updated: March 3, 2026", "Effective: 1 June 2025", "Updated on 2025-06-01":
-# a whole block holding only a label and a date. A sentence that merely starts
-# with "Effective" ("Effective immediately, ...") has no date and stays policy text.
+# "Last updated: March 3, 2026", "Effective: 1 June 2025", "Updated on 2025-06-01",
+# "Dernière mise à jour : 3 mars 2025", "Zuletzt aktualisiert am 3. März 2025", "最終更新日:
+# 2025年3月3日": a whole block holding only a label and a date, in the languages of the
+# marketplaces a seller answers to. A sentence that merely starts with "Effective"
+# ("Effective immediately, ...") or says when a rule takes effect has no label and date
+# alone, and stays policy text. Matched against normalised text (NFKC, one space).
 _MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+    r"(?:jan(?:uary|v(?:ier)?)?|feb(?:ruary|braio)?|f[ée]vr?(?:ier)?|febrero|"
+    r"mar(?:ch|s|zo)?|m[äa]r(?:z)?|apr(?:il|ile)?|avr(?:il)?|abr(?:il)?|"
+    r"may|mai|mayo|maggio|june?|juin|juni|junio|giugno|july?|juil(?:let)?|juli|julio|luglio|"
+    r"aug(?:ust)?|ao[ûu]t|agosto|sep(?:t(?:ember|embre)?)?|se(?:p)?tiembre|settembre|"
+    r"oct(?:ober|obre|ubre)?|okt(?:ober)?|ottobre|nov(?:ember|embre|iembre)?|"
+    r"dec(?:ember)?|d[ée]c(?:embre)?|dez(?:ember)?|dic(?:iembre|embre)?|"
+    r"enero|gennaio|januar|j[äa]nner|februar|diciembre)\.?"
 )
+_DAY = r"\d{1,2}(?:st|nd|rd|th|er|\.|º)?"
+_OF = r"(?:\s+de)?"  # "3 de marzo de 2025"
 _DATE = (
-    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
-    rf"|{_MONTH}\s+\d{{4}}"
+    rf"(?:{_MONTH}\s+{_DAY},?\s+\d{{4}}"
+    rf"|{_DAY}{_OF}\s+{_MONTH}{_OF},?\s+\d{{4}}"
+    rf"|{_MONTH}{_OF}\s+\d{{4}}"
     r"|\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
+    r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|\d{4}/\d{1,2}/\d{1,2}"
+    r"|\d{1,2}[/.]\s?\d{1,2}[/.]\s?\d{2,4})"
 )
 _DATE_LABEL = (
-    r"(?:last\s+updated?|last\s+modified|last\s+revised|updated(?:\s+on)?|"
-    r"effective(?:\s+date|\s+on|\s+as\s+of|\s+from)?)"
+    r"(?:last\s+(?:updated?|modified|revised|changed)|(?:page\s+)?updated|revised|"
+    r"effective(?:\s+date)?|date\s+of\s+last\s+update|"
+    r"derni[èe]re\s+(?:mise\s+[àa]\s+jour|modification|r[ée]vision)|mis\s+[àa]\s+jour|"
+    r"modifi[ée]|date\s+d'(?:entr[ée]e\s+en\s+vigueur|effet)|en\s+vigueur|"
+    r"zuletzt\s+(?:aktualisiert|ge[äa]ndert|bearbeitet)|letzte\s+(?:aktualisierung|[äa]nderung)|"
+    r"aktualisiert|stand|g[üu]ltig|inkrafttreten|"
+    r"[úu]ltima\s+(?:actualizaci[óo]n|modificaci[óo]n|revisi[óo]n)|actualizado|vigente|"
+    r"[úu]ltima\s+atualiza[çc][ãa]o|atualizado|"
+    r"ultimo\s+aggiornamento|ultima\s+modifica|aggiornato|in\s+vigore|"
+    r"laatst\s+bijgewerkt|ostatnia\s+aktualizacja|"
+    r"最終更新日?|更新日|改訂日|施行日)"
 )
-DATE_LINE_RE = re.compile(rf"^\s*{_DATE_LABEL}\s*:?\s*{_DATE}\s*\.?\s*$", re.IGNORECASE)
+# What may sit between a label and its date: "on", "am", "le", "el", "from", "as of" ...
+_LINK = (
+    r"(?:\s+(?:on|as\s+of|from|since|am|ab|seit|vom|le|du|depuis\s+le|[àa]\s+compter\s+du|"
+    r"au|el|desde\s+el|desde|em|il|dal|dall'|op|dnia))?"
+)
+DATE_LINE_RE = re.compile(
+    rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*(?P<date>{_DATE})\s*\.?\s*$", re.IGNORECASE
+)
 DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
 # The block that holds a date line: the element we drop from the text.
 DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
@@ -165,7 +204,7 @@ def _compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 # Bump when a change to extraction would make the same markup yield another Document,
 # so fingerprints taken by an older version never vouch for a page.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -306,7 +345,8 @@ def extract_document(
     """Extract the policy Document of `page` from a fetched HTML body.
 
     Metadata keys (each only when found): language, country, breadcrumb,
-    last_updated, h1. The title is the body's first h1, else the page <title>.
+    last_updated, h1, chrome (feedback widgets and teaser lists found in the
+    body). The title is the body's first h1, else the page <title>.
     Raises NotPolicy when `page.select` matches nothing (or the page has no
     body at all), with a reason a user can act on.
     """
@@ -315,6 +355,9 @@ def extract_document(
     date_lines = _take_date_lines(content)
     if date_lines:
         metadata["last_updated"] = "; ".join(date_lines)
+    chrome = take_boilerplate(content)
+    if chrome:
+        metadata["chrome"] = " | ".join(chrome)
     ignore = _compile_ignore(tuple(page.ignore))
     # An h1 left after the cuts is the title; one inside a dropped <header> still names the page.
     h1 = next(content.iter("h1"), prepared.first_h1)
@@ -462,6 +505,24 @@ def _take_date_lines(content: HtmlElement) -> list[str]:
     lines = [element_text(block) for block in found]
     _drop(found)
     return lines
+
+
+def stated_date(line: str) -> str:
+    """The date alone of a "Last updated: July 3, 2023" line (its first, if it had several)."""
+    first = line.split("; ")[0]
+    found = DATE_LINE_RE.match(first)
+    return found["date"] if found else first
+
+
+def page_date_line(old_line: str | None, new_line: str | None) -> str | None:
+    """What the page says its date is, and what it said before, as a seller quotes it to
+    support: "Last updated: July 3, 2023 (was March 16, 2023)"; None if it never said."""
+    if not new_line:
+        return f"no date shown (was {stated_date(old_line)})" if old_line else None
+    if not old_line:
+        return new_line
+    before = stated_date(old_line)
+    return f"{new_line} ({'unchanged' if before == stated_date(new_line) else f'was {before}'})"
 
 
 def _date_block(element: HtmlElement, content: HtmlElement) -> HtmlElement | None:

@@ -348,6 +348,7 @@ class Rule:
     terms: tuple[str, ...] = ()  # plain words/phrases; a trailing * is a prefix wildcard
     patterns: tuple[str, ...] = ()  # regular expressions, matched case-insensitively
     pages: tuple[str, ...] = ()  # page ids this rule is limited to; empty = every page
+    links_alert: bool = False  # `links: alert`: a new link target in its sentences alerts too
 
 
 @dataclass(frozen=True)
@@ -357,6 +358,7 @@ class Route:
     url: str  # after ${ENV} expansion; may contain secrets, never log it raw
     name: str
     min_severity: Severity = Severity.MINOR
+    links_alert: bool = False  # `links: alert`: also told when only a link's target changed
 
 
 @dataclass(frozen=True)

@@ -38,15 +38,29 @@ WHITESPACE_RE = re.compile(r"\s+")
 # where a link leads: Amazon's ref/ref_/ld tracking, locale switches, session ids,
 # search-result counters (qid, sr), analytics tags, and return-to-after-sign-in
 # targets (destination, redirect_to ...), whose format Seller Central keeps changing.
+# Per-request tokens too: signatures and expiry of signed URLs (S3, CloudFront, GCS),
+# access tokens, nonces and cache busters (v, cb, t, _), new on every render.
 VOLATILE_PARAM_RE = re.compile(
     r"^(?:ref_?|ld|locale|language|lang|mons_sel_locale|pagename|sid|session[-_]?id|"
     r"jsessionid|phpsessid|initialsessionid|qid|sr|ie|_encoding|utm_\w*|gclid|fbclid|"
-    r"destination|redirect_to|return_?to|return_?url)$",
+    r"destination|redirect_to|return_?to|return_?url|"
+    r"x-(?:amz|goog)-\w+|signature|sig|key-pair-id|policy|expires|token|access_token|"
+    r"auth|nonce|cb|cache_?buster|rnd|rand|_|t|ts|timestamp|v)$",
     re.IGNORECASE,
 )
 
 # Amazon also puts tracking in the path: ".../comment-ca-marche.html/ref=schelp_fr_soa_h".
 PATH_REF_RE = re.compile(r"/ref=[^/]*")
+
+# The number or letter a clause, list item or heading starts with: "1.", "2.3.", "(a)",
+# "b)", "iv.", "§ 4". Lists move it between markup (<ol><li>) and text (<p>1. ...) and
+# renumber on every insertion; it never is the wording. "2.5 million" has no mark after
+# the number and keeps it.
+ENUMERATOR_RE = re.compile(
+    r"^\s*(?:\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-z]|[ivxlc]{1,6})[.)]|\((?:\d{1,3}|[a-z]|[ivxlc]{1,6})\)"
+    r"|§\s*\d{1,3}(?:\.\d{1,3})*\.?)\s+(?=\S)",
+    re.IGNORECASE,
+)
 
 # Links that lead nowhere a policy reader can follow.
 _UNFOLLOWABLE_SCHEMES = frozenset({"javascript", "mailto", "tel", "data", "about", "blob"})
@@ -98,6 +112,12 @@ def _escape(match: re.Match[str]) -> str:
 
 def _replace_special(match: re.Match[str]) -> str:
     return _REPLACEMENTS[match.group()]
+
+
+def split_enumerator(text: str) -> tuple[str, str]:
+    """("1. ", "Enrolment") for "1. Enrolment"; ("", text) when it starts with no enumerator."""
+    found = ENUMERATOR_RE.match(text)
+    return (text[: found.end()], text[found.end() :]) if found else ("", text)
 
 
 def normalize_link(href: str, base_url: str) -> str | None:

@@ -17,7 +17,14 @@ from policywatch import alerts, gate, notify
 from policywatch.clock import iso, utcnow
 from policywatch.diff import diff_documents
 from policywatch.errors import StoreError, UsageError
-from policywatch.extract import NotPolicy, extract_document, parse_html, prepare, rules_key
+from policywatch.extract import (
+    NotPolicy,
+    extract_document,
+    page_date_line,
+    parse_html,
+    prepare,
+    rules_key,
+)
 from policywatch.fetch import Fetcher, decode_html
 from policywatch.logs import redact_text
 from policywatch.models import (
@@ -31,6 +38,7 @@ from policywatch.models import (
     short_id,
 )
 from policywatch.redact import redact_page_url
+from policywatch.rules import link_only_routes
 from policywatch.rules import severity as change_severity
 from policywatch.store import Store
 
@@ -59,6 +67,7 @@ class PageOutcome:
     revert_of: str | None = None  # id of the earlier snapshot this content equals
     revert_seen_at: str | None = None  # when that earlier content was first seen
     silent_edit: bool = False  # the wording changed but the "Last updated" date did not
+    date_bumped: str | None = None  # only the page's own date moved: "<new line> (was <old>)"
     via: str = "http"
     marketplace: str | None = None
 
@@ -369,6 +378,13 @@ class _Run:
         shown_date = store.page_state(page.id).get("last_updated")
         if latest is not None and latest.digest == candidate.document.digest:
             outcome = _unchanged(config, store, page, result, latest, now)
+            bumped = _date_bump(shown_date or latest.metadata.get("last_updated"), candidate)
+            if bumped:
+                store.record_outcome(
+                    page.id,
+                    {"at": iso(now), "status": "date bumped", "reason": bumped, "via": result.via},
+                )
+                outcome = replace(outcome, date_bumped=bumped)
         else:
             outcome = _record(config, store, page, candidate, latest, now, shown_date=shown_date)
             _succeeded(config, store, page, result, now)  # validators only once it is stored
@@ -515,6 +531,10 @@ def _record(
     rebaseline = origin == "fetch" and bool(store.page_state(page.id).get("rebaseline"))
     if rebaseline:
         store.set_page_state(page.id, rebaseline=False)
+    routes = config.routes
+    if level is None:  # a route may still want to hear that only a link's target changed
+        routes = link_only_routes(diff, routes)
+        level = Severity.MINOR if routes else None
     items: list[dict] = []
     if level is not None and origin == "fetch" and not rebaseline:
         alert = alerts.change_alert(
@@ -528,7 +548,7 @@ def _record(
             revert_of=earlier,
             silent_edit=silent,
         )
-        items = alerts.outbox_items(alert, config.routes, iso(now))
+        items = alerts.outbox_items(alert, routes, iso(now))
     store.record_snapshot(snapshot, raw, candidate.document, items)
     changed = _substantive_sections(diff)
     log.info(
@@ -576,6 +596,12 @@ def _new_snapshot(
         origin=origin,
         marketplace=page.marketplace,
     )
+
+
+def _date_bump(before: str | None, candidate: _Candidate) -> str | None:
+    """ "Last updated: July 3, 2023 (was March 16, 2023)" when only the page's date moved."""
+    after = candidate.document.metadata.get("last_updated")
+    return page_date_line(before, after) if before and after and before != after else None
 
 
 def _silent_edit(before: str | None, new: Document) -> bool:

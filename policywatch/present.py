@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from policywatch.alerts import Alert, when
 from policywatch.clock import iso, parse_iso
 from policywatch.errors import UsageError
+from policywatch.extract import page_date_line, stated_date
 from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ def _outcome_words(outcome: Any) -> str:
         return words
     if outcome.status in ("blocked", "error"):
         return f"{outcome.status}: {outcome.reason}"
+    if outcome.date_bumped:
+        return f"{outcome.status} (date bumped): {outcome.date_bumped}"
     return outcome.status
 
 
@@ -96,6 +99,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
                 "revert_of": o.revert_of,
                 "revert_seen_at": o.revert_seen_at,
                 "silent_edit": o.silent_edit,
+                "date_bumped": o.date_bumped,
                 "reason": o.reason,
                 "via": o.via,
                 "marketplace": o.marketplace,
@@ -109,19 +113,37 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 
 def history_text(
-    page_id: str, snapshots: Sequence[Snapshot], outcomes: Sequence[Mapping[str, Any]]
+    page_id: str,
+    snapshots: Sequence[Snapshot],
+    outcomes: Sequence[Mapping[str, Any]],
+    shown_date: str | None = None,
 ) -> str:
-    lines = [f"{page_id}: {len(snapshots)} version(s)", ""]
-    lines.append(
-        f"{'id':<{SHORT_ID}}  {'first seen':<20}  {'last seen':<20}  {'sections':>8}  origin"
-    )
+    """Versions newest first, each with the date the page itself stated; `shown_date` is the
+    date line of the latest poll, newer than the latest version's when only the date moved."""
+    lines = [f"{page_id}: {len(snapshots)} version(s)"]
+    latest_date = snapshots[-1].metadata.get("last_updated") if snapshots else None
+    if shown_date and latest_date and shown_date != latest_date:
+        lines.append(
+            f"date bumped since, no new wording: {page_date_line(latest_date, shown_date)}"
+        )
+    lines += [
+        "",
+        f"{'id':<{SHORT_ID}}  {'first seen':<20}  {'last seen':<20}  {'sections':>8}  "
+        f"{'page date':<20}  origin",
+    ]
     for snap in reversed(snapshots):
+        stated = snap.metadata.get("last_updated")
         lines.append(
             f"{short_id(snap.id):<{SHORT_ID}}  {snap.captured_at[:19]:<20}  "
             f"{snap.last_seen_at[:19]:<20}  "
-            f"{len(snap.section_digests):>8}  {snap.origin}"
+            f"{len(snap.section_digests):>8}  {stated_date(stated) if stated else '-':<20}  "
+            f"{snap.origin}"
             + (f", re-derived {snap.rederived_at[:10]}" if snap.rederived_at else "")
         )
+    bumps = [o for o in outcomes if o.get("status") == "date bumped"]
+    if bumps:
+        lines += ["", "recent polls where only the page's date moved:"]
+        lines += [f"  {str(o.get('at', ''))[:19]}  {o.get('reason')}" for o in bumps[-10:]]
     problems = [o for o in outcomes if o.get("status") in ("blocked", "error")]
     if problems:
         lines += ["", "recent polls that stored nothing:"]
@@ -131,7 +153,10 @@ def history_text(
 
 
 def history_json(
-    page_id: str, snapshots: Sequence[Snapshot], outcomes: Sequence[Mapping[str, Any]]
+    page_id: str,
+    snapshots: Sequence[Snapshot],
+    outcomes: Sequence[Mapping[str, Any]],
+    shown_date: str | None = None,
 ) -> dict[str, Any]:
     return {
         "page": page_id,
@@ -141,11 +166,17 @@ def history_json(
                 for k, v in s.to_dict().items()
                 if k not in ("raw_key", "doc_key", "section_digests")
             }
-            | {"sections": len(s.section_digests)}
+            | {"sections": len(s.section_digests), "page_date": _page_date(s)}
             for s in snapshots
         ],
+        "page_date_now": shown_date,
         "outcomes": list(outcomes),
     }
+
+
+def _page_date(snapshot: Snapshot) -> str | None:
+    stated = snapshot.metadata.get("last_updated")
+    return stated_date(stated) if stated else None
 
 
 # --------------------------------------------------------------------------- show
@@ -222,6 +253,9 @@ def diff_meta(
     }
     if labels:
         meta["old_label"], meta["new_label"] = labels
+    page_date = page_date_line(old.metadata.get("last_updated"), new.metadata.get("last_updated"))
+    if page_date:
+        meta["page_date"] = page_date
     return meta
 
 

@@ -97,7 +97,7 @@ def render_diff(
     if fmt == "json":
         return _json(diff, show_all, meta)
     views = _views(diff, context, show_all, old, new)
-    hidden = sum(1 for c in diff.changes if not c.substantive) if not show_all else 0
+    hidden = sum(1 for c in diff.changes if not _shown(c)) if not show_all else 0
     if fmt == "text":
         return _text(diff, views, meta, hidden, color)
     # Page text may carry terminal controls: text is cleaned piece by piece (around our
@@ -129,7 +129,7 @@ def _views(
 ) -> list[_View]:
     views = []
     for section in diff.sections:
-        changes = [c for c in section.changes if show_all or c.substantive]
+        changes = [c for c in section.changes if show_all or _shown(c)]
         structural = section.kind in ("added", "removed", "moved")
         if not (changes or structural or show_all):
             continue
@@ -184,6 +184,12 @@ def _trim_context(rows: list[_Row], context: int) -> list[_Row]:
 _GAP = _Row()
 
 
+def _shown(change: Change) -> bool:
+    """Shown without `--all`: what a reader would call a change, and a link that now leads
+    elsewhere under the same words (not alerted, but a seller following it should know)."""
+    return change.substantive or "link-only" in change.tags
+
+
 def _find(document: Document, path: tuple[str, ...] | None) -> Section | None:
     return next((s for s in document.sections if s.path == path), None)
 
@@ -213,11 +219,20 @@ def _section_title(section: SectionChange) -> tuple[str, str]:
 
 def _notes(change: Change) -> str:
     """The tags and watched terms of a change, in words."""
-    parts = [t for t in change.tags if t not in ("term", "heading")]
-    parts += [f'{m.severity} term "{m.term}" ({m.side})' for m in change.matches]
-    parts += [f"link removed: {link}" for link in change.links_removed]
-    parts += [f"link added: {link}" for link in change.links_added]
-    return "; ".join(parts)
+    if "link-only" in change.tags and len(change.links_removed) == len(change.links_added) == 1:
+        parts = [f"link changed: {change.links_removed[0]} -> {change.links_added[0]}"]
+    else:
+        parts = ["link changed"] if "link-only" in change.tags else []
+        parts += [f"link removed: {link}" for link in change.links_removed]
+        parts += [f"link added: {link}" for link in change.links_added]
+    hidden = (
+        ("term", "heading", "link", "link-only")
+        if "link-only" in change.tags
+        else ("term", "heading")
+    )
+    tags = [t for t in change.tags if t not in hidden]
+    terms = [f'{m.severity} term "{m.term}" ({m.side})' for m in change.matches]
+    return "; ".join([*tags, *terms, *parts])
 
 
 _SIGNS = {"added": "+", "removed": "-", "modified": "~"}
@@ -247,7 +262,7 @@ def _text_row(row: _Row, paint: Callable[[str, str], str], color: bool) -> str:
     if row.change is None:
         return "    " + printable(row.context) if row.context is not None else "    …"
     change = row.change
-    sign = _SIGNS[change.kind] if change.substantive else "="
+    sign = _SIGNS[change.kind] if _shown(change) else "="
     prefix = "heading " if "heading" in change.tags else ""
     if change.kind == "modified":
         body = "".join(paint(printable(f.text), f.op) for f in change.fragments)
@@ -309,7 +324,9 @@ def _markdown_row(row: _Row) -> str:
     sign = {"added": "Added", "removed": "Removed", "modified": "Changed"}[change.kind]
     if "heading" in change.tags:
         sign = "Heading"
-    if not change.substantive:
+    if "link-only" in change.tags:
+        sign = "Link changed"
+    elif not change.substantive:
         sign += " (cosmetic)"
     if change.kind == "modified":
         body = "".join(_markdown_fragment(f) for f in change.fragments)
@@ -382,7 +399,7 @@ def _html_row(row: _Row) -> str:
     if row.change is None:
         return f'<li class="context">{esc(row.context if row.context is not None else "…")}</li>'
     change = row.change
-    css = change.kind if change.substantive else f"{change.kind} cosmetic"
+    css = change.kind if _shown(change) else f"{change.kind} cosmetic"
     body = "".join(
         f"<del>{esc(f.text)}</del>"
         if f.op == "delete"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from policywatch.models import DiffResult, Rule, Severity
+from policywatch.models import DiffResult, Route, Rule, Severity
 
 # Why these terms: they are the wording Seller Central uses for what a seller (or the
 # messaging software acting for them) may send to buyers and when. A change touching
@@ -221,7 +221,8 @@ def severity(diff: DiffResult, *, alert_on_cosmetic: bool = False) -> Severity |
     any other substantive edit (a renamed heading included) is MINOR. A moved
     section, or an added or removed one without text, is MINOR too: the
     reader's way through the policy changed. Cosmetic edits count (as MINOR)
-    only when the user asked for them.
+    only when the user asked for them; a new link target under the same words
+    counts only for a rule that opted in (`links: alert`), at its severity.
     """
     levels: list[Severity] = []
     for section in diff.sections:
@@ -231,11 +232,21 @@ def severity(diff: DiffResult, *, alert_on_cosmetic: bool = False) -> Severity |
             levels.append(Severity.MINOR)
         for change in section.changes:
             if not change.substantive:
-                if alert_on_cosmetic:
+                if "link-only" in change.tags and change.matches:  # `links: alert` rules
+                    levels.append(max(m.severity for m in change.matches))
+                elif alert_on_cosmetic:
                     levels.append(Severity.MINOR)
                 continue
             levels.append(_change_severity(change.tags, (m.severity for m in change.matches)))
     return max(levels, default=None)
+
+
+def link_only_routes(diff: DiffResult, routes: Sequence[Route]) -> tuple[Route, ...]:
+    """The routes told about `diff` when nothing else in it alerts: those that opted in to
+    link changes (`links: alert`), when a link's target changed under the same words."""
+    if not any("link-only" in c.tags for c in diff.changes):
+        return ()
+    return tuple(route for route in routes if route.links_alert)
 
 
 def _change_severity(tags: Sequence[str], match_levels: Iterable[Severity]) -> Severity:

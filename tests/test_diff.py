@@ -366,11 +366,11 @@ def test_an_obligation_flip_that_touches_a_watched_term_stays_critical():
     assert severity(result) == Severity.CRITICAL
 
 
-def test_a_link_that_now_points_elsewhere_is_a_link_change_with_both_targets():
+def test_a_link_that_now_points_elsewhere_is_a_link_only_change_with_both_targets():
     old = conduct(contact=["See the [communication guidelines](https://sc.example/G1701) first."])
     new = conduct(contact=["See the [communication guidelines](https://sc.example/G1702) first."])
     change = only_change(diff(old, new))
-    assert change.substantive and change.tags == ("link",)
+    assert not change.substantive and change.tags == ("link", "link-only")
     assert (change.links_removed, change.links_added) == (
         ("https://sc.example/G1701",),
         ("https://sc.example/G1702",),

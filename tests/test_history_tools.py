@@ -315,11 +315,12 @@ def test_json_of_check_history_and_show_keeps_its_shape(
         "revert_of",
         "revert_seen_at",
         "silent_edit",
+        "date_bumped",
         "reason",
         "via",
         "marketplace",
     }
-    assert set(history) == {"page", "snapshots", "outcomes"}
+    assert set(history) == {"page", "snapshots", "outcomes", "page_date_now"}
     assert set(history["snapshots"][0]) == {
         "id",
         "page_id",
@@ -333,6 +334,7 @@ def test_json_of_check_history_and_show_keeps_its_shape(
         "marketplace",
         "rederived_at",
         "sections",
+        "page_date",
     }
     assert history["snapshots"][0]["id"] == check["pages"][0]["snapshot"]
     assert set(show) == {"snapshot", "title", "metadata", "sections"}
