@@ -436,25 +436,9 @@ class Store:
     def _acquire(self, timeout: float, purpose: str) -> None:
         with self._os_errors("create the lock file"):
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            handle = open(self.data_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _read_holder(handle)
-                    handle.close()
-                    raise self._locked_error(holder, timeout) from None
-                time.sleep(0.05)
+        handle = take_lock(self.data_dir, timeout, purpose)
         self._lock_file = handle
         try:
-            handle.seek(0)
-            handle.truncate()
-            holder = {"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}
-            handle.write(json.dumps(holder))
-            handle.flush()
             for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
                 leftover.unlink(missing_ok=True)  # from a writer that died mid-write
             if self._index.changed_on_disk():
@@ -470,21 +454,6 @@ class Store:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
-
-    def _locked_error(self, holder: Mapping[str, Any], timeout: float) -> StoreLocked:
-        try:
-            clock = f"since {parse_iso(str(holder['since'])):%H:%M} UTC"
-        except (KeyError, TypeError, ValueError):
-            clock = ""
-        details = ", ".join(
-            part
-            for part in (f"pid {holder.get('pid', '?')}", f"`{holder.get('command', '?')}`", clock)
-            if part
-        )
-        return StoreLocked(
-            f"another policywatch ({details}) is using {self.data_dir}; wait for it or stop it",
-            hint=f"waited {timeout:g}s; the lock is released as soon as that process exits",
-        )
 
     @contextmanager
     def _os_errors(self, action: str) -> Iterator[None]:
@@ -967,6 +936,60 @@ def _candidates(rows: Sequence[_Row]) -> str:
     shown = [f"{r.snap.id[:12]} ({iso(r.when, 'seconds')})" for r in rows[:_SHOWN_CANDIDATES]]
     more = len(rows) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def take_lock(data_dir: Path, timeout: float, purpose: str) -> IO[str]:
+    """The data directory's flock, waited for up to `timeout` seconds (StoreLocked after)."""
+    try:
+        handle = open(data_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the lock file in {data_dir}: {exc.strerror or exc}",
+            hint="check that the directory is writable, or choose another with -d/--data-dir",
+        ) from exc
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = _read_holder(handle)
+                handle.close()
+                raise _locked_error(data_dir, holder, timeout) from None
+            time.sleep(0.05)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}))
+    handle.flush()
+    return handle
+
+
+@contextmanager
+def locked(data_dir: Path, timeout: float, purpose: str) -> Iterator[None]:
+    """The lock alone, for fsck, which must not read a damaged directory as a Store."""
+    handle = take_lock(data_dir, timeout, purpose)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _locked_error(data_dir: Path, holder: Mapping[str, Any], timeout: float) -> StoreLocked:
+    try:
+        clock = f"since {parse_iso(str(holder['since'])):%H:%M} UTC"
+    except (KeyError, TypeError, ValueError):
+        clock = ""
+    details = ", ".join(
+        part
+        for part in (f"pid {holder.get('pid', '?')}", f"`{holder.get('command', '?')}`", clock)
+        if part
+    )
+    return StoreLocked(
+        f"another policywatch ({details}) is using {data_dir}; wait for it or stop it",
+        hint=f"waited {timeout:g}s; the lock is released as soon as that process exits",
+    )
 
 
 def _read_holder(handle: IO[str]) -> dict[str, Any]:
