@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import time
+from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 from pathlib import Path
@@ -135,6 +136,62 @@ def test_unchanged_polls_add_no_snapshot_and_only_move_last_seen(tmp_path: Path)
     assert again.id == first.id
     assert again.captured_at == first.captured_at
     assert again.last_seen_at == iso(T0 + timedelta(hours=6))
+
+
+def test_a_page_flapping_between_two_versions_adds_a_small_entry_per_flip_not_a_copy(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    a, b = "You may not ask buyers for reviews.", "You may ask buyers for reviews once."
+    flips = [record(store, a if n % 2 == 0 else b, day(n / 2880)) for n in range(2, 102)]
+    versions = tmp_path / "pages" / PAGE / "versions.json"
+    blobs = len(list((tmp_path / "blobs").rglob("*.gz")))
+    size = versions.stat().st_size
+    more = [record(store, a if n % 2 == 0 else b, day(n / 2880)) for n in range(102, 202)]
+
+    assert (versions.stat().st_size - size) / 100 < 400  # bytes per flip
+    assert len(list((tmp_path / "blobs").rglob("*.gz"))) == blobs  # no raw copy per flip
+    reopened = Store(tmp_path)
+    history = reopened.snapshots(PAGE)
+    assert [s.id for s in history] == [s.id for s in flips + more]
+    assert reopened.latest(PAGE) == more[-1] and reopened.resolve(PAGE, "latest~1") == more[-2]
+    assert reopened.find_by_digest(PAGE, more[-1].digest) == flips[1]
+    assert reopened.document(more[-1]) == conduct(b)
+    assert reopened.resolve(PAGE, more[-3].id[:12]).captured_at == more[-3].captured_at
+
+
+def test_latest_is_the_version_recorded_last_whatever_its_clock_said(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record(store, "You may contact buyers about their order.", day(0))
+    ahead = record(store, "You may not contact buyers for marketing.", day(1))  # clock ran ahead
+    real = record(store, "You may not send unsolicited messages.", day(0.01))
+
+    reopened = Store(tmp_path)
+    assert reopened.latest(PAGE) == real
+    assert reopened.resolve(PAGE, "latest~1") == ahead
+    assert reopened.resolve(PAGE, iso(T0 + timedelta(hours=1))) == real
+
+
+def test_an_import_joins_history_at_its_date_and_a_future_one_is_superseded_by_the_next_poll(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    live = record(store, "You may contact buyers about their order.", day(10))
+    doc = conduct("Older wording, saved by the seller.")
+    old = store.record_snapshot(
+        replace(snapshot_of(doc, day(2)), origin="import"), page_html("old"), doc
+    )
+    assert store.snapshots(PAGE) == [old, live] and store.latest(PAGE) == live
+    doc = conduct("Wording dated 2062 by mistake.")
+    future = store.record_snapshot(
+        replace(snapshot_of(doc, "2062-01-01T00:00:00.000000Z"), origin="import"),
+        page_html("future"),
+        doc,
+    )
+    assert store.latest(PAGE) == future
+    polled = record(store, "You may not contact buyers for marketing.", day(11))
+    assert Store(tmp_path).latest(PAGE) == polled
+    assert Store(tmp_path).snapshots(PAGE) == [old, live, future, polled]
 
 
 def test_a_check_cycle_writes_only_the_files_that_changed(
