@@ -24,7 +24,8 @@ from pathlib import Path
 
 from policywatch.clock import iso
 from policywatch.models import Snapshot, sha256_hex
-from policywatch.store import Store, _Page, _Row
+from policywatch.store import Store
+from policywatch.store_page import PageFiles, Row
 
 PAGES = 50
 SECTIONS = 60
@@ -39,7 +40,7 @@ def seed(data_dir: Path, versions: int) -> None:
     with store.lock():
         for p in range(PAGES):
             page_id = f"page-{p:02d}"
-            page = _Page(data_dir, page_id)
+            page = PageFiles(data_dir, page_id)
             page.versions()
             count = versions // PAGES + (1 if p < versions % PAGES else 0)
             for n in range(max(count, 1)):
@@ -61,7 +62,7 @@ def seed(data_dir: Path, versions: int) -> None:
                     title="Policy",
                     section_digests=sections,
                 )
-                page.insert(_Row(T0 + timedelta(hours=n), snap))
+                page.insert(Row(T0 + timedelta(hours=n), snap))
             page.save()
             store._page_list.insert({"page_id": page_id})
         store._index.dirty = True

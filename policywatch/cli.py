@@ -499,7 +499,7 @@ def cmd_rederive(args: argparse.Namespace) -> int:
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
-    from policywatch.store import locked
+    from policywatch.store_lock import locked
     from policywatch.store_fsck import fsck
 
     if not args.data_dir.is_dir():

@@ -37,20 +37,17 @@ import copy
 import difflib
 import fcntl
 import json
-import os
 import re
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.errors import RefError, StoreError, StoreLocked
+from policywatch.errors import RefError, StoreError
 from policywatch.models import Document, Snapshot, sha256_hex
 from policywatch.store_files import (
     BLOB_KEY,
@@ -61,13 +58,13 @@ from policywatch.store_files import (
     storage_of,
     write_blob,
 )
+from policywatch.store_lock import command_line, take_lock
+from policywatch.store_page import OUTCOME_LOG_SIZE, PageFiles, Row, snapshot_from
 
 # 3: per-page files and episodes; 2: outbox payloads in blobs. Older stores are
 # migrated on open, and an older policywatch refuses a newer store.
 SCHEMA_VERSION = 3
-OUTCOME_LOG_SIZE = 50
 INDEX_NAME = "index.json"
-LOCK_NAME = ".lock"
 VERSION_RECORD = "policywatch.version"  # marks the blob that lets fsck rebuild a row
 
 REF_FORMS = (
@@ -78,10 +75,8 @@ REF_FORMS = (
 
 _LATEST = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}", re.IGNORECASE)
-_PAGE_DIR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _SHOWN_CANDIDATES = 8
 _OUTBOX_REQUIRED = ("key", "page_id", "route", "severity", "payload")
-_EPISODE_FIELDS = ("id", "captured_at", "last_seen_at", "url", "origin")
 
 Stamp = datetime | str
 
@@ -115,13 +110,6 @@ def version_record(snap: Snapshot) -> bytes:
     return canonical_json({"kind": VERSION_RECORD, **row})
 
 
-def page_dir_name(page_id: str) -> str:
-    """The page's folder under pages/: its id when that is a safe name (config ids are)."""
-    if _PAGE_DIR.fullmatch(page_id):
-        return page_id
-    return "_" + sha256_hex(page_id)[:32]
-
-
 def _when(value: Stamp) -> datetime:
     """A time given as a datetime (naive means UTC) or an ISO string, as an aware UTC datetime."""
     if isinstance(value, str):
@@ -153,146 +141,6 @@ def _copy_plain(value: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v if type(v) in _SCALARS else copy.deepcopy(v) for k, v in value.items()}
 
 
-def _later(a: str, b: str) -> bool:
-    return parse_iso(a) > parse_iso(b)
-
-
-def snapshot_from(doc: Mapping[str, Any], base: Snapshot | None = None) -> Snapshot:
-    """A version from its stored entry; an episode takes its content from `base`."""
-    if base is None:
-        return Snapshot.from_dict(doc)
-    return replace(base, **{k: doc[k] for k in _EPISODE_FIELDS if k in doc})
-
-
-def _episode_entry(snap: Snapshot, of: str) -> dict[str, Any]:
-    return {"of": of, **{k: getattr(snap, k) for k in _EPISODE_FIELDS}}
-
-
-@dataclass(slots=True)
-class _Row:
-    """A version in a page's history; `of` names the version an episode repeats."""
-
-    when: datetime
-    snap: Snapshot
-    of: str | None = None
-
-
-class _Page:
-    """One page's files: state.json is read on every poll, versions.json only when needed."""
-
-    def __init__(self, data_dir: Path, page_id: str) -> None:
-        self.page_id = page_id
-        self.folder = data_dir / "pages" / page_dir_name(page_id)
-        self.state_db = open_db(self.folder / "state.json")
-        self.versions_db: Any = None
-        self.rows: list[_Row] | None = None
-        self.by_id: dict[str, _Row] = {}
-        self.state_dirty = self.versions_dirty = False
-        path = self.folder / "state.json"
-        entries = list(self.state_db.table("page", cache_size=0))
-        try:
-            entry = entries[0] if entries else {}
-            self.state: dict[str, Any] = dict(entry.get("state", {}))
-            self.log: list[dict[str, Any]] = [dict(e) for e in entry.get("log", [])]
-            head = entry.get("head")
-            self.head = None if head is None else Snapshot.from_dict(head)
-            self.head_of: str | None = head.get("of") if head else None
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise damaged(path, f"its page entry is incomplete: {exc!r}") from None
-
-    def changed_on_disk(self) -> bool:
-        if storage_of(self.state_db).changed_on_disk():
-            return True
-        return self.versions_db is not None and storage_of(self.versions_db).changed_on_disk()
-
-    def versions(self) -> list[_Row]:
-        """Every version in recorded order, read on first need."""
-        if self.rows is not None:
-            return self.rows
-        path = self.folder / "versions.json"
-        self.versions_db = open_db(path)
-        rows: list[_Row] = []
-        try:
-            entries = sorted(self.versions_db.table("snapshots", cache_size=0), key=_seq)
-            for entry in entries:
-                of = entry.get("of")
-                base = self.by_id[of].snap if of else None
-                snap = snapshot_from(entry, base)
-                if snap.page_id != self.page_id:
-                    raise ValueError(f"a version of {snap.page_id} is filed here")
-                rows.append(_Row(parse_iso(snap.captured_at), snap, of))
-                self.by_id[snap.id] = rows[-1]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise damaged(path, f"a version entry is incomplete: {exc!r}") from None
-        self.rows = rows
-        if self.head is not None:
-            row = self.by_id.get(self.head.id)
-            if row is None:  # a crash between state.json and versions.json
-                self.insert(_Row(parse_iso(self.head.captured_at), self.head, self.head_of))
-            else:
-                row.snap = self.head
-        return rows
-
-    def latest(self) -> Snapshot | None:
-        if self.head is None and (self.folder / "versions.json").exists():
-            rows = self.versions()
-            return rows[-1].snap if rows else None
-        return self.head
-
-    def insert(self, row: _Row, at: int | None = None) -> None:
-        rows = self.versions()
-        rows.insert(len(rows) if at is None else at, row)
-        self.by_id[row.snap.id] = row
-        self.versions_dirty = True
-        if rows[-1] is row:
-            self.head, self.head_of = row.snap, row.of
-            self.state_dirty = True
-
-    def bump_seen(self, snapshot_id: str, seen: str) -> bool:
-        """Move a version's last_seen_at forward; the latest's lives in state.json."""
-        if self.head is not None and self.head.id == snapshot_id:
-            if not _later(seen, self.head.last_seen_at):
-                return False
-            self.head = replace(self.head, last_seen_at=seen)
-            self.state_dirty = True
-            if snapshot_id in self.by_id:
-                self.by_id[snapshot_id].snap = self.head
-            return True
-        self.versions()
-        row = self.by_id.get(snapshot_id)
-        if row is None or not _later(seen, row.snap.last_seen_at):
-            return False
-        row.snap = replace(row.snap, last_seen_at=seen)
-        self.versions_dirty = True
-        return True
-
-    def save(self) -> None:
-        """Write what changed: state.json first (it can complete versions.json), then versions."""
-        if self.state_dirty:
-            table = self.state_db.table("page", cache_size=0)
-            table.truncate()
-            head = None if self.head is None else {**self.head.to_dict(), "of": self.head_of}
-            table.insert({"state": self.state, "log": self.log, "head": head})
-            storage_of(self.state_db).save()
-            self.state_dirty = False
-        if self.versions_dirty and self.versions_db is not None and self.rows is not None:
-            table = self.versions_db.table("snapshots", cache_size=0)
-            table.truncate()
-            table.insert_multiple(
-                {"seq": n, **(_episode_entry(r.snap, r.of) if r.of else r.snap.to_dict())}
-                for n, r in enumerate(self.rows, 1)
-            )
-            storage_of(self.versions_db).save()
-            self.versions_dirty = False
-
-
-def _seq(entry: Mapping[str, Any]) -> int:
-    seq = entry.get("seq")
-    if type(seq) is not int:
-        raise ValueError(f"entry {entry.get('id', '?')!r} has no sequence number")
-    return seq
-
-
 class Store:
     """Every stored version, page state and pending alert under one data directory.
 
@@ -312,7 +160,7 @@ class Store:
             )
         self._lock_file: IO[str] | None = None
         self._lock_depth = 0
-        self._pages: dict[str, _Page] = {}
+        self._pages: dict[str, PageFiles] = {}
         self._touches: dict[str, dict[str, str]] = {}  # page -> snapshot id -> last seen
         self._state_changes: dict[str, dict[str, Any]] = {}  # page -> fields not on disk
         self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
@@ -381,17 +229,17 @@ class Store:
                 hint="run `policywatch fsck --repair` to rebuild the index from them",
             )
 
-    def _page(self, page_id: str) -> _Page:
+    def _page(self, page_id: str) -> PageFiles:
         """The page's files, read again when another writer replaced them."""
         page = self._pages.get(page_id)
         if page is None or (self._lock_depth == 0 and page.changed_on_disk()):
             page = self._reload_page(page_id)
         return page
 
-    def _reload_page(self, page_id: str) -> _Page:
+    def _reload_page(self, page_id: str) -> PageFiles:
         """Read the page's files and re-apply our changes not yet on disk."""
         old = self._pages.get(page_id)
-        page = self._pages[page_id] = _Page(self.data_dir, page_id)
+        page = self._pages[page_id] = PageFiles(self.data_dir, page_id)
         if old is not None and old.versions_dirty and old.rows is not None:
             raise StoreError(
                 f"{page.folder} was replaced by another writer while our change was unsaved",
@@ -419,7 +267,7 @@ class Store:
         it. Re-entrant. `purpose` (e.g. "policywatch run") is shown to whoever waits.
         """
         if self._lock_depth == 0:
-            self._acquire(timeout, purpose or _command_line())
+            self._acquire(timeout, purpose or command_line())
         self._lock_depth += 1
         try:
             yield self
@@ -507,7 +355,7 @@ class Store:
         self._state_changes.clear()
         self._logged.clear()
 
-    def _dirty_pages(self) -> list[_Page]:
+    def _dirty_pages(self) -> list[PageFiles]:
         return [p for p in self._pages.values() if p.state_dirty or p.versions_dirty]
 
     def flush(self) -> None:
@@ -597,13 +445,13 @@ class Store:
             if base is not None:
                 base_id = base.of or base.snap.id
                 stored = snapshot_from(snap.to_dict(), page.by_id[base_id].snap)
-                row = _Row(parse_iso(stored.captured_at), stored, base_id)
+                row = Row(parse_iso(stored.captured_at), stored, base_id)
             else:
                 stored = replace(
                     snap, raw_key=self.put_blob(raw), doc_key=self.put_blob(document_bytes(doc))
                 )
                 self.put_blob(version_record(stored))
-                row = _Row(parse_iso(stored.captured_at), stored)
+                row = Row(parse_iso(stored.captured_at), stored)
             at = None
             if snap.origin == "import":
                 at = sum(1 for r in page.versions() if r.when <= row.when)
@@ -652,7 +500,7 @@ class Store:
             self._save()
         return [self._page_of(i).by_id[i].snap for i in done]
 
-    def _page_of(self, snapshot_id: str) -> _Page:
+    def _page_of(self, snapshot_id: str) -> PageFiles:
         for page_id in self.page_ids():
             page = self._page(page_id)
             page.versions()
@@ -705,7 +553,7 @@ class Store:
             )
         return in_force[-1].snap
 
-    def _latest_minus(self, page_id: str, rows: list[_Row], back: int) -> Snapshot:
+    def _latest_minus(self, page_id: str, rows: list[Row], back: int) -> Snapshot:
         if back >= len(rows):
             raise RefError(
                 f"{page_id} has {len(rows)} snapshot{'s' if len(rows) != 1 else ''}, "
@@ -715,7 +563,7 @@ class Store:
             )
         return rows[-1 - back].snap
 
-    def _by_prefix(self, page_id: str, rows: list[_Row], prefix: str) -> Snapshot:
+    def _by_prefix(self, page_id: str, rows: list[Row], prefix: str) -> Snapshot:
         matches = [row for row in rows if row.snap.id.startswith(prefix)]
         if len(matches) == 1:
             return matches[0].snap
@@ -932,80 +780,7 @@ class Store:
         self._outbox.update(change, doc_ids=[doc_id])
 
 
-def _candidates(rows: Sequence[_Row]) -> str:
+def _candidates(rows: Sequence[Row]) -> str:
     shown = [f"{r.snap.id[:12]} ({iso(r.when, 'seconds')})" for r in rows[:_SHOWN_CANDIDATES]]
     more = len(rows) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def take_lock(data_dir: Path, timeout: float, purpose: str) -> IO[str]:
-    """The data directory's flock, waited for up to `timeout` seconds (StoreLocked after)."""
-    try:
-        handle = open(data_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the lock file in {data_dir}: {exc.strerror or exc}",
-            hint="check that the directory is writable, or choose another with -d/--data-dir",
-        ) from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = _read_holder(handle)
-                handle.close()
-                raise _locked_error(data_dir, holder, timeout) from None
-            time.sleep(0.05)
-    handle.seek(0)
-    handle.truncate()
-    handle.write(json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}))
-    handle.flush()
-    return handle
-
-
-@contextmanager
-def locked(data_dir: Path, timeout: float, purpose: str) -> Iterator[None]:
-    """The lock alone, for fsck, which must not read a damaged directory as a Store."""
-    handle = take_lock(data_dir, timeout, purpose)
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def _locked_error(data_dir: Path, holder: Mapping[str, Any], timeout: float) -> StoreLocked:
-    try:
-        clock = f"since {parse_iso(str(holder['since'])):%H:%M} UTC"
-    except (KeyError, TypeError, ValueError):
-        clock = ""
-    details = ", ".join(
-        part
-        for part in (f"pid {holder.get('pid', '?')}", f"`{holder.get('command', '?')}`", clock)
-        if part
-    )
-    return StoreLocked(
-        f"another policywatch ({details}) is using {data_dir}; wait for it or stop it",
-        hint=f"waited {timeout:g}s; the lock is released as soon as that process exits",
-    )
-
-
-def _read_holder(handle: IO[str]) -> dict[str, Any]:
-    """Who holds the lock, as its holder wrote it (empty if it has not written yet)."""
-    try:
-        handle.seek(0)
-        holder = json.loads(handle.read() or "{}")
-    except (OSError, ValueError):
-        return {}
-    return holder if isinstance(holder, dict) else {}
-
-
-def _command_line() -> str:
-    """How this process was started, for the lock file; URLs are left out (they hold secrets)."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    if name in ("__main__.py", "policywatch"):
-        name = "policywatch"
-    words = [name, *("<url>" if "://" in arg else arg for arg in sys.argv[1:])]
-    return " ".join(words)[:120]

@@ -62,7 +62,8 @@ def _records(data_dir: Path, report: FsckReport) -> tuple[dict[str, list[Snapsho
 
 def fsck(data_dir: Path, *, repair: bool = False) -> FsckReport:
     """Check index.json, every page's files and every blob; with `repair`, rebuild."""
-    from policywatch.store import INDEX_NAME, Store, _Page, _Row, page_dir_name
+    from policywatch.store import INDEX_NAME, Store
+    from policywatch.store_page import PageFiles, Row, page_dir_name
 
     report = FsckReport()
     records, intact = _records(data_dir, report)
@@ -80,7 +81,7 @@ def fsck(data_dir: Path, *, repair: bool = False) -> FsckReport:
     for page_id in page_ids:
         page_dir = data_dir / "pages" / page_dir_name(page_id)
         try:
-            page = _Page(data_dir, page_id)
+            page = PageFiles(data_dir, page_id)
             rows = page.versions()
         except StoreError as exc:
             report.problems.append(exc.message)
@@ -90,10 +91,10 @@ def fsck(data_dir: Path, *, repair: bool = False) -> FsckReport:
                 path = page_dir / name
                 if path.exists():
                     path.rename(path.with_name(name + ".damaged"))
-            page = _Page(data_dir, page_id)
+            page = PageFiles(data_dir, page_id)
             page.rows, page.versions_db = [], open_db(page_dir / "versions.json")
             for snap in sorted(records.get(page_id, []), key=lambda s: s.captured_at):
-                page.insert(_Row(parse_iso(snap.captured_at), snap))
+                page.insert(Row(parse_iso(snap.captured_at), snap))
             page.state_dirty = True
             page.save()
             report.repaired.append(
@@ -110,7 +111,7 @@ def fsck(data_dir: Path, *, repair: bool = False) -> FsckReport:
             report.problems.append(f"{page_id}: version {snap.id[:12]} is not in its index")
         if repair and missing:
             for snap in missing:
-                page.insert(_Row(parse_iso(snap.captured_at), snap))
+                page.insert(Row(parse_iso(snap.captured_at), snap))
             page.rows.sort(key=lambda r: r.when)
             page.head, page.head_of = page.rows[-1].snap, page.rows[-1].of
             page.state_dirty = page.versions_dirty = True

@@ -24,11 +24,10 @@ def migrate(data_dir: Path, schema: int) -> None:
     from policywatch.store import (
         INDEX_NAME,
         SCHEMA_VERSION,
-        _Page,
-        _Row,
         canonical_json,
         version_record,
     )
+    from policywatch.store_page import PageFiles, Row
 
     index = data_dir / INDEX_NAME
     tables = read_tables(index) or {}
@@ -54,11 +53,11 @@ def migrate(data_dir: Path, schema: int) -> None:
         raise damaged(index, f"an entry is incomplete: {exc!r}") from None
     page_ids = sorted({v[2].page_id for v in versions} | set(states) | set(logs))
     for page_id in page_ids:
-        page = _Page(data_dir, page_id)
+        page = PageFiles(data_dir, page_id)
         page.rows, page.versions_db = [], open_db(page.folder / "versions.json")
         for when, _, snap in (v for v in versions if v[2].page_id == page_id):
             write_blob(data_dir, version_record(snap))
-            page.insert(_Row(when, snap))
+            page.insert(Row(when, snap))
         page.state = {k: v for k, v in states.get(page_id, {}).items() if k != "page_id"}
         page.log = logs.get(page_id, [])
         page.state_dirty = True
