@@ -499,13 +499,11 @@ def cmd_rederive(args: argparse.Namespace) -> int:
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
-    from policywatch.store_lock import locked
     from policywatch.store_fsck import fsck
 
     if not args.data_dir.is_dir():
         raise UsageError(f"no policywatch data in {args.data_dir}", hint="check -d/--data-dir")
-    with locked(args.data_dir, args.wait, "policywatch fsck"):
-        report = fsck(args.data_dir, repair=args.repair)
+    report = fsck(args.data_dir, repair=args.repair, wait=args.wait)
     lines = [f"problem: {p}" for p in report.problems]
     lines += [f"repaired: {r}" for r in report.repaired]
     lines += [f"lost: {item}" for item in report.lost]

@@ -7,14 +7,17 @@ cannot be rebuilt (the alert outbox, episodes, page state) is named in the repor
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policywatch.clock import parse_iso
+from policywatch import __version__
+from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import StoreError
 from policywatch.models import Snapshot
+from policywatch.store import INDEX_NAME, SCHEMA_VERSION, VERSION_RECORD, Store
 from policywatch.store_files import (
     all_blob_keys,
     atomic_write,
@@ -24,6 +27,8 @@ from policywatch.store_files import (
     read_tables,
     storage_of,
 )
+from policywatch.store_lock import locked
+from policywatch.store_page import PageFiles, Row, page_dir_name
 
 
 @dataclass
@@ -37,8 +42,6 @@ class FsckReport:
 
 def _records(data_dir: Path, report: FsckReport) -> tuple[dict[str, list[Snapshot]], set[str]]:
     """Version records by page (from blobs), and the keys of every intact blob."""
-    from policywatch.store import VERSION_RECORD
-
     records: dict[str, list[Snapshot]] = {}
     intact: set[str] = set()
     for key in all_blob_keys(data_dir):
@@ -60,26 +63,72 @@ def _records(data_dir: Path, report: FsckReport) -> tuple[dict[str, list[Snapsho
     return records, intact
 
 
-def fsck(data_dir: Path, *, repair: bool = False) -> FsckReport:
-    """Check index.json, every page's files and every blob; with `repair`, rebuild."""
-    from policywatch.store import INDEX_NAME, Store
-    from policywatch.store_page import PageFiles, Row, page_dir_name
+def fsck(data_dir: Path, *, repair: bool = False, wait: float = 10) -> FsckReport:
+    """Check index.json, every page's files and every blob; with `repair`, rebuild.
 
+    Holds the directory's lock alone (a damaged directory cannot be opened as a
+    Store to lock it), after letting Store upgrade an old directory first.
+    """
+    with contextlib.suppress(StoreError):  # reported below, under the lock
+        Store(data_dir)
+    with locked(data_dir, wait, "policywatch fsck"):
+        return _fsck(data_dir, repair)
+
+
+def _fsck(data_dir: Path, repair: bool) -> FsckReport:
     report = FsckReport()
     records, intact = _records(data_dir, report)
     index = data_dir / INDEX_NAME
     try:
-        tables = read_tables(index)
-        if not tables:
+        if not read_tables(index):
             raise StoreError(f"{index} is missing or empty")
         Store(data_dir)
     except StoreError as exc:
         report.problems.append(exc.message)
+        if not repair:
+            return _pages(data_dir, records, intact, report, repair)
+        _rebuild_index(data_dir, tables_or_none(index), records, report)
+    store = Store(data_dir)
+    _outbox(store, intact, report, repair)
+    _pages(data_dir, records, intact, report, repair)
+    listed = set(store.page_ids())
+    stored = {p for p in records if PageFiles(data_dir, p).latest() is not None}
+    for page_id in sorted(stored - listed):
+        report.problems.append(f"{index}: page {page_id} is not in the page list")
         if repair:
-            _rebuild_index(data_dir, tables_or_none(index), records, report)
-    page_ids = sorted(set(records) | {p.name for p in (data_dir / "pages").glob("*") if p.is_dir()})
-    for page_id in page_ids:
-        page_dir = data_dir / "pages" / page_dir_name(page_id)
+            store._page_list.insert({"page_id": page_id})
+            store._index.save()
+            report.repaired.append(f"{index}: listed page {page_id} again")
+    return report
+
+
+def _outbox(store: Store, intact: set[str], report: FsckReport, repair: bool) -> None:
+    """Every alert's payload must be readable, or `alerts` and delivery fail on it."""
+    broken = [doc for doc in store._outbox if doc.get("payload_key") not in intact]
+    for doc in broken:
+        report.problems.append(
+            f"{store.index_path}: the payload of alert {str(doc['key'])[:12]} "
+            f"({doc.get('title') or doc.get('route')}, {doc['status']}) is missing or damaged"
+        )
+    if repair and broken:
+        store._outbox.remove(doc_ids=[doc.doc_id for doc in broken])
+        store._index.save()
+        report.lost.extend(
+            f"alert {str(doc['key'])[:12]} ({doc.get('title') or doc.get('route')}, "
+            f"{doc['status']}): removed from the outbox"
+            for doc in broken
+        )
+
+
+def _pages(
+    data_dir: Path,
+    records: dict[str, list[Snapshot]],
+    intact: set[str],
+    report: FsckReport,
+    repair: bool,
+) -> FsckReport:
+    folders = {p.name for p in (data_dir / "pages").glob("*") if p.is_dir()}
+    for page_id in sorted(set(records) | {f for f in folders if page_dir_name(f) == f}):
         try:
             page = PageFiles(data_dir, page_id)
             rows = page.versions()
@@ -87,49 +136,55 @@ def fsck(data_dir: Path, *, repair: bool = False) -> FsckReport:
             report.problems.append(exc.message)
             if not repair:
                 continue
-            for name in ("state.json", "versions.json"):
-                path = page_dir / name
-                if path.exists():
-                    path.rename(path.with_name(name + ".damaged"))
-            page = PageFiles(data_dir, page_id)
-            page.rows, page.versions_db = [], open_db(page_dir / "versions.json")
-            for snap in sorted(records.get(page_id, []), key=lambda s: s.captured_at):
-                page.insert(Row(parse_iso(snap.captured_at), snap))
-            page.state_dirty = True
-            page.save()
-            report.repaired.append(
-                f"{page_id}: rebuilt {len(page.rows)} version(s) from their records"
-            )
-            report.lost.append(
-                f"{page_id}: returns to earlier versions, last-seen times, page state and "
-                "outcome log (damaged files kept as *.damaged)"
-            )
-            rows = page.rows
+            page = _rebuilt_page(data_dir, page_id, records.get(page_id, []), report)
+            rows = page.versions()
         known = {r.snap.id for r in rows}
         missing = [s for s in records.get(page_id, []) if s.id not in known]
         for snap in missing:
             report.problems.append(f"{page_id}: version {snap.id[:12]} is not in its index")
+            if repair:
+                when = parse_iso(snap.captured_at)
+                page.insert(Row(when, snap), sum(1 for r in rows if r.when <= when))
         if repair and missing:
-            for snap in missing:
-                page.insert(Row(parse_iso(snap.captured_at), snap))
-            page.rows.sort(key=lambda r: r.when)
-            page.head, page.head_of = page.rows[-1].snap, page.rows[-1].of
-            page.state_dirty = page.versions_dirty = True
             page.save()
             report.repaired.append(f"{page_id}: restored {len(missing)} version(s)")
         for row in rows:
             for what, key in (("document", row.snap.doc_key), ("raw HTML", row.snap.raw_key)):
-                if key not in intact:
-                    report.problems.append(
+                if key in intact:
+                    continue
+                report.problems.append(
+                    f"{page_id}: the {what} of version {row.snap.id[:12]} "
+                    f"(captured {row.snap.captured_at}) is missing or damaged"
+                )
+                if repair:
+                    report.lost.append(
                         f"{page_id}: the {what} of version {row.snap.id[:12]} "
-                        f"(captured {row.snap.captured_at}) is missing or damaged"
+                        "(if it is the latest, the next change is kept as a new baseline)"
                     )
-                    if repair:
-                        report.lost.append(
-                            f"{page_id}: {what} of version {row.snap.id[:12]}; the next "
-                            "change is kept as a new baseline"
-                        )
     return report
+
+
+def _rebuilt_page(
+    data_dir: Path, page_id: str, records: list[Snapshot], report: FsckReport
+) -> PageFiles:
+    """A page's files anew from its version records, the damaged ones kept beside."""
+    folder = data_dir / "pages" / page_dir_name(page_id)
+    for name in ("state.json", "versions.json"):
+        path = folder / name
+        if path.exists():
+            path.rename(path.with_name(name + ".damaged"))
+    page = PageFiles(data_dir, page_id)
+    page.rows, page.versions_db = [], open_db(folder / "versions.json")
+    for snap in sorted(records, key=lambda s: s.captured_at):
+        page.insert(Row(parse_iso(snap.captured_at), snap))
+    page.state_dirty = True
+    page.save()
+    report.repaired.append(f"{page_id}: rebuilt {len(page.rows)} version(s) from their records")
+    report.lost.append(
+        f"{page_id}: returns to earlier versions, last-seen times, page state and outcome "
+        f"log (the damaged files are kept in {folder} as *.damaged)"
+    )
+    return page
 
 
 def tables_or_none(index: Path) -> dict[str, Any] | None:
@@ -146,21 +201,12 @@ def _rebuild_index(
     report: FsckReport,
 ) -> None:
     """A new index.json: schema, the page list from the records, the outbox entries that hold."""
-    from policywatch import __version__
-    from policywatch.clock import iso, utcnow
-    from policywatch.store import INDEX_NAME, SCHEMA_VERSION
-
     index = data_dir / INDEX_NAME
     if index.exists():
         atomic_write(index.with_name(INDEX_NAME + ".damaged"), index.read_bytes())
-    outbox = [
-        e
-        for e in (tables or {}).get("outbox", {}).values()
-        if isinstance(e, dict)
-        and isinstance(e.get("key"), str)
-        and isinstance(e.get("status"), str)
-    ]
-    dropped = len((tables or {}).get("outbox", {})) - len(outbox)
+    entries = list((tables or {}).get("outbox", {}).values())
+    outbox = [e for e in entries if all(isinstance(e.get(k), str) for k in ("key", "status"))]
+    dropped = [e for e in entries if e not in outbox]
     index.unlink(missing_ok=True)
     db = open_db(index)
     db.table("meta").insert(
@@ -174,5 +220,10 @@ def _rebuild_index(
     )
     if tables is None or "outbox" not in tables:
         report.lost.append("the alert outbox (alerts not yet sent, and the record of sent ones)")
-    elif dropped:
-        report.lost.append(f"{dropped} damaged outbox entr{'y' if dropped == 1 else 'ies'}")
+    report.lost.extend(
+        "a damaged outbox entry: "
+        + ", ".join(
+            f"{k}={str(e[k])[:40]}" for k in ("page_id", "route", "title", "status") if k in e
+        )
+        for e in dropped
+    )

@@ -132,3 +132,44 @@ def test_a_poll_under_a_clock_a_day_ahead_does_not_stay_latest(
         assert store.latest(PAGE).id == real.outcomes[0].snapshot_id
         alerts = store.alerts()
     assert not any("revert" in a["title"].lower() for a in alerts)
+
+
+def test_fsck_of_a_healthy_directory_finds_nothing(seller: Seller, capsys) -> None:
+    assert seller(capsys, "check", "--no-deliver")[0] == 0
+
+    code, out, _ = seller(capsys, "fsck")
+
+    assert code == 0 and "no problems found" in out
+
+
+def test_a_deleted_page_history_is_rebuilt_from_the_version_records(seller: Seller, capsys) -> None:
+    assert seller(capsys, "check", "--no-deliver")[0] == 0
+    before = seller.snapshots(PAGE)
+    (seller.data / "pages" / PAGE / "versions.json").unlink()
+    (seller.data / "pages" / PAGE / "state.json").write_text("{not json")
+
+    code, out, err = seller(capsys, "history", PAGE)
+    assert code == 1 and "state.json is damaged" in err and "fsck" in err
+
+    code, out, _ = seller(capsys, "fsck", "--repair")
+    assert code == 0 and f"{PAGE}: rebuilt 2 version(s)" in out
+    assert "lost: " in out and "page state" in out
+    assert [s.id for s in seller.snapshots(PAGE)] == [s.id for s in before]
+    assert seller(capsys, "fsck")[0] == 0
+
+
+def test_an_alert_whose_payload_is_gone_is_named_and_repair_removes_it(
+    seller: Seller, capsys
+) -> None:
+    assert seller(capsys, "check", "--no-deliver")[0] == 0
+    (alert,) = seller.alerts(capsys)
+    key = json.loads((seller.data / "index.json").read_text())["outbox"]["1"]["payload_key"]
+    (seller.data / "blobs" / key[:2] / f"{key}.gz").unlink()
+
+    code, out, err = seller(capsys, "alerts")
+    assert code == 1 and "Traceback" not in err and "fsck" in err
+    code, out, _ = seller(capsys, "fsck")
+    assert code == 1 and f"the payload of alert {alert['key'][:12]}" in out
+    code, out, err = seller(capsys, "fsck", "--repair")
+    assert code == 0 and "removed from the outbox" in out, (out, err)
+    assert seller(capsys, "alerts")[0] == 0
