@@ -1,6 +1,8 @@
-"""A damaged data directory: one clear line naming the file and the way out, never a traceback.
+"""The data directory as a seller meets it: damage, repair, and a clock that stepped.
 
-Each story damages a real directory written by `policywatch check` on loopback.
+Damage gives one clear line naming the file and the way out, never a traceback or a
+silent fresh start; each story damages a real directory written by `policywatch check`
+on loopback, then runs `policywatch fsck --repair`.
 """
 
 from __future__ import annotations
