@@ -203,7 +203,7 @@ class Store:
 
     def _check_schema(self) -> int:
         """The store's schema (0: nothing stored yet); refuses what this version cannot read."""
-        if self._index.read() is None or not self._index.read():
+        if not self._index.read():
             self._refuse_lost_index()
             return 0
         schemas = [doc.get("schema", 0) for doc in self._meta]
@@ -238,13 +238,7 @@ class Store:
 
     def _reload_page(self, page_id: str) -> PageFiles:
         """Read the page's files and re-apply our changes not yet on disk."""
-        old = self._pages.get(page_id)
         page = self._pages[page_id] = PageFiles(self.data_dir, page_id)
-        if old is not None and old.versions_dirty and old.rows is not None:
-            raise StoreError(
-                f"{page.folder} was replaced by another writer while our change was unsaved",
-                hint="run the command again",
-            )
         page.state.update(self._state_changes.get(page_id, {}))
         page.log = (page.log + self._logged.get(page_id, []))[-OUTCOME_LOG_SIZE:]
         page.state_dirty = page_id in self._state_changes or page_id in self._logged
