@@ -39,7 +39,7 @@ from policywatch.models import (
 from policywatch.redact import redact_page_url
 from policywatch.render import mark, markdown_escape, render_diff
 
-AlertKind = Literal["change", "unreachable", "recovered", "test"]
+AlertKind = Literal["change", "unreachable", "recovered", "history_lost", "test"]
 BodyFormat = Literal["text", "markdown"]
 
 DEFAULT_CONFIG = "watchlist.yaml"  # CLI defaults: left out of suggested commands
@@ -621,6 +621,25 @@ def recovered_alert(
     return _health_alert("recovered", page, down_since, severity, title, facts, "")
 
 
+def history_lost_alert(
+    page: PageSpec, lost: Snapshot, problem: str, *, severity: Severity = Severity.MAJOR
+) -> Alert:
+    """The stored latest version is unreadable: the new one is a baseline, not a diff.
+
+    Without it a real change would be compared with nothing and never announced.
+    """
+    name = page_name(page)
+    title = f"[unreachable history] {name}: the last stored version is lost; watching anew"
+    facts = [
+        ("Page", name),
+        ("URL", page.url),
+        ("Lost version", f"{lost.id[:12]} (captured {when(lost.captured_at)})"),
+        ("Problem", problem),
+        ("What to do", "compare the page by hand; run `policywatch fsck` on the data directory"),
+    ]
+    return _health_alert("history_lost", page, lost.id, severity, title, facts, "")
+
+
 def _health_alert(
     kind: AlertKind,
     page: PageSpec,
@@ -694,5 +713,6 @@ def outbox_items(
             "sent_at": None,
         }
         for route in routes
-        if route.min_severity <= alert.severity or alert.kind in ("unreachable", "recovered")
+        if route.min_severity <= alert.severity
+        or alert.kind in ("unreachable", "recovered", "history_lost")
     ]

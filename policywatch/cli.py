@@ -116,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     fmt(p)
 
     p = command(
+        "fsck",
+        cmd_fsck,
+        "check the data directory (index, blobs, outbox); --repair rebuilds what it can",
+    )
+    p.add_argument(
+        "--repair", action="store_true", help="rebuild lost indexes and report what is gone"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for another policywatch holding the store (default: 10)",
+    )
+
+    p = command(
         "history", cmd_history, "list the stored versions of a page, and recent failed polls"
     )
     p.add_argument("page", metavar="PAGE_ID")
@@ -302,7 +318,8 @@ def _store(args: argparse.Namespace, *, must_exist: bool = True):
     from policywatch.store import Store
 
     _data_dir(args)
-    if must_exist and not (args.data_dir / "index.json").exists():
+    stored = (args.data_dir / "index.json").exists() or (args.data_dir / "blobs").is_dir()
+    if must_exist and not stored:
         raise UsageError(
             f"no policywatch data in {args.data_dir}",
             hint="run `policywatch check` first, or point -d/--data-dir "
@@ -557,6 +574,23 @@ def cmd_rederive(args: argparse.Namespace) -> int:
         results = [rederive(store, page) for page in pages]
     _emit(present.rederive_text(results))
     return 1 if any(r.reason for r in results) else 0
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from policywatch.store_fsck import fsck
+
+    if not args.data_dir.is_dir():
+        raise UsageError(f"no policywatch data in {args.data_dir}", hint="check -d/--data-dir")
+    report = fsck(args.data_dir, repair=args.repair, wait=args.wait)
+    lines = [f"problem: {p}" for p in report.problems]
+    lines += [f"repaired: {r}" for r in report.repaired]
+    lines += [f"lost: {item}" for item in report.lost]
+    if not report.problems:
+        lines.append(f"{args.data_dir}: no problems found")
+    elif not args.repair:
+        lines.append("run `policywatch fsck --repair` to rebuild what can be rebuilt")
+    _emit("\n".join(lines))
+    return 1 if report.problems and not args.repair else 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -515,7 +515,10 @@ def _record(
     earlier = store.find_by_digest(page.id, snapshot.digest)
     if earlier is not None and earlier.captured_at > snapshot.captured_at:
         earlier = None  # an import older than the history it joins is no revert
-    old_doc = store.document(latest)
+    try:
+        old_doc = store.document(latest)
+    except StoreError as exc:
+        return _rebaseline_lost(config, store, page, snapshot, raw, candidate, latest, exc, now)
     silent = _silent_edit(shown_date or old_doc.metadata.get("last_updated"), candidate.document)
     diff = diff_documents(
         old_doc,
@@ -569,6 +572,31 @@ def _record(
         revert_seen_at=earlier.captured_at if earlier else None,
         silent_edit=silent,
         via=via,
+    )
+
+
+def _rebaseline_lost(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    snapshot: Snapshot,
+    raw: bytes,
+    candidate: _Candidate,
+    latest: Snapshot,
+    problem: StoreError,
+    now: datetime,
+) -> PageOutcome:
+    """The latest stored version cannot be read: keep the new one as a fresh baseline.
+
+    Erroring instead would repeat on every poll and never record the change; the
+    seller is told once that this change could not be compared.
+    """
+    log.warning("page=%s latest version unreadable (%s); re-baselining", page.id, problem.message)
+    alert = alerts.history_lost_alert(page, latest, problem.message)
+    items = alerts.outbox_items(alert, config.routes, iso(now))
+    store.record_snapshot(snapshot, raw, candidate.document, items)
+    return _outcome(
+        page, "new", snapshot_id=snapshot.id, via=candidate.result.via, reason=problem.message
     )
 
 

@@ -1,66 +1,71 @@
 """The data directory: every version of every page, per-page state, and the alert outbox.
 
-Layout of DATA_DIR:
+Layout of DATA_DIR (schema 3):
 
-    index.json              TinyDB tables: snapshots, pages, outcomes, outbox, meta
-    blobs/ab/<sha256>.gz    raw HTML, Document JSON and alert payloads, gzip, named by
-                            the sha256 of the bytes
-    .lock                   flock held by whoever writes (a cron `check`, the `run` daemon)
+    index.json                  TinyDB: meta, pages (the page list), outbox
+    pages/<page>/state.json     TinyDB: page state, outcome log, and the latest version
+    pages/<page>/versions.json  TinyDB: every version of the page, in recorded order
+    blobs/ab/<sha256>.gz        raw HTML, Document JSON, alert payloads and one small
+                                record per version, gzip, named by the sha256 of the bytes
+    .lock                       flock held by whoever writes (a cron `check`, the `run` daemon)
 
-TinyDB rewrites its whole JSON file on every write, so large content lives in
-content-addressed blobs and the index grows by one small entry per change (and per
-alert and route), never per poll: an outbox entry names its payload (the rendered
-email, Slack and text bodies) by blob key, and routes sending the same alert share it.
-Every index write replaces the file atomically (temp file, fsync, rename, fsync of the
-directory): a crash at any moment leaves the previous or the next complete index,
-readers never see a torn one, and blobs are durable before the index names them.
+Each file is a TinyDB file kept in memory and replaced atomically (temp file, fsync,
+rename) only when it changed, so one poll costs the same however long the history:
+an unchanged poll rewrites its page's small state.json and nothing else, and a page's
+versions.json is read only when its history is needed (a change, `history`, a REF).
 
-A snapshot and the alerts it causes are written in one index replacement, so an alert
-is never lost (queued but snapshot missing) nor sent twice (snapshot stored, alert
-missing, and the change not seen again). Unchanged polls, page state and outcomes are
-batched in memory and written by the next write, `flush()`, the end of `lock()` or
-`close()`: one index write per check cycle.
+A return to a version already stored (a revert, a page flapping A→B→A) adds an
+*episode*: a compact entry naming the earlier version it repeats, not a copy of it.
+Versions are ordered by the sequence they were recorded in, never by capture time, so
+a clock that jumped forward for one poll cannot keep a stale version "latest";
+imports are the exception (see `record_snapshot`).
 
-A Store belongs to one thread; separate Stores (in any process) coordinate through the
-lock and by reloading the index whenever another writer has replaced it.
+Write order makes every crash harmless: blobs, then the outbox (index.json), then the
+page's state.json, then versions.json. A crash after the outbox leaves the alert
+queued; the change is seen again next poll and its alert has the same key. state.json
+holds the latest version whole, so versions.json is completed from it if needed.
+Unchanged polls, page state and outcomes are batched in memory and written by the next
+write, `flush()`, the end of `lock()` or `close()`.
+
+Older data directories (schema 1 and 2: one index.json) are migrated on first open,
+after copying index.json to index.json.bak-<schema>.
 """
 
 from __future__ import annotations
 
-import bisect
 import copy
 import difflib
 import fcntl
-import gzip
 import json
-import os
 import re
-import secrets
-import sys
-import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from tinydb import TinyDB
-from tinydb.storages import Storage
-from tinydb.table import Table
-
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.errors import RefError, StoreError, StoreLocked
+from policywatch.errors import RefError, StoreError
 from policywatch.models import Document, Snapshot, sha256_hex
+from policywatch.store_files import (
+    BLOB_KEY,
+    blob_path,
+    damaged,
+    open_db,
+    read_blob,
+    storage_of,
+    write_blob,
+)
+from policywatch.store_lock import command_line, take_lock
+from policywatch.store_page import OUTCOME_LOG_SIZE, PageFiles, Row, snapshot_from
 
-# 2: outbox payloads live in blobs (`payload_key`); schema-1 stores are moved over on
-# their first write, and an older policywatch refuses a schema-2 store.
-SCHEMA_VERSION = 2
-OUTCOME_LOG_SIZE = 50
+# 3: per-page files and episodes; 2: outbox payloads in blobs. Older stores are
+# migrated on open, and an older policywatch refuses a newer store.
+SCHEMA_VERSION = 3
 INDEX_NAME = "index.json"
-LOCK_NAME = ".lock"
+VERSION_RECORD = "policywatch.version"  # marks the blob that lets fsck rebuild a row
 
 REF_FORMS = (
     "a snapshot id or a unique prefix of it (at least 4 characters), `latest`, "
@@ -70,10 +75,8 @@ REF_FORMS = (
 
 _LATEST = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}", re.IGNORECASE)
-_BLOB_KEY = re.compile(r"[0-9a-f]{64}")
 _SHOWN_CANDIDATES = 8
 _OUTBOX_REQUIRED = ("key", "page_id", "route", "severity", "payload")
-_STORED_WIDTH = len("2026-01-01T00:00:00.000000Z")  # clock.iso(): fixed width, sorts as text
 
 Stamp = datetime | str
 
@@ -86,10 +89,10 @@ def new_snapshot_id(page_id: str, digest: str, captured_at: Stamp) -> str:
 
 def document_bytes(doc: Document) -> bytes:
     """The canonical JSON of a Document, so equal documents share one blob."""
-    return _canonical_json(doc.to_dict())
+    return canonical_json(doc.to_dict())
 
 
-def _canonical_json(value: Any) -> bytes:
+def canonical_json(value: Any) -> bytes:
     """One spelling of a JSON value (datetimes as stored times), so equal values share a blob."""
     text = json.dumps(
         value,
@@ -99,6 +102,12 @@ def _canonical_json(value: Any) -> bytes:
         default=lambda o: _stamp(o) if isinstance(o, datetime) else str(o),
     )
     return text.encode("utf-8")
+
+
+def version_record(snap: Snapshot) -> bytes:
+    """What fsck --repair rebuilds a lost index row from: the row, minus what moves."""
+    row = {k: v for k, v in snap.to_dict().items() if k != "last_seen_at"}
+    return canonical_json({"kind": VERSION_RECORD, **row})
 
 
 def _when(value: Stamp) -> datetime:
@@ -132,125 +141,11 @@ def _copy_plain(value: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v if type(v) in _SCALARS else copy.deepcopy(v) for k, v in value.items()}
 
 
-def _without_page_id(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "page_id"}
-
-
-def _later(a: str, b: str) -> bool:
-    """Whether time `a` is after time `b`; stored times compare as strings, others are parsed."""
-    if len(a) == len(b) == _STORED_WIDTH and a[-1] == b[-1] == "Z":
-        return a > b
-    return parse_iso(a) > parse_iso(b)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename over it: readers see the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _damaged(path: Path, why: str) -> StoreError:
-    return StoreError(
-        f"{path} is damaged ({why})",
-        hint=(
-            "restore it from a backup, or move it aside (e.g. rename it to index.json.damaged) "
-            "to start a new history; the stored page contents in blobs/ are not affected"
-        ),
-    )
-
-
-def _file_signature(stat: os.stat_result) -> tuple[int, int, int]:
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
-class _IndexStorage(Storage):
-    """TinyDB storage that keeps the index in memory and replaces the file on `save()`.
-
-    TinyDB writes after every table operation; deferring the file write lets the Store
-    put a snapshot and its alerts into one atomic replacement and batch unchanged polls.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.signature: tuple[int, int, int] | None = None
-        self._data: dict[str, dict[str, Any]] | None = self._load()
-
-    def _load(self) -> dict[str, dict[str, Any]] | None:
-        try:
-            with open(self.path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                raw = handle.read()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StoreError(
-                f"cannot read {self.path}: {exc.strerror}",
-                hint="check the permissions of the data directory (-d/--data-dir)",
-            ) from exc
-        self.signature = _file_signature(stat)
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _damaged(self.path, f"not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-            raise _damaged(self.path, "not a map of TinyDB tables")
-        return data
-
-    def changed_on_disk(self) -> bool:
-        """Whether another writer replaced the file since we read or wrote it."""
-        try:
-            current = _file_signature(os.stat(self.path))
-        except FileNotFoundError:
-            current = None
-        return current != self.signature
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        return self._data
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        self._data = data
-
-    def save(self) -> None:
-        text = json.dumps(self._data or {}, ensure_ascii=False, separators=(",", ":"))
-        _atomic_write(self.path, text.encode("utf-8"))
-        self.signature = _file_signature(os.stat(self.path))
-
-
-@dataclass(slots=True)
-class _Row:
-    """A snapshot in the in-memory per-page index, with its capture time parsed once."""
-
-    when: datetime
-    doc_id: int
-    snap: Snapshot
-
-    @property
-    def order(self) -> tuple[datetime, int]:
-        return (self.when, self.doc_id)
-
-
 class Store:
     """Every stored version, page state and pending alert under one data directory.
 
-    Opening reads the index (StoreError if it is damaged or from a newer policywatch);
-    nothing is created until the first write.
+    Opening reads index.json (StoreError if it is damaged, from a newer policywatch,
+    or gone while stored content remains); nothing is created until the first write.
     """
 
     new_snapshot_id = staticmethod(new_snapshot_id)
@@ -265,11 +160,18 @@ class Store:
             )
         self._lock_file: IO[str] | None = None
         self._lock_depth = 0
-        self._pending: list[Callable[[], Any]] = []  # applied in memory, not yet on disk
-        self._touches: dict[str, str] = {}  # snapshot id -> last seen, not yet on disk
-        self._state_changes: dict[str, dict[str, Any]] = {}  # page id -> fields not on disk
-        self._logged: dict[str, list[dict[str, Any]]] = {}  # page id -> outcomes not on disk
-        self._load()
+        self._pages: dict[str, PageFiles] = {}
+        self._touches: dict[str, dict[str, str]] = {}  # page -> snapshot id -> last seen
+        self._state_changes: dict[str, dict[str, Any]] = {}  # page -> fields not on disk
+        self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
+        self._load_index()
+        if self._schema and self._schema < SCHEMA_VERSION:
+            from policywatch.store_migrate import migrate
+
+            with self.lock():
+                if self._schema < SCHEMA_VERSION:
+                    migrate(self.data_dir, self._schema)
+                    self._load_index()
 
     def __enter__(self) -> Store:
         return self
@@ -280,70 +182,74 @@ class Store:
     def close(self) -> None:
         """Write whatever is batched; the Store is not used afterwards."""
         self.flush()
-        self._db.close()
 
     # ------------------------------------------------------------------ loading
 
-    def _load(self) -> None:
-        """(Re)read the index, rebuild the lookups, and re-apply our unwritten changes."""
-        self._db = TinyDB(self.index_path, storage=_IndexStorage)
-        self._storage: _IndexStorage = self._db.storage  # type: ignore[assignment]
-        self._snapshots = self._db.table("snapshots", cache_size=0)
-        self._pages = self._db.table("pages", cache_size=0)
-        self._outcomes = self._db.table("outcomes", cache_size=0)
-        self._outbox = self._db.table("outbox", cache_size=0)
+    def _load_index(self) -> None:
+        """(Re)read index.json: the schema, the page list and the outbox."""
+        self._db = open_db(self.index_path)
+        self._index = storage_of(self._db)
         self._meta = self._db.table("meta", cache_size=0)
-        self._check_schema()
-        self._rows: dict[str, list[_Row]] = {}
-        self._row_by_id: dict[str, _Row] = {}
+        self._page_list = self._db.table("pages", cache_size=0)
+        self._outbox = self._db.table("outbox", cache_size=0)
+        self._schema = self._check_schema()
         try:
-            for doc in self._snapshots:
-                self._add_row(doc.doc_id, Snapshot.from_dict(doc))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _damaged(self.index_path, f"a snapshot entry is incomplete: {exc}") from None
-        self._outbox_docs = {doc["key"]: doc.doc_id for doc in self._outbox}
-        self._inline_payloads = any("payload" in doc for doc in self._outbox)  # schema 1
-        for op in self._pending:
-            op()
-        self._touches = {s: seen for s, seen in self._touches.items() if self._bump_seen(s, seen)}
-        self._page_docs = {doc["page_id"]: doc.doc_id for doc in self._pages}
-        self._states = {doc["page_id"]: _without_page_id(doc) for doc in self._pages}
-        for page_id, fields in self._state_changes.items():
-            self._states.setdefault(page_id, {}).update(fields)
-        self._outcome_docs = {doc["page_id"]: doc.doc_id for doc in self._outcomes}
-        self._logs = {doc["page_id"]: list(doc["log"]) for doc in self._outcomes}
-        for page_id, entries in self._logged.items():
-            self._log(page_id, entries)
+            self._stored_pages = {doc["page_id"] for doc in self._page_list}
+            self._outbox_docs = {doc["key"]: doc.doc_id for doc in self._outbox}
+        except KeyError as exc:
+            raise damaged(self.index_path, f"an entry has no {exc}") from None
+        if not all(isinstance(doc.get("status"), str) for doc in self._outbox):
+            raise damaged(self.index_path, "an outbox entry has no status")
 
-    def _check_schema(self) -> None:
-        if not self._storage.read():
-            return
-        schema = max((doc.get("schema", 0) for doc in self._meta), default=0)
+    def _check_schema(self) -> int:
+        """The store's schema (0: nothing stored yet); refuses what this version cannot read."""
+        if not self._index.read():
+            self._refuse_lost_index()
+            return 0
+        schemas = [doc.get("schema", 0) for doc in self._meta]
+        if not all(type(s) is int for s in schemas):
+            raise damaged(self.index_path, "its schema marker is not a number")
+        schema = max(schemas, default=0)
         if not schema:
-            raise _damaged(self.index_path, "it has no policywatch schema marker")
+            raise damaged(self.index_path, "it has no policywatch schema marker")
         if schema > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.data_dir} was written by a newer policywatch "
                 f"(store schema {schema}; this version reads up to {SCHEMA_VERSION})",
                 hint="upgrade policywatch, or point -d/--data-dir at another directory",
             )
+        return schema
+
+    def _refuse_lost_index(self) -> None:
+        """Stored content without an index is damage, never a fresh start that loses history."""
+        if any((self.data_dir / "blobs").glob("??/*.gz")):
+            state = "empty" if self.index_path.exists() else "missing"
+            raise StoreError(
+                f"{self.index_path} is {state} but {self.data_dir / 'blobs'} holds stored versions",
+                hint="run `policywatch fsck --repair` to rebuild the index from them",
+            )
+
+    def _page(self, page_id: str) -> PageFiles:
+        """The page's files, read again when another writer replaced them."""
+        page = self._pages.get(page_id)
+        if page is None or (self._lock_depth == 0 and page.changed_on_disk()):
+            page = self._reload_page(page_id)
+        return page
+
+    def _reload_page(self, page_id: str) -> PageFiles:
+        """Read the page's files and re-apply our changes not yet on disk."""
+        page = self._pages[page_id] = PageFiles(self.data_dir, page_id)
+        page.state.update(self._state_changes.get(page_id, {}))
+        page.log = (page.log + self._logged.get(page_id, []))[-OUTCOME_LOG_SIZE:]
+        page.state_dirty = page_id in self._state_changes or page_id in self._logged
+        for snapshot_id, seen in self._touches.get(page_id, {}).items():
+            page.bump_seen(snapshot_id, seen)
+        return page
 
     def _fresh(self) -> None:
-        """Readers without the lock pick up what another process wrote (one stat per call)."""
-        if self._lock_depth == 0 and self._storage.changed_on_disk():
-            self._load()
-
-    def _add_row(self, doc_id: int, snap: Snapshot) -> None:
-        row = _Row(parse_iso(snap.captured_at), doc_id, snap)
-        bisect.insort(self._rows.setdefault(snap.page_id, []), row, key=lambda r: r.order)
-        self._row_by_id[snap.id] = row
-
-    def _bump_seen(self, snapshot_id: str, seen: str) -> bool:
-        row = self._row_by_id.get(snapshot_id)
-        if row is None or not _later(seen, row.snap.last_seen_at):
-            return False
-        row.snap = replace(row.snap, last_seen_at=seen)
-        return True
+        """Readers without the lock pick up what another process wrote to index.json."""
+        if self._lock_depth == 0 and self._index.changed_on_disk():
+            self._load_index()
 
     # ------------------------------------------------------------------ locking and writing
 
@@ -359,7 +265,7 @@ class Store:
         re-applied over whatever another writer stores meanwhile.
         """
         if self._lock_depth == 0:
-            self._acquire(timeout, purpose or _command_line())
+            self._acquire(timeout, purpose or command_line())
         self._lock_depth += 1
         try:
             yield self
@@ -367,7 +273,7 @@ class Store:
             if self._lock_depth == 1:
                 try:
                     if write:
-                        self._save_batched()
+                        self._save()
                 finally:
                     self._lock_depth = 0
                     self._release()
@@ -377,29 +283,15 @@ class Store:
     def _acquire(self, timeout: float, purpose: str) -> None:
         with self._os_errors("create the lock file"):
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            handle = open(self.data_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _read_holder(handle)
-                    handle.close()
-                    raise self._locked_error(holder, timeout) from None
-                time.sleep(0.05)
+        handle = take_lock(self.data_dir, timeout, purpose)
         self._lock_file = handle
         try:
-            handle.seek(0)
-            handle.truncate()
-            holder = {"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}
-            handle.write(json.dumps(holder))
-            handle.flush()
             for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
                 leftover.unlink(missing_ok=True)  # from a writer that died mid-write
-            if self._storage.changed_on_disk():
-                self._load()
+            if self._index.changed_on_disk():
+                self._load_index()
+            for page_id in [p for p, page in self._pages.items() if page.changed_on_disk()]:
+                self._reload_page(page_id)
         except BaseException:
             self._release()
             raise
@@ -409,21 +301,6 @@ class Store:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
-
-    def _locked_error(self, holder: Mapping[str, Any], timeout: float) -> StoreLocked:
-        try:
-            clock = f"since {parse_iso(str(holder['since'])):%H:%M} UTC"
-        except (KeyError, TypeError, ValueError):
-            clock = ""
-        details = ", ".join(
-            part
-            for part in (f"pid {holder.get('pid', '?')}", f"`{holder.get('command', '?')}`", clock)
-            if part
-        )
-        return StoreLocked(
-            f"another policywatch ({details}) is using {self.data_dir}; wait for it or stop it",
-            hint=f"waited {timeout:g}s; the lock is released as soon as that process exits",
-        )
 
     @contextmanager
     def _os_errors(self, action: str) -> Iterator[None]:
@@ -436,116 +313,70 @@ class Store:
                 "or choose another with -d/--data-dir",
             ) from exc
 
-    def _apply(self, op: Callable[[], Any]) -> Any:
-        """Change the in-memory index now; remember the change until it is on disk."""
-        result = op()
-        self._pending.append(op)
-        return result
-
     def _durable(self, op: Callable[[], Any]) -> Any:
-        """Apply a change under the lock and write the index before returning."""
+        """Apply a change under the lock and write the changed files before returning."""
         with self.lock():
-            result = self._apply(op)
+            result = op()
             self._save()
         return result
 
-    def _save(self) -> None:
-        if self._touches:
-            touches = dict(self._touches)
-            self._snapshots.update(
-                lambda doc: doc.__setitem__("last_seen_at", touches[doc["id"]]),
-                doc_ids=[self._row_by_id[s].doc_id for s in touches if s in self._row_by_id],
-            )
-        self._put_per_page(self._pages, self._page_docs, self._state_changes, self._states)
-        logs = {page_id: {"log": log} for page_id, log in self._logs.items()}
-        self._put_per_page(self._outcomes, self._outcome_docs, self._logged, logs)
-        if self._inline_payloads:
-            self._payloads_to_blobs()
+    def _mark_schema(self) -> None:
+        """The first write creates index.json before any blob, so blobs never lack an index."""
         if not len(self._meta):
             self._meta.insert(
                 {"schema": SCHEMA_VERSION, "created_at": iso(utcnow()), "by": __version__}
             )
-        elif max(doc.get("schema", 0) for doc in self._meta) < SCHEMA_VERSION:
-            self._meta.update({"schema": SCHEMA_VERSION, "upgraded_by": __version__})
+            with self._os_errors("write the index"):
+                self._index.save()
+            self._schema = SCHEMA_VERSION
+
+    def _save(self) -> None:
+        """Write the changed files: index.json first, then each changed page's files."""
+        if self._index.dirty or self._dirty_pages():
+            self._mark_schema()
         with self._os_errors("write the index"):
-            self._storage.save()
-        self._pending.clear()
+            if self._index.dirty:
+                self._index.save()
+            for page in self._dirty_pages():
+                page.save()
         self._touches.clear()
         self._state_changes.clear()
         self._logged.clear()
 
-    @staticmethod
-    def _put_per_page(
-        table: Table,
-        doc_ids: dict[str, int],
-        changed: Mapping[str, object],
-        values: Mapping[str, Mapping[str, Any]],
-    ) -> None:
-        """Write the changed pages' entries of a one-entry-per-page table in O(table) steps.
-
-        Whole values are written, not the changes, so writing again after a failed
-        save is harmless. Values are copied one level deep: the store changes its
-        state maps in place but only ever replaces what they hold.
-        """
-        known = [doc_ids[page_id] for page_id in changed if page_id in doc_ids]
-        if known:
-            table.update(lambda doc: doc.update(values[doc["page_id"]]), doc_ids=known)
-        new = [page_id for page_id in changed if page_id not in doc_ids]
-        if new:
-            entries = [{"page_id": p, **values[p]} for p in new]
-            doc_ids.update(zip(new, table.insert_multiple(entries), strict=True))
-
-    def _unsaved(self) -> bool:
-        return bool(self._pending or self._touches or self._state_changes or self._logged)
-
-    def _save_batched(self) -> None:
-        if self._unsaved():
-            self._save()
+    def _dirty_pages(self) -> list[PageFiles]:
+        return [p for p in self._pages.values() if p.state_dirty or p.versions_dirty]
 
     def flush(self) -> None:
-        """Write batched changes (unchanged polls, page state, outcomes) in one index write."""
-        if self._unsaved():
+        """Write batched changes (unchanged polls, page state, outcomes)."""
+        if self._index.dirty or self._dirty_pages():
             with self.lock():
-                self._save_batched()
+                self._save()
 
     # ------------------------------------------------------------------ blobs
 
     def _blob_path(self, key: str) -> Path:
-        if not _BLOB_KEY.fullmatch(key):
-            raise _damaged(self.index_path, f"{key!r} is not a blob key")
-        return self.data_dir / "blobs" / key[:2] / f"{key}.gz"
+        if not BLOB_KEY.fullmatch(key):
+            raise damaged(self.index_path, f"{key!r} is not a blob key")
+        return blob_path(self.data_dir, key)
 
     def put_blob(self, data: bytes) -> str:
         """Store bytes once under their sha256 (skipped when already there); returns the key."""
-        key = sha256_hex(data)
-        path = self._blob_path(key)
-        if not path.exists():
-            with self._os_errors("write a blob"):
-                if not path.parent.is_dir():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    _fsync_dir(path.parent.parent)
-                _atomic_write(path, gzip.compress(data, compresslevel=6, mtime=0))
-        return key
+        with self.lock():
+            self._mark_schema()
+        with self._os_errors("write a blob"):
+            return write_blob(self.data_dir, data)
 
     def get_blob(self, key: str) -> bytes:
         """The bytes stored under `key`, checked against it (StoreError if missing or damaged)."""
-        path = self._blob_path(key)
-        try:
-            data = gzip.decompress(path.read_bytes())
-        except FileNotFoundError:
-            raise StoreError(
-                f"{path} is missing",
-                hint="restore the data directory's blobs/ from a backup",
-            ) from None
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _damaged(path, str(exc)) from None
-        if sha256_hex(data) != key:
-            raise _damaged(path, "its content does not match its name")
-        return data
+        return read_blob(self._blob_path(key), key)
 
     def document(self, snap: Snapshot) -> Document:
         """The extracted sections of a stored version."""
-        return Document.from_dict(json.loads(self.get_blob(snap.doc_key)))
+        data = self.get_blob(snap.doc_key)
+        try:
+            return Document.from_dict(json.loads(data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise damaged(self._blob_path(snap.doc_key), f"not a document: {exc!r}") from None
 
     def raw_html(self, snap: Snapshot) -> bytes:
         """The page bytes as fetched, kept so a better extractor can re-derive sections."""
@@ -556,90 +387,125 @@ class Store:
     def page_ids(self) -> list[str]:
         """Pages with at least one stored snapshot, sorted."""
         self._fresh()
-        return sorted(self._rows)
+        return sorted(self._stored_pages)
 
     def snapshots(self, page_id: str) -> list[Snapshot]:
-        """Every stored version of a page, oldest capture first."""
-        self._fresh()
-        return [row.snap for row in self._rows.get(page_id, ())]
+        """Every stored version of a page, in recorded order (see `record_snapshot`)."""
+        return [row.snap for row in self._page(page_id).versions()]
 
     def latest(self, page_id: str) -> Snapshot | None:
-        self._fresh()
-        rows = self._rows.get(page_id)
-        return rows[-1].snap if rows else None
+        """The version recorded last: by sequence, whatever the clocks said."""
+        return self._page(page_id).latest()
 
     def find_by_digest(self, page_id: str, digest: str) -> Snapshot | None:
         """The earliest version with this content, to recognise a revert."""
-        self._fresh()
-        return next((r.snap for r in self._rows.get(page_id, ()) if r.snap.digest == digest), None)
+        rows = self._page(page_id).versions()
+        return next((r.snap for r in rows if r.snap.digest == digest), None)
 
     def record_snapshot(
         self, snap: Snapshot, raw: bytes, doc: Document, alerts: Sequence[Mapping[str, Any]] = ()
     ) -> Snapshot:
-        """Store a new version and queue its alerts in one index write; returns it as stored.
+        """Store a new version and queue its alerts; returns it as stored.
 
-        The blobs are written first and `raw_key`/`doc_key` filled in from them. Recording
-        the same snapshot id again stores nothing new (alerts are still de-duplicated by key).
+        A fetched version goes after every other (recorded order is what `latest` and
+        `latest~N` count in). An import goes where its capture time puts it, after the
+        last version captured at or before it, so saved copies fill a gap in history
+        and `show PAGE <date>` finds them; an import dated later than everything simply
+        becomes the latest, and the next poll records the live page after it.
+
+        Content already stored for this page becomes an episode naming that version (no
+        second raw copy); new content gets its blobs and a version record written first.
+        Recording the same snapshot id again stores nothing new (alerts are still
+        de-duplicated by key).
         """
         if snap.digest != doc.digest:
             raise ValueError(f"snapshot digest {snap.digest} is not its document's {doc.digest}")
-        stored = replace(
-            snap, raw_key=self.put_blob(raw), doc_key=self.put_blob(document_bytes(doc))
-        )
         entries = self._outbox_entries(alerts)
-
-        def op() -> None:
-            if stored.id not in self._row_by_id:
-                self._add_row(self._snapshots.insert(stored.to_dict()), stored)
+        with self.lock():
+            page = self._page(snap.page_id)
+            page.versions()
+            known = page.by_id.get(snap.id)
+            if known is not None:
+                self._insert_alerts(entries)
+                self._save()
+                return known.snap
+            base = next((r for r in page.versions() if r.snap.digest == snap.digest), None)
+            if base is not None:
+                base_id = base.of or base.snap.id
+                stored = snapshot_from(snap.to_dict(), page.by_id[base_id].snap)
+                row = Row(parse_iso(stored.captured_at), stored, base_id)
+            else:
+                stored = replace(
+                    snap, raw_key=self.put_blob(raw), doc_key=self.put_blob(document_bytes(doc))
+                )
+                self.put_blob(version_record(stored))
+                row = Row(parse_iso(stored.captured_at), stored)
+            at = None
+            if snap.origin == "import":
+                at = sum(1 for r in page.versions() if r.when <= row.when)
             self._insert_alerts(entries)
-
-        self._durable(op)
+            if snap.page_id not in self._stored_pages:
+                self._page_list.insert({"page_id": snap.page_id})
+                self._stored_pages.add(snap.page_id)
+            page.insert(row, at)
+            self._save()
         return stored
 
     def replace_documents(
         self, documents: Sequence[tuple[str, Document]], *, rederived_at: Stamp
     ) -> list[Snapshot]:
-        """Give stored versions a new reading of their raw HTML, all in one index write.
+        """Give stored versions a new reading of their raw HTML, all in one write per page.
 
         For `rederive`, after the extraction rules changed: each version keeps its
         id, capture times and raw HTML, and takes the Document's digest, title,
-        sections and metadata. The Document blobs are written first. Returns the
-        versions as stored; KeyError for an unknown snapshot id.
+        sections and metadata (an episode's go to the version it repeats). The
+        Document blobs are written first. Returns the versions as stored; KeyError
+        for an unknown snapshot id.
         """
         at = _stamp(rederived_at)
-        fields: dict[str, dict[str, Any]] = {}
-        for snapshot_id, doc in documents:
-            if snapshot_id not in self._row_by_id:
-                raise KeyError(f"no snapshot {snapshot_id}")
-            fields[snapshot_id] = {
-                "digest": doc.digest,
-                "doc_key": self.put_blob(document_bytes(doc)),
-                "title": doc.title,
-                "section_digests": {s.label: s.digest for s in doc.sections},
-                "metadata": dict(doc.metadata),
-                "rederived_at": at,
-            }
+        done: list[str] = []
+        with self.lock():
+            for snapshot_id, doc in documents:
+                page = self._page_of(snapshot_id)
+                fields = {
+                    "digest": doc.digest,
+                    "doc_key": self.put_blob(document_bytes(doc)),
+                    "title": doc.title,
+                    "section_digests": {s.label: s.digest for s in doc.sections},
+                    "metadata": dict(doc.metadata),
+                    "rederived_at": at,
+                }
+                row = page.by_id[snapshot_id]
+                base_id = row.of or snapshot_id
+                for other in page.versions():
+                    if other.snap.id == base_id or other.of == base_id:
+                        other.snap = replace(other.snap, **copy.deepcopy(fields))
+                if page.head is not None and page.head.id in page.by_id:
+                    page.head = page.by_id[page.head.id].snap
+                    page.state_dirty = True
+                page.versions_dirty = True
+                done.append(snapshot_id)
+            self._save()
+        return [self._page_of(i).by_id[i].snap for i in done]
 
-        def op() -> list[Snapshot]:
-            rows = [self._row_by_id[i] for i in fields if i in self._row_by_id]
-            for row in rows:
-                row.snap = replace(row.snap, **copy.deepcopy(fields[row.snap.id]))
-            self._snapshots.update(
-                lambda doc: doc.update(copy.deepcopy(fields[doc["id"]])),
-                doc_ids=[row.doc_id for row in rows],
-            )
-            return [row.snap for row in rows]
-
-        return self._durable(op)
+    def _page_of(self, snapshot_id: str) -> PageFiles:
+        for page_id in self.page_ids():
+            page = self._page(page_id)
+            page.versions()
+            if snapshot_id in page.by_id:
+                return page
+        raise KeyError(f"no snapshot {snapshot_id}")
 
     def touch(self, page_id: str, snapshot_id: str, seen_at: Stamp) -> None:
         """An unchanged poll: move the version's last_seen_at forward, written at the next flush."""
-        row = self._row_by_id.get(snapshot_id)
-        if row is None or row.snap.page_id != page_id:
-            raise KeyError(f"no snapshot {snapshot_id} of page {page_id}")
+        page = self._page(page_id)
+        if not (page.head is not None and page.head.id == snapshot_id):
+            page.versions()
+            if snapshot_id not in page.by_id:
+                raise KeyError(f"no snapshot {snapshot_id} of page {page_id}")
         seen = _stamp(seen_at)
-        if self._bump_seen(snapshot_id, seen):
-            self._touches[snapshot_id] = seen
+        if page.bump_seen(snapshot_id, seen):
+            self._touches.setdefault(page_id, {})[snapshot_id] = seen
 
     # ------------------------------------------------------------------ references
 
@@ -647,13 +513,13 @@ class Store:
         """The one snapshot a command-line REF names, or RefError saying what to type instead.
 
         REF is an id prefix (unique within the page), `latest`, `latest~N`, or an ISO
-        date/time meaning the version in force then: the latest captured at or before it.
+        date/time meaning the version in force then: the last recorded of those captured
+        at or before it (a version stamped by a clock that ran ahead is skipped).
         A bare date is that day's start, 00:00 UTC, like a policy "effective January 1":
         `show PAGE 2026-01-01` is what sellers were bound by as the day began, and a
         change first seen during that day shows from `2026-01-02` (or give a time).
         """
-        self._fresh()
-        rows = self._rows.get(page_id)
+        rows = self._page(page_id).versions()
         if not rows:
             raise self._unknown_page(page_id)
         text = ref.strip()
@@ -665,16 +531,17 @@ class Store:
             when = parse_iso(text)
         except ValueError:
             raise RefError(f"cannot read {ref!r} as a snapshot reference", hint=REF_FORMS) from None
-        index = bisect.bisect_right(rows, when, key=lambda r: r.when) - 1
-        if index < 0:
+        in_force = [row for row in rows if row.when <= when]
+        if not in_force:
+            first = min(row.when for row in rows)
             raise RefError(
                 f"nothing of {page_id} was stored as of {text}",
-                hint=f"its first snapshot was captured {iso(rows[0].when, 'seconds')}; "
+                hint=f"its first snapshot was captured {iso(first, 'seconds')}; "
                 "give that time or later",
             )
-        return rows[index].snap
+        return in_force[-1].snap
 
-    def _latest_minus(self, page_id: str, rows: list[_Row], back: int) -> Snapshot:
+    def _latest_minus(self, page_id: str, rows: list[Row], back: int) -> Snapshot:
         if back >= len(rows):
             raise RefError(
                 f"{page_id} has {len(rows)} snapshot{'s' if len(rows) != 1 else ''}, "
@@ -684,7 +551,7 @@ class Store:
             )
         return rows[-1 - back].snap
 
-    def _by_prefix(self, page_id: str, rows: list[_Row], prefix: str) -> Snapshot:
+    def _by_prefix(self, page_id: str, rows: list[Row], prefix: str) -> Snapshot:
         matches = [row for row in rows if row.snap.id.startswith(prefix)]
         if len(matches) == 1:
             return matches[0].snap
@@ -694,7 +561,10 @@ class Store:
                 hint="type more of the id: " + _candidates(matches),
             )
         elsewhere = sorted(
-            {r.snap.page_id for r in self._row_by_id.values() if r.snap.id.startswith(prefix)}
+            other
+            for other in self.page_ids()
+            if other != page_id
+            and any(r.snap.id.startswith(prefix) for r in self._page(other).versions())
         )
         if elsewhere:
             raise RefError(
@@ -709,7 +579,7 @@ class Store:
         raise RefError(f"no snapshot of {page_id} has an id starting with {prefix!r}", hint=hint)
 
     def _unknown_page(self, page_id: str) -> RefError:
-        known = sorted(self._rows)
+        known = self.page_ids()
         last = self.outcomes(page_id)[-1:]
         if last:
             why = f"; its last check was {last[0].get('status')}: {last[0].get('reason')}"
@@ -735,33 +605,32 @@ class Store:
 
     # ------------------------------------------------------------------ page state and outcomes
 
-    # Every poll reads and sets these, so they live in plain dicts (`_states`, `_logs`)
-    # and reach the TinyDB tables only when the index is written.
+    # Every poll reads and sets these; they live in the page's state.json, written at
+    # the next flush.
 
     def page_state(self, page_id: str) -> dict[str, Any]:
         """What the pipeline remembers about a page (etag, failures, fetch path ...)."""
-        self._fresh()
-        return _copy_plain(self._states.get(page_id, {}))
+        return _copy_plain(self._page(page_id).state)
 
     def set_page_state(self, page_id: str, **fields: Any) -> None:
         """Merge fields into the page's state; batched until the next write."""
         values = _plain(fields)
-        self._states.setdefault(page_id, {}).update(values)
+        page = self._page(page_id)
+        page.state.update(values)
+        page.state_dirty = True
         self._state_changes.setdefault(page_id, {}).update(values)
 
     def record_outcome(self, page_id: str, outcome: Mapping[str, Any]) -> None:
         """Log a poll's outcome ({at, status, reason, http_status}); the last 50 are kept."""
         entry = _plain(dict(outcome))
-        self._log(page_id, [entry])
+        page = self._page(page_id)
+        page.log = [*page.log, entry][-OUTCOME_LOG_SIZE:]
+        page.state_dirty = True
         self._logged.setdefault(page_id, []).append(entry)
-
-    def _log(self, page_id: str, entries: list[dict[str, Any]]) -> None:
-        self._logs[page_id] = [*self._logs.get(page_id, ()), *entries][-OUTCOME_LOG_SIZE:]
 
     def outcomes(self, page_id: str) -> list[dict[str, Any]]:
         """The page's recent poll outcomes, oldest first."""
-        self._fresh()
-        return [_copy_plain(entry) for entry in self._logs.get(page_id, ())]
+        return [_copy_plain(entry) for entry in self._page(page_id).log]
 
     # ------------------------------------------------------------------ outbox
 
@@ -801,16 +670,8 @@ class Store:
     def _payload_to_blob(self, entry: dict[str, Any], payload: Any) -> dict[str, Any]:
         title = payload.get("title") if isinstance(payload, Mapping) else None
         entry.setdefault("title", str(title or ""))
-        entry["payload_key"] = self.put_blob(_canonical_json(payload))
+        entry["payload_key"] = self.put_blob(canonical_json(payload))
         return entry
-
-    def _payloads_to_blobs(self) -> None:
-        """Move the payloads an older policywatch kept in the index into blobs, once."""
-        self._outbox.update(
-            lambda doc: self._payload_to_blob(doc, doc.pop("payload")),
-            doc_ids=[doc.doc_id for doc in self._outbox if "payload" in doc],
-        )
-        self._inline_payloads = False
 
     def _insert_alerts(self, entries: list[dict[str, Any]]) -> int:
         added = 0
@@ -837,10 +698,9 @@ class Store:
     def _with_payload(self, doc: Mapping[str, Any], blobs: dict[str, bytes]) -> dict[str, Any]:
         entry = copy.deepcopy(dict(doc))
         key = entry.pop("payload_key", None)
-        if key is not None:  # else a schema-1 entry, payload inline, until the next write
-            if key not in blobs:
-                blobs[key] = self.get_blob(key)
-            entry["payload"] = json.loads(blobs[key])
+        if key not in blobs:
+            blobs[key] = self.get_blob(str(key))
+        entry["payload"] = json.loads(blobs[key])
         return entry
 
     def pending_alerts(self, now: Stamp) -> list[dict[str, Any]]:
@@ -908,26 +768,7 @@ class Store:
         self._outbox.update(change, doc_ids=[doc_id])
 
 
-def _candidates(rows: Sequence[_Row]) -> str:
+def _candidates(rows: Sequence[Row]) -> str:
     shown = [f"{r.snap.id[:12]} ({iso(r.when, 'seconds')})" for r in rows[:_SHOWN_CANDIDATES]]
     more = len(rows) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _read_holder(handle: IO[str]) -> dict[str, Any]:
-    """Who holds the lock, as its holder wrote it (empty if it has not written yet)."""
-    try:
-        handle.seek(0)
-        holder = json.loads(handle.read() or "{}")
-    except (OSError, ValueError):
-        return {}
-    return holder if isinstance(holder, dict) else {}
-
-
-def _command_line() -> str:
-    """How this process was started, for the lock file; URLs are left out (they hold secrets)."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    if name in ("__main__.py", "policywatch"):
-        name = "policywatch"
-    words = [name, *("<url>" if "://" in arg else arg for arg in sys.argv[1:])]
-    return " ".join(words)[:120]

@@ -9,8 +9,10 @@ import gzip
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import time
+from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 from pathlib import Path
@@ -136,15 +138,70 @@ def test_unchanged_polls_add_no_snapshot_and_only_move_last_seen(tmp_path: Path)
     assert again.last_seen_at == iso(T0 + timedelta(hours=6))
 
 
-def test_a_check_cycle_writes_the_index_once_per_change_and_once_at_the_end(
+def test_a_page_flapping_between_two_versions_adds_a_small_entry_per_flip_not_a_copy(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    a, b = "You may not ask buyers for reviews.", "You may ask buyers for reviews once."
+    flips = [record(store, a if n % 2 == 0 else b, day(n / 2880)) for n in range(2, 102)]
+    versions = tmp_path / "pages" / PAGE / "versions.json"
+    blobs = len(list((tmp_path / "blobs").rglob("*.gz")))
+    size = versions.stat().st_size
+    more = [record(store, a if n % 2 == 0 else b, day(n / 2880)) for n in range(102, 202)]
+
+    assert (versions.stat().st_size - size) / 100 < 400  # bytes per flip
+    assert len(list((tmp_path / "blobs").rglob("*.gz"))) == blobs  # no raw copy per flip
+    reopened = Store(tmp_path)
+    history = reopened.snapshots(PAGE)
+    assert [s.id for s in history] == [s.id for s in flips + more]
+    assert reopened.latest(PAGE) == more[-1] and reopened.resolve(PAGE, "latest~1") == more[-2]
+    assert reopened.find_by_digest(PAGE, more[-1].digest) == flips[1]
+    assert reopened.document(more[-1]) == conduct(b)
+    assert reopened.resolve(PAGE, more[-3].id[:12]).captured_at == more[-3].captured_at
+
+
+def test_latest_is_the_version_recorded_last_whatever_its_clock_said(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    record(store, "You may contact buyers about their order.", day(0))
+    ahead = record(store, "You may not contact buyers for marketing.", day(1))  # clock ran ahead
+    real = record(store, "You may not send unsolicited messages.", day(0.01))
+
+    reopened = Store(tmp_path)
+    assert reopened.latest(PAGE) == real
+    assert reopened.resolve(PAGE, "latest~1") == ahead
+    assert reopened.resolve(PAGE, iso(T0 + timedelta(hours=1))) == real
+
+
+def test_an_import_joins_history_at_its_date_and_a_future_one_is_superseded_by_the_next_poll(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    live = record(store, "You may contact buyers about their order.", day(10))
+    doc = conduct("Older wording, saved by the seller.")
+    old = store.record_snapshot(
+        replace(snapshot_of(doc, day(2)), origin="import"), page_html("old"), doc
+    )
+    assert store.snapshots(PAGE) == [old, live] and store.latest(PAGE) == live
+    doc = conduct("Wording dated 2062 by mistake.")
+    future = store.record_snapshot(
+        replace(snapshot_of(doc, "2062-01-01T00:00:00.000000Z"), origin="import"),
+        page_html("future"),
+        doc,
+    )
+    assert store.latest(PAGE) == future
+    polled = record(store, "You may not contact buyers for marketing.", day(11))
+    assert Store(tmp_path).latest(PAGE) == polled
+    assert Store(tmp_path).snapshots(PAGE) == [old, live, future, polled]
+
+
+def test_a_check_cycle_writes_only_the_files_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index_writes: list[str] = []
     real_replace = os.replace
 
     def counting_replace(src: str, dst: str) -> None:
-        if Path(dst).name == "index.json":
-            index_writes.append(str(dst))
+        index_writes.append(str(Path(dst).relative_to(tmp_path)))
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", counting_replace)
@@ -157,10 +214,14 @@ def test_a_check_cycle_writes_the_index_once_per_change_and_once_at_the_end(
             store.touch(PAGE, baseline.id, T0 + timedelta(hours=hour))
             store.set_page_state(PAGE, etag=f'"{hour}"', consecutive_failures=0)
             store.record_outcome(PAGE, {"at": T0, "status": "blocked", "reason": "captcha"})
+        index_writes.clear()  # (blobs)
         changed = record(store, "You may not ask for reviews.", day(1), alert=True)
-        assert len(index_writes) == 1  # the new version and its alert: one atomic step
+        files = [w for w in index_writes if not w.startswith("blobs")]
+        # The alert first, then the version: each file once.
+        assert files == ["index.json", f"pages/{PAGE}/state.json", f"pages/{PAGE}/versions.json"]
+        index_writes.clear()
         store.set_page_state(PAGE, etag='"4"')
-    assert len(index_writes) == 2  # the rest of the cycle: one write at the end
+    assert index_writes == [f"pages/{PAGE}/state.json"]  # the rest of the cycle: one write
 
     reopened = Store(tmp_path)
     assert [a["payload"]["snapshot"] for a in reopened.pending_alerts(utcnow())] == [changed.id]
@@ -425,36 +486,72 @@ def test_months_of_alerts_keep_the_index_small_and_every_payload_readable(
     assert sent[-1]["payload"] == rendered_alert(snap, "slack", 149)["payload"]
     assert sent[-1]["payload"]["title"] == "Seller Code of Conduct changed (149)"
     assert sent[-1]["status"] == "sent" and sent[-1]["route"] == "slack"
-    assert len(list((tmp_path / "blobs").rglob("*.gz"))) == 2 + 150  # routes share a payload
+    # raw, document and record of the version; routes share a payload
+    assert len(list((tmp_path / "blobs").rglob("*.gz"))) == 3 + 150
 
 
-def test_an_outbox_from_the_previous_store_format_moves_its_payloads_out_on_the_next_write(
+OLD_STORE = Path(__file__).parent / "fixtures" / "store-schema2"
+
+
+def old_store(tmp_path: Path) -> Path:
+    """A copy of a data directory written by the schema-2 store (one index.json)."""
+    data = tmp_path / "old"
+    shutil.copytree(OLD_STORE, data)
+    return data
+
+
+def test_an_old_data_directory_is_migrated_on_first_open_keeping_every_version(
     tmp_path: Path,
 ) -> None:
-    store = Store(tmp_path)
-    snap = record(store, "You may not ask buyers for reviews.", day(0))
-    store.enqueue_alerts([rendered_alert(snap, "email", 1), rendered_alert(snap, "slack", 1)])
-    index = tmp_path / "index.json"
-    data = json.loads(index.read_text())
-    for entry in data["outbox"].values():  # as schema 1 wrote them: the payload inline
-        entry["payload"] = json.loads(Store(tmp_path).get_blob(entry.pop("payload_key")))
+    data = old_store(tmp_path)
+    before = json.loads((data / "index.json").read_text())
+    versions = sorted(before["snapshots"].values(), key=lambda v: v["captured_at"])
+
+    store = Store(data)
+
+    assert (data / "index.json.bak-2").read_text() == json.dumps(before, separators=(",", ":"))
+    for page_id in ("seller-code-of-conduct", "fair-pricing"):
+        old = [v for v in versions if v["page_id"] == page_id]
+        assert [s.to_dict() for s in store.snapshots(page_id)] == old
+        assert store.latest(page_id).to_dict() == old[-1]
+        assert store.document(store.latest(page_id)).digest == old[-1]["digest"]
+    for entry in before["pages"].values():
+        assert store.page_state(entry["page_id"]) == {
+            k: v for k, v in entry.items() if k != "page_id"
+        }
+    for entry in before["outcomes"].values():
+        assert store.outcomes(entry["page_id"]) == entry["log"]
+    old_outbox = sorted(before["outbox"].values(), key=lambda e: e["key"])
+    kept = sorted(store.alerts(), key=lambda e: e["key"])
+    assert [{**e, "payload": None} for e in kept] == [
+        {**{k: v for k, v in e.items() if k != "payload_key"}, "payload": None} for e in old_outbox
+    ]
+    assert [e["status"] for e in kept].count("sent") == 1
+    assert json.loads((data / "index.json").read_text())["meta"]["1"]["schema"] == 3
+
+
+def test_an_outbox_from_the_first_store_format_moves_its_payloads_out_on_migration(
+    tmp_path: Path,
+) -> None:
+    data = old_store(tmp_path)
+    index = data / "index.json"
+    old = json.loads(index.read_text())
+    payloads = {}
+    for entry in old["outbox"].values():  # as schema 1 wrote them: the payload inline
+        key = entry.pop("payload_key")
+        entry["payload"] = payloads[entry["key"]] = json.loads(
+            gzip.decompress((data / "blobs" / key[:2] / f"{key}.gz").read_bytes())
+        )
         del entry["title"]
-    data["meta"]["1"]["schema"] = 1
-    index.write_text(json.dumps(data))
-    expected = rendered_alert(snap, "email", 1)["payload"]
+    old["meta"]["1"]["schema"] = 1
+    index.write_text(json.dumps(old))
 
-    old = Store(tmp_path)
-    assert [a["payload"] for a in old.pending_alerts(utcnow())] == [expected, expected]
-    old.mark_sent(f"{PAGE}:1:email", utcnow())
+    store = Store(data)
 
+    assert {a["key"]: a["payload"] for a in store.alerts()} == payloads
     moved = json.loads(index.read_text())
-    kept = {"key", "page_id", "route", "severity", "title", "payload_key", "created_at"}
-    kept |= {"status", "attempts", "next_attempt_at", "last_error", "sent_at"}
-    assert [set(entry) for entry in moved["outbox"].values()] == [kept, kept]
-    assert moved["meta"]["1"]["schema"] == 2
-    reopened = Store(tmp_path)
-    assert [a["payload"] for a in reopened.alerts()] == [expected, expected]
-    assert [a["status"] for a in reopened.alerts()] == ["sent", "pending"]
+    assert all("payload" not in e and "payload_key" in e for e in moved["outbox"].values())
+    assert (data / "index.json.bak-1").exists()
 
 
 def test_deliveries_move_alerts_between_pending_sent_and_failed(tmp_path: Path) -> None:
@@ -547,12 +644,12 @@ def test_batched_state_and_outcomes_join_what_another_writer_stored_meanwhile(
 def test_a_damaged_index_names_the_file_and_the_way_out(tmp_path: Path) -> None:
     record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
     index = tmp_path / "index.json"
-    index.write_text(index.read_text()[:200])
+    index.write_text(index.read_text()[:20])
 
     with pytest.raises(StoreError) as caught:
         Store(tmp_path)
     assert str(index) in caught.value.message
-    assert "move it aside" in caught.value.hint
+    assert "fsck --repair" in caught.value.hint
 
 
 def test_a_store_from_a_newer_policywatch_is_refused(tmp_path: Path) -> None:
