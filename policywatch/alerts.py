@@ -248,8 +248,17 @@ def when(stamp: str) -> str:
         return stamp
 
 
+# Characters that would end a Markdown link or a Slack `<url|label>` early: a page's own
+# href must not carry a label or a mention of its own into a chat message.
+_URL_BREAKERS = {c: f"%{ord(c):02X}" for c in " ()<>|"}
+
+
+def _md_url(url: str) -> str:
+    return "".join(_URL_BREAKERS.get(c, c) for c in url)
+
+
 def _md_link(label: str, url: str) -> str:
-    return f"[{markdown_escape(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
+    return f"[{markdown_escape(label)}]({_md_url(url)})"
 
 
 # --------------------------------------------------------------------------- change alerts
@@ -445,7 +454,7 @@ def _md_item(item: _Item) -> str:
             markdown_escape,
             chat=True,
         )
-        lines += [f"{what.capitalize()}: <{url}>" for what, url in _links(change)]
+        lines += [f"{what.capitalize()}: <{_md_url(url)}>" for what, url in _links(change)]
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ from policywatch.alerts import Alert, probe_alert
 from policywatch.clock import iso, utcnow
 from policywatch.errors import UsageError
 from policywatch.models import Route, Severity
+from policywatch.render import markdown_escape
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,14 @@ def _guard_library_logs(url: str) -> None:
             logger.addFilter(logs.RedactFilter())
 
 
+def _title(alert: Alert, target: _Target) -> str:
+    """The title as a chat channel may show it: page words in it (a section name, the page's
+    own title) must not ping or link. Slack shows attachment titles as plain text."""
+    if target.body_format != apprise.NotifyFormat.MARKDOWN:
+        return alert.title
+    return markdown_escape(alert.title, syntax="slack" not in target.protocols)
+
+
 def _body(alert: Alert, target: _Target) -> str:
     if target.body_format == apprise.NotifyFormat.HTML:
         return alert.html
@@ -223,7 +232,7 @@ def _body(alert: Alert, target: _Target) -> str:
     if target.limit is None:
         return alert.markdown if fmt == "markdown" else alert.text
     # Some channels (Discord, Telegram) put the title inside the same length budget.
-    body = alert.fit(fmt, target.limit - len(alert.title) - 2)
+    body = alert.fit(fmt, target.limit - len(_title(alert, target)) - 2)
     if "slack" in target.protocols:
         body = _SLACK_STRIKE.sub("~", body)  # Slack strikes with one tilde, not two
     return body
@@ -314,7 +323,7 @@ def send(
                 ok = bool(
                     target.apprise.notify(
                         body=_body(alert, target),
-                        title=alert.title,
+                        title=_title(alert, target),
                         body_format=target.body_format,
                         notify_type=_notify_type(alert),
                     )

@@ -9,7 +9,9 @@ Slack and Discord are third-party hosts, so only they are intercepted, with
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import os
 import shlex
 import signal
@@ -253,7 +255,7 @@ def test_a_new_unsolicited_sentence_alerts_critical_on_every_route(
 
     (discord,) = posted(chat, "discord.com")
     content = discord["content"]
-    assert content.startswith(CRITICAL_TITLE)
+    assert content.startswith(CRITICAL_TITLE.replace("[critical]", "\\[critical\\]"))
     assert f"**{TITLE} \\> Communications**" in content
     assert "about \\<promotions\\> & coupons." in content
     assert f"full diff: `{command}`" in content
@@ -592,3 +594,37 @@ def test_notify_test_reports_every_route_or_one_and_names_routes_for_a_typo(
     assert typo.code == 2
     assert "no notify route named 'hok'" in typo.err
     assert "routes in the watchlist: email, hook, slack, discord" in typo.err
+
+
+# --------------------------------------------------------------------------- page text in chat
+
+PINGS = (
+    "<!channel> <!here> <!everyone> <!subteam^S0TEAM> @all @room @channel @here @everyone "
+    "<@UABCDEF> <@&moderators> <#CGENERAL> <https://evil.example/login|Verify your Seller account>"
+)
+# The sigil or link syntax directly followed by what it names: a ping or a link in some chat.
+RAW_PING = re.compile(
+    r"[!@#](?:channel|here|everyone|subteam|all|room|UABCDEF|&moderators|CGENERAL)"
+    r"|https?://evil\.example/login\\?\|"
+)
+
+
+def test_mentions_and_chat_links_in_page_text_reach_slack_and_discord_inert(seller, site, chat):
+    seller.watch(*CHAT_ROUTES)
+    seller.check()
+    notice = html.escape(f"Notice to {PINGS}")
+    site.route(
+        "/conduct",
+        A.replace(
+            "<h2>Customer information</h2>",
+            f"<h2>{notice}</h2><p>Read this, {html.escape(PINGS)}.</p>"
+            "<h2>Customer information</h2>",
+        ),
+    )
+    seller.check()
+    (slack,) = posted(chat, "hooks.slack.com")
+    (discord,) = posted(chat, "discord.com")
+    sent = [slack["attachments"][0]["title"], slack["attachments"][0]["text"], discord["content"]]
+    for text in sent:
+        assert "Notice to" in text and "Verify your Seller account" in text  # still readable
+        assert RAW_PING.findall(text) == []
