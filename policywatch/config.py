@@ -77,7 +77,7 @@ PAGE_KEYS = (
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
 PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity")
 RULE_KEYS = (*PAGE_RULE_KEYS, "pages")  # a global rule may be limited to some pages
-ROUTE_KEYS = ("url", "name", "min_severity", "optional")
+ROUTE_KEYS = ("url", "name", "min_severity", "optional", "timeout")
 FETCH_MODES = ("auto", "http", "browser")
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -776,7 +776,8 @@ def _parse_route(node: _Node, at: _At, env: Mapping[str, str]) -> Route | None:
             + (f"; it takes values from {', '.join(used)}: check them" if used else ""),
         )
     floor = _read(entries, at, "min_severity", _severity, default=Severity.MINOR)
-    return Route(url=url, name=name, min_severity=floor)
+    timeout = _read(entries, at, "timeout", _duration, default=Route.timeout)
+    return Route(url=url, name=name, min_severity=floor, timeout=timeout)
 
 
 def _parse_routes(node: _Node | None, at: _At, env: Mapping[str, str]) -> tuple[Route, ...]:

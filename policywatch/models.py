@@ -357,6 +357,9 @@ class Route:
     url: str  # after ${ENV} expansion; may contain secrets, never log it raw
     name: str
     min_severity: Severity = Severity.MINOR
+    # Seconds to wait for the receiver's answer. Real webhooks (a Zap, a Lambda cold
+    # start) take many seconds; giving up early makes a delivered alert look failed.
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)

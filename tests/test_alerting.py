@@ -423,7 +423,7 @@ class StallingReceiver(HttpReceiver):
         self.httpd.handle_error = lambda request, address: None  # the client is dead: no reply
 
 
-def test_a_check_killed_while_a_webhook_hangs_delivers_again_with_the_same_key(
+def test_a_check_killed_while_a_webhook_hangs_delivers_again_flagged_as_possibly_twice(
     seller, site, mailbox
 ):
     """What SIGKILL in the middle of a send guarantees: at least once, never silently lost.
@@ -431,7 +431,7 @@ def test_a_check_killed_while_a_webhook_hangs_delivers_again_with_the_same_key(
     The email went out and was marked sent before the kill: it is never repeated.
     The webhook had the post but had not answered: policywatch cannot know it
     arrived, so the next run sends it again, with the same Idempotency-Key header
-    and the same words, for the receiver to drop the repeat.
+    and the same words, for the receiver to drop the repeat; `alerts` says so.
     """
     hook = StallingReceiver().start()
     try:
@@ -463,9 +463,53 @@ def test_a_check_killed_while_a_webhook_hangs_delivers_again_with_the_same_key(
         first, again = hook.posts
         assert first["json"] == again["json"] and first["json"]["title"] == CRITICAL_TITLE
         assert hook.keys == [by_route["hook"]["key"]] * 2
-        assert [e["status"] for e in seller.alerts()] == ["sent", "sent"]
+        listed = seller.alerts()
+        assert [e["status"] for e in listed] == ["sent", "sent"]
+        assert [e["possibly_delivered_twice"] for e in listed] == [False, True]
+        email_line, hook_line = seller("alerts").out.splitlines()
+        assert "possibly delivered twice" in hook_line
+        assert "possibly delivered twice" not in email_line
     finally:
         hook.stop()
+
+
+def test_a_slow_webhook_gets_one_delivery_per_run_and_the_repeat_is_flagged(
+    seller, site, wall_clock
+):
+    """A receiver that answers after the route's timeout may well have the alert.
+
+    So the run does not try again (apprise's own 4 s used to cut it off, and three
+    quick retries made 7 deliveries over 3 runs): the next run sends it once more
+    with the same Idempotency-Key, and `alerts` shows it may have arrived twice.
+    """
+    slow = StallingReceiver()
+    slow.release.set()  # it answers, only late
+    slow.delay = 3.0
+    slow.start()
+    try:
+        seller.watch(hook_route(slow, timeout="1s"))
+        seller.check()
+        site.route("/conduct", B)
+        first = seller.check()
+        assert "alerts: 0 sent, 1 failed, 1 pending" in first.out
+        assert len(slow.posts) == 1
+        (entry,) = seller.alerts("--pending")
+        assert "no answer within 1s (the alert may have arrived)" in entry["last_error"]
+        wall_clock.advance(hours=1)
+        seller.check()
+        assert len(slow.posts) == 2
+        slow.delay = 0
+        wall_clock.advance(hours=1)
+        assert "alerts: 1 sent, 0 failed, 0 pending" in seller.check().out
+        wall_clock.advance(hours=1)
+        seller.check()
+        assert len(slow.posts) == 3  # one per run, never a burst within one
+        assert slow.keys == [entry["key"]] * 3
+        (sent,) = seller.alerts()
+        assert (sent["status"], sent["possibly_delivered_twice"]) == ("sent", True)
+        assert "possibly delivered twice" in seller("alerts").out
+    finally:
+        slow.stop()
 
 
 def test_a_page_that_keeps_failing_raises_one_unreachable_alert_and_one_recovered(

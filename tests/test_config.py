@@ -361,6 +361,9 @@ BAD = [
     ),
     pytest.param(page("a", "https://example.com/a") + "notify:\n  - nosuch://host/x\n", 5,
                  "notify[0]", "apprise cannot use", id="unknown-notify-scheme"),
+    pytest.param(page("a", "https://example.com/a") + "notify:\n  - url: json://localhost/a\n"
+                 "    timeout: soon\n", 6, "notify[0].timeout", "not a duration",
+                 id="bad-route-timeout"),
     pytest.param("", 1, None, "is empty", id="empty-file"),
 ]  # fmt: skip
 
@@ -432,6 +435,17 @@ def test_route_names_are_stable_readable_and_free_of_secrets(tmp_path):
     assert config.routes[1].url == env["HOOK"]
     assert config.routes[4].min_severity is Severity.MAJOR
     assert not any("pa55word" in n or "t0ken" in n or "4242" in n for n in names)
+
+
+def test_a_route_waits_long_enough_for_a_real_webhook_unless_the_seller_says_otherwise(tmp_path):
+    config = load(
+        tmp_path,
+        page("a", "https://example.com/a")
+        + "notify:\n  - json://localhost:8080/a\n"
+        + "  - {url: 'json://localhost:8080/b', timeout: 45s}\n",
+    )
+    assert config.routes[0].timeout >= 20  # apprise's own 4 s cuts off slow receivers
+    assert config.routes[1].timeout == 45
 
 
 def test_an_optional_route_skips_quietly_only_while_its_variables_are_missing(tmp_path, caplog):
