@@ -36,9 +36,11 @@ log = logging.getLogger(__name__)
 
 Status = Literal["new", "unchanged", "changed", "blocked", "error"]
 
-# A fetch that keeps fewer than this share of the previous sections is re-fetched
+# A fetch that drops this share of the words (or any whole section) is fetched again
 # before it is believed: half a page vanishing is more often a glitch than a policy.
-LOST_SECTIONS_RATIO = 0.5
+LOST_WORDS_SHARE = 0.25
+# How an outcome says a drastic change was not confirmed by the second fetch.
+UNCONFIRMED = "unconfirmed change"
 
 # Prefix of the reason given when the configured selector matched nothing.
 NO_SELECTOR_MATCH = "policy not found"
@@ -289,8 +291,12 @@ class _Run:
             status = "error" if result.status == "error" else "blocked"
             reason = candidate or f"fetch {result.status}"
             return _failed(config, store, page, status, reason, now, result.via)
-        if latest is not None and _lost_most_sections(latest, candidate.document):
-            log.warning("page=%s lost most sections at once; re-fetching to confirm", page.id)
+        if (
+            latest is not None
+            and latest.digest != candidate.document.digest
+            and _drastic(store, latest, candidate.document)
+        ):
+            log.info("page=%s lost sections or much wording; fetching again to confirm", page.id)
             second = self._second_look(page, candidate, latest)
             if isinstance(second, str):
                 return _failed(config, store, page, "blocked", second, now, result.via)
@@ -313,19 +319,24 @@ class _Run:
     def _second_look(
         self, page: PageSpec, candidate: _Candidate, latest: Snapshot
     ) -> _Candidate | str:
-        """Fetch a page that lost most sections again, before believing either fetch.
+        """Fetch again a page that seems to have lost sections or much of its wording.
 
-        The same loss again confirms it; a page back to normal (unchanged, or an
-        ordinary edit) replaces the glitch; anything else is no version at all.
+        Half-rendered pages and flaky CDNs lose sections for one request; only a
+        change seen twice is real. The same content again confirms it; the version
+        we hold means the first fetch was a glitch; anything else records nothing
+        and the next poll decides.
         """
         fetch = self.fetcher.fetch if candidate.result.via == "http" else self.browsers.fetch
         again = _accept(page, fetch(page))
-        if isinstance(again, _Candidate) and (
-            again.document.digest == candidate.document.digest
-            or not _lost_most_sections(latest, again.document)
+        if isinstance(again, _Candidate) and again.document.digest in (
+            candidate.document.digest,
+            latest.digest,
         ):
             return again
-        return "page lost most of its sections and a second fetch did not confirm it"
+        return (
+            f"{UNCONFIRMED}: the page lost sections or much of its wording and a second "
+            "fetch did not show the same; nothing recorded, the next poll decides"
+        )
 
 
 def _unchanged(
@@ -397,9 +408,20 @@ def _substantive_sections(diff: DiffResult) -> int:
     )
 
 
-def _lost_most_sections(latest: Snapshot, document: Document) -> bool:
-    before = len(latest.section_digests)
-    return before >= 4 and len(document.sections) < before * LOST_SECTIONS_RATIO
+def _drastic(store: Store, latest: Snapshot, document: Document) -> bool:
+    """Whether a new reading removes whole sections or a large share of the words.
+
+    That is what a half-rendered or truncated fetch looks like, so it must be
+    seen twice before it becomes a version (and two false alerts).
+    """
+    if set(latest.section_digests) - {s.label for s in document.sections}:
+        return True
+    before = _words(store.document(latest))
+    return before > 0 and _words(document) < before * (1 - LOST_WORDS_SHARE)
+
+
+def _words(document: Document) -> int:
+    return sum(len(section.text.split()) for section in document.sections)
 
 
 def _record(

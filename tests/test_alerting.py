@@ -553,6 +553,37 @@ def test_the_unreachable_alert_names_the_check_command_for_this_watchlist(seller
     assert f"then run {command}" in down["json"]["message"]
 
 
+EXTRA_SECTIONS = "".join(
+    f"<h2>{heading}</h2><p>{text}</p>"
+    for heading, text in (
+        ("Account health", "You must keep your order defect rate below one percent."),
+        ("Shipping", "You must ship every order within the handling time you set."),
+        ("Returns", "You must accept returns under the Amazon return policy."),
+        ("Listings", "You must list each product once, in the correct category."),
+    )
+)
+NINE = A.replace("<p>Last updated", EXTRA_SECTIONS + "<p>Last updated")
+# One bad request: the five sections from "Request a Review" on are missing. It keeps
+# five of the ten sections, so "lost most of its sections" never fired on it.
+HALF_RENDERED = re.sub(r"<h3>Request a Review</h3>.*?(?=<p>Last updated)", "", NINE, flags=re.S)
+
+
+def test_a_page_half_rendered_for_one_request_records_nothing_and_alerts_no_one(
+    seller, site, webhook
+):
+    assert HALF_RENDERED.count("<h2>") == NINE.count("<h2>") - 4
+    site.route("/conduct", NINE)
+    seller.watch(hook_route(webhook))
+    seller.check()
+    served = [HALF_RENDERED, NINE]
+    site.route("/conduct", lambda: served.pop(0) if len(served) > 1 else served[0])
+    first = seller.check()
+    assert first.out.split()[:2] == [PAGE_ID, "unchanged"]  # the second fetch had it all
+    seller.check()
+    assert len(seller.snapshots()) == 1
+    assert webhook.posts == [] and seller.alerts() == []
+
+
 def test_a_flapping_page_alerts_for_the_change_once_and_for_the_revert_once(seller, site, webhook):
     seller.watch(hook_route(webhook))
     outputs = []

@@ -330,7 +330,7 @@ def test_a_loss_the_second_fetch_neither_confirms_nor_undoes_is_blocked(
     code, out, _ = seller(capsys, "check", "--no-deliver")
 
     assert code == 1
-    assert out.startswith("conduct  blocked: page lost most of its sections")
+    assert out.startswith("conduct  blocked: unconfirmed change: the page lost sections")
     assert len(seller.snapshots("conduct")) == 1
 
 
