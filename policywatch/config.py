@@ -29,7 +29,16 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import yaml
 
 from policywatch.errors import ConfigError
-from policywatch.models import Config, Defaults, PageSpec, Route, Rule, Severity, Validity
+from policywatch.models import (
+    Config,
+    Defaults,
+    PageSpec,
+    Route,
+    Rule,
+    Settle,
+    Severity,
+    Validity,
+)
 from policywatch.profiles import (
     MARKETPLACES,
     NO_PROFILE,
@@ -54,6 +63,7 @@ DEFAULT_KEYS = (
     "retries",
     "failures_before_alert",
     "alert_on_cosmetic",
+    "settle",
     *PAGE_DEFAULT_KEYS,
 )
 PAGE_KEYS = (
@@ -73,10 +83,12 @@ PAGE_KEYS = (
     "profile",
     "validity",
     "rules",
+    "settle",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
 PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity")
 RULE_KEYS = (*PAGE_RULE_KEYS, "pages")  # a global rule may be limited to some pages
+SETTLE_KEYS = ("polls", "for")
 ROUTE_KEYS = ("url", "name", "min_severity", "optional", "timeout")
 FETCH_MODES = ("auto", "http", "browser")
 
@@ -318,6 +330,17 @@ def _duration(node: _Node, at: _At) -> float:
         raise at.error(str(exc), "units: s (seconds), m, h, d; e.g. interval: 6h") from None
 
 
+def _settle(node: _Node, at: _At, base: Settle) -> Settle:
+    """`settle: 2h` (how long), or `settle: {polls: 3, for: 2h}`; unset parts keep `base`."""
+    if not isinstance(node.value, dict):
+        return dataclasses.replace(base, seconds=_duration(node, at))
+    entries = _mapping(node, at, SETTLE_KEYS)
+    return Settle(
+        polls=_read(entries, at, "polls", _integer, 1, default=base.polls),
+        seconds=_read(entries, at, "for", _duration, default=base.seconds),
+    )
+
+
 def _choice(node: _Node, at: _At, choices: Collection[str], what: str) -> str:
     """One of `choices` (all lower case), whatever case the user wrote it in."""
     value = _text(node, at).strip()
@@ -437,6 +460,8 @@ def _parse_defaults(node: _Node | None, at: _At) -> tuple[Defaults, _PageDefault
         values["user_agent"] = _read(entries, at, "user_agent", _text)
     if "alert_on_cosmetic" in entries:
         values["alert_on_cosmetic"] = _read(entries, at, "alert_on_cosmetic", _boolean)
+    if "settle" in entries:
+        values["settle"] = _read(entries, at, "settle", _settle, Settle())
     page = _PageDefaults(
         select=_read(entries, at, "select", _text, _check_selector),
         remove=_read(entries, at, "remove", _texts, _check_selector, default=()),
@@ -634,6 +659,7 @@ def _parse_page(
         profile=profile.name if profile else None,
         validity=validity,
         rules=_read(entries, at, "rules", _parse_rules, PAGE_RULE_KEYS, default=()),
+        settle=_read(entries, at, "settle", _settle, defaults.settle, default=defaults.settle),
     )
     locale = _read(entries, at, "locale", _locale)
     codes, suffix = _marketplace_codes(entries, at)

@@ -374,6 +374,18 @@ class Validity:
 
 
 @dataclass(frozen=True)
+class Settle:
+    """How long a flapping page must stay on one version before we tell the seller which.
+
+    Both must hold: `polls` polls in a row and `seconds` since the version appeared,
+    so neither a fast poll interval nor one slow poll ends the flapping too early.
+    """
+
+    polls: int = 2
+    seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class PageSpec:
     """One page to watch, with every default already applied."""
 
@@ -391,6 +403,7 @@ class PageSpec:
     profile: str | None = None
     validity: Validity = field(default_factory=Validity)
     rules: tuple[Rule, ...] = ()  # rules written inside the page entry
+    settle: Settle = field(default_factory=Settle)
 
     @property
     def host(self) -> str:
@@ -410,6 +423,7 @@ class Defaults:
     retries: int = 3
     failures_before_alert: int = 3  # consecutive failed polls before an "unreachable" alert
     alert_on_cosmetic: bool = False
+    settle: Settle = field(default_factory=Settle)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from policywatch import alerts, gate, notify
-from policywatch.clock import iso, utcnow
+from policywatch.clock import iso, parse_iso, utcnow
+from policywatch.config import format_interval
 from policywatch.diff import diff_documents
 from policywatch.errors import UsageError
 from policywatch.extract import NotPolicy, extract_document, parse_html, prepare, rules_key
@@ -58,6 +59,7 @@ class PageOutcome:
     revert_of: str | None = None  # id of the earlier snapshot this content equals
     revert_seen_at: str | None = None  # when that earlier content was first seen
     silent_edit: bool = False  # the wording changed but the "Last updated" date did not
+    flapping: bool = False  # a flip of a flapping page: kept, announced once it settles
     via: str = "http"
     marketplace: str | None = None
 
@@ -349,7 +351,56 @@ def _unchanged(
 ) -> PageOutcome:
     store.touch(page.id, latest.id, iso(now))
     _succeeded(config, store, page, result, now)
+    _settle(config, store, page, latest, now)
     return _outcome(page, "unchanged", snapshot_id=latest.id, via=result.via)
+
+
+def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now: datetime) -> None:
+    """Count a poll on the version in force; a flapping page that stayed on it long enough
+    gets its one "settled" alert, compared with the version the seller last heard of."""
+    state = store.page_state(page.id)
+    polls = int(state.get("polls_on_latest") or 0) + 1
+    store.set_page_state(page.id, polls_on_latest=polls)
+    flapping = state.get("flapping")
+    held = (now - parse_iso(latest.captured_at)).total_seconds()
+    if not flapping or polls < page.settle.polls or held < page.settle.seconds:
+        return
+    since, severity = flapping["since"], Severity.parse(flapping["severity"])
+    announced = _announced(store, page.id, state.get("announced_id"), since)
+    if announced is None or announced.digest == latest.digest:
+        alert = alerts.settled_alert(page, latest, announced or latest, since, severity)
+    else:
+        diff = diff_documents(
+            store.document(announced),
+            store.document(latest),
+            page_id=page.id,
+            old_id=announced.id,
+            new_id=latest.id,
+            rules=config.rules_for(page),
+        )
+        level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
+        alert = alerts.change_alert(
+            diff,
+            page,
+            level or severity,
+            announced,
+            latest,
+            config_path=config.path,
+            data_dir=str(store.data_dir),
+            settled_from=since,
+        )
+    items = alerts.outbox_items(alert, config.routes, iso(now))
+    store.set_page_state(page.id, flapping=None, announced_id=latest.id)  # in the same write
+    queued = store.enqueue_alerts(items)
+    log.info("page=%s status=settled snapshot=%s alerts=%d", page.id, short_id(latest.id), queued)
+
+
+def _announced(store: Store, page_id: str, announced_id: str | None, since: str) -> Snapshot | None:
+    """The version of the last change alert; for a history from before we kept it, the
+    version in force before the flapping began."""
+    history = store.snapshots(page_id)
+    chosen = next((s for s in history if s.id == announced_id), None)
+    return chosen or next((s for s in reversed(history) if s.captured_at < since), None)
 
 
 def _outcome(page: PageSpec, status: Status, **fields: Any) -> PageOutcome:
@@ -443,6 +494,7 @@ def _record(
     raw = candidate.result.raw or (candidate.result.text or "").encode("utf-8")
     via = candidate.result.via
     if latest is None:
+        store.set_page_state(page.id, polls_on_latest=1, announced_id=snapshot.id, flapping=None)
         store.record_snapshot(snapshot, raw, candidate.document)
         log.info("page=%s status=new snapshot=%s", page.id, short_id(snapshot.id))
         return _outcome(page, "new", snapshot_id=snapshot.id, via=via)
@@ -466,28 +518,24 @@ def _record(
     if rebaseline:
         store.set_page_state(page.id, rebaseline=False)
     items: list[dict] = []
+    flapping = False
     if level is not None and origin == "fetch" and not rebaseline:
-        alert = alerts.change_alert(
-            diff,
-            page,
-            level,
-            latest,
-            snapshot,
-            config_path=config.path,
-            data_dir=str(store.data_dir),
-            revert_of=earlier,
-            silent_edit=silent,
-        )
-        items = alerts.outbox_items(alert, config.routes, iso(now))
+        alert, flapping = _announcement(config, store, page, diff, level, latest, snapshot, silent)
+        items = alerts.outbox_items(alert, config.routes, iso(now)) if alert else []
+    if origin == "fetch":
+        store.set_page_state(page.id, polls_on_latest=1)
+    queued = sum(not store.alert_queued(item["key"]) for item in items)
+    # Page state set above goes to disk in the same write as the version and its alerts.
     store.record_snapshot(snapshot, raw, candidate.document, items)
     changed = _substantive_sections(diff)
     log.info(
-        "page=%s status=changed sections=%d severity=%s snapshot=%s alerts=%d",
+        "page=%s status=changed sections=%d severity=%s snapshot=%s alerts=%d%s",
         page.id,
         changed,
         level,
         short_id(snapshot.id),
-        len(items),
+        queued,
+        " flapping" if flapping else "",
     )
     return _outcome(
         page,
@@ -498,8 +546,89 @@ def _record(
         revert_of=earlier.id if earlier else None,
         revert_seen_at=earlier.captured_at if earlier else None,
         silent_edit=silent,
+        flapping=flapping,
         via=via,
     )
+
+
+def _announcement(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    diff: DiffResult,
+    level: Severity,
+    latest: Snapshot,
+    snapshot: Snapshot,
+    silent: bool,
+) -> tuple[alerts.Alert | None, bool]:
+    """What to tell the seller about a new version, and whether the page is flapping.
+
+    A page that comes back to a version it showed moments ago, before it settled
+    on the one it leaves, is flapping: one notice, then silence per flip until it
+    settles (`_settle`). Any other change, the first one included, alerts now.
+    """
+    state = store.page_state(page.id)
+    history = store.snapshots(page.id)
+    flapping = state.get("flapping")
+    if flapping:
+        worst = max(level, Severity.parse(flapping["severity"]))
+        store.set_page_state(page.id, flapping={**flapping, "severity": str(worst)})
+        return None, True
+    common = {"config_path": config.path, "data_dir": str(store.data_dir)}
+    if _back_before_settling(page, state, history, latest, snapshot):
+        since = latest.captured_at
+        store.set_page_state(page.id, flapping={"since": since, "severity": str(level)})
+        pair = [_first_seen(history, d) for d in (snapshot.digest, latest.digest)]
+        settle = f"{page.settle.polls} polls and {format_interval(page.settle.seconds)}"
+        notice = alerts.flapping_alert(page, pair, since, settle, level, **common)
+        return notice, True
+    back = _return(history, latest, snapshot)
+    alert = alerts.change_alert(
+        diff, page, level, latest, snapshot, revert_of=back, silent_edit=silent, **common
+    )
+    store.set_page_state(page.id, announced_id=snapshot.id)
+    return alert, False
+
+
+def _back_before_settling(
+    page: PageSpec,
+    state: dict[str, Any],
+    history: Sequence[Snapshot],
+    latest: Snapshot,
+    snapshot: Snapshot,
+) -> bool:
+    """The page returns to a version it showed within the settle window, leaving one it
+    never settled on (fewer polls or less time than `settle`)."""
+    settle = page.settle
+    polls = int(state.get("polls_on_latest") or settle.polls)
+    held = (parse_iso(latest.last_seen_at) - parse_iso(latest.captured_at)).total_seconds()
+    if polls >= settle.polls and held >= settle.seconds:
+        return False
+    seen = [s for s in history if s.digest == snapshot.digest]
+    if not seen:
+        return False
+    window = max(settle.seconds, settle.polls * page.interval)
+    gone = (parse_iso(latest.captured_at) - parse_iso(seen[-1].last_seen_at)).total_seconds()
+    return gone <= window
+
+
+def _first_seen(history: Sequence[Snapshot], digest: str) -> Snapshot:
+    return next(s for s in history if s.digest == digest)
+
+
+def _return(
+    history: Sequence[Snapshot], latest: Snapshot, snapshot: Snapshot
+) -> alerts.Return | None:
+    """Whether the new version is wording the page had before: back to the older wording
+    of the two is a revert; back to the newer one is a withdrawn change reinstated."""
+    seen = [i for i, s in enumerate(history) if s.digest == snapshot.digest]
+    if not seen:
+        return None
+    first = history[seen[0]]
+    if first.captured_at <= _first_seen(history, latest.digest).captured_at:
+        return alerts.Return(first)
+    withdrawn = history[seen[-1] + 1] if seen[-1] + 1 < len(history) else latest
+    return alerts.Return(first, withdrawn.captured_at)
 
 
 def _new_snapshot(

@@ -43,7 +43,9 @@ def _outcome_words(outcome: Any) -> str:
         words = f"changed ({count} {noun})" if count else "changed (cosmetic only)"
         if outcome.severity is not None:
             words += f" [{outcome.severity}]"
-        if outcome.revert_of:
+        if outcome.flapping:
+            words += ": flapping, kept without an alert until it settles"
+        elif outcome.revert_of:
             words += (
                 f": reverted, back to the version first seen on "
                 f"{when(outcome.revert_seen_at or '')} ({short_id(outcome.revert_of)})"

@@ -890,6 +890,11 @@ class Store:
 
         self._durable(lambda: self._update_alert(key, failed))
 
+    def alert_queued(self, key: str) -> bool:
+        """Whether an alert with this key is already in the outbox (queuing it adds nothing)."""
+        self._fresh()
+        return key in self._outbox_docs
+
     def mark_in_flight(self, key: str, at: Stamp) -> bool:
         """Record, on disk before the send starts, that the alert is being sent.
 

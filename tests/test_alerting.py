@@ -20,7 +20,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import pytest
 import responses
 import yaml
 
-from policywatch import clock, notify
+from policywatch import notify
 from policywatch.alerts import when
 from policywatch.cli import main
 from policywatch.store import Store
@@ -165,30 +164,6 @@ def site(pageserver: PageServer) -> PageServer:
 @pytest.fixture
 def seller(tmp_path: Path, capsys: pytest.CaptureFixture[str], site: PageServer) -> Seller:
     return Seller(tmp_path, capsys, site.url("/conduct"))
-
-
-class WallClock:
-    """The wall clock policywatch reads, moved on by hand: hours pass between two cron runs."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
-    """policywatch reads the time only through `clock.utcnow`; this sets what it reads."""
-    moved = WallClock(datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
-
-    class ClockTime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-            return moved.now if tz else moved.now.replace(tzinfo=None)
-
-    monkeypatch.setattr(clock, "datetime", ClockTime)
-    return moved
 
 
 def posted(mock: responses.RequestsMock, host: str) -> list[dict[str, Any]]:
@@ -584,23 +559,90 @@ def test_a_page_half_rendered_for_one_request_records_nothing_and_alerts_no_one(
     assert webhook.posts == [] and seller.alerts() == []
 
 
-def test_a_flapping_page_alerts_for_the_change_once_and_for_the_revert_once(seller, site, webhook):
+FLAPPING_TITLE = f"[flapping] {TITLE} is flipping between two versions"
+
+
+def queued_per_log(result: Result) -> int:
+    """What the `-v` log says each page queued (`alerts=N`), added up."""
+    return sum(int(n) for n in re.findall(r" alerts=(\d+)", result.err))
+
+
+def test_a_page_flipping_a_b_a_b_alerts_once_flaps_once_and_ends_on_an_alert_about_b(
+    seller, site, webhook, wall_clock
+):
     seller.watch(hook_route(webhook))
-    outputs = []
+    logged = 0
+    for version in (A, B, A, B):
+        site.route("/conduct", version)
+        result = seller("-v", "check")
+        logged += queued_per_log(result)
+        wall_clock.advance(minutes=10)
+    assert "flapping, kept without an alert until it settles" in result.out
+    assert titles(webhook) == [CRITICAL_TITLE, FLAPPING_TITLE]
+    flapping = webhook.posts[1]["json"]["message"]
+    assert "one alert will say which version the page settled on" in flapping
+    assert len(seller.snapshots()) == 4  # every flip is kept
+
+    seller("-v", "check")  # B a second time, but not yet for an hour
+    assert len(webhook.posts) == 2
+    wall_clock.advance(hours=1)
+    result = seller("-v", "check")
+    logged += queued_per_log(result)
+    first_b, last_b = seller.snapshots()[1], seller.snapshots()[3]
+    assert titles(webhook)[2:] == [
+        f"[settled] {TITLE} settled on the version of the last change alert"
+    ]
+    settled = webhook.posts[2]["json"]["message"]
+    assert f"{last_b.id[:10]}: the same wording as {first_b.id[:10]}" in settled
+    assert logged == len(seller.alerts()) == 3  # the log counts exactly what was queued
+    wall_clock.advance(hours=6)
+    seller.check()
+    assert len(webhook.posts) == 3
+
+
+def test_a_flapping_page_that_settles_on_the_old_wording_gets_that_diff_once(
+    seller, site, webhook, wall_clock
+):
+    seller.watch(hook_route(webhook))
     for version in (A, B, A, B, A):
         site.route("/conduct", version)
-        outputs.append(seller.check().out)
-    baseline = seller.snapshots()[0]
-    assert len(seller.snapshots()) == 5
-    assert "back to" in outputs[2] and baseline.id[:10] in outputs[2]
-    assert titles(webhook) == [CRITICAL_TITLE, f'[critical] {TITLE} reverted — "unsolicited"']
-    revert = webhook.posts[1]["json"]["message"]
+        seller.check()
+        wall_clock.advance(minutes=10)
+    wall_clock.advance(hours=1)
+    seller.check()
+    assert titles(webhook) == [
+        CRITICAL_TITLE,
+        FLAPPING_TITLE,
+        f'[critical] {TITLE} settled — "unsolicited"',
+    ]
+    settled = webhook.posts[2]["json"]["message"]
+    assert "compared here with the version of the last change alert" in settled
+    assert f"removed: {NEW_SENTENCE_TEXT}" in settled  # against B, what the seller was told
+
+
+def test_a_change_withdrawn_and_later_reinstated_is_announced_again(
+    seller, site, webhook, wall_clock
+):
+    seller.watch(hook_route(webhook))
+    for version in (A, B, A, B):
+        site.route("/conduct", version)
+        seller.check()
+        wall_clock.advance(hours=1)
+        seller.check()  # it stays a while: each version settles before the next
+        wall_clock.advance(hours=1)
+    _, first_b, withdrawn, _ = seller.snapshots()
+    assert titles(webhook) == [
+        CRITICAL_TITLE,
+        f'[critical] {TITLE} reverted — "unsolicited"',
+        f'[critical] {TITLE} reinstated — "unsolicited"',
+    ]
+    reinstated = webhook.posts[2]["json"]["message"]
     assert (
-        f"This is a revert: the page is back to the version first seen on "
-        f"{when(baseline.captured_at)} (snapshot {baseline.id[:10]})."
-    ) in revert
-    assert f"removed: {NEW_SENTENCE_TEXT}" in revert
-    assert len(seller.alerts()) == 2
+        f"Reinstated: this wording was first seen on {when(first_b.captured_at)} "
+        f"(snapshot {first_b.id[:10]}), withdrawn on {when(withdrawn.captured_at)}, and is back."
+    ) in reinstated
+    assert f"added: {NEW_SENTENCE_TEXT}" in reinstated
+    assert len({e["key"] for e in seller.alerts()}) == 3
 
 
 # --------------------------------------------------------------------------- secrets and routes
