@@ -504,6 +504,14 @@ def _notes(back: Return | None, silent_edit: bool, settled_from: str | None) -> 
     return notes
 
 
+def _verb(back: Return | None, settled_from: str | None) -> str:
+    if settled_from is not None:
+        return "settled"
+    if back is None:
+        return "changed"
+    return "reverted" if back.withdrawn_at is None else "reinstated"
+
+
 def change_alert(
     diff: DiffResult,
     page: PageSpec,
@@ -528,15 +536,7 @@ def change_alert(
     hits = _rule_hits(item.change for item in items if item.change)
     name = page_name(page, new_snap)
     back = Return(revert_of) if isinstance(revert_of, Snapshot) else revert_of
-    verb = (
-        "settled"
-        if settled_from is not None
-        else "reverted"
-        if back is not None and back.withdrawn_at is None
-        else "reinstated"
-        if back is not None
-        else "changed"
-    )
+    verb = _verb(back, settled_from)
     title = f"[{severity}] {name} {verb} — {_headline(hits, items)}"
     old_id, new_id = short_id(old_snap.id), short_id(new_snap.id)
     command = cli_command(
