@@ -39,7 +39,9 @@ from policywatch.models import (
 from policywatch.redact import redact_page_url
 from policywatch.render import mark, markdown_escape, render_diff
 
-AlertKind = Literal["change", "unreachable", "recovered", "history_lost", "test"]
+AlertKind = Literal[
+    "change", "flapping", "settled", "unreachable", "recovered", "history_lost", "test"
+]
 BodyFormat = Literal["text", "markdown"]
 
 DEFAULT_CONFIG = "watchlist.yaml"  # CLI defaults: left out of suggested commands
@@ -250,8 +252,17 @@ def when(stamp: str) -> str:
         return stamp
 
 
+# Characters that would end a Markdown link or a Slack `<url|label>` early: a page's own
+# href must not carry a label or a mention of its own into a chat message.
+_URL_BREAKERS = {c: f"%{ord(c):02X}" for c in " ()<>|"}
+
+
+def _md_url(url: str) -> str:
+    return "".join(_URL_BREAKERS.get(c, c) for c in url)
+
+
 def _md_link(label: str, url: str) -> str:
-    return f"[{markdown_escape(label)}]({url.replace(')', '%29').replace(' ', '%20')})"
+    return f"[{markdown_escape(label)}]({_md_url(url)})"
 
 
 # --------------------------------------------------------------------------- change alerts
@@ -447,7 +458,7 @@ def _md_item(item: _Item) -> str:
             markdown_escape,
             chat=True,
         )
-        lines += [f"{what.capitalize()}: <{url}>" for what, url in _links(change)]
+        lines += [f"{what.capitalize()}: <{_md_url(url)}>" for what, url in _links(change)]
     return "\n".join(lines)
 
 
@@ -460,18 +471,49 @@ def _hit_words(hits: Sequence[RuleMatch]) -> list[str]:
     ]
 
 
-def _notes(revert_of: Snapshot | None, silent_edit: bool) -> list[str]:
+@dataclass(frozen=True)
+class Return:
+    """The page is back on wording it had before: `first` is that wording's first capture.
+
+    `withdrawn_at` is set when the wording coming back is the newer one (a change
+    that was withdrawn and is now reinstated); without it, it is a revert.
+    """
+
+    first: Snapshot
+    withdrawn_at: str | None = None
+
+
+def _notes(back: Return | None, silent_edit: bool, settled_from: str | None) -> list[str]:
     notes = []
-    if revert_of is not None:
+    if settled_from is not None:
+        notes.append(
+            f"The page flipped between versions from {when(settled_from)} and has now stayed "
+            "on this one; compared here with the version of the last change alert."
+        )
+    if back is not None and back.withdrawn_at is not None:
+        notes.append(
+            f"Reinstated: this wording was first seen on {when(back.first.captured_at)} "
+            f"(snapshot {short_id(back.first.id)}), withdrawn on {when(back.withdrawn_at)}, "
+            "and is back."
+        )
+    elif back is not None:
         notes.append(
             f"This is a revert: the page is back to the version first seen on "
-            f"{when(revert_of.captured_at)} (snapshot {short_id(revert_of.id)})."
+            f"{when(back.first.captured_at)} (snapshot {short_id(back.first.id)})."
         )
     if silent_edit:
         notes.append(
             'Silent edit: the wording changed but the page\'s "Last updated" date did not.'
         )
     return notes
+
+
+def _verb(back: Return | None, settled_from: str | None) -> str:
+    if settled_from is not None:
+        return "settled"
+    if back is None:
+        return "changed"
+    return "reverted" if back.withdrawn_at is None else "reinstated"
 
 
 def change_alert(
@@ -483,18 +525,22 @@ def change_alert(
     *,
     config_path: str | None = None,
     data_dir: str | None = None,
-    revert_of: Snapshot | None = None,
+    revert_of: Snapshot | Return | None = None,
     silent_edit: bool = False,
+    settled_from: str | None = None,
 ) -> Alert:
     """The alert for one new version: what changed, where, which rules fired, how to see more.
 
-    Keyed by page and the two content digests, so the same change is announced
-    once however often it is re-detected.
+    `settled_from` (when a flapping page began to flip) makes it the one alert that
+    ends the flapping. Keyed by the announcement (the new version's snapshot id and
+    the version it is compared with): a retry after a crash sends the same key, a
+    change withdrawn and later reinstated is a new snapshot, so a new alert.
     """
     items = _items(diff)
     hits = _rule_hits(item.change for item in items if item.change)
     name = page_name(page, new_snap)
-    verb = "reverted" if revert_of is not None else "changed"
+    back = Return(revert_of) if isinstance(revert_of, Snapshot) else revert_of
+    verb = _verb(back, settled_from)
     title = f"[{severity}] {name} {verb} — {_headline(hits, items)}"
     old_id, new_id = short_id(old_snap.id), short_id(new_snap.id)
     command = cli_command(
@@ -502,7 +548,7 @@ def change_alert(
     )
     url = redact_page_url(new_snap.url or page.url)
     market = page.marketplace or new_snap.marketplace
-    notes = _notes(revert_of, silent_edit)
+    notes = _notes(back, silent_edit, settled_from)
     versions = f"{old_id} ({when(old_snap.captured_at)}) -> {new_id} ({when(new_snap.captured_at)})"
 
     text_head = [f"Page: {name}", f"URL: {url}"]
@@ -536,8 +582,8 @@ def change_alert(
     facts += [("Note", n) for n in notes]
     facts += [("Snapshots", versions), ("Full diff", command)]
     return Alert(
-        key=sha256_hex("\n".join(("change", page.id, old_snap.digest, new_snap.digest))),
-        kind="change",
+        key=sha256_hex("\n".join((verb, page.id, old_snap.digest, new_snap.id))),
+        kind="settled" if settled_from is not None else "change",
         page_id=page.id,
         severity=severity,
         title=title,
@@ -664,6 +710,62 @@ def _health_alert(
         html=_html(title, facts),
         command=command,
     )
+
+
+def flapping_alert(
+    page: PageSpec,
+    versions: Sequence[Snapshot],
+    since: str,
+    settle: str,
+    severity: Severity,
+    *,
+    config_path: str | None = None,
+    data_dir: str | None = None,
+) -> Alert:
+    """One notice for a page flipping back and forth, instead of an alert per flip.
+
+    Keyed by when the flapping began: one per episode; it ends with one "settled" alert.
+    """
+    name = page_name(page, versions[-1] if versions else None)
+    title = f"[flapping] {name} is flipping between two versions"
+    shown = ", ".join(f"{short_id(v.id)} (first seen {when(v.captured_at)})" for v in versions)
+    command = cli_command("history", page.id, config_path=config_path, data_dir=data_dir)
+    facts = [
+        ("Page", name),
+        ("URL", page.url),
+        ("Flipping since", when(since)),
+        ("Versions", shown),
+        (
+            "What next",
+            f"every flip is kept, with no alert per flip; one alert will say which version "
+            f"the page settled on once it stays on one for {settle}",
+        ),
+        ("History", command),
+    ]
+    return _health_alert("flapping", page, since, severity, title, facts, command)
+
+
+def settled_alert(
+    page: PageSpec,
+    snapshot: Snapshot,
+    announced: Snapshot,
+    since: str,
+    severity: Severity,
+) -> Alert:
+    """The flapping ended on the very wording of the last change alert: that alert holds."""
+    name = page_name(page, snapshot)
+    title = f"[settled] {name} settled on the version of the last change alert"
+    facts = [
+        ("Page", name),
+        ("URL", page.url),
+        ("Flipping since", when(since)),
+        (
+            "Settled on",
+            f"{short_id(snapshot.id)}: the same wording as {short_id(announced.id)} "
+            f"(first seen {when(announced.captured_at)}), as announced then",
+        ),
+    ]
+    return _health_alert("settled", page, snapshot.id, severity, title, facts, "")
 
 
 def probe_alert() -> Alert:

@@ -30,7 +30,16 @@ import yaml
 
 from policywatch import netpolicy
 from policywatch.errors import ConfigError
-from policywatch.models import Config, Defaults, PageSpec, Route, Rule, Severity, Validity
+from policywatch.models import (
+    Config,
+    Defaults,
+    PageSpec,
+    Route,
+    Rule,
+    Settle,
+    Severity,
+    Validity,
+)
 from policywatch.profiles import (
     MARKETPLACES,
     NO_PROFILE,
@@ -56,6 +65,7 @@ DEFAULT_KEYS = (
     "retries",
     "failures_before_alert",
     "alert_on_cosmetic",
+    "settle",
     *PAGE_DEFAULT_KEYS,
 )
 PAGE_KEYS = (
@@ -76,11 +86,13 @@ PAGE_KEYS = (
     "validity",
     "rules",
     "allow_private",
+    "settle",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
 PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity", "links")
 RULE_KEYS = (*PAGE_RULE_KEYS, "pages")  # a global rule may be limited to some pages
-ROUTE_KEYS = ("url", "name", "min_severity", "optional", "links")
+SETTLE_KEYS = ("polls", "for")
+ROUTE_KEYS = ("url", "name", "min_severity", "optional", "links", "timeout")
 # `links: alert` opts a rule or route in to changes of a link's target alone.
 LINK_CHOICES = ("alert", "record")
 FETCH_MODES = ("auto", "http", "browser")
@@ -381,6 +393,17 @@ def _duration(node: _Node, at: _At) -> float:
         raise at.error(str(exc), "units: s (seconds), m, h, d; e.g. interval: 6h") from None
 
 
+def _settle(node: _Node, at: _At, base: Settle) -> Settle:
+    """`settle: 2h` (how long), or `settle: {polls: 3, for: 2h}`; unset parts keep `base`."""
+    if not isinstance(node.value, dict):
+        return dataclasses.replace(base, seconds=_duration(node, at))
+    entries = _mapping(node, at, SETTLE_KEYS)
+    return Settle(
+        polls=_read(entries, at, "polls", _integer, 1, default=base.polls),
+        seconds=_read(entries, at, "for", _duration, default=base.seconds),
+    )
+
+
 def _choice(node: _Node, at: _At, choices: Collection[str], what: str) -> str:
     """One of `choices` (all lower case), whatever case the user wrote it in."""
     value = _text(node, at).strip()
@@ -501,6 +524,8 @@ def _parse_defaults(node: _Node | None, at: _At) -> tuple[Defaults, _PageDefault
         values["user_agent"] = _read(entries, at, "user_agent", _text)
     if "alert_on_cosmetic" in entries:
         values["alert_on_cosmetic"] = _read(entries, at, "alert_on_cosmetic", _boolean)
+    if "settle" in entries:
+        values["settle"] = _read(entries, at, "settle", _settle, Settle())
     page = _PageDefaults(
         select=_read(entries, at, "select", _text, _check_selector),
         remove=_read(entries, at, "remove", _texts, _check_selector, default=()),
@@ -707,6 +732,7 @@ def _parse_page(
         allow_private=_read(
             entries, at, "allow_private", _boolean, default=page_defaults.allow_private
         ),
+        settle=_read(entries, at, "settle", _settle, defaults.settle, default=defaults.settle),
     )
     try:  # a URL that names a refused address could never be fetched: say so now
         netpolicy.check_url(url, spec.allow_private)
@@ -853,7 +879,14 @@ def _parse_route(node: _Node, at: _At, env: Mapping[str, str]) -> Route | None:
             + (f"; it takes values from {', '.join(used)}: check them" if used else ""),
         )
     floor = _read(entries, at, "min_severity", _severity, default=Severity.MINOR)
-    return Route(url=url, name=name, min_severity=floor, links_alert=_links_alert(entries, at))
+    timeout = _read(entries, at, "timeout", _duration, default=Route.timeout)
+    return Route(
+        url=url,
+        name=name,
+        min_severity=floor,
+        links_alert=_links_alert(entries, at),
+        timeout=timeout,
+    )
 
 
 def _parse_routes(node: _Node | None, at: _At, env: Mapping[str, str]) -> tuple[Route, ...]:

@@ -359,6 +359,9 @@ class Route:
     name: str
     min_severity: Severity = Severity.MINOR
     links_alert: bool = False  # `links: alert`: also told when only a link's target changed
+    # Seconds to wait for the receiver's answer. Real webhooks (a Zap, a Lambda cold
+    # start) take many seconds; giving up early makes a delivered alert look failed.
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -370,6 +373,18 @@ class Validity:
     h1: str | None = None  # regex the page's h1 must match
     required_headings: tuple[str, ...] = ()
     country: str | None = None  # expected country banner, e.g. "United Kingdom"
+
+
+@dataclass(frozen=True)
+class Settle:
+    """How long a flapping page must stay on one version before we tell the seller which.
+
+    Both must hold: `polls` polls in a row and `seconds` since the version appeared,
+    so neither a fast poll interval nor one slow poll ends the flapping too early.
+    """
+
+    polls: int = 2
+    seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -391,6 +406,7 @@ class PageSpec:
     validity: Validity = field(default_factory=Validity)
     rules: tuple[Rule, ...] = ()  # rules written inside the page entry
     allow_private: bool = False  # may be fetched from private and loopback addresses
+    settle: Settle = field(default_factory=Settle)
 
     @property
     def host(self) -> str:
@@ -410,6 +426,7 @@ class Defaults:
     retries: int = 3
     failures_before_alert: int = 3  # consecutive failed polls before an "unreachable" alert
     alert_on_cosmetic: bool = False
+    settle: Settle = field(default_factory=Settle)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import apprise
 
@@ -25,6 +26,7 @@ from policywatch.clock import iso, utcnow
 from policywatch.errors import UsageError
 from policywatch.models import Route, Severity
 from policywatch.redact import redact
+from policywatch.render import markdown_escape
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ class _Target:
     limit: int | None  # characters the body (with the title) may take; None = no cut
 
 
-_TARGETS: dict[str, _Target | None] = {}
+_TARGETS: dict[tuple[str, float], _Target | None] = {}
 _SEND_LOCK = threading.Lock()  # one send at a time, so a capture sees only its own logs
 _GUARDED_LOGGERS = ("apprise", "urllib3.connectionpool")
 
@@ -87,10 +89,11 @@ def _protocols(plugin: Any) -> frozenset[str]:
     return frozenset(n.lower() for n in names)
 
 
-def _target(url: str) -> _Target | None:
-    """The cached apprise object for a URL (None when apprise cannot use the URL)."""
-    if url in _TARGETS:
-        return _TARGETS[url]
+def _target(route: Route) -> _Target | None:
+    """The cached apprise object for a route (None when apprise cannot use the URL)."""
+    url = route.url
+    if (url, route.timeout) in _TARGETS:
+        return _TARGETS[url, route.timeout]
     _guard_library_logs(url)
     sender = apprise.Apprise(asset=apprise.AppriseAsset(app_id="policywatch"))
     target = None
@@ -98,6 +101,7 @@ def _target(url: str) -> _Target | None:
         plugin = sender[0]
         plugin.request_rate_per_sec = 0  # deliver_pending paces sends itself
         protocols = _protocols(plugin)
+        _set_timeout(plugin, url, route.timeout, protocols)
         maxlen = getattr(plugin, "body_maxlen", 0) or None
         if protocols & EMAIL_PROTOCOLS:
             target = _Target(sender, protocols, apprise.NotifyFormat.HTML, None)
@@ -108,8 +112,23 @@ def _target(url: str) -> _Target | None:
             )
         else:
             target = _Target(sender, protocols, apprise.NotifyFormat.TEXT, maxlen)
-    _TARGETS[url] = target
+    _TARGETS[url, route.timeout] = target
     return target
+
+
+def _set_timeout(plugin: Any, url: str, timeout: float, protocols: frozenset[str]) -> None:
+    """Wait `timeout` for the receiver's answer, unless the URL sets apprise's own `rto`.
+
+    Apprise waits 4 s by default (its `rto` URL argument, the socket read timeout),
+    then reports a failure for a message the receiver may well have taken. Email
+    plugins hand their connect timeout (`cto`) to smtplib, which uses it for every
+    step of the conversation, so there it is that one.
+    """
+    given = {k.lower() for k in parse_qs(urlsplit(url).query)}
+    if "rto" not in given:
+        plugin.socket_read_timeout = timeout
+    if protocols & EMAIL_PROTOCOLS and "cto" not in given:
+        plugin.socket_connect_timeout = timeout
 
 
 def _guard_library_logs(url: str) -> None:
@@ -128,6 +147,14 @@ def _guard_library_logs(url: str) -> None:
             logger.addFilter(logs.RedactFilter())
 
 
+def _title(alert: Alert, target: _Target) -> str:
+    """The title as a chat channel may show it: page words in it (a section name, the page's
+    own title) must not ping or link. Slack shows attachment titles as plain text."""
+    if target.body_format != apprise.NotifyFormat.MARKDOWN:
+        return alert.title
+    return markdown_escape(alert.title, syntax="slack" not in target.protocols)
+
+
 def _body(alert: Alert, target: _Target) -> str:
     if target.body_format == apprise.NotifyFormat.HTML:
         return alert.html
@@ -135,7 +162,7 @@ def _body(alert: Alert, target: _Target) -> str:
     if target.limit is None:
         return alert.markdown if fmt == "markdown" else alert.text
     # Some channels (Discord, Telegram) put the title inside the same length budget.
-    body = alert.fit(fmt, target.limit - len(alert.title) - 2)
+    body = alert.fit(fmt, target.limit - len(_title(alert, target)) - 2)
     if "slack" in target.protocols:
         body = _SLACK_STRIKE.sub("~", body)  # Slack strikes with one tilde, not two
     return body
@@ -196,6 +223,15 @@ def _keyed(target: _Target, key: str | None) -> Iterator[None]:
             headers[IDEMPOTENCY_HEADER] = own
 
 
+@dataclass(frozen=True)
+class Sent:
+    """How one send went; `maybe_arrived` is a failure the receiver may not have seen as one."""
+
+    ok: bool
+    reason: str | None = None
+    maybe_arrived: bool = False
+
+
 def send(
     route: Route, payload: Mapping[str, Any], *, key: str | None = None
 ) -> tuple[bool, str | None]:
@@ -205,18 +241,25 @@ def send(
     takes headers. Returns (True, None) or (False, reason), the reason being
     what apprise logged about the failure, with the route's secrets masked.
     """
+    sent = send_once(route, payload, key=key)
+    return sent.ok, sent.reason
+
+
+def send_once(route: Route, payload: Mapping[str, Any], *, key: str | None = None) -> Sent:
+    """`send`, also telling a timeout (the message may have arrived) from a plain failure."""
     from policywatch.logs import redact_text
 
     try:
         alert = Alert.from_payload(payload)
     except (KeyError, TypeError, ValueError) as exc:
-        return False, f"the queued alert is unreadable ({exc.__class__.__name__}: {exc})"
+        return Sent(False, f"the queued alert is unreadable ({exc.__class__.__name__}: {exc})")
     with _SEND_LOCK:
-        target = _target(route.url)
+        target = _target(route)
         if target is None:
-            return False, (
+            return Sent(
+                False,
                 f"apprise cannot use the URL {redact(route.url)}; "
-                "check it against https://github.com/caronc/apprise/wiki"
+                "check it against https://github.com/caronc/apprise/wiki",
             )
         capture = _Capture()
         apprise_log = logging.getLogger("apprise")
@@ -226,12 +269,13 @@ def send(
         # The root handler's filter still keeps apprise's chatter off the screen.
         level = apprise_log.level
         apprise_log.setLevel(logging.DEBUG)
+        started = time.monotonic()
         try:
             with _keyed(target, key):
                 ok = bool(
                     target.apprise.notify(
                         body=_body(alert, target),
-                        title=alert.title,
+                        title=_title(alert, target),
                         body_format=target.body_format,
                         notify_type=_notify_type(alert),
                     )
@@ -242,9 +286,16 @@ def send(
         finally:
             apprise_log.removeHandler(capture)
             apprise_log.setLevel(level)
+            waited = time.monotonic() - started
     if ok:
-        return True, None
-    return False, redact_text(capture.reason() or "apprise reported a failure without a reason")
+        return Sent(True)
+    reason = redact_text(capture.reason() or "apprise reported a failure without a reason")
+    # A failure only after the whole timeout is a receiver that had the message and did
+    # not answer in time (apprise logs the timeout itself only at DEBUG, if at all).
+    if waited >= route.timeout:
+        reason = f"no answer within {route.timeout:g}s (the alert may have arrived): {reason}"
+        return Sent(False, reason, maybe_arrived=True)
+    return Sent(False, reason)
 
 
 # --------------------------------------------------------------------------- the outbox
@@ -289,18 +340,19 @@ class _Sender:
         self.tries, self.pause, self.sleep = max(tries, 1), pause, sleep
         self._last: dict[str, float] = {}
 
-    def send(self, route: Route, payload: Mapping[str, Any], key: str) -> tuple[bool, str | None]:
+    def send(self, route: Route, payload: Mapping[str, Any], key: str) -> Sent:
+        """Send, retrying quick failures; never after a timeout, which may have delivered."""
         wait = self._last.get(route.name, -SEND_INTERVAL) + SEND_INTERVAL - time.monotonic()
         if wait > 0:
             self.sleep(wait)
-        ok, reason = send(route, payload, key=key)
+        sent = send_once(route, payload, key=key)
         for n in range(1, self.tries):
-            if ok:
+            if sent.ok or sent.maybe_arrived:
                 break
             self.sleep(self.pause * 2 ** (n - 1))
-            ok, reason = send(route, payload, key=key)
+            sent = send_once(route, payload, key=key)
         self._last[route.name] = time.monotonic()
-        return ok, reason
+        return sent
 
 
 def deliver_pending(
@@ -326,7 +378,7 @@ def deliver_pending(
     by_name = {route.name: route for route in routes}
     sender = _Sender(max_attempts_per_run, pause, sleep)
     down: dict[str, str] = {}
-    sent = failed = pending = gave_up = 0
+    sent_count = failed = pending = gave_up = 0
     for entry in store.pending_alerts(now):
         key, name = entry["key"], entry["route"]
         route = by_name.get(name)
@@ -340,19 +392,29 @@ def deliver_pending(
             pending += 1
             continue
         if name in down:
-            ok, reason = False, down[name]
+            sent = Sent(False, down[name])
         else:
-            ok, reason = sender.send(route, entry["payload"], key)
-        if ok:
+            if store.mark_in_flight(key, now):
+                log.warning(
+                    "route=%s page=%s sending again an alert whose last send was cut off or "
+                    "unanswered; it may arrive twice (same %s)",
+                    name,
+                    entry.get("page_id"),
+                    IDEMPOTENCY_HEADER,
+                )
+            sent = sender.send(route, entry["payload"], key)
+        if sent.ok:
             store.mark_sent(key, now)
-            sent += 1
+            sent_count += 1
             log.info("route=%s page=%s alert sent", name, entry.get("page_id"))
             continue
-        reason = reason or "unknown failure"
+        reason = sent.reason or "unknown failure"
         down[name] = reason
         attempts = int(entry.get("attempts") or 0) + 1
         give_up = _given_up(attempts, backoff, give_up_after)
-        store.mark_attempt_failed(key, reason, now + backoff(attempts), give_up=give_up)
+        store.mark_attempt_failed(
+            key, reason, now + backoff(attempts), give_up=give_up, maybe_arrived=sent.maybe_arrived
+        )
         failed += 1
         if give_up:
             gave_up += 1
@@ -374,7 +436,7 @@ def deliver_pending(
                 iso(now + backoff(attempts), "seconds"),
                 reason,
             )
-    return DeliveryReport(sent=sent, failed=failed, pending=pending, gave_up=gave_up)
+    return DeliveryReport(sent=sent_count, failed=failed, pending=pending, gave_up=gave_up)
 
 
 def notify_test(

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from policywatch import alerts, gate, notify
-from policywatch.clock import iso, utcnow
+from policywatch.clock import iso, parse_iso, utcnow
+from policywatch.config import format_interval
 from policywatch.diff import diff_documents
 from policywatch.errors import StoreError, UsageError
 from policywatch.extract import (
@@ -46,9 +47,11 @@ log = logging.getLogger(__name__)
 
 Status = Literal["new", "unchanged", "changed", "blocked", "error"]
 
-# A fetch that keeps fewer than this share of the previous sections is re-fetched
+# A fetch that drops this share of the words (or any whole section) is fetched again
 # before it is believed: half a page vanishing is more often a glitch than a policy.
-LOST_SECTIONS_RATIO = 0.5
+LOST_WORDS_SHARE = 0.25
+# How an outcome says a drastic change was not confirmed by the second fetch.
+UNCONFIRMED = "unconfirmed change"
 
 # Seconds a check waits for the store to record one page's result. Writers hold the
 # lock only for such short steps, never across a fetch, so this is generous.
@@ -68,6 +71,7 @@ class PageOutcome:
     revert_seen_at: str | None = None  # when that earlier content was first seen
     silent_edit: bool = False  # the wording changed but the "Last updated" date did not
     date_bumped: str | None = None  # only the page's own date moved: "<new line> (was <old>)"
+    flapping: bool = False  # a flip of a flapping page: kept, announced once it settles
     via: str = "http"
     marketplace: str | None = None
 
@@ -329,9 +333,10 @@ class _Run:
         if (
             isinstance(candidate, _Candidate)
             and latest is not None
-            and _lost_most_sections(latest, candidate.document)
+            and latest.digest != candidate.document.digest
+            and _drastic(self.store, latest, candidate.document)
         ):
-            log.warning("page=%s lost most sections at once; re-fetching to confirm", page.id)
+            log.warning("page=%s lost sections or much wording; re-fetching to confirm", page.id)
             second = self._second_look(page, candidate, latest)
             if isinstance(second, str):
                 return replace(fetched, verdict=second)
@@ -370,9 +375,10 @@ class _Run:
         if (
             latest is not None
             and not fetched.confirmed
-            and _lost_most_sections(latest, candidate.document)
+            and latest.digest != candidate.document.digest
+            and _drastic(store, latest, candidate.document)
         ):
-            reason = "page lost most of its sections against a version stored meanwhile"
+            reason = "page lost sections or much wording against a version stored meanwhile"
             return _failed(config, store, page, "blocked", reason, now, result.via)
         # The date the page showed last time, even when only the date moved (no version).
         shown_date = store.page_state(page.id).get("last_updated")
@@ -399,19 +405,24 @@ class _Run:
     def _second_look(
         self, page: PageSpec, candidate: _Candidate, latest: Snapshot
     ) -> _Candidate | str:
-        """Fetch a page that lost most sections again, before believing either fetch.
+        """Fetch again a page that seems to have lost sections or much of its wording.
 
-        The same loss again confirms it; a page back to normal (unchanged, or an
-        ordinary edit) replaces the glitch; anything else is no version at all.
+        Half-rendered pages and flaky CDNs lose sections for one request; only a
+        change seen twice is real. The same content again confirms it; the version
+        we hold means the first fetch was a glitch; anything else records nothing
+        and the next poll decides.
         """
         fetch = self.fetcher.fetch if candidate.result.via == "http" else self.browsers.fetch
         again = _accept(page, fetch(page))
-        if isinstance(again, _Candidate) and (
-            again.document.digest == candidate.document.digest
-            or not _lost_most_sections(latest, again.document)
+        if isinstance(again, _Candidate) and again.document.digest in (
+            candidate.document.digest,
+            latest.digest,
         ):
             return again
-        return "page lost most of its sections and a second fetch did not confirm it"
+        return (
+            f"{UNCONFIRMED}: the page lost sections or much of its wording and a second "
+            "fetch did not show the same; nothing recorded, the next poll decides"
+        )
 
 
 def _unchanged(
@@ -424,7 +435,56 @@ def _unchanged(
 ) -> PageOutcome:
     store.touch(page.id, latest.id, iso(now))
     _succeeded(config, store, page, result, now)
+    _settle(config, store, page, latest, now)
     return _outcome(page, "unchanged", snapshot_id=latest.id, via=result.via)
+
+
+def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now: datetime) -> None:
+    """Count a poll on the version in force; a flapping page that stayed on it long enough
+    gets its one "settled" alert, compared with the version the seller last heard of."""
+    state = store.page_state(page.id)
+    polls = int(state.get("polls_on_latest") or 0) + 1
+    store.set_page_state(page.id, polls_on_latest=polls)
+    flapping = state.get("flapping")
+    held = (now - parse_iso(latest.captured_at)).total_seconds()
+    if not flapping or polls < page.settle.polls or held < page.settle.seconds:
+        return
+    since, severity = flapping["since"], Severity.parse(flapping["severity"])
+    announced = _announced(store, page.id, state.get("announced_id"), since)
+    if announced is None or announced.digest == latest.digest:
+        alert = alerts.settled_alert(page, latest, announced or latest, since, severity)
+    else:
+        diff = diff_documents(
+            store.document(announced),
+            store.document(latest),
+            page_id=page.id,
+            old_id=announced.id,
+            new_id=latest.id,
+            rules=config.rules_for(page),
+        )
+        level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
+        alert = alerts.change_alert(
+            diff,
+            page,
+            level or severity,
+            announced,
+            latest,
+            config_path=config.path,
+            data_dir=str(store.data_dir),
+            settled_from=since,
+        )
+    items = alerts.outbox_items(alert, config.routes, iso(now))
+    store.set_page_state(page.id, flapping=None, announced_id=latest.id)  # in the same write
+    queued = store.enqueue_alerts(items)
+    log.info("page=%s status=settled snapshot=%s alerts=%d", page.id, short_id(latest.id), queued)
+
+
+def _announced(store: Store, page_id: str, announced_id: str | None, since: str) -> Snapshot | None:
+    """The version of the last change alert; for a history from before we kept it, the
+    version in force before the flapping began."""
+    history = store.snapshots(page_id)
+    chosen = next((s for s in history if s.id == announced_id), None)
+    return chosen or next((s for s in reversed(history) if s.captured_at < since), None)
 
 
 def _outcome(page: PageSpec, status: Status, **fields: Any) -> PageOutcome:
@@ -485,9 +545,23 @@ def _substantive_sections(diff: DiffResult) -> int:
     )
 
 
-def _lost_most_sections(latest: Snapshot, document: Document) -> bool:
-    before = len(latest.section_digests)
-    return before >= 4 and len(document.sections) < before * LOST_SECTIONS_RATIO
+def _drastic(store: Store, latest: Snapshot, document: Document) -> bool:
+    """Whether a new reading removes whole sections or a large share of the words.
+
+    That is what a half-rendered or truncated fetch looks like, so it must be
+    seen twice before it becomes a version (and two false alerts).
+    """
+    if set(latest.section_digests) - {s.label for s in document.sections}:
+        return True
+    try:
+        before = _words(store.document(latest))
+    except StoreError:
+        return False  # nothing to weigh against: recording re-baselines with a notice
+    return before > 0 and _words(document) < before * (1 - LOST_WORDS_SHARE)
+
+
+def _words(document: Document) -> int:
+    return sum(len(section.text.split()) for section in document.sections)
 
 
 def _record(
@@ -509,6 +583,7 @@ def _record(
     raw = candidate.result.raw or (candidate.result.text or "").encode("utf-8")
     via = candidate.result.via
     if latest is None:
+        store.set_page_state(page.id, polls_on_latest=1, announced_id=snapshot.id, flapping=None)
         store.record_snapshot(snapshot, raw, candidate.document)
         log.info("page=%s status=new snapshot=%s", page.id, short_id(snapshot.id))
         return _outcome(page, "new", snapshot_id=snapshot.id, via=via)
@@ -539,28 +614,24 @@ def _record(
         routes = link_only_routes(diff, routes)
         level = Severity.MINOR if routes else None
     items: list[dict] = []
+    flapping = False
     if level is not None and origin == "fetch" and not rebaseline:
-        alert = alerts.change_alert(
-            diff,
-            page,
-            level,
-            latest,
-            snapshot,
-            config_path=config.path,
-            data_dir=str(store.data_dir),
-            revert_of=earlier,
-            silent_edit=silent,
-        )
-        items = alerts.outbox_items(alert, routes, iso(now))
+        alert, flapping = _announcement(config, store, page, diff, level, latest, snapshot, silent)
+        items = alerts.outbox_items(alert, routes, iso(now)) if alert else []
+    if origin == "fetch":
+        store.set_page_state(page.id, polls_on_latest=1)
+    queued = sum(not store.alert_queued(item["key"]) for item in items)
+    # Page state set above goes to disk in the same write as the version and its alerts.
     store.record_snapshot(snapshot, raw, candidate.document, items)
     changed = _substantive_sections(diff)
     log.info(
-        "page=%s status=changed sections=%d severity=%s snapshot=%s alerts=%d",
+        "page=%s status=changed sections=%d severity=%s snapshot=%s alerts=%d%s",
         page.id,
         changed,
         level,
         short_id(snapshot.id),
-        len(items),
+        queued,
+        " flapping" if flapping else "",
     )
     return _outcome(
         page,
@@ -571,6 +642,7 @@ def _record(
         revert_of=earlier.id if earlier else None,
         revert_seen_at=earlier.captured_at if earlier else None,
         silent_edit=silent,
+        flapping=flapping,
         via=via,
     )
 
@@ -598,6 +670,86 @@ def _rebaseline_lost(
     return _outcome(
         page, "new", snapshot_id=snapshot.id, via=candidate.result.via, reason=problem.message
     )
+
+
+def _announcement(
+    config: Config,
+    store: Store,
+    page: PageSpec,
+    diff: DiffResult,
+    level: Severity,
+    latest: Snapshot,
+    snapshot: Snapshot,
+    silent: bool,
+) -> tuple[alerts.Alert | None, bool]:
+    """What to tell the seller about a new version, and whether the page is flapping.
+
+    A page that comes back to a version it showed moments ago, before it settled
+    on the one it leaves, is flapping: one notice, then silence per flip until it
+    settles (`_settle`). Any other change, the first one included, alerts now.
+    """
+    state = store.page_state(page.id)
+    history = store.snapshots(page.id)
+    flapping = state.get("flapping")
+    if flapping:
+        worst = max(level, Severity.parse(flapping["severity"]))
+        store.set_page_state(page.id, flapping={**flapping, "severity": str(worst)})
+        return None, True
+    common = {"config_path": config.path, "data_dir": str(store.data_dir)}
+    if _back_before_settling(page, state, history, latest, snapshot):
+        since = latest.captured_at
+        store.set_page_state(page.id, flapping={"since": since, "severity": str(level)})
+        pair = [_first_seen(history, d) for d in (snapshot.digest, latest.digest)]
+        settle = f"{page.settle.polls} polls and {format_interval(page.settle.seconds)}"
+        notice = alerts.flapping_alert(page, pair, since, settle, level, **common)
+        return notice, True
+    back = _return(history, latest, snapshot)
+    alert = alerts.change_alert(
+        diff, page, level, latest, snapshot, revert_of=back, silent_edit=silent, **common
+    )
+    store.set_page_state(page.id, announced_id=snapshot.id)
+    return alert, False
+
+
+def _back_before_settling(
+    page: PageSpec,
+    state: dict[str, Any],
+    history: Sequence[Snapshot],
+    latest: Snapshot,
+    snapshot: Snapshot,
+) -> bool:
+    """The page returns to a version it showed within the settle window, leaving one it
+    never settled on (fewer polls or less time than `settle`)."""
+    settle = page.settle
+    polls = int(state.get("polls_on_latest") or settle.polls)
+    held = (parse_iso(latest.last_seen_at) - parse_iso(latest.captured_at)).total_seconds()
+    if polls >= settle.polls and held >= settle.seconds:
+        return False
+    seen = [s for s in history if s.digest == snapshot.digest]
+    if not seen:
+        return False
+    window = max(settle.seconds, settle.polls * page.interval)
+    gone = (parse_iso(latest.captured_at) - parse_iso(seen[-1].last_seen_at)).total_seconds()
+    return gone <= window
+
+
+def _first_seen(history: Sequence[Snapshot], digest: str) -> Snapshot:
+    return next(s for s in history if s.digest == digest)
+
+
+def _return(
+    history: Sequence[Snapshot], latest: Snapshot, snapshot: Snapshot
+) -> alerts.Return | None:
+    """Whether the new version is wording the page had before: back to the older wording
+    of the two is a revert; back to the newer one is a withdrawn change reinstated."""
+    seen = [i for i, s in enumerate(history) if s.digest == snapshot.digest]
+    if not seen:
+        return None
+    first = history[seen[0]]
+    if first.captured_at <= _first_seen(history, latest.digest).captured_at:
+        return alerts.Return(first)
+    withdrawn = history[seen[-1] + 1] if seen[-1] + 1 < len(history) else latest
+    return alerts.Return(first, withdrawn.captured_at)
 
 
 def _new_snapshot(

@@ -44,7 +44,9 @@ def _outcome_words(outcome: Any) -> str:
         words = f"changed ({count} {noun})" if count else "changed (cosmetic only)"
         if outcome.severity is not None:
             words += f" [{outcome.severity}]"
-        if outcome.revert_of:
+        if outcome.flapping:
+            words += ": flapping, kept without an alert until it settles"
+        elif outcome.revert_of:
             words += (
                 f": reverted, back to the version first seen on "
                 f"{when(outcome.revert_seen_at or '')} ({short_id(outcome.revert_of)})"
@@ -262,6 +264,9 @@ def diff_meta(
 # --------------------------------------------------------------------------- alerts
 
 
+TWICE = "possibly delivered twice"
+
+
 def alerts_text(entries: Sequence[Mapping[str, Any]]) -> str:
     if not entries:
         return "no alerts"
@@ -271,6 +276,8 @@ def alerts_text(entries: Sequence[Mapping[str, Any]]) -> str:
         state = e.get("status", "")
         if state != "sent" and e.get("last_error"):
             state += f" ({e.get('attempts', 0)} attempts, last error: {e['last_error']})"
+        if e.get("possibly_delivered_twice"):
+            state += f" ({TWICE}: a send was cut off or unanswered; same Idempotency-Key)"
         lines.append(
             f"{str(e.get('created_at', ''))[:19]}  {e.get('route', ''):<18} {state:<8} {title}"
         )
@@ -290,7 +297,12 @@ def alerts_json(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         "next_attempt_at",
         "last_error",
     )
-    return [{k: e.get(k) for k in keep} | _alert_words(e) for e in entries]
+    return [
+        {k: e.get(k) for k in keep}
+        | {"possibly_delivered_twice": bool(e.get("possibly_delivered_twice"))}
+        | _alert_words(e)
+        for e in entries
+    ]
 
 
 def _alert_words(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -723,13 +723,24 @@ class Store:
                 next_attempt_at=None,
                 last_error=None,
             )
+            doc.pop("in_flight_since", None)
 
         self._durable(lambda: self._update_alert(key, sent))
 
     def mark_attempt_failed(
-        self, key: str, error: str, next_attempt_at: Stamp | None, give_up: bool = False
+        self,
+        key: str,
+        error: str,
+        next_attempt_at: Stamp | None,
+        give_up: bool = False,
+        *,
+        maybe_arrived: bool = False,
     ) -> None:
-        """Count a failed delivery: retry at `next_attempt_at`, or park it as failed."""
+        """Count a failed delivery: retry at `next_attempt_at`, or park it as failed.
+
+        `maybe_arrived` (the receiver took the message but did not answer in time)
+        leaves the entry in flight, so its next send is flagged as a possible repeat.
+        """
         retry_at = None if give_up or next_attempt_at is None else _stamp(next_attempt_at)
 
         def failed(doc: dict[str, Any]) -> None:
@@ -739,8 +750,33 @@ class Store:
                 last_error=error,
                 next_attempt_at=retry_at,
             )
+            if not maybe_arrived:
+                doc.pop("in_flight_since", None)
 
         self._durable(lambda: self._update_alert(key, failed))
+
+    def alert_queued(self, key: str) -> bool:
+        """Whether an alert with this key is already in the outbox (queuing it adds nothing)."""
+        self._fresh()
+        return key in self._outbox_docs
+
+    def mark_in_flight(self, key: str, at: Stamp) -> bool:
+        """Record, on disk before the send starts, that the alert is being sent.
+
+        A send cut off by a crash or a timeout leaves the mark; the next send of the
+        same entry is then flagged `possibly_delivered_twice` (the receiver may have
+        the first copy) and True is returned. At most one repeat per crash or timeout.
+        """
+        since = _stamp(at)
+        again: list[bool] = []
+
+        def flying(doc: dict[str, Any]) -> None:
+            again.append(bool(doc.get("in_flight_since")))
+            doc["in_flight_since"] = since
+            doc["possibly_delivered_twice"] = doc.get("possibly_delivered_twice") or again[0]
+
+        self._durable(lambda: self._update_alert(key, flying))
+        return again[0]
 
     def retry_failed(self, now: Stamp) -> int:
         """Give every parked alert a fresh start (pending, due at `now`); returns how many.

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from policywatch import clock
 from tests.notify_receivers import HttpReceiver, SmtpReceiver
 from tests.pageserver import PageServer
 
@@ -50,3 +53,27 @@ def real_pages() -> Path:
             "to the folder holding amazon-eu-*/ to run these tests"
         )
     return path
+
+
+class WallClock:
+    """The wall clock policywatch reads, moved on by hand: hours pass between two cron runs."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    """policywatch reads the time only through `clock.utcnow`; this sets what it reads."""
+    moved = WallClock(datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+
+    class ClockTime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return moved.now if tz else moved.now.replace(tzinfo=None)
+
+    monkeypatch.setattr(clock, "datetime", ClockTime)
+    return moved

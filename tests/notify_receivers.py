@@ -13,6 +13,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from email.message import EmailMessage
 from typing import Any
 
@@ -84,12 +85,14 @@ class SmtpReceiver:
 class HttpReceiver:
     """An HTTP server on 127.0.0.1 that records every JSON body posted to it.
 
-    `status` is what it answers, so a test can make the endpoint fail.
+    `status` is what it answers, so a test can make the endpoint fail; `delay` is how
+    many seconds it takes to answer after recording a post, like a slow real receiver.
     """
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
         self.status = 200
+        self.delay = 0.0
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -97,6 +100,7 @@ class HttpReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 receiver.posts.append({"path": self.path, "json": json.loads(body or b"null")})
+                time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -9,8 +9,10 @@ Slack and Discord are third-party hosts, so only they are intercepted, with
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -18,7 +20,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pytest
 import responses
 import yaml
 
-from policywatch import clock, notify
+from policywatch import notify
 from policywatch.alerts import when
 from policywatch.cli import main
 from policywatch.store import Store
@@ -165,30 +166,6 @@ def seller(tmp_path: Path, capsys: pytest.CaptureFixture[str], site: PageServer)
     return Seller(tmp_path, capsys, site.url("/conduct"))
 
 
-class WallClock:
-    """The wall clock policywatch reads, moved on by hand: hours pass between two cron runs."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
-    """policywatch reads the time only through `clock.utcnow`; this sets what it reads."""
-    moved = WallClock(datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
-
-    class ClockTime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-            return moved.now if tz else moved.now.replace(tzinfo=None)
-
-    monkeypatch.setattr(clock, "datetime", ClockTime)
-    return moved
-
-
 def posted(mock: responses.RequestsMock, host: str) -> list[dict[str, Any]]:
     """The JSON bodies that would have gone to a third-party host."""
     return [json.loads(call.request.body) for call in mock.calls if host in call.request.url]
@@ -253,7 +230,7 @@ def test_a_new_unsolicited_sentence_alerts_critical_on_every_route(
 
     (discord,) = posted(chat, "discord.com")
     content = discord["content"]
-    assert content.startswith(CRITICAL_TITLE)
+    assert content.startswith(CRITICAL_TITLE.replace("[critical]", "\\[critical\\]"))
     assert f"**{TITLE} \\> Communications**" in content
     assert "about \\<promotions\\> & coupons." in content
     assert f"full diff: `{command}`" in content
@@ -421,7 +398,7 @@ class StallingReceiver(HttpReceiver):
         self.httpd.handle_error = lambda request, address: None  # the client is dead: no reply
 
 
-def test_a_check_killed_while_a_webhook_hangs_delivers_again_with_the_same_key(
+def test_a_check_killed_while_a_webhook_hangs_delivers_again_flagged_as_possibly_twice(
     seller, site, mailbox
 ):
     """What SIGKILL in the middle of a send guarantees: at least once, never silently lost.
@@ -429,7 +406,7 @@ def test_a_check_killed_while_a_webhook_hangs_delivers_again_with_the_same_key(
     The email went out and was marked sent before the kill: it is never repeated.
     The webhook had the post but had not answered: policywatch cannot know it
     arrived, so the next run sends it again, with the same Idempotency-Key header
-    and the same words, for the receiver to drop the repeat.
+    and the same words, for the receiver to drop the repeat; `alerts` says so.
     """
     hook = StallingReceiver().start()
     try:
@@ -461,9 +438,53 @@ def test_a_check_killed_while_a_webhook_hangs_delivers_again_with_the_same_key(
         first, again = hook.posts
         assert first["json"] == again["json"] and first["json"]["title"] == CRITICAL_TITLE
         assert hook.keys == [by_route["hook"]["key"]] * 2
-        assert [e["status"] for e in seller.alerts()] == ["sent", "sent"]
+        listed = seller.alerts()
+        assert [e["status"] for e in listed] == ["sent", "sent"]
+        assert [e["possibly_delivered_twice"] for e in listed] == [False, True]
+        email_line, hook_line = seller("alerts").out.splitlines()
+        assert "possibly delivered twice" in hook_line
+        assert "possibly delivered twice" not in email_line
     finally:
         hook.stop()
+
+
+def test_a_slow_webhook_gets_one_delivery_per_run_and_the_repeat_is_flagged(
+    seller, site, wall_clock
+):
+    """A receiver that answers after the route's timeout may well have the alert.
+
+    So the run does not try again (apprise's own 4 s used to cut it off, and three
+    quick retries made 7 deliveries over 3 runs): the next run sends it once more
+    with the same Idempotency-Key, and `alerts` shows it may have arrived twice.
+    """
+    slow = StallingReceiver()
+    slow.release.set()  # it answers, only late
+    slow.delay = 3.0
+    slow.start()
+    try:
+        seller.watch(hook_route(slow, timeout="1s"))
+        seller.check()
+        site.route("/conduct", B)
+        first = seller.check()
+        assert "alerts: 0 sent, 1 failed, 1 pending" in first.out
+        assert len(slow.posts) == 1
+        (entry,) = seller.alerts("--pending")
+        assert "no answer within 1s (the alert may have arrived)" in entry["last_error"]
+        wall_clock.advance(hours=1)
+        seller.check()
+        assert len(slow.posts) == 2
+        slow.delay = 0
+        wall_clock.advance(hours=1)
+        assert "alerts: 1 sent, 0 failed, 0 pending" in seller.check().out
+        wall_clock.advance(hours=1)
+        seller.check()
+        assert len(slow.posts) == 3  # one per run, never a burst within one
+        assert slow.keys == [entry["key"]] * 3
+        (sent,) = seller.alerts()
+        assert (sent["status"], sent["possibly_delivered_twice"]) == ("sent", True)
+        assert "possibly delivered twice" in seller("alerts").out
+    finally:
+        slow.stop()
 
 
 def test_a_page_that_keeps_failing_raises_one_unreachable_alert_and_one_recovered(
@@ -507,23 +528,121 @@ def test_the_unreachable_alert_names_the_check_command_for_this_watchlist(seller
     assert f"then run {command}" in down["json"]["message"]
 
 
-def test_a_flapping_page_alerts_for_the_change_once_and_for_the_revert_once(seller, site, webhook):
+EXTRA_SECTIONS = "".join(
+    f"<h2>{heading}</h2><p>{text}</p>"
+    for heading, text in (
+        ("Account health", "You must keep your order defect rate below one percent."),
+        ("Shipping", "You must ship every order within the handling time you set."),
+        ("Returns", "You must accept returns under the Amazon return policy."),
+        ("Listings", "You must list each product once, in the correct category."),
+    )
+)
+NINE = A.replace("<p>Last updated", EXTRA_SECTIONS + "<p>Last updated")
+# One bad request: the five sections from "Request a Review" on are missing. It keeps
+# five of the ten sections, so "lost most of its sections" never fired on it.
+HALF_RENDERED = re.sub(r"<h3>Request a Review</h3>.*?(?=<p>Last updated)", "", NINE, flags=re.S)
+
+
+def test_a_page_half_rendered_for_one_request_records_nothing_and_alerts_no_one(
+    seller, site, webhook
+):
+    assert HALF_RENDERED.count("<h2>") == NINE.count("<h2>") - 4
+    site.route("/conduct", NINE)
     seller.watch(hook_route(webhook))
-    outputs = []
+    seller.check()
+    served = [HALF_RENDERED, NINE]
+    site.route("/conduct", lambda: served.pop(0) if len(served) > 1 else served[0])
+    first = seller.check()
+    assert first.out.split()[:2] == [PAGE_ID, "unchanged"]  # the second fetch had it all
+    seller.check()
+    assert len(seller.snapshots()) == 1
+    assert webhook.posts == [] and seller.alerts() == []
+
+
+FLAPPING_TITLE = f"[flapping] {TITLE} is flipping between two versions"
+
+
+def queued_per_log(result: Result) -> int:
+    """What the `-v` log says each page queued (`alerts=N`), added up."""
+    return sum(int(n) for n in re.findall(r" alerts=(\d+)", result.err))
+
+
+def test_a_page_flipping_a_b_a_b_alerts_once_flaps_once_and_ends_on_an_alert_about_b(
+    seller, site, webhook, wall_clock
+):
+    seller.watch(hook_route(webhook))
+    logged = 0
+    for version in (A, B, A, B):
+        site.route("/conduct", version)
+        result = seller("-v", "check")
+        logged += queued_per_log(result)
+        wall_clock.advance(minutes=10)
+    assert "flapping, kept without an alert until it settles" in result.out
+    assert titles(webhook) == [CRITICAL_TITLE, FLAPPING_TITLE]
+    flapping = webhook.posts[1]["json"]["message"]
+    assert "one alert will say which version the page settled on" in flapping
+    assert len(seller.snapshots()) == 4  # every flip is kept
+
+    seller("-v", "check")  # B a second time, but not yet for an hour
+    assert len(webhook.posts) == 2
+    wall_clock.advance(hours=1)
+    result = seller("-v", "check")
+    logged += queued_per_log(result)
+    first_b, last_b = seller.snapshots()[1], seller.snapshots()[3]
+    assert titles(webhook)[2:] == [
+        f"[settled] {TITLE} settled on the version of the last change alert"
+    ]
+    settled = webhook.posts[2]["json"]["message"]
+    assert f"{last_b.id[:10]}: the same wording as {first_b.id[:10]}" in settled
+    assert logged == len(seller.alerts()) == 3  # the log counts exactly what was queued
+    wall_clock.advance(hours=6)
+    seller.check()
+    assert len(webhook.posts) == 3
+
+
+def test_a_flapping_page_that_settles_on_the_old_wording_gets_that_diff_once(
+    seller, site, webhook, wall_clock
+):
+    seller.watch(hook_route(webhook))
     for version in (A, B, A, B, A):
         site.route("/conduct", version)
-        outputs.append(seller.check().out)
-    baseline = seller.snapshots()[0]
-    assert len(seller.snapshots()) == 5
-    assert "back to" in outputs[2] and baseline.id[:10] in outputs[2]
-    assert titles(webhook) == [CRITICAL_TITLE, f'[critical] {TITLE} reverted — "unsolicited"']
-    revert = webhook.posts[1]["json"]["message"]
+        seller.check()
+        wall_clock.advance(minutes=10)
+    wall_clock.advance(hours=1)
+    seller.check()
+    assert titles(webhook) == [
+        CRITICAL_TITLE,
+        FLAPPING_TITLE,
+        f'[critical] {TITLE} settled — "unsolicited"',
+    ]
+    settled = webhook.posts[2]["json"]["message"]
+    assert "compared here with the version of the last change alert" in settled
+    assert f"removed: {NEW_SENTENCE_TEXT}" in settled  # against B, what the seller was told
+
+
+def test_a_change_withdrawn_and_later_reinstated_is_announced_again(
+    seller, site, webhook, wall_clock
+):
+    seller.watch(hook_route(webhook))
+    for version in (A, B, A, B):
+        site.route("/conduct", version)
+        seller.check()
+        wall_clock.advance(hours=1)
+        seller.check()  # it stays a while: each version settles before the next
+        wall_clock.advance(hours=1)
+    _, first_b, withdrawn, _ = seller.snapshots()
+    assert titles(webhook) == [
+        CRITICAL_TITLE,
+        f'[critical] {TITLE} reverted — "unsolicited"',
+        f'[critical] {TITLE} reinstated — "unsolicited"',
+    ]
+    reinstated = webhook.posts[2]["json"]["message"]
     assert (
-        f"This is a revert: the page is back to the version first seen on "
-        f"{when(baseline.captured_at)} (snapshot {baseline.id[:10]})."
-    ) in revert
-    assert f"removed: {NEW_SENTENCE_TEXT}" in revert
-    assert len(seller.alerts()) == 2
+        f"Reinstated: this wording was first seen on {when(first_b.captured_at)} "
+        f"(snapshot {first_b.id[:10]}), withdrawn on {when(withdrawn.captured_at)}, and is back."
+    ) in reinstated
+    assert f"added: {NEW_SENTENCE_TEXT}" in reinstated
+    assert len({e["key"] for e in seller.alerts()}) == 3
 
 
 # --------------------------------------------------------------------------- secrets and routes
@@ -592,3 +711,37 @@ def test_notify_test_reports_every_route_or_one_and_names_routes_for_a_typo(
     assert typo.code == 2
     assert "no notify route named 'hok'" in typo.err
     assert "routes in the watchlist: email, hook, slack, discord" in typo.err
+
+
+# --------------------------------------------------------------------------- page text in chat
+
+PINGS = (
+    "<!channel> <!here> <!everyone> <!subteam^S0TEAM> @all @room @channel @here @everyone "
+    "<@UABCDEF> <@&moderators> <#CGENERAL> <https://evil.example/login|Verify your Seller account>"
+)
+# The sigil or link syntax directly followed by what it names: a ping or a link in some chat.
+RAW_PING = re.compile(
+    r"[!@#](?:channel|here|everyone|subteam|all|room|UABCDEF|&moderators|CGENERAL)"
+    r"|https?://evil\.example/login\\?\|"
+)
+
+
+def test_mentions_and_chat_links_in_page_text_reach_slack_and_discord_inert(seller, site, chat):
+    seller.watch(*CHAT_ROUTES)
+    seller.check()
+    notice = html.escape(f"Notice to {PINGS}")
+    site.route(
+        "/conduct",
+        A.replace(
+            "<h2>Customer information</h2>",
+            f"<h2>{notice}</h2><p>Read this, {html.escape(PINGS)}.</p>"
+            "<h2>Customer information</h2>",
+        ),
+    )
+    seller.check()
+    (slack,) = posted(chat, "hooks.slack.com")
+    (discord,) = posted(chat, "discord.com")
+    sent = [slack["attachments"][0]["title"], slack["attachments"][0]["text"], discord["content"]]
+    for text in sent:
+        assert "Notice to" in text and "Verify your Seller account" in text  # still readable
+        assert RAW_PING.findall(text) == []

@@ -382,6 +382,15 @@ BAD = [
     ),
     pytest.param(page("a", "https://example.com/a") + "notify:\n  - nosuch://host/x\n", 5,
                  "notify[0]", "apprise cannot use", id="unknown-notify-scheme"),
+    pytest.param(page("a", "https://example.com/a") + "notify:\n  - url: json://localhost/a\n"
+                 "    timeout: soon\n", 6, "notify[0].timeout", "not a duration",
+                 id="bad-route-timeout"),
+    pytest.param("defaults:\n  settle: {polls: 0}\n" + page("a", "https://example.com/a"), 2,
+                 "defaults.settle.polls", "must be at least 1", id="settle-no-polls"),
+    pytest.param(page("a", "https://example.com/a", "settle: {polls: 2, four: 1h}"), 4,
+                 "pages[0].settle.four", "did you mean 'for'?", id="settle-typo"),
+    pytest.param(page("a", "https://example.com/a", "settle: a while"), 4, "pages[0].settle",
+                 "not a duration", id="settle-not-a-duration"),
     pytest.param("", 1, None, "is empty", id="empty-file"),
     pytest.param(page("a", "http://10.1.2.3/handbook"), 3, "pages[0].url",
                  "10.1.2.3 is a private (non-public) address; set `allow_private: true`",
@@ -460,6 +469,28 @@ def test_route_names_are_stable_readable_and_free_of_secrets(tmp_path):
     assert config.routes[1].url == env["HOOK"]
     assert config.routes[4].min_severity is Severity.MAJOR
     assert not any("pa55word" in n or "t0ken" in n or "4242" in n for n in names)
+
+
+def test_a_route_waits_long_enough_for_a_real_webhook_unless_the_seller_says_otherwise(tmp_path):
+    config = load(
+        tmp_path,
+        page("a", "https://example.com/a")
+        + "notify:\n  - json://localhost:8080/a\n"
+        + "  - {url: 'json://localhost:8080/b', timeout: 45s}\n",
+    )
+    assert config.routes[0].timeout >= 20  # apprise's own 4 s cuts off slow receivers
+    assert config.routes[1].timeout == 45
+
+
+def test_settle_defaults_to_two_polls_and_an_hour_and_a_page_can_change_part_of_it(tmp_path):
+    config = load(
+        tmp_path,
+        "defaults:\n  settle: {polls: 3}\n"
+        + page("a", "https://example.com/a")
+        + "  - id: b\n    url: https://example.com/b\n    settle: 2h\n",
+    )
+    assert [(p.settle.polls, p.settle.seconds) for p in config.pages] == [(3, 3600), (3, 7200)]
+    assert load(tmp_path, page("a", "https://example.com/a")).pages[0].settle.polls == 2
 
 
 def test_an_optional_route_skips_quietly_only_while_its_variables_are_missing(tmp_path, caplog):

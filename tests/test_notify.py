@@ -21,6 +21,7 @@ from policywatch.alerts import Alert, change_alert, outbox_items
 from policywatch.errors import UsageError
 from policywatch.models import Route, Severity
 from policywatch.notify import deliver_pending, notify_test, redact, send
+from policywatch.render import markdown_escape
 from policywatch.store import Store
 from tests.notify_receivers import HttpReceiver, SmtpReceiver, free_port
 from tests.notify_scenes import UNSOLICITED, Scene, conduct_change, many_changes
@@ -158,7 +159,7 @@ def test_discord_gets_title_and_markdown_within_its_2000_characters():
     assert send(Route(DISCORD_URL, "discord"), alert.to_payload()) == (True, None)
     content = json.loads(responses.calls[0].request.body)["content"]
     assert len(content) <= 2000
-    assert content.startswith(alert.title)
+    assert content.startswith(markdown_escape(alert.title))  # Discord shows it as Markdown
     assert "**Seller Code of Conduct**" in content
     assert content.count("**") % 2 == 0
     assert f"more changes — run `{alert.command}`" in content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import lxml.html
@@ -11,7 +12,7 @@ import pytest
 
 from policywatch.diff import diff_documents
 from policywatch.models import DiffResult, Document
-from policywatch.render import render_diff
+from policywatch.render import markdown_escape, render_diff
 from policywatch.rules import DEFAULT_RULES
 from tests.diff_support import document
 
@@ -200,3 +201,15 @@ def test_json_carries_every_change_with_its_section_and_classification():
     gone = data["changes"][-1]
     assert (gone["kind"], gone["section_kind"]) == ("removed", "removed")
     assert gone["links_removed"] == ["https://sc.example/templates"]
+
+
+def test_every_chat_mention_and_slack_link_in_page_text_is_defused_but_still_readable():
+    text = (
+        "<!channel> <!here> <!everyone> @all @room @channel @here @everyone @jane "
+        "<@U123> <@&123> <#C123> <https://evil.example|Verify your account> seller@example.com"
+    )
+    escaped = markdown_escape(text)
+    assert re.findall(r"(?<!\w)[!@#][\w&]|https?://evil\.example\\?\|", escaped) == []
+    assert escaped.replace("\u200b", "").replace("\\", "") == text  # the same words, inert
+    assert "seller@example.com" in escaped  # an address is no mention
+    assert markdown_escape("[critical] @here", syntax=False) == "[critical] @\u200bhere"
