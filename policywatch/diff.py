@@ -36,6 +36,7 @@ from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
 
+from policywatch.languages import page_language
 from policywatch.models import (
     Block,
     Change,
@@ -51,6 +52,7 @@ from policywatch.models import (
     SectionChangeKind,
 )
 from policywatch.rules import RuleSet, compile_rules, words
+from policywatch.segment import split_sentences
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -60,64 +62,6 @@ SENTENCE_SIMILARITY = 0.5
 # Above this many candidate pairs (sentences in one rewritten run, or sections left
 # unmatched), pairing costs more than it helps a reader: they are removed + added.
 MAX_PAIRING_CELLS = 40_000
-
-# --------------------------------------------------------------------------- sentences
-
-# Words that end with a period without ending the sentence.
-# fmt: off
-_ABBREVIATIONS = (
-    "inc", "ltd", "llc", "co", "corp", "plc", "sarl", "gmbh", "mr", "mrs", "ms", "dr", "st", "jr",
-    "sr", "vs", "approx", "dept", "est", "fig", "cf", "al", "jan", "feb", "mar", "apr", "jun",
-    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max",
-)
-# fmt: on
-# A sentence ends at . ! ? (and closing quotes or brackets) before a space and a capital or
-# digit, unless the period closes an abbreviation: a listed word, a dotted one (e.g, i.e,
-# U.S), a capital initial (J. Smith), or "No." before a number.
-_AFTER_END = r"(?=([\"'”’)\]]*\s+)[\"'“‘(\[]?[A-Z0-9])"
-# Candidate ends. The first character is spelled out so the regex engine can skip ahead to
-# it instead of trying every position; most blocks only have periods, and a regex that
-# starts with one literal character skips fastest of all.
-_END_RE = re.compile(r"[.!?…][.!?…]*" + _AFTER_END)
-_PERIOD_END_RE = re.compile(r"\.\.*" + _AFTER_END)
-# Searched in the few characters before a candidate's period, so the abbreviations cost one
-# small search per sentence end, not forty look-behinds at every period: a listed word, a
-# capital initial, "No"/"Nos" (only before a number), each a whole word; or the last letter
-# of a dotted abbreviation ("e.g", "U.S").
-_ABBREVIATION_RE = re.compile(
-    rf"(?:^|\W)(?:(?i:{'|'.join(_ABBREVIATIONS)})|[A-Z]|(?P<number>[Nn]os?))\Z|\.[A-Za-z]\Z"
-)
-_ABBREVIATION_WINDOW = max(map(len, _ABBREVIATIONS)) + 1  # the word and the character before
-_NUMBER_AFTER_RE = re.compile(r"\s+\d")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split a block into sentences, keeping "e.g.", "U.S.", "No. 5", "Inc." and decimals whole."""
-    ends = _END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE
-    sentences = []
-    start = 0
-    for end in ends.finditer(text):
-        stop = end.end()
-        if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
-            continue
-        cut = stop + len(end[1])
-        sentence = text[start:cut].strip()
-        if sentence:
-            sentences.append(sentence)
-        start = cut
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
-
-
-def _is_abbreviation(text: str, period: int) -> bool:
-    """Whether the period at `period` closes an abbreviation rather than a sentence."""
-    found = _ABBREVIATION_RE.search(text, max(0, period - _ABBREVIATION_WINDOW), period)
-    if found is None:
-        return False
-    return found["number"] is None or _NUMBER_AFTER_RE.match(text, period + 1) is not None
-
 
 # --------------------------------------------------------------------------- folding
 
@@ -386,9 +330,13 @@ _Pair = tuple[_Unit | None, _Unit | None]
 class _Classifier:
     """Turns (old, new) sentence pairs into Changes with tags and rule matches."""
 
-    def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]]) -> None:
+    def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]], language: str) -> None:
         self.rules = rules
         self.ignore = ignore
+        self.language = language
+
+    def split(self, text: str) -> list[str]:
+        return split_sentences(text, self.language)
 
     def key(self, text: str) -> str:
         return fold(text, self.ignore)
@@ -515,8 +463,8 @@ def _diff_run(
     path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
 ) -> list[Change]:
     """Changes in one run of differing blocks, sentence by sentence."""
-    old_sentences = [(s, b) for b in old for s in split_sentences(b.text)]
-    new_sentences = [(s, b) for b in new for s in split_sentences(b.text)]
+    old_sentences = [(s, b) for b in old for s in cls.split(b.text)]
+    new_sentences = [(s, b) for b in new for s in cls.split(b.text)]
     head, tail = _common_ends(old_sentences, new_sentences, lambda a, b: a[0] == b[0])
     old_units = [cls.unit(s, b) for s, b in old_sentences[head : len(old_sentences) - tail]]
     new_units = [cls.unit(s, b) for s, b in new_sentences[head : len(new_sentences) - tail]]
@@ -915,6 +863,7 @@ def diff_documents(
     new_id: str,
     rules: Sequence[Rule] = (),
     ignore: Sequence[str | re.Pattern[str]] = (),
+    language: str | None = None,
 ) -> DiffResult:
     """Everything that differs between two versions of a page, in the new page's order.
 
@@ -923,10 +872,13 @@ def diff_documents(
     starts with a change tagged "heading"; renamed and moved sections also carry
     any edits of their text. `rules` are the watched terms to report (the caller
     picks the page's); `ignore` takes the page's ignore patterns: text they match
-    never counts as a change.
+    never counts as a change. `language` is the locale the watch is pinned to, for a
+    page that does not declare its own (see languages.page_language).
     """
     cls = _Classifier(
-        compile_rules(rules), [re.compile(p) if isinstance(p, str) else p for p in ignore]
+        compile_rules(rules),
+        [re.compile(p) if isinstance(p, str) else p for p in ignore],
+        page_language(new, old, language),
     )
     alignment = _Alignment(old.sections, new.sections)
     pairs = alignment.pairs
