@@ -36,7 +36,7 @@ from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
 
-from policywatch.languages import page_language
+from policywatch.languages import language_code, page_language, words_of
 from policywatch.models import (
     Block,
     Change,
@@ -224,7 +224,8 @@ def _number_values(matches: Iterable[re.Match[str]]) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- inline diff
 
-_INLINE_TOKEN_RE = re.compile(r"\w+|\s+|[^\w\s]")
+# Japanese and Chinese run words together: each of their characters is a token of its own.
+_INLINE_TOKEN_RE = re.compile(r"[^\W\u3040-\u30ff\u3400-\u9fff]+|\w|\s+|[^\w\s]")
 _FRAGMENT_OPS: dict[int, FragmentOp] = {0: "equal", 1: "insert", -1: "delete"}
 # Its methods keep no state between calls, so one engine serves every diff.
 _ENGINE = diff_match_patch()
@@ -334,9 +335,14 @@ class _Classifier:
         self.rules = rules
         self.ignore = ignore
         self.language = language
+        self.code = language_code(language)
 
     def split(self, text: str) -> list[str]:
         return split_sentences(text, self.language)
+
+    def words(self, key: str) -> set[str]:
+        """The words of a folded sentence to measure similarity by (see languages.words_of)."""
+        return words_of(key, self.code)
 
     def key(self, text: str) -> str:
         return fold(text, self.ignore)
@@ -477,7 +483,7 @@ def _diff_run(
                 if a.text != b.text
             )
         else:
-            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2]))
+            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2], cls.words))
     changes = [cls.change(path, a, b) for a, b in pairs]
     return _attach_links(path, old, new, pairs, changes)
 
@@ -529,17 +535,22 @@ def _common_ends(
     return head, tail
 
 
-def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
-    """Pair reworded sentences in order (best total similarity); the rest are added/removed."""
+def _pair_sentences(
+    old: Sequence[_Unit], new: Sequence[_Unit], words: Callable[[str], set[str]]
+) -> list[_Pair]:
+    """Pair reworded sentences in order (best total similarity); the rest are added/removed.
+
+    `words` gives the words of a sentence's key to compare them by.
+    """
     n, m = len(old), len(new)
     if not n or not m or n * m > MAX_PAIRING_CELLS:
         return [(a, None) for a in old] + [(None, b) for b in new]
     if n == m == 1:  # one sentence reworded (or replaced): the usual edit, no table needed
-        if _similarity(set(old[0].key.split()), set(new[0].key.split())):
+        if _similarity(words(old[0].key), words(new[0].key)):
             return [(old[0], new[0])]
         return [(old[0], None), (None, new[0])]
-    new_words = [set(b.key.split()) for b in new]
-    old_words = [set(a.key.split()) for a in old]
+    new_words = [words(b.key) for b in new]
+    old_words = [words(a.key) for a in old]
     score = [[_similarity(words, other) for other in new_words] for words in old_words]
     # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
     best = [[0.0] * (m + 1) for _ in range(n + 1)]

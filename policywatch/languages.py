@@ -31,6 +31,24 @@ def matches_language(wanted: str, tag: str | None) -> bool:
     return have == want or (language_code(have) == want) or have.startswith(want + "-")
 
 
+# Languages written without spaces between words.
+UNSPACED = frozenset({"ja", "zh", "th"})
+
+
+def words_of(key: str, code: str) -> set[str]:
+    """The words of a folded sentence, for telling a reworded sentence from a new one.
+
+    Without spaces, a sentence is one long "word"; pairs of characters stand in for
+    words there, so "連絡できます" and "連絡できません" share most of theirs.
+    """
+    if code not in UNSPACED:
+        return set(key.split())
+    text = key.replace(" ", "")
+    if len(text) < 2:
+        return {text} if text else set()
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
 # --------------------------------------------------------------------------- sentences
 
 # Abbreviations (lower-case, without the final period) that a legal text in each language
