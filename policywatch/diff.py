@@ -36,7 +36,8 @@ from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
 
-from policywatch.languages import language_code, page_language, words_of
+from policywatch import wording
+from policywatch.languages import ENGLISH, language_code, page_language, words_of
 from policywatch.models import (
     Block,
     Change,
@@ -340,6 +341,21 @@ class _Classifier:
     def split(self, text: str) -> list[str]:
         return split_sentences(text, self.language)
 
+    def obligations(self, unit: _Unit | None) -> frozenset[tuple[str, str]]:
+        if self.code == ENGLISH:
+            return _unit_obligations(unit)
+        return wording.obligations(unit.text, self.code) if unit else frozenset()
+
+    def is_deontic(self, signature: frozenset[tuple[str, str]]) -> bool:
+        if self.code == ENGLISH:
+            return _is_deontic(signature)
+        return wording.is_deontic(signature, self.code)
+
+    def numbers(self, unit: _Unit | None) -> list[tuple[str, str]]:
+        if self.code == ENGLISH:
+            return _unit_numbers(unit)
+        return wording.numbers(unit.text, self.code) if unit else []
+
     def words(self, key: str) -> set[str]:
         """The words of a folded sentence to measure similarity by (see languages.words_of)."""
         return words_of(key, self.code)
@@ -372,12 +388,12 @@ class _Classifier:
                 kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
             )
         tags = list(extra)
-        old_duties, new_duties = _unit_obligations(old), _unit_obligations(new)
+        old_duties, new_duties = self.obligations(old), self.obligations(new)
         if old_duties != new_duties and (
-            kind == "modified" or _is_deontic(old_duties | new_duties)
+            kind == "modified" or self.is_deontic(old_duties | new_duties)
         ):
             tags.append("obligation")
-        if _unit_numbers(old) != _unit_numbers(new):
+        if self.numbers(old) != self.numbers(new):
             tags.append("number")
         matches = self.matches(old, new)
         if matches:
