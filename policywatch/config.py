@@ -75,7 +75,7 @@ PAGE_KEYS = (
     "rules",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
-PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity")
+PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity", "language", "lang")
 RULE_KEYS = (*PAGE_RULE_KEYS, "pages")  # a global rule may be limited to some pages
 ROUTE_KEYS = ("url", "name", "min_severity", "optional")
 FETCH_MODES = ("auto", "http", "browser")
@@ -455,12 +455,18 @@ def _parse_rule(node: _Node, at: _At, allowed: Collection[str]) -> Rule:
     patterns = _read(entries, at, "patterns", _texts, _check_regex, default=())
     if not terms and not patterns:
         raise at.error(f"rule {name!r} watches nothing", "give it `terms:` or `patterns:`")
+    if "language" in entries and "lang" in entries:
+        raise at.entry(entries, "lang").error(
+            "use either `language:` or `lang:`, not both", "e.g. language: de"
+        )
+    key = "lang" if "lang" in entries else "language"
     return Rule(
         name=name,
         severity=_read(entries, at, "severity", _severity, default=Severity.MAJOR),
         terms=terms,
         patterns=patterns,
         pages=_read(entries, at, "pages", _texts, default=()),
+        language=_read(entries, at, key, _locale),
     )
 
 
@@ -470,16 +476,18 @@ def _parse_rules(node: _Node, at: _At, allowed: Collection[str]) -> tuple[Rule, 
     if not isinstance(node.value, list):
         raise at.error(f"expected a list of rules, got {_kind(node.value)}")
     rules: list[Rule] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str | None], int] = {}
     for i, item in enumerate(node.value):
         where = at.child(i, item)
         rule = _parse_rule(item, where, allowed)
-        if rule.name in seen:
+        # One name may be written once per language: the same rule as each market words it.
+        key = (rule.name, rule.language)
+        if key in seen:
             raise where.error(
-                f"rule name {rule.name!r} is used twice (lines {seen[rule.name]} and {item.line})",
+                f"rule name {rule.name!r} is used twice (lines {seen[key]} and {item.line})",
                 "give each rule its own name",
             )
-        seen[rule.name] = item.line
+        seen[key] = item.line
         rules.append(rule)
     return tuple(rules)
 

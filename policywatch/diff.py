@@ -37,7 +37,13 @@ from typing import TypeVar
 from diff_match_patch import diff_match_patch
 
 from policywatch import wording
-from policywatch.languages import ENGLISH, language_code, page_language, words_of
+from policywatch.languages import (
+    ENGLISH,
+    language_code,
+    matches_language,
+    page_language,
+    words_of,
+)
 from policywatch.models import (
     Block,
     Change,
@@ -898,14 +904,16 @@ def diff_documents(
     (kind "unchanged") so renderers can show them on request. A renamed section
     starts with a change tagged "heading"; renamed and moved sections also carry
     any edits of their text. `rules` are the watched terms to report (the caller
-    picks the page's); `ignore` takes the page's ignore patterns: text they match
-    never counts as a change. `language` is the locale the watch is pinned to, for a
+    picks the page's; those written for another language are left out); `ignore`
+    takes the page's ignore patterns: text they match never counts as a change. `language` is the locale the watch is pinned to, for a
     page that does not declare its own (see languages.page_language).
     """
+    tag = page_language(new, old, language)
     cls = _Classifier(
-        compile_rules(rules),
+        # A rule written for one language watches the pages in that language only.
+        compile_rules(r for r in rules if r.language is None or matches_language(r.language, tag)),
         [re.compile(p) if isinstance(p, str) else p for p in ignore],
-        page_language(new, old, language),
+        tag,
     )
     alignment = _Alignment(old.sections, new.sections)
     pairs = alignment.pairs

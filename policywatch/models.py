@@ -348,6 +348,8 @@ class Rule:
     terms: tuple[str, ...] = ()  # plain words/phrases; a trailing * is a prefix wildcard
     patterns: tuple[str, ...] = ()  # regular expressions, matched case-insensitively
     pages: tuple[str, ...] = ()  # page ids this rule is limited to; empty = every page
+    # The language of the pages it is for ("de", or "de-CH" for one region); None = every page.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

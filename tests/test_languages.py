@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from policywatch.config import load_config
 from policywatch.diff import diff_documents
-from policywatch.models import Change, Document
+from policywatch.errors import ConfigError
+from policywatch.models import Change, Document, Rule
+from policywatch.rules import DEFAULT_RULES
 from tests.diff_support import document
 
 
@@ -81,3 +86,124 @@ def test_the_same_amount_or_period_written_another_way_is_no_number_change(
     language: str, before: str, after: str
 ):
     assert "number" not in change(language, before, after).tags
+
+
+# --------------------------------------------------------------------------- watched terms
+
+
+def matches(language: str, before: str, after: str, rules=DEFAULT_RULES) -> set[tuple[str, str]]:
+    result = diff_documents(
+        page(language, before),
+        page(language, after),
+        page_id="p",
+        old_id="a",
+        new_id="b",
+        rules=rules,
+    )
+    return {(m.rule, m.term) for c in result.changes for m in c.matches}
+
+
+@pytest.mark.parametrize(
+    ("language", "before", "after", "term"),
+    [
+        (
+            "de-DE",
+            "Sie dürfen Käufern Nachrichten senden.",
+            "Sie dürfen keine unaufgeforderten Nachrichten senden.",
+            "unaufgefordert*",
+        ),
+        (
+            "fr-FR",
+            "Les messages sont limités.",
+            "Les messages non sollicités sont limités.",
+            "non sollicité*",
+        ),
+        (
+            "es-ES",
+            "Los mensajes están limitados.",
+            "Los mensajes no solicitados están prohibidos.",
+            "no solicitado*",
+        ),
+        (
+            "it-IT",
+            "I messaggi sono limitati.",
+            "I messaggi non richiesti sono vietati.",
+            "non richiest*",
+        ),
+        (
+            "ja-JP",
+            "メッセージは制限されています。",
+            "未承諾のメッセージは禁止されています。",
+            "未承諾",
+        ),
+    ],
+)
+def test_the_built_in_rules_watch_the_wording_of_the_pages_own_language(
+    language: str, before: str, after: str, term: str
+):
+    assert ("buyer-messaging", term) in matches(language, before, after)
+
+
+def test_a_german_page_is_not_matched_against_the_english_terms():
+    assert matches("de", "Wir prüfen das.", "Wir prüfen das Review.") == set()
+
+
+def load_rules(tmp_path: Path, rules: str) -> tuple[Rule, ...]:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        "pages:\n  - id: a\n    url: https://example.com/a\nrules:\n" + textwrap.dedent(rules),
+        encoding="utf-8",
+    )
+    return load_config(path, env={}).rules
+
+
+def test_a_user_rule_can_be_written_once_per_language(tmp_path: Path):
+    rules = load_rules(
+        tmp_path,
+        """\
+        - name: returns
+          terms: [refund window]
+        - name: returns
+          language: de-DE
+          terms: [Rückgabefrist]
+        - name: returns
+          lang: ja
+          terms: [返品期限]
+        """,
+    )
+    assert [(r.name, r.language) for r in rules] == [
+        ("returns", None),
+        ("returns", "de-DE"),
+        ("returns", "ja"),
+    ]
+    german = matches("de-DE", "Es gilt eine Frist.", "Es gilt eine Rückgabefrist.", rules)
+    assert german == {("returns", "Rückgabefrist")}
+    assert matches("fr", "Un délai.", "Un délai, Rückgabefrist.", rules) == set()
+
+
+@pytest.mark.parametrize(
+    ("rule", "line", "key", "message"),
+    [
+        (
+            "- name: r\n  terms: [x]\n  language: german\n",
+            7,
+            "rules[0].language",
+            "is not a locale",
+        ),
+        ("- name: r\n  terms: [x]\n  lang: 12\n", 7, "rules[0].lang", "is not a locale"),
+        ("- name: r\n  terms: [x]\n  language: de\n  lang: de\n", 8, "rules[0].lang", "not both"),
+        (
+            "- name: r\n  terms: [x]\n  language: de\n- name: r\n  terms: [y]\n  lang: de\n",
+            8,
+            "rules[1]",
+            "is used twice",
+        ),
+    ],
+)
+def test_a_rule_language_that_cannot_be_read_is_named_with_its_line(
+    tmp_path: Path, rule: str, line: int, key: str, message: str
+):
+    with pytest.raises(ConfigError) as caught:
+        load_rules(tmp_path, rule)
+    assert (caught.value.line, caught.value.key) == (line, key)
+    assert message in str(caught.value)
