@@ -905,8 +905,9 @@ def diff_documents(
     starts with a change tagged "heading"; renamed and moved sections also carry
     any edits of their text. `rules` are the watched terms to report (the caller
     picks the page's; those written for another language are left out); `ignore`
-    takes the page's ignore patterns: text they match never counts as a change. `language` is the locale the watch is pinned to, for a
-    page that does not declare its own (see languages.page_language).
+    takes the page's ignore patterns: text they match never counts as a change.
+    `language` is the locale the watch is pinned to, for a page that does not
+    declare its own (see languages.page_language).
     """
     tag = page_language(new, old, language)
     cls = _Classifier(
