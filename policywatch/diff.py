@@ -59,7 +59,8 @@ from policywatch.models import (
     SectionChangeKind,
 )
 from policywatch.rules import RuleSet, compile_rules, words
-from policywatch.segment import split_sentences
+from policywatch.segment import split_sentences as split_sentences  # callers import it from here
+from policywatch.segment import splitter
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -343,9 +344,7 @@ class _Classifier:
         self.ignore = ignore
         self.language = language
         self.code = language_code(language)
-
-    def split(self, text: str) -> list[str]:
-        return split_sentences(text, self.language)
+        self.split = splitter(language)
 
     def obligations(self, unit: _Unit | None) -> frozenset[tuple[str, str]]:
         if self.code == ENGLISH:

@@ -137,23 +137,30 @@ for _code, _words in _COMMON_WORDS.items():
 _KANA_RE = re.compile(r"[\u3040-\u30ff]")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _LETTERS_RE = re.compile(r"[^\W\d_]+")
-_SAMPLE = 4000  # characters: the first paragraphs tell as well as the whole page
+_SAMPLE = 800  # characters, ~120 words: the first paragraphs tell as well as the whole page
 
 
 def detect_language(texts: Iterable[str]) -> str | None:
     """The language most of the first words of `texts` are common words of; None if unclear."""
-    sample = ""
+    parts: list[str] = []
+    size = 0
     for text in texts:
-        sample += text + "\n"
-        if len(sample) >= _SAMPLE:
+        parts.append(text)
+        size += len(text)
+        if size >= _SAMPLE:
             break
+    sample = "\n".join(parts)[:_SAMPLE]
     if _KANA_RE.search(sample):
         return "ja"
     if _ARABIC_RE.search(sample):
         return "ar"
-    votes: Counter[str] = Counter()
-    for word in _LETTERS_RE.findall(sample.casefold()):
-        votes.update(_LANGUAGES_BY_WORD.get(word, ()))
+    known = _LANGUAGES_BY_WORD
+    votes = Counter(
+        code
+        for word in _LETTERS_RE.findall(sample.casefold())
+        if word in known
+        for code in known[word]
+    )
     ranked = votes.most_common(2)
     if not ranked or ranked[0][1] < 3 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
         return None

@@ -15,10 +15,11 @@ policywatch.languages.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sentencex
 
-from policywatch.languages import abbreviations, language_code, months
+from policywatch.languages import ENGLISH, abbreviations, language_code, months
 
 # --------------------------------------------------------------------------- English
 
@@ -58,10 +59,15 @@ def split_sentences(text: str, language: str | None = None) -> list[str]:
     Abbreviations, ordinals and section references stay inside their sentence:
     "e.g.", "U.S.", "No. 5", "z. B.", "1. März", "cf. art. 3", "S.à r.l.".
     """
+    return splitter(language)(text)
+
+
+def splitter(language: str | None) -> Callable[[str], list[str]]:
+    """`split_sentences` for one language, looked up once for the many blocks of a page."""
     code = language_code(language)
-    if code == "en":
-        return _english(text)
-    return _joined(sentencex.segment(code, text), code)
+    if code == ENGLISH:
+        return _english
+    return lambda text: _joined(sentencex.segment(code, text), code)
 
 
 def _english(text: str) -> list[str]:
