@@ -76,19 +76,30 @@ def main() -> None:
             found, total = accuracy(split, code)
             cells.append(f"{found}/{total}")
         print(f"{name:24}" + "".join(f"{cell:>8}" for cell in cells))
-    blocks = [(code, block(code, s)) for code in languages for s in paragraphs(code)]
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+    blocks = {code: [block(code, s) for s in paragraphs(code)] for code in languages}
+    times: dict[str, dict[str, list[float]]] = {
+        name: {code: [] for code in languages} for name in contenders
+    }
     for _ in range(args.repeat):  # interleaved, so machine noise hits every contender alike
         for name, split in contenders.items():
-            start = time.perf_counter()
-            for code, text in blocks:
-                split(text, code)
-            times[name].append((time.perf_counter() - start) / len(blocks))
-    base = statistics.median(times["today (English rules)"])
-    print(f"\n{'speed':24}{'us/paragraph':>14}{'vs today':>10}")
+            for code, texts in blocks.items():
+                start = time.perf_counter()
+                for text in texts:
+                    split(text, code)
+                times[name][code].append((time.perf_counter() - start) / len(texts))
+    print(
+        f"\n{'us/paragraph (median)':24}" + "".join(f"{code:>8}" for code in languages) + "     all"
+    )
     for name in contenders:
-        median = statistics.median(times[name])
-        print(f"{name:24}{median * 1e6:14.1f}{median / base:9.2f}x")
+        medians = [statistics.median(times[name][code]) for code in languages]
+        mean = sum(medians) / len(medians)
+        base = [statistics.median(times["today (English rules)"][c]) for c in languages]
+        ratio = mean / (sum(base) / len(base))
+        print(
+            f"{name:24}"
+            + "".join(f"{m * 1e6:8.1f}" for m in medians)
+            + f"{mean * 1e6:8.1f} ({ratio:.2f}x today)"
+        )
 
 
 if __name__ == "__main__":
