@@ -6,7 +6,7 @@ splits at "。" turns into one huge change. English keeps the tuned splitter bel
 its results are pinned by the tests). Every other language goes through sentencex, a
 rule-based segmenter kept by Wikimedia for ~300 languages (bench/bench_segment.py measures
 the candidates on our labelled seller-policy sentences). Out of the box blingfire found
-slightly more of them (215 of 239, sentencex 206, pysbd 190) but needs numpy and has had
+slightly more of them (215 of 229, sentencex 205, pysbd 194) but needs numpy and has had
 no release since 2021; sentencex is a dependency-free wheel released this year, the best
 on German and Japanese, and returns exact slices of the text. pysbd is ~650x slower than
 the English splitter; sentencex with the mending below takes tens of microseconds a
