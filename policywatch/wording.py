@@ -60,7 +60,7 @@ LEXICONS: dict[str, Lexicon] = {
                 "erlaub": "erlaubt", "gestatt": "gestattet", "zulässig": "zulässig",
                 "erforderlich": "erforderlich", "verpflicht": "verpflichtet",
                 "pflicht": "pflicht"},
-        negators=_set("nicht kein keine keinen keinem keiner keines nie niemals"),
+        negators=_set("nicht kein keine keinen keinem keiner keines keinesfalls nie niemals"),
         limiters=_set("nur ausschließlich lediglich"),
         duties=_set("müssen sollen verboten untersagt unzulässig erforderlich verpflichtet "
                          "pflicht nur ausschließlich lediglich"),

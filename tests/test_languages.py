@@ -61,6 +61,13 @@ def test_permission_turned_prohibition_is_an_obligation_flip_in_the_pages_langua
     assert "obligation" in change(language, before, after).tags
 
 
+def test_a_german_prohibition_said_more_strongly_is_no_obligation_flip():
+    edit = change(
+        "de", "Sie dürfen Käufer nicht kontaktieren.", "Sie dürfen Käufer keinesfalls kontaktieren."
+    )
+    assert edit.substantive and "obligation" not in edit.tags
+
+
 @pytest.mark.parametrize(
     ("language", "before", "after"),
     [
