@@ -545,6 +545,19 @@ def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
+def _locales(node: _Node, at: _At) -> tuple[str, ...]:
+    """One locale, or a list of them: the languages the page is watched in."""
+    if not isinstance(node.value, list):
+        return (_locale(node, at),)
+    if not node.value:
+        raise at.error("lists no locale", "e.g. locale: [en-GB, de-DE]")
+    locales = tuple(_locale(item, at.child(i, item)) for i, item in enumerate(node.value))
+    for i, locale in enumerate(locales):
+        if locale in locales[:i]:
+            raise at.child(i, node.value[i]).error(f"locale {locale} is listed twice")
+    return locales
+
+
 def _locale(node: _Node, at: _At) -> str:
     value = _text(node, at)
     match = _LOCALE.fullmatch(value.strip())
@@ -643,8 +656,31 @@ def _parse_page(
         validity=validity,
         rules=_read(entries, at, "rules", _parse_rules, PAGE_RULE_KEYS, default=()),
     )
-    locale = _read(entries, at, "locale", _locale)
+    locales = _read(entries, at, "locale", _locales, default=())
     codes, suffix = _marketplace_codes(entries, at)
+    if len(locales) > 1:
+        # One policy read in several languages: one watch per language, `id@de-DE` or
+        # `id@DE.de-DE`, so `compare` can tell when one language has not followed the other.
+        return [
+            dataclasses.replace(one, id=f"{one.id}{'.' if '@' in one.id else '@'}{locale}")
+            for locale in locales
+            for one in _pinned(spec, entries, at, locale, codes, suffix)
+        ]
+    return _pinned(spec, entries, at, locales[0] if locales else None, codes, suffix)
+
+
+def _pinned(
+    spec: PageSpec,
+    entries: Mapping[str, _Node],
+    at: _At,
+    locale: str | None,
+    codes: list[str],
+    suffix: bool,
+) -> list[PageSpec]:
+    """The page's watches for one pinned locale (None: each marketplace's English page)."""
+    url = spec.url
+    host = urlsplit(url).hostname or ""
+    page_id = spec.id
     if not codes:
         return [spec if locale is None else _pin_locale(spec, locale)]
     if "validity" in entries and "country" in entries["validity"].value:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from policywatch.models import Document
+from policywatch.clock import parse_iso
+from policywatch.models import Document, Snapshot
 
 ENGLISH = "en"
 
@@ -180,3 +182,38 @@ def page_language(new: Document, old: Document, pinned: str | None = None) -> st
         return pinned
     texts = (block.text for doc in (new, old) for s in doc.sections for block in s.blocks)
     return detect_language(texts) or ENGLISH
+
+
+# --------------------------------------------------------------------------- translation lag
+
+_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "tr": "Turkish",
+    "ar": "Arabic", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
+}  # fmt: skip
+
+
+def language_name(tag: str) -> str:
+    """ "German" for "de-DE"; the tag itself for a language without a name here."""
+    return _NAMES.get(language_code(tag), tag)
+
+
+def translation_lag(
+    first: tuple[str, Snapshot], second: tuple[str, Snapshot], *, now: datetime, days: float
+) -> str | None:
+    """Whether one language of a policy changed and the other has not followed within `days`.
+
+    Each side is (locale, its newest version); a version's `captured_at` is when its
+    wording was first seen. Amazon updates its translations days after the source, so
+    changes less than `days` apart are one change, and a change younger than `days`
+    has not had its chance to be followed yet: neither is reported.
+    """
+    (old_tag, old), (new_tag, new) = sorted((first, second), key=lambda side: side[1].captured_at)
+    changed, since = parse_iso(new.captured_at), parse_iso(old.captured_at)
+    grace = timedelta(days=days)
+    if changed - since <= grace or now - changed <= grace:
+        return None
+    return (
+        f"{language_name(new_tag)} changed on {changed:%Y-%m-%d}; "
+        f"{language_name(old_tag)} unchanged since {since:%Y-%m-%d}"
+    )

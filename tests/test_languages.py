@@ -214,3 +214,55 @@ def test_a_rule_language_that_cannot_be_read_is_named_with_its_line(
         load_rules(tmp_path, rule)
     assert (caught.value.line, caught.value.key) == (line, key)
     assert message in str(caught.value)
+
+
+# --------------------------------------------------------------------------- several locales
+
+
+def load_pages(tmp_path: Path, page: str) -> list[str]:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text("pages:\n" + textwrap.dedent(page), encoding="utf-8")
+    return [spec.id for spec in load_config(path, env={}).pages]
+
+
+def test_a_page_watched_in_two_locales_is_one_watch_per_language(tmp_path: Path):
+    ids = load_pages(
+        tmp_path,
+        """\
+        - id: conduct
+          url: https://sellercentral.amazon.de/help/hub/reference/external/G1801
+          locale: [en-GB, de-de]
+        - id: returns
+          url: https://sellercentral.amazon.com/help/hub/reference/external/G2
+          marketplaces: [DE, FR]
+          locale: [en-GB, fr-FR]
+        """,
+    )
+    assert ids == [
+        "conduct@en-GB",
+        "conduct@de-DE",
+        "returns@DE.en-GB",
+        "returns@FR.en-GB",
+        "returns@DE.fr-FR",
+        "returns@FR.fr-FR",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "line", "key", "message"),
+    [
+        ("[]", 4, "pages[0].locale", "lists no locale"),
+        ("[en-GB, de-DE, en-gb]", 4, "pages[0].locale[2]", "listed twice"),
+        ("[en-GB, deutsch]", 4, "pages[0].locale[1]", "is not a locale"),
+    ],
+)
+def test_a_locale_list_that_cannot_be_read_is_named_with_its_line(
+    tmp_path: Path, locale: str, line: int, key: str, message: str
+):
+    with pytest.raises(ConfigError) as caught:
+        load_pages(
+            tmp_path,
+            f"- id: conduct\n  url: https://sellercentral.amazon.de/x\n  locale: {locale}\n",
+        )
+    assert (caught.value.line, caught.value.key) == (line, key)
+    assert message in str(caught.value)

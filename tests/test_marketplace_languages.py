@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.pageserver import fixture
-from tests.seller import QUICK, Seller, pages_at
+from tests.seller import CONDUCT, QUICK, REWORDED, Seller, pages_at
 
 STORIES = {
     "de": (
@@ -110,3 +110,60 @@ def test_a_flip_and_a_watched_term_in_the_marketplace_language_are_tagged_and_cr
     watched = [m for c in changes for m in c["matches"] if m["rule"] == "buyer-messaging"]
     assert {(m["term"], m["severity"], m["side"]) for m in watched} >= {(term, "critical", "new")}
     assert diff["summary"]["severity"] == "critical"
+
+
+# --------------------------------------------------------------------------- translation lag
+
+
+def two_language_seller(tmp_path: Path) -> Seller:
+    """The Code of Conduct watched on amazon.de in English and in German (`locale: [...]`)."""
+    entry = {"id": "conduct", "url": "http://127.0.0.1:9/G1801", "locale": ["en-GB", "de-DE"]}
+    [page] = pages_at({"conduct": entry["url"]})
+    path = tmp_path / "watchlist.yaml"
+    config = {"defaults": dict(QUICK), "pages": [{**page, **entry}]}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return Seller(tmp_path, path)
+
+
+def stored(seller: Seller, capsys, watch: str, html: str, at: str) -> None:
+    """A version of `watch` first seen on `at`, as `policywatch import` records it."""
+    path = seller.config.parent / f"{watch}-{at}.html"
+    path.write_text(html, encoding="utf-8")
+    code, _, err = seller(capsys, "import", watch, str(path), "--at", at)
+    assert code == 0, err
+
+
+def test_compare_reports_the_german_page_that_never_followed_the_english_change(tmp_path, capsys):
+    seller = two_language_seller(tmp_path)
+    german = fixture("lang/kontakt-de.html")
+    stored(seller, capsys, "conduct@en-GB", CONDUCT, "2025-11-02")
+    stored(seller, capsys, "conduct@de-DE", german, "2025-11-02")
+    stored(seller, capsys, "conduct@en-GB", REWORDED, "2026-03-05")
+
+    compared = seller.json(capsys, "compare", "conduct", "en-GB", "de-DE")
+    code, out, _ = seller(capsys, "compare", "conduct", "de-de", "en-gb")
+
+    assert compared["meta"]["translation_lag"] == (
+        "English changed on 2026-03-05; German unchanged since 2025-11-02"
+    )
+    assert code == 0
+    assert "English changed on 2026-03-05; German unchanged since 2025-11-02" in out
+
+
+def test_a_translation_that_followed_within_the_grace_days_is_no_lag(tmp_path, capsys):
+    seller = two_language_seller(tmp_path)
+    german = fixture("lang/kontakt-de.html")
+    stored(seller, capsys, "conduct@en-GB", CONDUCT, "2025-11-02")
+    stored(seller, capsys, "conduct@de-DE", german, "2025-11-02")
+    stored(seller, capsys, "conduct@en-GB", REWORDED, "2026-03-05")
+    stored(
+        seller, capsys, "conduct@de-DE", german.replace("48 Stunden", "24 Stunden"), "2026-03-16"
+    )
+
+    within = seller.json(capsys, "compare", "conduct", "en-GB", "de-DE", "--lag-days", "14")
+    beyond = seller.json(capsys, "compare", "conduct", "en-GB", "de-DE", "--lag-days", "7")
+
+    assert "translation_lag" not in within["meta"]
+    assert beyond["meta"]["translation_lag"] == (
+        "German changed on 2026-03-16; English unchanged since 2026-03-05"
+    )
