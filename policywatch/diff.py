@@ -342,7 +342,6 @@ class _Classifier:
     def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]], language: str) -> None:
         self.rules = rules
         self.ignore = ignore
-        self.language = language
         self.code = language_code(language)
         self.split = splitter(language)
 
