@@ -202,8 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", cmd_compare, "compare one policy across two marketplaces, section by section"
     )
     p.add_argument("page", metavar="PAGE_ID", help="the page id without @marketplace")
-    p.add_argument("first", metavar="MARKETPLACE")
+    p.add_argument("first", metavar="MARKETPLACE", help="e.g. UK; de-DE or DE.de-DE for a locale")
     p.add_argument("second", metavar="MARKETPLACE")
+    p.add_argument(
+        "--lag-days",
+        type=float,
+        default=14.0,
+        metavar="N",
+        help="between two locales: report when one changed and the other has not followed "
+        "within N days (default: 14)",
+    )
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     fmt(p, ("text", "markdown", "html", "json"))
 
@@ -516,9 +524,11 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from policywatch.diff import diff_documents
+    from policywatch.languages import translation_lag
     from policywatch.render import render_diff
 
-    first, second = (f"{args.page}@{m.upper()}" for m in (args.first, args.second))
+    suffixes = [_watch_suffix(m) for m in (args.first, args.second)]
+    first, second = (f"{args.page}@{suffix}" for suffix in suffixes)
     with _store(args) as store:
         a, b = (
             _latest_of(store, watch, other) for watch, other in ((first, second), (second, first))
@@ -526,6 +536,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         doc_a, doc_b = store.document(a), store.document(b)
     rules = _watched_terms(args, first)
     diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id, rules=rules)
+    meta = present.diff_meta(a, b, labels=(first, second))
+    locales = [suffix.rsplit(".", 1)[-1] for suffix in suffixes]
+    if all("-" in locale for locale in locales):
+        lag = translation_lag((locales[0], a), (locales[1], b), now=utcnow(), days=args.lag_days)
+        if lag:
+            meta["translation_lag"] = lag
     _emit(
         painted=True,
         text=render_diff(
@@ -534,10 +550,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
             color=_color(args),
             old=doc_a,
             new=doc_b,
-            meta=present.diff_meta(a, b, labels=(first, second)),
+            meta=meta,
         ),
     )
     return 0
+
+
+def _watch_suffix(name: str) -> str:
+    """What follows `@` in a watch id: "UK", "de-DE" or "DE.de-DE", however it was typed."""
+    market, _, locale = name.rpartition(".") if "." in name else ("", "", name)
+    if "-" not in locale:
+        return name.upper()
+    language, region = locale.split("-", 1)
+    tag = f"{language.lower()}-{region.upper()}"
+    return f"{market.upper()}.{tag}" if market else tag
 
 
 def _watched_terms(args: argparse.Namespace, page_id: str) -> tuple[Rule, ...]:

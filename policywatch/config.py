@@ -89,7 +89,7 @@ PAGE_KEYS = (
     "settle",
 )
 VALIDITY_KEYS = tuple(f.name for f in dataclasses.fields(Validity))
-PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity", "links")
+PAGE_RULE_KEYS = ("name", "terms", "patterns", "severity", "links", "language", "lang")
 RULE_KEYS = (*PAGE_RULE_KEYS, "pages")  # a global rule may be limited to some pages
 SETTLE_KEYS = ("polls", "for")
 ROUTE_KEYS = ("url", "name", "min_severity", "optional", "links", "timeout")
@@ -545,6 +545,11 @@ def _parse_rule(node: _Node, at: _At, allowed: Collection[str]) -> Rule:
     patterns = _read(entries, at, "patterns", _texts, _check_regex, default=())
     if not terms and not patterns:
         raise at.error(f"rule {name!r} watches nothing", "give it `terms:` or `patterns:`")
+    if "language" in entries and "lang" in entries:
+        raise at.entry(entries, "lang").error(
+            "use either `language:` or `lang:`, not both", "e.g. language: de"
+        )
+    key = "lang" if "lang" in entries else "language"
     return Rule(
         name=name,
         severity=_read(entries, at, "severity", _severity, default=Severity.MAJOR),
@@ -552,6 +557,7 @@ def _parse_rule(node: _Node, at: _At, allowed: Collection[str]) -> Rule:
         patterns=patterns,
         pages=_read(entries, at, "pages", _texts, default=()),
         links_alert=_links_alert(entries, at),
+        language=_read(entries, at, key, _locale),
     )
 
 
@@ -565,16 +571,18 @@ def _parse_rules(node: _Node, at: _At, allowed: Collection[str]) -> tuple[Rule, 
     if not isinstance(node.value, list):
         raise at.error(f"expected a list of rules, got {_kind(node.value)}")
     rules: list[Rule] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str | None], int] = {}
     for i, item in enumerate(node.value):
         where = at.child(i, item)
         rule = _parse_rule(item, where, allowed)
-        if rule.name in seen:
+        # One name may be written once per language: the same rule as each market words it.
+        key = (rule.name, rule.language)
+        if key in seen:
             raise where.error(
-                f"rule name {rule.name!r} is used twice (lines {seen[rule.name]} and {item.line})",
+                f"rule name {rule.name!r} is used twice (lines {seen[key]} and {item.line})",
                 "give each rule its own name",
             )
-        seen[rule.name] = item.line
+        seen[key] = item.line
         rules.append(rule)
     return tuple(rules)
 
@@ -630,6 +638,19 @@ def _parse_headers(node: _Node, at: _At) -> dict[str, str]:
 def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
     """Concatenate lists of selectors/patterns, keeping the first of each duplicate."""
     return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+def _locales(node: _Node, at: _At) -> tuple[str, ...]:
+    """One locale, or a list of them: the languages the page is watched in."""
+    if not isinstance(node.value, list):
+        return (_locale(node, at),)
+    if not node.value:
+        raise at.error("lists no locale", "e.g. locale: [en-GB, de-DE]")
+    locales = tuple(_locale(item, at.child(i, item)) for i, item in enumerate(node.value))
+    for i, locale in enumerate(locales):
+        if locale in locales[:i]:
+            raise at.child(i, node.value[i]).error(f"locale {locale} is listed twice")
+    return locales
 
 
 def _locale(node: _Node, at: _At) -> str:
@@ -738,8 +759,31 @@ def _parse_page(
         netpolicy.check_url(url, spec.allow_private)
     except netpolicy.Refused as exc:
         raise at.entry(entries, "url").error(exc.reason) from None
-    locale = _read(entries, at, "locale", _locale)
+    locales = _read(entries, at, "locale", _locales, default=())
     codes, suffix = _marketplace_codes(entries, at)
+    if len(locales) > 1:
+        # One policy read in several languages: one watch per language, `id@de-DE` or
+        # `id@DE.de-DE`, so `compare` can tell when one language has not followed the other.
+        return [
+            dataclasses.replace(one, id=f"{one.id}{'.' if '@' in one.id else '@'}{locale}")
+            for locale in locales
+            for one in _pinned(spec, entries, at, locale, codes, suffix)
+        ]
+    return _pinned(spec, entries, at, locales[0] if locales else None, codes, suffix)
+
+
+def _pinned(
+    spec: PageSpec,
+    entries: Mapping[str, _Node],
+    at: _At,
+    locale: str | None,
+    codes: list[str],
+    suffix: bool,
+) -> list[PageSpec]:
+    """The page's watches for one pinned locale (None: each marketplace's English page)."""
+    url = spec.url
+    host = urlsplit(url).hostname or ""
+    page_id = spec.id
     if not codes:
         return [spec if locale is None else _pin_locale(spec, locale)]
     if "validity" in entries and "country" in entries["validity"].value:

@@ -38,6 +38,14 @@ from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
 
+from policywatch import wording
+from policywatch.languages import (
+    ENGLISH,
+    language_code,
+    matches_language,
+    page_language,
+    words_of,
+)
 from policywatch.models import (
     Block,
     Change,
@@ -54,6 +62,8 @@ from policywatch.models import (
 )
 from policywatch.normalize import split_enumerator
 from policywatch.rules import RuleSet, compile_rules, words
+from policywatch.segment import split_sentences as split_sentences  # callers import it from here
+from policywatch.segment import splitter
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -63,64 +73,6 @@ SENTENCE_SIMILARITY = 0.5
 # Above this many candidate pairs (sentences in one rewritten run, or sections left
 # unmatched), pairing costs more than it helps a reader: they are removed + added.
 MAX_PAIRING_CELLS = 40_000
-
-# --------------------------------------------------------------------------- sentences
-
-# Words that end with a period without ending the sentence.
-# fmt: off
-_ABBREVIATIONS = (
-    "inc", "ltd", "llc", "co", "corp", "plc", "sarl", "gmbh", "mr", "mrs", "ms", "dr", "st", "jr",
-    "sr", "vs", "approx", "dept", "est", "fig", "cf", "al", "jan", "feb", "mar", "apr", "jun",
-    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max",
-)
-# fmt: on
-# A sentence ends at . ! ? (and closing quotes or brackets) before a space and a capital or
-# digit, unless the period closes an abbreviation: a listed word, a dotted one (e.g, i.e,
-# U.S), a capital initial (J. Smith), or "No." before a number.
-_AFTER_END = r"(?=([\"'”’)\]]*\s+)[\"'“‘(\[]?[A-Z0-9])"
-# Candidate ends. The first character is spelled out so the regex engine can skip ahead to
-# it instead of trying every position; most blocks only have periods, and a regex that
-# starts with one literal character skips fastest of all.
-_END_RE = re.compile(r"[.!?…][.!?…]*" + _AFTER_END)
-_PERIOD_END_RE = re.compile(r"\.\.*" + _AFTER_END)
-# Searched in the few characters before a candidate's period, so the abbreviations cost one
-# small search per sentence end, not forty look-behinds at every period: a listed word, a
-# capital initial, "No"/"Nos" (only before a number), each a whole word; or the last letter
-# of a dotted abbreviation ("e.g", "U.S").
-_ABBREVIATION_RE = re.compile(
-    rf"(?:^|\W)(?:(?i:{'|'.join(_ABBREVIATIONS)})|[A-Z]|(?P<number>[Nn]os?))\Z|\.[A-Za-z]\Z"
-)
-_ABBREVIATION_WINDOW = max(map(len, _ABBREVIATIONS)) + 1  # the word and the character before
-_NUMBER_AFTER_RE = re.compile(r"\s+\d")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split a block into sentences, keeping "e.g.", "U.S.", "No. 5", "Inc." and decimals whole."""
-    ends = _END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE
-    sentences = []
-    start = 0
-    for end in ends.finditer(text):
-        stop = end.end()
-        if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
-            continue
-        cut = stop + len(end[1])
-        sentence = text[start:cut].strip()
-        if sentence:
-            sentences.append(sentence)
-        start = cut
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
-
-
-def _is_abbreviation(text: str, period: int) -> bool:
-    """Whether the period at `period` closes an abbreviation rather than a sentence."""
-    found = _ABBREVIATION_RE.search(text, max(0, period - _ABBREVIATION_WINDOW), period)
-    if found is None:
-        return False
-    return found["number"] is None or _NUMBER_AFTER_RE.match(text, period + 1) is not None
-
 
 # --------------------------------------------------------------------------- folding
 
@@ -283,7 +235,8 @@ def _number_values(matches: Iterable[re.Match[str]]) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- inline diff
 
-_INLINE_TOKEN_RE = re.compile(r"\w+|\s+|[^\w\s]")
+# Japanese and Chinese run words together: each of their characters is a token of its own.
+_INLINE_TOKEN_RE = re.compile(r"[^\W\u3040-\u30ff\u3400-\u9fff]+|\w|\s+|[^\w\s]")
 _FRAGMENT_OPS: dict[int, FragmentOp] = {0: "equal", 1: "insert", -1: "delete"}
 # Its methods keep no state between calls, so one engine serves every diff.
 _ENGINE = diff_match_patch()
@@ -390,9 +343,31 @@ _Pair = tuple[_Unit | None, _Unit | None]
 class _Classifier:
     """Turns (old, new) sentence pairs into Changes with tags and rule matches."""
 
-    def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]]) -> None:
+    def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]], language: str) -> None:
         self.rules = rules
         self.ignore = ignore
+        self.code = language_code(language)
+        self.split = splitter(language)
+
+    def obligations(self, unit: _Unit | None) -> frozenset[tuple[str, str]]:
+        if self.code == ENGLISH:
+            return _unit_obligations(unit)
+        return wording.obligations(unit.text, self.code) if unit else frozenset()
+
+    def is_deontic(self, signature: frozenset[tuple[str, str]]) -> bool:
+        if self.code == ENGLISH:
+            return _is_deontic(signature)
+        return wording.is_deontic(signature, self.code)
+
+    def numbers(self, unit: _Unit | None) -> list[tuple[str, str]]:
+        if self.code == ENGLISH:
+            return _unit_numbers(unit)
+        # The plain text: "2." numbering the clause is no amount in any language.
+        return wording.numbers(unit.plain, self.code) if unit else []
+
+    def words(self, key: str) -> set[str]:
+        """The words of a folded sentence to measure similarity by (see languages.words_of)."""
+        return words_of(key, self.code)
 
     def key(self, text: str) -> str:
         return fold(text, self.ignore)
@@ -429,12 +404,12 @@ class _Classifier:
                 kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
             )
         tags = list(extra)
-        old_duties, new_duties = _unit_obligations(old), _unit_obligations(new)
+        old_duties, new_duties = self.obligations(old), self.obligations(new)
         if old_duties != new_duties and (
-            kind == "modified" or _is_deontic(old_duties | new_duties)
+            kind == "modified" or self.is_deontic(old_duties | new_duties)
         ):
             tags.append("obligation")
-        if _unit_numbers(old) != _unit_numbers(new):
+        if self.numbers(old) != self.numbers(new):
             tags.append("number")
         matches = self.matches(old, new)
         if matches:
@@ -534,8 +509,8 @@ def _diff_run(
     path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: _Classifier
 ) -> list[Change]:
     """Changes in one run of differing blocks, sentence by sentence."""
-    old_sentences = [(s, b) for b in old for s in _sentences(b)]
-    new_sentences = [(s, b) for b in new for s in _sentences(b)]
+    old_sentences = [(s, b) for b in old for s in _sentences(b, cls.split)]
+    new_sentences = [(s, b) for b in new for s in _sentences(b, cls.split)]
     head, tail = _common_ends(old_sentences, new_sentences, lambda a, b: a[0] == b[0])
     old_units = [cls.unit(s, b) for s, b in old_sentences[head : len(old_sentences) - tail]]
     new_units = [cls.unit(s, b) for s, b in new_sentences[head : len(new_sentences) - tail]]
@@ -548,15 +523,15 @@ def _diff_run(
                 if a.text != b.text
             )
         else:
-            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2]))
+            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2], cls.words))
     changes = [cls.change(path, a, b) for a, b in pairs]
     return _attach_links(path, old, new, pairs, changes, cls)
 
 
-def _sentences(block: Block) -> list[str]:
+def _sentences(block: Block, split: Callable[[str], list[str]]) -> list[str]:
     """The block's sentences; a leading "1." or "(a)" stays with the first, not one of its own."""
     enumerator, rest = split_enumerator(block.text)
-    sentences = split_sentences(rest)
+    sentences = split(rest)
     if enumerator and sentences:
         sentences[0] = enumerator + sentences[0]
     return sentences
@@ -609,17 +584,22 @@ def _common_ends(
     return head, tail
 
 
-def _pair_sentences(old: Sequence[_Unit], new: Sequence[_Unit]) -> list[_Pair]:
-    """Pair reworded sentences in order (best total similarity); the rest are added/removed."""
+def _pair_sentences(
+    old: Sequence[_Unit], new: Sequence[_Unit], words: Callable[[str], set[str]]
+) -> list[_Pair]:
+    """Pair reworded sentences in order (best total similarity); the rest are added/removed.
+
+    `words` gives the words of a sentence's key to compare them by.
+    """
     n, m = len(old), len(new)
     if not n or not m or n * m > MAX_PAIRING_CELLS:
         return [(a, None) for a in old] + [(None, b) for b in new]
     if n == m == 1:  # one sentence reworded (or replaced): the usual edit, no table needed
-        if _similarity(set(old[0].key.split()), set(new[0].key.split())):
+        if _similarity(words(old[0].key), words(new[0].key)):
             return [(old[0], new[0])]
         return [(old[0], None), (None, new[0])]
-    new_words = [set(b.key.split()) for b in new]
-    old_words = [set(a.key.split()) for a in old]
+    new_words = [words(b.key) for b in new]
+    old_words = [words(a.key) for a in old]
     score = [[_similarity(words, other) for other in new_words] for words in old_words]
     # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
@@ -968,6 +948,7 @@ def diff_documents(
     new_id: str,
     rules: Sequence[Rule] = (),
     ignore: Sequence[str | re.Pattern[str]] = (),
+    language: str | None = None,
 ) -> DiffResult:
     """Everything that differs between two versions of a page, in the new page's order.
 
@@ -975,11 +956,17 @@ def diff_documents(
     (kind "unchanged") so renderers can show them on request. A renamed section
     starts with a change tagged "heading"; renamed and moved sections also carry
     any edits of their text. `rules` are the watched terms to report (the caller
-    picks the page's); `ignore` takes the page's ignore patterns: text they match
-    never counts as a change.
+    picks the page's; those written for another language are left out); `ignore`
+    takes the page's ignore patterns: text they match never counts as a change.
+    `language` is the locale the watch is pinned to, for a page that does not
+    declare its own (see languages.page_language).
     """
+    tag = page_language(new, old, language)
     cls = _Classifier(
-        compile_rules(rules), [re.compile(p) if isinstance(p, str) else p for p in ignore]
+        # A rule written for one language watches the pages in that language only.
+        compile_rules(r for r in rules if r.language is None or matches_language(r.language, tag)),
+        [re.compile(p) if isinstance(p, str) else p for p in ignore],
+        tag,
     )
     alignment = _Alignment(old.sections, new.sections)
     pairs = alignment.pairs

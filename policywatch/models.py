@@ -349,6 +349,8 @@ class Rule:
     patterns: tuple[str, ...] = ()  # regular expressions, matched case-insensitively
     pages: tuple[str, ...] = ()  # page ids this rule is limited to; empty = every page
     links_alert: bool = False  # `links: alert`: a new link target in its sentences alerts too
+    # The language of the pages it is for ("de", or "de-CH" for one region); None = every page.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

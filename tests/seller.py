@@ -34,7 +34,10 @@ QUICK = {"retries": 1, "timeout": 5}  # failing fetches fail fast
 
 def pages_at(urls: Mapping[str, str]) -> list[dict[str, Any]]:
     """Watch entries for Seller Central-like pages at loopback URLs, over plain HTTP."""
-    return [{"id": i, "url": u, **SELLER_CENTRAL_PARTS, "fetch": "http"} for i, u in urls.items()]
+    return [
+        {"id": i, "url": u, **SELLER_CENTRAL_PARTS, "fetch": "http", "allow_private": True}
+        for i, u in urls.items()
+    ]
 
 
 def write_watchlist(
