@@ -186,9 +186,17 @@ class Store:
     # ------------------------------------------------------------------ loading
 
     def _load_index(self) -> None:
-        """(Re)read index.json: the schema, the page list and the outbox."""
+        """(Re)read index.json: the schema, the page list and the outbox.
+
+        A writer saves the index before its first blob, so blobs found after an empty
+        read may be a first write that landed in between: read once more before
+        calling the index lost.
+        """
         self._db = open_db(self.index_path)
         self._index = storage_of(self._db)
+        if not self._index.read() and self._has_blobs():
+            self._db = open_db(self.index_path)
+            self._index = storage_of(self._db)
         self._meta = self._db.table("meta", cache_size=0)
         self._page_list = self._db.table("pages", cache_size=0)
         self._outbox = self._db.table("outbox", cache_size=0)
@@ -220,9 +228,12 @@ class Store:
             )
         return schema
 
+    def _has_blobs(self) -> bool:
+        return any((self.data_dir / "blobs").glob("??/*.gz"))
+
     def _refuse_lost_index(self) -> None:
         """Stored content without an index is damage, never a fresh start that loses history."""
-        if any((self.data_dir / "blobs").glob("??/*.gz")):
+        if self._has_blobs():
             state = "empty" if self.index_path.exists() else "missing"
             raise StoreError(
                 f"{self.index_path} is {state} but {self.data_dir / 'blobs'} holds stored versions",
