@@ -12,9 +12,10 @@ the loop is alive, the recorded process identity shows the writer still runs,
 and `stuck` (set by the watchdog) or `working_since` (the start of the current
 work or its last finished page) shows whether the work itself is stuck.
 
-Scheduling and the heartbeat's age run on the monotonic clock: the wall clock
-can step (NTP, a VM resumed, an operator), and a page due "at 10:00" must not
-wait a day because the clock went back a day.
+The wall clock can step (NTP, a VM resumed, an operator), and a page due in ten
+minutes must not wait a day because the clock went back a day: `schedule` keeps
+wall-clock times, so each turn moves every job by any step the wall clock made
+against the monotonic clock, and the heartbeat's age is read on the monotonic clock.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import schedule
 
 from policywatch import logs, notify
 from policywatch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
@@ -51,6 +54,7 @@ PURPOSE = "policywatch run"  # shown to a `check` that finds the store locked
 LOOP_SLEEP = 1.0  # seconds between turns: how soon an edit, a due page or a stop is noticed
 LOCK_TIMEOUT = 2.0  # seconds to wait for the store before leaving the work to the next turn
 DELIVERY_EVERY = 60  # seconds between retries of alerts still pending
+CLOCK_STEP = 2.0  # seconds the wall clock may move against the monotonic one in a turn
 STAGGER_MAX = 60.0  # first checks are spread over at most this many seconds
 STOP_GRACE = 3.0  # seconds a stop waits for the work in flight before abandoning it
 RELOAD_TIMEOUT = 10.0  # seconds a watchlist reload may take before the old one is kept
@@ -237,11 +241,12 @@ class Loop:
         self.fingerprint = fingerprint(config_path)
         self.config = load_config(config_path, env)
         logs.add_secrets(route.url for route in self.config.routes)
-        # page id -> (interval, when it is next due on the monotonic clock)
-        self.jobs: dict[str, tuple[float, float]] = {}
+        self.scheduler = schedule.Scheduler()
+        self.jobs: dict[str, tuple[float, schedule.Job]] = {}  # page id -> (interval, job)
         self.due: set[str] = set()
         self.deliver_due = True  # alerts left pending by a previous run go out first
-        self.next_delivery = time.monotonic() + DELIVERY_EVERY
+        self.scheduler.every(DELIVERY_EVERY).seconds.do(self._want_delivery)
+        self.clock_offset = _clock_offset()
         self.work: Work | None = None
         self.abandoned = False  # the stop left work running in its thread
         self.heartbeat_failing = False
@@ -287,7 +292,8 @@ class Loop:
         self._watchdog()
         if self.work is None:
             self._maybe_reload()
-        self._mark_due_pages()
+        self._follow_clock_steps()
+        self.scheduler.run_pending()
         if self.work is None:
             self._start_work()
 
@@ -368,20 +374,33 @@ class Loop:
 
     # ------------------------------------------------------------------ scheduling
 
-    def _mark_due_pages(self) -> None:
-        """Queue every page (and the delivery retry) whose time has come on the monotonic clock.
+    def _want_delivery(self) -> None:
+        self.deliver_due = True
 
-        The next run is an interval from now, not from when it was due, so a loop
-        that was held up (a long reload, a suspended VM) polls once, not in a burst.
+    def _mark_due(self, page_id: str) -> None:
+        self.due.add(page_id)
+
+    def _follow_clock_steps(self) -> None:
+        """Move every job by the wall clock's step, so jobs stay due when they were in real time.
+
+        `schedule` keeps wall-clock times. Without this, a clock set back a day
+        would hold every poll for a day, and a jump forward would fire them all at
+        once; the monotonic clock cannot step, so the difference between the two
+        moving is a step (slow NTP slewing stays far below CLOCK_STEP per turn).
         """
-        now = time.monotonic()
-        for page_id, (interval, due_at) in self.jobs.items():
-            if due_at <= now:
-                self.due.add(page_id)
-                self.jobs[page_id] = (interval, now + interval)
-        if self.next_delivery <= now:
-            self.deliver_due = True
-            self.next_delivery = now + DELIVERY_EVERY
+        offset = _clock_offset()
+        step, self.clock_offset = offset - self.clock_offset, offset
+        if abs(step) < CLOCK_STEP:
+            return
+        shift = timedelta(seconds=step)
+        for job in self.scheduler.jobs:
+            if job.next_run is not None:
+                job.next_run += shift
+            if job.last_run is not None:
+                job.last_run += shift
+        log.warning(
+            "the wall clock stepped; the schedule moved with it", extra={"step_s": round(step)}
+        )
 
     def _schedule_pages(self) -> None:
         """One job per page on its own interval; changed or new pages get a staggered start.
@@ -392,17 +411,20 @@ class Loop:
         check recorded in the store runs out, so a restart loop cannot hammer a site.
         """
         wanted = {page.id: page.interval for page in self.config.pages}
-        for page_id, (interval, _) in list(self.jobs.items()):
+        for page_id, (interval, job) in list(self.jobs.items()):
             if wanted.get(page_id) != interval:
+                self.scheduler.cancel_job(job)
                 del self.jobs[page_id]
         fresh = [page for page in self.config.pages if page.id not in self.jobs]
         last = self._last_checks([page.id for page in fresh])
-        now, ticks = utcnow(), time.monotonic()
+        now, local_now = utcnow(), datetime.now()  # `schedule` keeps naive local times
         for index, page in enumerate(fresh):
             since = last.get(page.id)
             elapsed = (now - since).total_seconds() if since else None
             delay = first_delay(page.interval, index, len(fresh), elapsed)
-            self.jobs[page.id] = (page.interval, ticks + delay)
+            job = self.scheduler.every(page.interval).seconds.do(self._mark_due, page.id)
+            job.next_run = local_now + timedelta(seconds=delay)
+            self.jobs[page.id] = (page.interval, job)
 
     def _last_checks(self, page_ids: Sequence[str]) -> dict[str, datetime]:
         """When each page was last polled (success or failure), from the store."""
@@ -509,7 +531,7 @@ class Loop:
     def _write_heartbeat(self, stopped: bool = False) -> None:
         work = self.work if self.work is not None and self.work.is_alive() else None
         now, ticks = utcnow(), time.monotonic()
-        upcoming = [due_at for _, due_at in self.jobs.values()]
+        upcoming = [job.next_run for _, job in self.jobs.values() if job.next_run]
         beat: dict[str, Any] = {
             "pid": os.getpid(),
             "process": self.identity,
@@ -522,11 +544,8 @@ class Loop:
             "last_check_at": iso(self.last_check_at, "seconds") if self.last_check_at else None,
             "working_since": iso(work.progress_at, "seconds") if work else None,
             "working_on": work.pages if work else [],
-            "next_check_at": (
-                iso(now + timedelta(seconds=max(0.0, min(upcoming) - ticks)), "seconds")
-                if upcoming
-                else None
-            ),
+            # `schedule` keeps naive local times; astimezone() reads them as local.
+            "next_check_at": iso(min(upcoming).astimezone(UTC), "seconds") if upcoming else None,
             "stopped_at": iso(utcnow(), "seconds") if stopped else None,
         }
         write_atomic(self.data_dir / HEARTBEAT, json.dumps(beat, indent=1).encode())
@@ -594,6 +613,11 @@ def _still_running(pid: object, recorded: object) -> bool | None:
     if any(now[key] != recorded.get(key) for key in ("boot_id", "pid_ns")):
         return None
     return now["started"] == recorded.get("started")
+
+
+def _clock_offset() -> float:
+    """How far the wall clock is ahead of the monotonic one: it moves when the wall clock steps."""
+    return time.time() - time.monotonic()
 
 
 def first_delay(interval: float, index: int, count: int, since_last: float | None) -> float:
