@@ -543,6 +543,8 @@ class Loop:
             "pages": len(self.config.pages),
             "last_check_at": iso(self.last_check_at, "seconds") if self.last_check_at else None,
             "working_since": iso(work.progress_at, "seconds") if work else None,
+            # The same on the monotonic clock, which health trusts over the wall clock.
+            "idle_seconds": round(ticks - work.progress_clock, 1) if work else None,
             "working_on": work.pages if work else [],
             # `schedule` keeps naive local times; astimezone() reads them as local.
             "next_check_at": iso(min(upcoming).astimezone(UTC), "seconds") if upcoming else None,
@@ -721,8 +723,10 @@ def health(data_dir: Path, max_age: float | None = None) -> tuple[bool, str]:
             f"last heartbeat {age:.0f} s ago (limit {limit:.0f} s): "
             f"`policywatch run` (pid {pid}) is stuck or gone"
         )
-    working = beat.get("working_since")
-    if working and (now - parse_iso(working)).total_seconds() > limit:
+    working, idle = beat.get("working_since"), beat.get("idle_seconds")
+    if working and not isinstance(idle, int | float):  # a heartbeat from before idle_seconds
+        idle = (now - parse_iso(working)).total_seconds() - age
+    if working and idle + age > limit:
         return False, f"work in flight has finished no page since {working} (limit {limit:.0f} s)"
     try:
         with Store(Path(data_dir)) as store:

@@ -337,6 +337,11 @@ def test_health_says_why_when_no_watcher_is_alive(tmp_path):
     assert not stuck
     assert "finished no page" in reason
 
+    # The wall clock jumped an hour ahead while a page was being fetched for 5 s: not stuck.
+    beat.update(idle_seconds=5.0)
+    (data / daemon.HEARTBEAT).write_text(json.dumps(beat))
+    assert daemon.health(data)[0]
+
 
 def test_two_cron_checks_started_together_keep_one_snapshot_per_page(tmp_path, pageserver):
     ids = ("conduct", "communications", "reviews")
