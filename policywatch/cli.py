@@ -301,7 +301,7 @@ def _system_error(exc: OSError, data_dir: Path) -> str:
 
 
 def _config(args: argparse.Namespace):
-    from policywatch.config import load_config
+    from policywatch.watchlist.load import load_config
 
     return load_config(args.config)
 
@@ -382,7 +382,7 @@ def _color(args: argparse.Namespace) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from policywatch.config import browser_warning, describe
+    from policywatch.watchlist.describe import browser_warning, describe
 
     config = _config(args)
     _emit(describe(config))
