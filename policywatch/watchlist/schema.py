@@ -41,7 +41,7 @@ from policywatch.watchlist.values import (
     Regexes,
     Selector,
     Selectors,
-    Severity,
+    SeverityName,
     Terms,
     Text,
     Texts,
@@ -123,7 +123,7 @@ class PageRule(Entry):
     name: Text = Field(description="the rule's name, shown in alerts")
     terms: Terms = Field(None, description="whole words, case-insensitive; incentiv* = any ending")
     patterns: Regexes = Field(None, description="regular expressions, case-insensitive")
-    severity: Severity = Field("major", description="minor < major < critical (default major)")
+    severity: SeverityName = Field("major", description="minor < major < critical (default major)")
     links: Links = Field("record", description="alert: a new link target under its words alerts")
     language: Locale = Field(None, description="only pages in this language, e.g. de or de-CH")
     lang: Locale = Field(None, description="same as `language`")
@@ -256,7 +256,7 @@ class Route(Entry):
     )
     url: Text = Field(description="apprise URL; ${NAME} comes from the environment")
     name: Text = Field(None, description="the route's name (default: from the URL, never a secret)")
-    min_severity: Severity = Field("minor", description="only changes at least this loud")
+    min_severity: SeverityName = Field("minor", description="only changes at least this loud")
     optional: Flag = Field(False, description="skip it, with a warning, until its ${VARS} are set")
     links: Links = Field(
         "record", description="alert: also tell it when only a link target changed"

@@ -156,7 +156,7 @@ Codes = Annotated[
     BeforeValidator(checked(_not_empty("marketplace", "marketplaces: [US, UK, DE]"))),
     _once("marketplace"),
 ]
-Severity = Annotated[Literal[SEVERITIES], _choice("severity", SEVERITIES)]  # type: ignore[valid-type]
+SeverityName = Annotated[Literal[SEVERITIES], _choice("severity", SEVERITIES)]  # type: ignore[valid-type]
 FetchMode = Annotated[Literal[FETCH_MODES], _choice("fetch", FETCH_MODES)]  # type: ignore[valid-type]
 Links = Annotated[Literal[LINK_CHOICES], _choice("links", LINK_CHOICES)]  # type: ignore[valid-type]
 _PROFILE_NAMES = (*PROFILES, NO_PROFILE)
