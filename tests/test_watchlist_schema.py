@@ -131,3 +131,18 @@ def test_the_wheel_carries_the_schema_an_editor_points_at(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         packed = archive.read("policywatch/watchlist/watchlist.schema.json").decode("utf-8")
     assert packed == SHIPPED_SCHEMA.read_text(encoding="utf-8")
+
+
+def test_an_editor_accepts_the_spellings_the_loader_accepts(validator, shipped, tmp_path):
+    from policywatch.watchlist.load import load_config
+
+    shipped["pages"][0]["marketplaces"] = ["us", "Uk"]
+    shipped["pages"][1].update(fetch="HTTP", marketplace="de", profile="Seller-Central")
+    shipped["rules"][0]["severity"] = "Critical"
+    shipped["rules"][0]["links"] = "ALERT"
+    shipped["notify"][0]["min_severity"] = " Major "
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+
+    assert load_config(path, env={}).page("seller-code-of-conduct@UK")
+    assert list(validator.iter_errors(shipped)) == []

@@ -64,6 +64,20 @@ def _choice(what: str, choices: tuple[str, ...]) -> BeforeValidator:
     return BeforeValidator(checked(pick))
 
 
+def _any_case(choices: tuple[str, ...]) -> dict[str, Any]:
+    """The choices for an editor to offer, in any case, as the loader takes them (`uk`)."""
+    spelled = (
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in choice)
+        for choice in choices
+    )
+    return {
+        "anyOf": [
+            {"type": "string", "enum": list(choices)},
+            {"type": "string", "pattern": rf"^\s*(?:{'|'.join(spelled)})\s*$"},
+        ]
+    }
+
+
 def _code(value: Any) -> str:
     code = _text(value).strip().upper()
     if code not in MARKETPLACES:
@@ -150,17 +164,32 @@ Locales = Annotated[
     _once("locale"),
     WithJsonSchema(_one_or_many(_LOCALE_SCHEMA)),
 ]
-Code = Annotated[Literal[tuple(MARKETPLACES)], BeforeValidator(checked(_code))]  # type: ignore[valid-type]
+Code = Annotated[
+    Literal[tuple(MARKETPLACES)],
+    BeforeValidator(checked(_code)),
+    WithJsonSchema(_any_case(tuple(MARKETPLACES))),
+]
 Codes = Annotated[
     tuple[Code, ...],
     BeforeValidator(checked(_not_empty("marketplace", "marketplaces: [US, UK, DE]"))),
     _once("marketplace"),
+    WithJsonSchema(_one_or_many(_any_case(tuple(MARKETPLACES)))),
 ]
-SeverityName = Annotated[Literal[SEVERITIES], _choice("severity", SEVERITIES)]  # type: ignore[valid-type]
-FetchMode = Annotated[Literal[FETCH_MODES], _choice("fetch", FETCH_MODES)]  # type: ignore[valid-type]
-Links = Annotated[Literal[LINK_CHOICES], _choice("links", LINK_CHOICES)]  # type: ignore[valid-type]
+SeverityName = Annotated[
+    Literal[SEVERITIES], _choice("severity", SEVERITIES), WithJsonSchema(_any_case(SEVERITIES))
+]
+FetchMode = Annotated[
+    Literal[FETCH_MODES], _choice("fetch", FETCH_MODES), WithJsonSchema(_any_case(FETCH_MODES))
+]
+Links = Annotated[
+    Literal[LINK_CHOICES], _choice("links", LINK_CHOICES), WithJsonSchema(_any_case(LINK_CHOICES))
+]
 _PROFILE_NAMES = (*PROFILES, NO_PROFILE)
-ProfileName = Annotated[Literal[_PROFILE_NAMES], _choice("profile", _PROFILE_NAMES)]  # type: ignore[valid-type]
+ProfileName = Annotated[
+    Literal[_PROFILE_NAMES],
+    _choice("profile", _PROFILE_NAMES),
+    WithJsonSchema(_any_case(_PROFILE_NAMES)),
+]
 Whole = Annotated[int, Strict()]
 Flag = Annotated[bool, Strict()]
 
