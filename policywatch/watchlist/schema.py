@@ -55,7 +55,12 @@ from policywatch.watchlist.values import (
 
 
 class Entry(BaseModel):
-    """A mapping in the watchlist: unknown keys are typos, some keys are required."""
+    """A mapping in the watchlist: unknown keys are typos, some keys are required.
+
+    A key left out reads as None ("not given": the default, the profile or
+    `defaults:` apply); a key written with no value is an error, so the fields
+    are typed without `| None` except where an empty value means something.
+    """
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
     required: ClassVar[tuple[tuple[str, str, str], ...]] = ()  # (key, message, example)
