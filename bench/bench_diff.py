@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from policywatch.diff import diff_documents
 from policywatch.models import Block, Document, Section, sha256_hex
-from policywatch.rules import DEFAULT_RULES
+from policywatch.watchlist.rules import DEFAULT_RULES
 
 SUBJECTS = ["Sellers", "You", "Amazon", "Buyers", "Your messages", "Brand owners", "Your listings"]
 MODALS = ["must", "may", "may not", "should", "must not", "can", "cannot", "are required to"]

@@ -29,10 +29,10 @@ import bench_check
 import pages
 
 from policywatch.clock import iso
-from policywatch.config import load_config
 from policywatch.models import Snapshot, sha256_hex
 from policywatch.store import Store
 from policywatch.store_page import PageFiles, Row
+from policywatch.watchlist.load import load_config
 
 PAGES = 50
 VERSIONS = 10_000

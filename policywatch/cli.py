@@ -53,6 +53,17 @@ examples:
   policywatch diff seller-code-of-conduct 2026-01-01 latest --format html > change.html
 """
 
+SCHEMA_HELP = """\
+print the watchlist's JSON Schema, so editors complete keys and flag typos as you type:
+
+  policywatch schema > watchlist.schema.json
+
+then make this the first line of watchlist.yaml (the YAML language server, as in
+VS Code's YAML extension, reads it):
+
+  # yaml-language-server: $schema=watchlist.schema.json
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -96,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     command("validate", cmd_validate, "check the watchlist and print what will be watched")
+    p = command("schema", cmd_schema, "print the watchlist's JSON Schema, for editors")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.description = SCHEMA_HELP
 
     p = command(
         "check",
@@ -301,7 +315,7 @@ def _system_error(exc: OSError, data_dir: Path) -> str:
 
 
 def _config(args: argparse.Namespace):
-    from policywatch.config import load_config
+    from policywatch.watchlist.load import load_config
 
     return load_config(args.config)
 
@@ -382,13 +396,20 @@ def _color(args: argparse.Namespace) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from policywatch.config import browser_warning, describe
+    from policywatch.watchlist.describe import browser_warning, describe
 
     config = _config(args)
     _emit(describe(config))
     warning = browser_warning(config)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from policywatch.watchlist.schema import json_schema
+
+    sys.stdout.write(json_schema())
     return 0
 
 

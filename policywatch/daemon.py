@@ -40,12 +40,12 @@ import schedule
 from policywatch import logs, notify
 from policywatch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.config import load_config
 from policywatch.errors import ConfigError, StoreError, StoreLocked
 from policywatch.fetch import RETRY_BUDGET
 from policywatch.models import Config, PageSpec
 from policywatch.pipeline import RECORD_WAIT, PageOutcome, check_pages
 from policywatch.store import Store
+from policywatch.watchlist.load import load_config
 
 log = logging.getLogger(__name__)
 

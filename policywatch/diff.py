@@ -61,9 +61,9 @@ from policywatch.models import (
     SectionChangeKind,
 )
 from policywatch.normalize import split_enumerator
-from policywatch.rules import RuleSet, compile_rules, words
 from policywatch.segment import split_sentences as split_sentences  # callers import it from here
 from policywatch.segment import splitter
+from policywatch.watchlist.rules import RuleSet, compile_rules, words
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.

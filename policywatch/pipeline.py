@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from policywatch import alerts, gate, notify
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.config import format_interval
 from policywatch.diff import diff_documents
 from policywatch.errors import StoreError, UsageError
 from policywatch.extract import (
@@ -39,9 +38,10 @@ from policywatch.models import (
     short_id,
 )
 from policywatch.redact import redact_page_url
-from policywatch.rules import link_only_routes
-from policywatch.rules import severity as change_severity
 from policywatch.store import Store
+from policywatch.watchlist.checks import format_interval
+from policywatch.watchlist.rules import link_only_routes
+from policywatch.watchlist.rules import severity as change_severity
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ from policywatch.models import (
     short_id,
 )
 from policywatch.normalize import printable
-from policywatch.rules import severity
+from policywatch.watchlist.rules import severity
 
 SCHEMA_VERSION = 1
 FORMATS = ("text", "markdown", "html", "json")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from policywatch.diff import diff_documents
 from policywatch.extract import extract_document
 from policywatch.models import DiffResult, Document, PageSpec, Severity, Snapshot
-from policywatch.rules import DEFAULT_RULES, severity
 from policywatch.store import new_snapshot_id
+from policywatch.watchlist.rules import DEFAULT_RULES, severity
 from tests.pageserver import fixture, fresh_noise
 
 CONDUCT = PageSpec(

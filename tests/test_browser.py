@@ -19,7 +19,7 @@ from policywatch.browser import PROCESS_TAG_ENV, BrowserFetcher
 from policywatch.extract import extract_document
 from policywatch.fetch import Fetcher
 from policywatch.models import Defaults, PageSpec
-from policywatch.profiles import SELLER_CENTRAL
+from policywatch.watchlist.profiles import SELLER_CENTRAL
 from tests import realcorpus
 from tests.pageserver import PageServer, fixture, fresh_noise
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import apprise
 import pytest
 
-from policywatch.config import describe, format_interval, load_config, parse_interval
 from policywatch.errors import ConfigError
 from policywatch.models import Severity
+from policywatch.watchlist.checks import format_interval, parse_interval
+from policywatch.watchlist.describe import describe
+from policywatch.watchlist.load import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "watchlist.yaml"
@@ -86,7 +88,7 @@ def test_every_shipped_page_gets_the_seller_central_profile():
 
 
 def test_the_shipped_rules_are_the_built_in_ones_written_out_for_editing():
-    from policywatch.rules import DEFAULT_RULES
+    from policywatch.watchlist.rules import DEFAULT_RULES
 
     config = load_config(SHIPPED, env={})
 
@@ -288,7 +290,7 @@ def test_shared_settings_can_use_yaml_anchors(tmp_path):
 
 
 def test_the_built_in_rules_apply_unless_the_file_sets_its_own(tmp_path):
-    from policywatch.rules import DEFAULT_RULES
+    from policywatch.watchlist.rules import DEFAULT_RULES
 
     assert load(tmp_path, page("a", "https://example.com/a")).rules == tuple(DEFAULT_RULES)
     assert load(tmp_path, page("a", "https://example.com/a") + "rules: []\n").rules == ()

@@ -26,8 +26,8 @@ import pytest
 
 from policywatch import daemon, logs
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.config import load_config
 from policywatch.store import Store
+from policywatch.watchlist.load import load_config
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import fixture
 from tests.seller import pages_at, write_watchlist

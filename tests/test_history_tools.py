@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policywatch.config import load_config
 from policywatch.errors import UsageError
 from policywatch.pipeline import check_pages
 from policywatch.store import Store
+from policywatch.watchlist.load import load_config
 from tests.pageserver import PageServer
 from tests.seller import (
     CONDUCT,

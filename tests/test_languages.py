@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.config import load_config
 from policywatch.diff import diff_documents
 from policywatch.errors import ConfigError
 from policywatch.models import Change, Document, Rule
-from policywatch.rules import DEFAULT_RULES
+from policywatch.watchlist.load import load_config
+from policywatch.watchlist.rules import DEFAULT_RULES
 from tests.diff_support import document
 
 

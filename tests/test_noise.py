@@ -19,12 +19,12 @@ import yaml
 
 from policywatch.alerts import Alert
 from policywatch.cli import main
-from policywatch.config import load_config
 from policywatch.errors import ConfigError
 from policywatch.fetch import Fetcher
 from policywatch.pipeline import check_pages
 from policywatch.render import markdown_escape
 from policywatch.store import Store
+from policywatch.watchlist.load import load_config
 from tests import realcorpus
 from tests.pageserver import PageServer, fixture, fresh_noise
 from tests.test_real_pages import EXPECTED

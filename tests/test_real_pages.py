@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from policywatch.clock import parse_iso
-from policywatch.config import load_config
 from policywatch.diff import diff_documents
 from policywatch.fetch import Fetcher
 from policywatch.pipeline import check_pages
 from policywatch.store import Store
+from policywatch.watchlist.load import load_config
 from tests import realcorpus
 
 # What a seller must be told, per document and version: (section heading, sentence fragment,

@@ -13,7 +13,7 @@ import pytest
 from policywatch.diff import diff_documents
 from policywatch.models import DiffResult, Document
 from policywatch.render import markdown_escape, render_diff
-from policywatch.rules import DEFAULT_RULES
+from policywatch.watchlist.rules import DEFAULT_RULES
 from tests.diff_support import document
 
 GOLDEN = Path(__file__).parent / "fixtures" / "diff-golden.json"

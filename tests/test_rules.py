@@ -13,7 +13,7 @@ from policywatch.models import (
     SectionChange,
     Severity,
 )
-from policywatch.rules import DEFAULT_RULES, RuleSet, severity, words
+from policywatch.watchlist.rules import DEFAULT_RULES, RuleSet, severity, words
 
 PATH = ("Seller Code of Conduct", "Communications")
 

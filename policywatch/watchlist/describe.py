@@ -1,0 +1,59 @@
+"""What `policywatch validate` prints about a loaded watchlist, secrets redacted."""
+
+from __future__ import annotations
+
+from policywatch.models import Config
+from policywatch.redact import redact, redact_page_url
+from policywatch.watchlist.checks import format_interval
+from policywatch.watchlist.profiles import PROFILES
+
+
+def browser_warning(config: Config) -> str | None:
+    """Why the pages that need the browser cannot be rendered here, and how to fix it.
+
+    A warning rather than an error: the watchlist is valid, and the machine that
+    runs `check` (the container) may well have the browser this one lacks.
+    """
+    from policywatch import browser
+
+    needing = [
+        page.id
+        for page in config.pages
+        if page.fetch == "browser"
+        or (page.fetch == "auto" and page.profile and PROFILES[page.profile].client_rendered)
+    ]
+    missing = browser.available() if needing else None
+    if missing is None:
+        return None
+    if browser.INSTALL_CHROMIUM not in missing and browser.chromium_path() is None:
+        missing += f"; and {browser.INSTALL_CHROMIUM}"
+    shown = ", ".join(needing[:5]) + (f" and {len(needing) - 5} more" if len(needing) > 5 else "")
+    return (
+        f"{config.path}: {len(needing)} page{'s' if len(needing) > 1 else ''} need the "
+        f"browser ({shown}) but it cannot run here: {missing}. "
+        "Until then every check of these pages is blocked."
+    )
+
+
+def describe(config: Config) -> str:
+    """What `policywatch validate` prints: the pages and routes, secrets redacted."""
+    lines = [
+        f"{config.path}: {len(config.pages)} pages, {len(config.rules)} rules, "
+        f"{len(config.routes)} notify routes"
+    ]
+    for page in config.pages:
+        details = [
+            f"select {page.select or '(main content)'}",
+            f"every {format_interval(page.interval)}",
+            f"fetch {page.fetch}",
+        ]
+        if page.marketplace:
+            details.append(f"marketplace {page.marketplace}")
+        if page.profile:
+            details.append(f"profile {page.profile}")
+        if page.allow_private:
+            details.append("private addresses allowed")
+        lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
+    for route in config.routes:
+        lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
+    return "\n".join(lines)
