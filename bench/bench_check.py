@@ -39,10 +39,10 @@ import yaml
 from requests.adapters import HTTPAdapter
 
 from policywatch.config import load_config
+from policywatch.history.store import Store
 from policywatch.models import Config, Defaults
-from policywatch.pipeline import check_pages
 from policywatch.profiles import SELLER_CENTRAL
-from policywatch.store import Store
+from policywatch.run.check import check_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_GOAL = 1.5  # policywatch may cost at most this many floors

@@ -20,7 +20,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from policywatch.diff import diff_documents
+from policywatch.diff.compare import diff_documents
 from policywatch.models import Block, Document, Section, sha256_hex
 from policywatch.rules import DEFAULT_RULES
 

@@ -30,9 +30,9 @@ import pages
 
 from policywatch.clock import iso
 from policywatch.config import load_config
+from policywatch.history.page import PageFiles, Row
+from policywatch.history.store import Store
 from policywatch.models import Snapshot, sha256_hex
-from policywatch.store import Store
-from policywatch.store_page import PageFiles, Row
 
 PAGES = 50
 VERSIONS = 10_000

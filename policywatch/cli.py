@@ -19,13 +19,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from policywatch import __version__, present
+from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import PolicywatchError, UsageError
+from policywatch.views import terminal
 
 if TYPE_CHECKING:
+    from policywatch.history.store import Store
     from policywatch.models import Rule, Snapshot
-    from policywatch.store import Store
 
 log = logging.getLogger("policywatch")
 
@@ -268,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PolicywatchError as exc:
-        from policywatch.normalize import printable
+        from policywatch.document.normalize import printable
 
         print(f"policywatch: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
@@ -323,7 +324,7 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _store(args: argparse.Namespace, *, must_exist: bool = True):
-    from policywatch.store import Store
+    from policywatch.history.store import Store
 
     _data_dir(args)
     stored = (args.data_dir / "index.json").exists() or (args.data_dir / "blobs").is_dir()
@@ -364,7 +365,7 @@ def _emit(text: str, *, painted: bool = False) -> None:
     `painted` output (a diff, which may carry our own colours) was made safe
     piece by piece by `render` and is written as it is.
     """
-    from policywatch.normalize import printable
+    from policywatch.document.normalize import printable
 
     text = text if painted else printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -393,11 +394,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from policywatch.pipeline import check_pages, select_pages
+    from policywatch.run.check import check_pages, select_pages
 
     config = _config(args)
     selected = select_pages(config, args.pages)
-    progress = present.progress_printer() if (sys.stderr.isatty() and not args.quiet) else None
+    progress = terminal.progress_printer() if (sys.stderr.isatty() and not args.quiet) else None
     with _store(args, must_exist=False) as store:
         report = check_pages(
             config,
@@ -408,9 +409,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             lock_wait=args.wait,
         )
     if args.format == "json":
-        _emit(json.dumps(present.check_json(report), indent=2))
+        _emit(json.dumps(terminal.check_json(report), indent=2))
     else:
-        text = present.check_text(report, quiet=args.quiet)
+        text = terminal.check_text(report, quiet=args.quiet)
         if text:
             _emit(text)
     return report.exit_code
@@ -424,9 +425,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         outcomes = store.outcomes(args.page)
         shown = store.page_state(args.page).get("last_updated")
     if args.format == "json":
-        _emit(json.dumps(present.history_json(args.page, snapshots, outcomes, shown), indent=2))
+        _emit(json.dumps(terminal.history_json(args.page, snapshots, outcomes, shown), indent=2))
     else:
-        _emit(present.history_text(args.page, snapshots, outcomes, shown))
+        _emit(terminal.history_text(args.page, snapshots, outcomes, shown))
     return 0
 
 
@@ -434,17 +435,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _store(args) as store:
         snapshot = _resolve(store, args.page, args.ref)
         document = store.document(snapshot)
-    sections = present.pick_sections(document, args.section)
+    sections = terminal.pick_sections(document, args.section)
     if args.format == "json":
-        _emit(json.dumps(present.show_json(snapshot, document, sections), indent=2))
+        _emit(json.dumps(terminal.show_json(snapshot, document, sections), indent=2))
     else:
-        _emit(present.show_text(snapshot, document, sections))
+        _emit(terminal.show_text(snapshot, document, sections))
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from policywatch.diff import diff_documents
-    from policywatch.render import render_diff
+    from policywatch.diff.compare import diff_documents
+    from policywatch.diff.render import render_diff
 
     old_ref = args.old if args.old is not None else "latest~1"
     rules = _watched_terms(args, args.page)
@@ -465,7 +466,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             show_all=args.all,
             old=old_doc,
             new=new_doc,
-            meta=present.diff_meta(old, new),
+            meta=terminal.diff_meta(old, new),
         ),
     )
     return 0
@@ -481,14 +482,14 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     with _store(args) as store:
         entries = store.alerts(status)
     if args.format == "json":
-        _emit(json.dumps(present.alerts_json(entries), indent=2))
+        _emit(json.dumps(terminal.alerts_json(entries), indent=2))
     else:
-        _emit(present.alerts_text(entries))
+        _emit(terminal.alerts_text(entries))
     return 0
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
-    from policywatch.notify import notify_test, redact
+    from policywatch.alerts.notify import notify_test, redact
 
     config = _config(args)
     if not config.routes:
@@ -507,7 +508,8 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from policywatch import daemon, logs
+    from policywatch import logs
+    from policywatch.run import daemon
 
     logs.setup(min(args.log_level, logging.INFO), args.log_format)
     _config(args)  # a bad watchlist at start is a usage error, exit 2
@@ -515,7 +517,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from policywatch import daemon
+    from policywatch.run import daemon
 
     ok, reason = daemon.health(_data_dir(args), args.max_age)
     _emit(("ok: " if ok else "unhealthy: ") + reason)
@@ -523,9 +525,9 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from policywatch.diff import diff_documents
-    from policywatch.languages import translation_lag
-    from policywatch.render import render_diff
+    from policywatch.diff.compare import diff_documents
+    from policywatch.diff.render import render_diff
+    from policywatch.document.languages import translation_lag
 
     suffixes = [_watch_suffix(m) for m in (args.first, args.second)]
     first, second = (f"{args.page}@{suffix}" for suffix in suffixes)
@@ -536,7 +538,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         doc_a, doc_b = store.document(a), store.document(b)
     rules = _watched_terms(args, first)
     diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id, rules=rules)
-    meta = present.diff_meta(a, b, labels=(first, second))
+    meta = terminal.diff_meta(a, b, labels=(first, second))
     locales = [suffix.rsplit(".", 1)[-1] for suffix in suffixes]
     if all("-" in locale for locale in locales):
         lag = translation_lag((locales[0], a), (locales[1], b), now=utcnow(), days=args.lag_days)
@@ -592,18 +594,18 @@ def _latest_of(store: Store, watch: str, other: str) -> Snapshot:
 
 
 def cmd_rederive(args: argparse.Namespace) -> int:
-    from policywatch.pipeline import rederive, select_pages
+    from policywatch.run.check import rederive, select_pages
 
     config = _config(args)
     pages = select_pages(config, args.pages)
     with _store(args) as store, store.lock():
         results = [rederive(store, page) for page in pages]
-    _emit(present.rederive_text(results))
+    _emit(terminal.rederive_text(results))
     return 1 if any(r.reason for r in results) else 0
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
-    from policywatch.store_fsck import fsck
+    from policywatch.history.fsck import fsck
 
     if not args.data_dir.is_dir():
         raise UsageError(f"no policywatch data in {args.data_dir}", hint="check -d/--data-dir")
@@ -620,7 +622,7 @@ def cmd_fsck(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from policywatch.pipeline import import_files, select_pages
+    from policywatch.run.check import import_files, select_pages
 
     config = _config(args)
     pages = select_pages(config, [args.page])
@@ -628,8 +630,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{args.page} names {len(pages)} watches", hint="name one, e.g. " + pages[0].id
         )
-    files = present.import_sources(args.files, args.at, utcnow())
+    files = terminal.import_sources(args.files, args.at, utcnow())
     with _store(args, must_exist=False) as store, store.lock():
         outcomes = import_files(config, store, pages[0], files)
-    _emit(present.import_text(outcomes))
+    _emit(terminal.import_text(outcomes))
     return 1 if any(o.status == "blocked" for o in outcomes) else 0

@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
-from policywatch import netpolicy
 from policywatch.errors import ConfigError
+from policywatch.fetch import netpolicy
 from policywatch.models import (
     Config,
     Defaults,
@@ -985,7 +985,7 @@ def browser_warning(config: Config) -> str | None:
     A warning rather than an error: the watchlist is valid, and the machine that
     runs `check` (the container) may well have the browser this one lacks.
     """
-    from policywatch import browser
+    from policywatch.fetch import browser
 
     needing = [
         page.id

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from policywatch.diff import diff_documents
-from policywatch.extract import extract_document
+from policywatch.diff.compare import diff_documents
+from policywatch.document.extract import extract_document
+from policywatch.history.store import new_snapshot_id
 from policywatch.models import DiffResult, Document, PageSpec, Severity, Snapshot
 from policywatch.rules import DEFAULT_RULES, severity
-from policywatch.store import new_snapshot_id
 from tests.pageserver import fixture, fresh_noise
 
 CONDUCT = PageSpec(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from policywatch.alerts import (
+from policywatch.alerts.compose import (
     Alert,
     Body,
     change_alert,

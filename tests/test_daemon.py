@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from policywatch import daemon, logs
+from policywatch import logs
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.config import load_config
-from policywatch.store import Store
+from policywatch.history.store import Store
+from policywatch.run import daemon
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import fixture
 from tests.seller import pages_at, write_watchlist

@@ -15,7 +15,7 @@ import pytest
 
 from policywatch.clock import parse_iso
 from policywatch.config import load_config
-from policywatch.pipeline import check_pages
+from policywatch.run.check import check_pages
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, REWORDED, Seller, conduct_seller
 

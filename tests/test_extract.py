@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
-from policywatch.fetch import decode_html
+from policywatch.document.extract import NotPolicy, extract_document, parse_html, prepare
+from policywatch.document.normalize import normalize_link, normalize_text
+from policywatch.fetch.http import decode_html
 from policywatch.models import Document, PageSpec
-from policywatch.normalize import normalize_link, normalize_text
 from tests.pageserver import fixture, fresh_noise
 
 URL = "https://sellercentral.amazon.com/help/hub/reference/external/G1801?locale=en-US"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from policywatch.fetch import Fetcher, decode_html, parse_retry_after
+from policywatch.fetch.http import Fetcher, decode_html, parse_retry_after
 from policywatch.models import Defaults, FetchResult, PageSpec
 from tests.pageserver import FIXTURES, PageServer, Route, fixture
 from tests.slowpeer import SlowPeer

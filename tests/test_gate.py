@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.fetch import Fetcher
-from policywatch.gate import NEEDS_JAVASCRIPT, check_document, classify_response
+from policywatch.fetch.gate import NEEDS_JAVASCRIPT, check_document, classify_response
+from policywatch.fetch.http import Fetcher
 from policywatch.models import Block, Defaults, Document, PageSpec, Section, Validity
 from tests.pageserver import PageServer, fixture
 

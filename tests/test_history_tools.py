@@ -12,8 +12,8 @@ import yaml
 
 from policywatch.config import load_config
 from policywatch.errors import UsageError
-from policywatch.pipeline import check_pages
-from policywatch.store import Store
+from policywatch.history.store import Store
+from policywatch.run.check import check_pages
 from tests.pageserver import PageServer
 from tests.seller import (
     CONDUCT,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from policywatch.config import load_config
-from policywatch.diff import diff_documents
+from policywatch.diff.compare import diff_documents
 from policywatch.errors import ConfigError
 from policywatch.models import Change, Document, Rule
 from policywatch.rules import DEFAULT_RULES

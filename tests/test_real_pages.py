@@ -16,10 +16,10 @@ import pytest
 
 from policywatch.clock import parse_iso
 from policywatch.config import load_config
-from policywatch.diff import diff_documents
-from policywatch.fetch import Fetcher
-from policywatch.pipeline import check_pages
-from policywatch.store import Store
+from policywatch.diff.compare import diff_documents
+from policywatch.fetch.http import Fetcher
+from policywatch.history.store import Store
+from policywatch.run.check import check_pages
 from tests import realcorpus
 
 # What a seller must be told, per document and version: (section heading, sentence fragment,

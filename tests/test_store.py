@@ -21,8 +21,8 @@ import pytest
 
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import RefError, StoreError, StoreLocked
+from policywatch.history.store import Store, new_snapshot_id
 from policywatch.models import Block, Document, Section, Snapshot, sha256_hex
-from policywatch.store import Store, new_snapshot_id
 
 FORK = multiprocessing.get_context("fork")
 PAGE = "seller-code-of-conduct"

@@ -55,7 +55,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from policywatch.diff import split_sentences
+from policywatch.diff.compare import split_sentences
+from policywatch.document.normalize import printable
 from policywatch.models import (
     PATH_SEPARATOR,
     Change,
@@ -66,7 +67,6 @@ from policywatch.models import (
     SectionChange,
     short_id,
 )
-from policywatch.normalize import printable
 from policywatch.rules import severity
 
 SCHEMA_VERSION = 1

@@ -21,14 +21,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import apprise
 
-from policywatch.alerts import Alert, probe_alert
+from policywatch.alerts.compose import Alert, probe_alert
 from policywatch.clock import iso, utcnow
+from policywatch.diff.render import markdown_escape
 from policywatch.errors import UsageError
 from policywatch.models import Route, Severity
 from policywatch.redact import redact
-from policywatch.render import markdown_escape
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("policywatch.notify")  # the name operators filter on
 
 # Apprise schemes that are email: they get the HTML body and no length cut.
 EMAIL_PROTOCOLS = frozenset({"mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost"})

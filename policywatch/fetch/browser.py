@@ -34,15 +34,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from policywatch import netpolicy
-from policywatch.fetch import timed_out
+from policywatch.fetch import netpolicy
+from policywatch.fetch.http import timed_out
+from policywatch.fetch.netpolicy import shown_url
 from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
-from policywatch.netpolicy import shown_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, CDPSession, Page, Playwright, Request, Route
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
 T = TypeVar("T")
 

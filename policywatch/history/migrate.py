@@ -15,19 +15,19 @@ from typing import Any
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import StoreError
+from policywatch.history.files import damaged, open_db, read_tables, storage_of, write_blob
 from policywatch.models import Snapshot
-from policywatch.store_files import damaged, open_db, read_tables, storage_of, write_blob
 
 
 def migrate(data_dir: Path, schema: int) -> None:
     """Rewrite an old single-index directory in the per-page layout (caller holds the lock)."""
-    from policywatch.store import (
+    from policywatch.history.page import PageFiles, Row
+    from policywatch.history.store import (
         INDEX_NAME,
         SCHEMA_VERSION,
         canonical_json,
         version_record,
     )
-    from policywatch.store_page import PageFiles, Row
 
     index = data_dir / INDEX_NAME
     tables = read_tables(index) or {}

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
-from policywatch.extract import (
+from policywatch.document.extract import (
     CLIENT_RENDERED_RE,
     COUNTRY_BOX,
     banner_country,
@@ -34,8 +34,8 @@ from policywatch.extract import (
     looks_client_rendered,
     parse_html,
 )
+from policywatch.document.normalize import normalize_text
 from policywatch.models import Document, PageSpec
-from policywatch.normalize import normalize_text
 
 NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser
 NO_SELECTOR_MATCH = "policy not found"  # reason prefix: `fetch: auto` also tries the browser

@@ -16,9 +16,7 @@ from typing import Any
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import StoreError
-from policywatch.models import Snapshot
-from policywatch.store import INDEX_NAME, SCHEMA_VERSION, VERSION_RECORD, Store
-from policywatch.store_files import (
+from policywatch.history.files import (
     all_blob_keys,
     atomic_write,
     blob_path,
@@ -27,8 +25,10 @@ from policywatch.store_files import (
     read_tables,
     storage_of,
 )
-from policywatch.store_lock import locked
-from policywatch.store_page import PageFiles, Row, page_dir_name
+from policywatch.history.lock import locked
+from policywatch.history.page import PageFiles, Row, page_dir_name
+from policywatch.history.store import INDEX_NAME, SCHEMA_VERSION, VERSION_RECORD, Store
+from policywatch.models import Snapshot
 
 
 @dataclass

@@ -21,7 +21,8 @@ from os.path import normpath
 from typing import Any, Literal
 
 from policywatch.clock import iso, parse_iso
-from policywatch.extract import page_date_line
+from policywatch.diff.render import mark, markdown_escape, render_diff
+from policywatch.document.extract import page_date_line
 from policywatch.models import (
     PATH_SEPARATOR,
     Change,
@@ -37,7 +38,6 @@ from policywatch.models import (
     short_id,
 )
 from policywatch.redact import redact_page_url
-from policywatch.render import mark, markdown_escape, render_diff
 
 AlertKind = Literal[
     "change", "flapping", "settled", "unreachable", "recovered", "history_lost", "test"

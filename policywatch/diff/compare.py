@@ -38,14 +38,19 @@ from typing import TypeVar
 
 from diff_match_patch import diff_match_patch
 
-from policywatch import wording
-from policywatch.languages import (
+from policywatch.diff import wording
+from policywatch.document.languages import (
     ENGLISH,
     language_code,
     matches_language,
     page_language,
     words_of,
 )
+from policywatch.document.normalize import split_enumerator
+from policywatch.document.segment import (
+    split_sentences as split_sentences,  # callers import it from here
+)
+from policywatch.document.segment import splitter
 from policywatch.models import (
     Block,
     Change,
@@ -60,10 +65,7 @@ from policywatch.models import (
     SectionChange,
     SectionChangeKind,
 )
-from policywatch.normalize import split_enumerator
 from policywatch.rules import RuleSet, compile_rules, words
-from policywatch.segment import split_sentences as split_sentences  # callers import it from here
-from policywatch.segment import splitter
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.

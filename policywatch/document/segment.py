@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import sentencex
 
-from policywatch.languages import ENGLISH, abbreviations, language_code, months
+from policywatch.document.languages import ENGLISH, abbreviations, language_code, months
 
 # --------------------------------------------------------------------------- English
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 
 from lxml.html import HtmlElement
 
+from policywatch.document.normalize import normalize_link, normalize_text
 from policywatch.models import Block, Section, sha256_hex
-from policywatch.normalize import normalize_link, normalize_text
 
 HEADING_RANKS = {f"h{n}": n for n in range(1, 7)}
 

@@ -14,8 +14,8 @@ import re
 
 from lxml.html import HtmlElement
 
-from policywatch.normalize import normalize_text
-from policywatch.sections import HEADING_RANKS, element_text
+from policywatch.document.normalize import normalize_text
+from policywatch.document.sections import HEADING_RANKS, element_text
 
 # A feedback prompt is a short question about this article's helpfulness.
 _HELPFUL = (

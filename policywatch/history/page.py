@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from policywatch.clock import parse_iso
+from policywatch.history.files import damaged, open_db, storage_of
 from policywatch.models import Snapshot, sha256_hex
-from policywatch.store_files import damaged, open_db, storage_of
 
 OUTCOME_LOG_SIZE = 50
 _PAGE_DIR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

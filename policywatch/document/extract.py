@@ -22,10 +22,10 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, LxmlTranslator
 from lxml.html import HtmlElement
 
-from policywatch.boilerplate import take_boilerplate
+from policywatch.document.boilerplate import take_boilerplate
+from policywatch.document.normalize import normalize_text
+from policywatch.document.sections import BLOCK_TAGS, build_sections, document_digest, element_text
 from policywatch.models import Document, PageSpec, sha256_hex
-from policywatch.normalize import normalize_text
-from policywatch.sections import BLOCK_TAGS, build_sections, document_digest, element_text
 
 # Never policy text, on any site. Dropped from the selected body before reading it.
 NOISE_TAGS = (

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policywatch.alerts import Alert, when
+from policywatch.alerts.compose import Alert, when
 from policywatch.clock import iso, parse_iso
+from policywatch.document.extract import page_date_line, stated_date
 from policywatch.errors import UsageError
-from policywatch.extract import page_date_line, stated_date
 from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 
 if TYPE_CHECKING:
-    from policywatch.pipeline import CheckReport
+    from policywatch.run.check import CheckReport
 
 
 def progress_printer() -> Callable[[int, int], None]:

@@ -34,17 +34,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from policywatch import logs, notify
-from policywatch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
+from policywatch import logs
+from policywatch.alerts import notify
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.config import load_config
 from policywatch.errors import ConfigError, StoreError, StoreLocked
-from policywatch.fetch import RETRY_BUDGET
+from policywatch.fetch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
+from policywatch.fetch.http import RETRY_BUDGET
+from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
-from policywatch.pipeline import RECORD_WAIT, PageOutcome, check_pages
-from policywatch.store import Store
+from policywatch.run.check import RECORD_WAIT, PageOutcome, check_pages
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("policywatch.daemon")  # the name operators filter on
 
 HEARTBEAT = "heartbeat.json"
 PURPOSE = "policywatch run"  # shown to a `check` that finds the store locked

@@ -48,8 +48,7 @@ from typing import IO, Any
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import RefError, StoreError
-from policywatch.models import Document, Snapshot, sha256_hex
-from policywatch.store_files import (
+from policywatch.history.files import (
     BLOB_KEY,
     blob_path,
     damaged,
@@ -58,8 +57,9 @@ from policywatch.store_files import (
     storage_of,
     write_blob,
 )
-from policywatch.store_lock import command_line, take_lock
-from policywatch.store_page import OUTCOME_LOG_SIZE, PageFiles, Row, snapshot_from
+from policywatch.history.lock import command_line, take_lock
+from policywatch.history.page import OUTCOME_LOG_SIZE, PageFiles, Row, snapshot_from
+from policywatch.models import Document, Snapshot, sha256_hex
 
 # 3: per-page files and episodes; 2: outbox payloads in blobs. Older stores are
 # migrated on open, and an older policywatch refuses a newer store.
@@ -166,7 +166,7 @@ class Store:
         self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
         self._load_index()
         if self._schema and self._schema < SCHEMA_VERSION:
-            from policywatch.store_migrate import migrate
+            from policywatch.history.migrate import migrate
 
             with self.lock():
                 if self._schema < SCHEMA_VERSION:

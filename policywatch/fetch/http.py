@@ -38,12 +38,13 @@ from requests.adapters import HTTPAdapter
 from requests.utils import requote_uri
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from policywatch import __version__, netpolicy
-from policywatch.extract import remember_utf8_source
+from policywatch import __version__
+from policywatch.document.extract import remember_utf8_source
+from policywatch.fetch import netpolicy
+from policywatch.fetch.netpolicy import shown_url
 from policywatch.models import Defaults, FetchResult, PageSpec
-from policywatch.netpolicy import shown_url
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("policywatch.fetch")  # the name operators filter on
 
 PROJECT_URL = "https://github.com/policywatch/policywatch"
 USER_AGENT = f"policywatch/{__version__} (+{PROJECT_URL}; policy change monitor)"

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from policywatch import alerts, gate, notify
+from policywatch.alerts import compose, notify
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.config import format_interval
-from policywatch.diff import diff_documents
-from policywatch.errors import StoreError, UsageError
-from policywatch.extract import (
+from policywatch.diff.compare import diff_documents
+from policywatch.document.extract import (
     NotPolicy,
     extract_document,
     page_date_line,
@@ -26,7 +25,10 @@ from policywatch.extract import (
     prepare,
     rules_key,
 )
-from policywatch.fetch import Fetcher, decode_html
+from policywatch.errors import StoreError, UsageError
+from policywatch.fetch import gate
+from policywatch.fetch.http import Fetcher, decode_html
+from policywatch.history.store import Store
 from policywatch.logs import redact_text
 from policywatch.models import (
     Config,
@@ -41,9 +43,8 @@ from policywatch.models import (
 from policywatch.redact import redact_page_url
 from policywatch.rules import link_only_routes
 from policywatch.rules import severity as change_severity
-from policywatch.store import Store
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
 
 Status = Literal["new", "unchanged", "changed", "blocked", "error"]
 
@@ -262,7 +263,7 @@ class _BrowserPool:
 
     def fetch(self, page: PageSpec) -> FetchResult:
         if self._browser is None:
-            from policywatch.browser import BrowserFetcher
+            from policywatch.fetch.browser import BrowserFetcher
 
             self._browser = BrowserFetcher(self._config.defaults)
             self._owned = True
@@ -452,7 +453,7 @@ def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now:
     since, severity = flapping["since"], Severity.parse(flapping["severity"])
     announced = _announced(store, page.id, state.get("announced_id"), since)
     if announced is None or announced.digest == latest.digest:
-        alert = alerts.settled_alert(page, latest, announced or latest, since, severity)
+        alert = compose.settled_alert(page, latest, announced or latest, since, severity)
     else:
         diff = diff_documents(
             store.document(announced),
@@ -463,7 +464,7 @@ def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now:
             rules=config.rules_for(page),
         )
         level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
-        alert = alerts.change_alert(
+        alert = compose.change_alert(
             diff,
             page,
             level or severity,
@@ -473,7 +474,7 @@ def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now:
             data_dir=str(store.data_dir),
             settled_from=since,
         )
-    items = alerts.outbox_items(alert, config.routes, iso(now))
+    items = compose.outbox_items(alert, config.routes, iso(now))
     store.set_page_state(page.id, flapping=None, announced_id=latest.id)  # in the same write
     queued = store.enqueue_alerts(items)
     log.info("page=%s status=settled snapshot=%s alerts=%d", page.id, short_id(latest.id), queued)
@@ -617,7 +618,7 @@ def _record(
     flapping = False
     if level is not None and origin == "fetch" and not rebaseline:
         alert, flapping = _announcement(config, store, page, diff, level, latest, snapshot, silent)
-        items = alerts.outbox_items(alert, routes, iso(now)) if alert else []
+        items = compose.outbox_items(alert, routes, iso(now)) if alert else []
     if origin == "fetch":
         store.set_page_state(page.id, polls_on_latest=1)
     queued = sum(not store.alert_queued(item["key"]) for item in items)
@@ -664,8 +665,8 @@ def _rebaseline_lost(
     seller is told once that this change could not be compared.
     """
     log.warning("page=%s latest version unreadable (%s); re-baselining", page.id, problem.message)
-    alert = alerts.history_lost_alert(page, latest, problem.message)
-    items = alerts.outbox_items(alert, config.routes, iso(now))
+    alert = compose.history_lost_alert(page, latest, problem.message)
+    items = compose.outbox_items(alert, config.routes, iso(now))
     store.record_snapshot(snapshot, raw, candidate.document, items)
     return _outcome(
         page, "new", snapshot_id=snapshot.id, via=candidate.result.via, reason=problem.message
@@ -681,7 +682,7 @@ def _announcement(
     latest: Snapshot,
     snapshot: Snapshot,
     silent: bool,
-) -> tuple[alerts.Alert | None, bool]:
+) -> tuple[compose.Alert | None, bool]:
     """What to tell the seller about a new version, and whether the page is flapping.
 
     A page that comes back to a version it showed moments ago, before it settled
@@ -701,10 +702,10 @@ def _announcement(
         store.set_page_state(page.id, flapping={"since": since, "severity": str(level)})
         pair = [_first_seen(history, d) for d in (snapshot.digest, latest.digest)]
         settle = f"{page.settle.polls} polls and {format_interval(page.settle.seconds)}"
-        notice = alerts.flapping_alert(page, pair, since, settle, level, **common)
+        notice = compose.flapping_alert(page, pair, since, settle, level, **common)
         return notice, True
     back = _return(history, latest, snapshot)
-    alert = alerts.change_alert(
+    alert = compose.change_alert(
         diff, page, level, latest, snapshot, revert_of=back, silent_edit=silent, **common
     )
     store.set_page_state(page.id, announced_id=snapshot.id)
@@ -739,7 +740,7 @@ def _first_seen(history: Sequence[Snapshot], digest: str) -> Snapshot:
 
 def _return(
     history: Sequence[Snapshot], latest: Snapshot, snapshot: Snapshot
-) -> alerts.Return | None:
+) -> compose.Return | None:
     """Whether the new version is wording the page had before: back to the older wording
     of the two is a revert; back to the newer one is a withdrawn change reinstated."""
     seen = [i for i, s in enumerate(history) if s.digest == snapshot.digest]
@@ -747,9 +748,9 @@ def _return(
         return None
     first = history[seen[0]]
     if first.captured_at <= _first_seen(history, latest.digest).captured_at:
-        return alerts.Return(first)
+        return compose.Return(first)
     withdrawn = history[seen[-1] + 1] if seen[-1] + 1 < len(history) else latest
-    return alerts.Return(first, withdrawn.captured_at)
+    return compose.Return(first, withdrawn.captured_at)
 
 
 def _new_snapshot(
@@ -802,8 +803,8 @@ def _succeeded(
     if down_since:
         fields["unreachable_since"] = None
         if state.get("unreachable_alerted"):
-            alert = alerts.recovered_alert(page, down_since)
-            store.enqueue_alerts(alerts.outbox_items(alert, config.routes, iso(now)))
+            alert = compose.recovered_alert(page, down_since)
+            store.enqueue_alerts(compose.outbox_items(alert, config.routes, iso(now)))
         fields["unreachable_alerted"] = False
     store.set_page_state(page.id, **fields)
 
@@ -833,10 +834,10 @@ def _failed(
         "last_modified": None,
     }
     if failures >= config.defaults.failures_before_alert and not state.get("unreachable_alerted"):
-        alert = alerts.unreachable_alert(
+        alert = compose.unreachable_alert(
             page, failures, reason, since, config_path=config.path, data_dir=str(store.data_dir)
         )
-        store.enqueue_alerts(alerts.outbox_items(alert, config.routes, at))
+        store.enqueue_alerts(compose.outbox_items(alert, config.routes, at))
         fields["unreachable_alerted"] = True
     store.set_page_state(page.id, **fields)
     # INFO: `check` prints the reason on stdout already, and `run` logs at INFO.
