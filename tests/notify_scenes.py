@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from policywatch.diff.compare import diff_documents
 from policywatch.document.extract import extract_document
-from policywatch.history.store import new_snapshot_id
+from policywatch.history.records import new_snapshot_id
 from policywatch.models import DiffResult, Document, PageSpec, Severity, Snapshot
 from policywatch.rules import DEFAULT_RULES, severity
 from tests.pageserver import fixture, fresh_noise

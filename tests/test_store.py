@@ -21,7 +21,8 @@ import pytest
 
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import RefError, StoreError, StoreLocked
-from policywatch.history.store import Store, new_snapshot_id
+from policywatch.history.records import new_snapshot_id
+from policywatch.history.store import Store
 from policywatch.models import Block, Document, Section, Snapshot, sha256_hex
 
 FORK = multiprocessing.get_context("fork")

@@ -13,6 +13,8 @@ import os
 import re
 import secrets
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,19 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def damaged(path: Path, why: str, hint: str = REPAIR_HINT) -> StoreError:
     return StoreError(f"{path} is damaged ({why})", hint=hint)
+
+
+@contextmanager
+def os_errors(data_dir: Path, action: str) -> Iterator[None]:
+    """An OSError while writing under the data directory, as one line saying what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(
+            f"cannot {action} in {data_dir}: {exc.strerror or exc}",
+            hint="check that the directory is writable and the disk is not full, "
+            "or choose another with -d/--data-dir",
+        ) from exc
 
 
 def signature(path: Path) -> tuple[int, int, int] | None:

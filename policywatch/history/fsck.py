@@ -25,9 +25,11 @@ from policywatch.history.files import (
     read_tables,
     storage_of,
 )
+from policywatch.history.index import Index
 from policywatch.history.lock import locked
 from policywatch.history.page import PageFiles, Row, page_dir_name
-from policywatch.history.store import INDEX_NAME, SCHEMA_VERSION, VERSION_RECORD, Store
+from policywatch.history.records import INDEX_NAME, SCHEMA_VERSION, VERSION_RECORD
+from policywatch.history.store import Store
 from policywatch.models import Snapshot
 
 
@@ -88,31 +90,31 @@ def _fsck(data_dir: Path, repair: bool) -> FsckReport:
         if not repair:
             return _pages(data_dir, records, intact, report, repair)
         _rebuild_index(data_dir, tables_or_none(index), records, report)
-    store = Store(data_dir)
-    _outbox(store, intact, report, repair)
+    stored_index = Index(data_dir)
+    _outbox(stored_index, intact, report, repair)
     _pages(data_dir, records, intact, report, repair)
-    listed = set(store.page_ids())
+    listed = set(stored_index.page_ids())
     stored = {p for p in records if PageFiles(data_dir, p).latest() is not None}
     for page_id in sorted(stored - listed):
         report.problems.append(f"{index}: page {page_id} is not in the page list")
         if repair:
-            store._page_list.insert({"page_id": page_id})
-            store._index.save()
+            stored_index.list_page(page_id)
+            stored_index.save()
             report.repaired.append(f"{index}: listed page {page_id} again")
     return report
 
 
-def _outbox(store: Store, intact: set[str], report: FsckReport, repair: bool) -> None:
+def _outbox(index: Index, intact: set[str], report: FsckReport, repair: bool) -> None:
     """Every alert's payload must be readable, or `alerts` and delivery fail on it."""
-    broken = [doc for doc in store._outbox if doc.get("payload_key") not in intact]
+    broken = [doc for doc in index.outbox if doc.get("payload_key") not in intact]
     for doc in broken:
         report.problems.append(
-            f"{store.index_path}: the payload of alert {str(doc['key'])[:12]} "
+            f"{index.path}: the payload of alert {str(doc['key'])[:12]} "
             f"({doc.get('title') or doc.get('route')}, {doc['status']}) is missing or damaged"
         )
     if repair and broken:
-        store._outbox.remove(doc_ids=[doc.doc_id for doc in broken])
-        store._index.save()
+        index.outbox.remove(doc_ids=[doc.doc_id for doc in broken])
+        index.save()
         report.lost.extend(
             f"alert {str(doc['key'])[:12]} ({doc.get('title') or doc.get('route')}, "
             f"{doc['status']}): removed from the outbox"

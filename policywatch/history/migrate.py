@@ -16,19 +16,13 @@ from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import StoreError
 from policywatch.history.files import damaged, open_db, read_tables, storage_of, write_blob
+from policywatch.history.page import PageFiles, Row
+from policywatch.history.records import INDEX_NAME, SCHEMA_VERSION, canonical_json, version_record
 from policywatch.models import Snapshot
 
 
 def migrate(data_dir: Path, schema: int) -> None:
     """Rewrite an old single-index directory in the per-page layout (caller holds the lock)."""
-    from policywatch.history.page import PageFiles, Row
-    from policywatch.history.store import (
-        INDEX_NAME,
-        SCHEMA_VERSION,
-        canonical_json,
-        version_record,
-    )
-
     index = data_dir / INDEX_NAME
     tables = read_tables(index) or {}
     backup = data_dir / f"{INDEX_NAME}.bak-{schema}"
