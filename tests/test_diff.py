@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.diff.compare import diff_documents, inline_fragments, split_sentences
+from policywatch.diff.compare import diff_documents
+from policywatch.diff.inline import inline_fragments
 from policywatch.document.extract import extract_document
+from policywatch.document.segment import split_sentences
 from policywatch.models import Change, DiffResult, Document, Fragment, PageSpec, Severity
 from policywatch.rules import DEFAULT_RULES, severity
 from tests.diff_support import block, document, markdown_document, section

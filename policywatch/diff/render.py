@@ -55,8 +55,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from policywatch.diff.compare import split_sentences
 from policywatch.document.normalize import printable
+from policywatch.document.segment import split_sentences
 from policywatch.models import (
     PATH_SEPARATOR,
     Change,
