@@ -17,7 +17,8 @@ import pytest
 import responses
 
 from policywatch.alerts import notify
-from policywatch.alerts.compose import Alert, change_alert, outbox_items
+from policywatch.alerts.changes import change_alert
+from policywatch.alerts.compose import Alert, outbox_items
 from policywatch.alerts.notify import deliver_pending, notify_test, redact, send
 from policywatch.diff.render import markdown_escape
 from policywatch.errors import UsageError

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import apprise
 
-from policywatch.alerts.compose import Alert, probe_alert
+from policywatch.alerts.compose import Alert
+from policywatch.alerts.health import probe_alert
 from policywatch.clock import iso, utcnow
 from policywatch.diff.render import markdown_escape
 from policywatch.errors import UsageError
