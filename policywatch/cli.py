@@ -509,11 +509,11 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from policywatch import logs
-    from policywatch.run import daemon
+    from policywatch.run import loop
 
     logs.setup(min(args.log_level, logging.INFO), args.log_format)
     _config(args)  # a bad watchlist at start is a usage error, exit 2
-    return daemon.run(args.config, _data_dir(args))
+    return loop.run(args.config, _data_dir(args))
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -594,7 +594,8 @@ def _latest_of(store: Store, watch: str, other: str) -> Snapshot:
 
 
 def cmd_rederive(args: argparse.Namespace) -> int:
-    from policywatch.run.check import rederive, select_pages
+    from policywatch.run.check import select_pages
+    from policywatch.run.history_tools import rederive
 
     config = _config(args)
     pages = select_pages(config, args.pages)
@@ -622,7 +623,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from policywatch.run.check import import_files, select_pages
+    from policywatch.run.check import select_pages
+    from policywatch.run.history_tools import import_files
 
     config = _config(args)
     pages = select_pages(config, [args.page])

@@ -20,7 +20,7 @@ from policywatch.errors import UsageError
 from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 
 if TYPE_CHECKING:
-    from policywatch.run.check import CheckReport
+    from policywatch.run.outcome import CheckReport
 
 
 def progress_printer() -> Callable[[int, int], None]:
