@@ -52,7 +52,6 @@ SIZE_EXCEPTIONS |= {
     "policywatch.document.extract",
     "policywatch.fetch.browser",
     "policywatch.fetch.gate",
-    "policywatch.fetch.http",
     "policywatch.models",
 }
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from policywatch.fetch import netpolicy
-from policywatch.fetch.http import timed_out
+from policywatch.fetch.answers import timed_out
 from policywatch.fetch.netpolicy import shown_url
 from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
 

@@ -26,8 +26,8 @@ from typing import Any
 from policywatch.alerts import notify
 from policywatch.clock import parse_iso, utcnow
 from policywatch.errors import StoreLocked
+from policywatch.fetch.answers import RETRY_BUDGET
 from policywatch.fetch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
-from policywatch.fetch.http import RETRY_BUDGET
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
 from policywatch.run.check import RECORD_WAIT, check_pages

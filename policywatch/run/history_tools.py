@@ -12,7 +12,7 @@ from policywatch.clock import iso, utcnow
 from policywatch.document.extract import (
     rules_key,
 )
-from policywatch.fetch.http import decode_html
+from policywatch.fetch.decode import decode_html
 from policywatch.history.store import Store
 from policywatch.models import (
     Config,
