@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from policywatch.document.extract import NotPolicy, extract_document, parse_html, prepare
+from policywatch.document.extract import NotPolicy, extract_document, prepare
 from policywatch.document.normalize import normalize_link, normalize_text
+from policywatch.document.parse import parse_html
 from policywatch.fetch.decode import decode_html
 from policywatch.models import Document, PageSpec
 from tests.pageserver import fixture, fresh_noise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from policywatch.document.extract import parse_html
+from policywatch.document.parse import parse_html
 from policywatch.document.sections import build_sections, document_digest, section_digest
 from policywatch.models import Block, Section, sha256_hex
 

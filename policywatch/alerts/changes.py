@@ -24,7 +24,7 @@ from policywatch.alerts.compose import (
     when,
 )
 from policywatch.diff.render import mark, markdown_escape, render_diff
-from policywatch.document.extract import page_date_line
+from policywatch.document.dates import page_date_line
 from policywatch.models import (
     PATH_SEPARATOR,
     Change,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,8 +22,10 @@ from lxml.cssselect import CSSSelector, LxmlTranslator
 from lxml.html import HtmlElement
 
 from policywatch.document.boilerplate import take_boilerplate
+from policywatch.document.dates import take_date_lines
 from policywatch.document.normalize import normalize_text
-from policywatch.document.sections import BLOCK_TAGS, build_sections, document_digest, element_text
+from policywatch.document.parse import drop_elements, parse_html
+from policywatch.document.sections import build_sections, document_digest, element_text
 from policywatch.models import Document, PageSpec, sha256_hex
 
 # Never policy text, on any site. Dropped from the selected body before reading it.
@@ -66,56 +67,6 @@ METADATA_CHROME = ("kat-breadcrumb", ".hh-article-country-box")
 ID_SELECTOR_RE = re.compile(r"#([A-Za-z][\w-]*)")
 ID_XPATH = etree.XPath("id($id)")
 
-# "Last updated: March 3, 2026", "Effective: 1 June 2025", "Updated on 2025-06-01",
-# "Dernière mise à jour : 3 mars 2025", "Zuletzt aktualisiert am 3. März 2025", "最終更新日:
-# 2025年3月3日": a whole block holding only a label and a date, in the languages of the
-# marketplaces a seller answers to. A sentence that merely starts with "Effective"
-# ("Effective immediately, ...") or says when a rule takes effect has no label and date
-# alone, and stays policy text. Matched against normalised text (NFKC, one space).
-_MONTH = (
-    r"(?:jan(?:uary|v(?:ier)?)?|feb(?:ruary|braio)?|f[ée]vr?(?:ier)?|febrero|"
-    r"mar(?:ch|s|zo)?|m[äa]r(?:z)?|apr(?:il|ile)?|avr(?:il)?|abr(?:il)?|"
-    r"may|mai|mayo|maggio|june?|juin|juni|junio|giugno|july?|juil(?:let)?|juli|julio|luglio|"
-    r"aug(?:ust)?|ao[ûu]t|agosto|sep(?:t(?:ember|embre)?)?|se(?:p)?tiembre|settembre|"
-    r"oct(?:ober|obre|ubre)?|okt(?:ober)?|ottobre|nov(?:ember|embre|iembre)?|"
-    r"dec(?:ember)?|d[ée]c(?:embre)?|dez(?:ember)?|dic(?:iembre|embre)?|"
-    r"enero|gennaio|januar|j[äa]nner|februar|diciembre)\.?"
-)
-_DAY = r"\d{1,2}(?:st|nd|rd|th|er|\.|º)?"
-_OF = r"(?:\s+de)?"  # "3 de marzo de 2025"
-_DATE = (
-    rf"(?:{_MONTH}\s+{_DAY},?\s+\d{{4}}"
-    rf"|{_DAY}{_OF}\s+{_MONTH}{_OF},?\s+\d{{4}}"
-    rf"|{_MONTH}{_OF}\s+\d{{4}}"
-    r"|\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
-    r"|\d{4}/\d{1,2}/\d{1,2}"
-    r"|\d{1,2}[/.]\s?\d{1,2}[/.]\s?\d{2,4})"
-)
-_DATE_LABEL = (
-    r"(?:last\s+(?:updated?|modified|revised|changed)|(?:page\s+)?updated|revised|"
-    r"effective(?:\s+date)?|date\s+of\s+last\s+update|"
-    r"derni[èe]re\s+(?:mise\s+[àa]\s+jour|modification|r[ée]vision)|mis\s+[àa]\s+jour|"
-    r"modifi[ée]|date\s+d'(?:entr[ée]e\s+en\s+vigueur|effet)|en\s+vigueur|"
-    r"zuletzt\s+(?:aktualisiert|ge[äa]ndert|bearbeitet)|letzte\s+(?:aktualisierung|[äa]nderung)|"
-    r"aktualisiert|stand|g[üu]ltig|inkrafttreten|"
-    r"[úu]ltima\s+(?:actualizaci[óo]n|modificaci[óo]n|revisi[óo]n)|actualizado|vigente|"
-    r"[úu]ltima\s+atualiza[çc][ãa]o|atualizado|"
-    r"ultimo\s+aggiornamento|ultima\s+modifica|aggiornato|in\s+vigore|"
-    r"laatst\s+bijgewerkt|ostatnia\s+aktualizacja|"
-    r"最終更新日?|更新日|改訂日|施行日)"
-)
-# What may sit between a label and its date: "on", "am", "le", "el", "from", "as of" ...
-_LINK = (
-    r"(?:\s+(?:on|as\s+of|from|since|am|ab|seit|vom|le|du|depuis\s+le|[àa]\s+compter\s+du|"
-    r"au|el|desde\s+el|desde|em|il|dal|dall'|op|dnia))?"
-)
-DATE_LINE_RE = re.compile(
-    rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*(?P<date>{_DATE})\s*\.?\s*$", re.IGNORECASE
-)
-DATE_LABEL_RE = re.compile(rf"\s*{_DATE_LABEL}", re.IGNORECASE)
-# The block that holds a date line: the element we drop from the text.
-DATE_LINE_CONTAINERS = frozenset({"p", "div", "li", "dd", "td", "span", "small", "time", "em"})
 
 # A shell that renders in the browser asks for JavaScript and has almost no text of its own.
 CLIENT_RENDERED_RE = re.compile(r"enable\s+javascript|javascript\s+(?:is\s+)?required", re.I)
@@ -125,14 +76,6 @@ SHELL_TEXT_XPATH = etree.XPath(
     " or ancestor::template)]"
 )
 
-_PARSER_OPTIONS = {
-    "no_network": True,
-    "remove_comments": True,
-    "remove_pis": True,
-    "huge_tree": False,
-}
-_local = threading.local()
-
 
 class NotPolicy(Exception):
     """The page answered, but the configured policy body is not in it; never a new version."""
@@ -140,51 +83,6 @@ class NotPolicy(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _parser(encoding: str | None) -> lxml.html.HTMLParser:
-    """One parser per thread and encoding: lxml serialises concurrent use of one parser."""
-    parsers = _local.__dict__.setdefault("parsers", {})
-    if encoding not in parsers:
-        parsers[encoding] = lxml.html.HTMLParser(encoding=encoding, **_PARSER_OPTIONS)
-    return parsers[encoding]
-
-
-def remember_utf8_source(text: str, data: bytes) -> None:
-    """Note that `text` is exactly the valid UTF-8 `data` decoded, for this thread's next parse.
-
-    Every poll decodes a fetched body (the gate and the store want text) and then
-    parses that text, which meant encoding ~150 KB back to the bytes it came from.
-    `parse_html(text)` hands libxml2 these bytes instead: the same input, so the
-    same tree. Only the very object `text` is matched, and only once.
-    """
-    _local.utf8_source = (text, data)
-
-
-def parse_html(text: str | bytes) -> HtmlElement:
-    """Parse untrusted HTML into an <html> element, never touching the network.
-
-    The HTML parser does not expand entities declared in a DOCTYPE and never
-    loads external ones; huge_tree stays off so libxml2's depth and size limits
-    hold. Text is parsed as UTF-8 bytes, which also accepts an XML declaration
-    that lxml refuses in a str. Undecodable bytes fall back to libxml2's <meta
-    charset> sniffing. An empty body gives an empty <html> element.
-    """
-    if isinstance(text, str):
-        source = _local.__dict__.pop("utf8_source", None)
-        data = source[1] if source and source[0] is text else text.encode("utf-8", "surrogatepass")
-        encoding = "utf-8"
-    else:
-        data = text
-        try:
-            data.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = None
-    try:
-        return lxml.html.document_fromstring(data, parser=_parser(encoding))
-    except etree.ParserError:
-        return lxml.html.Element("html")
 
 
 _TRANSLATOR = LxmlTranslator()  # the one CSSSelector uses, so a gathered test matches alike
@@ -243,7 +141,7 @@ def prepare(html: str | bytes | HtmlElement, page: PageSpec, base_url: str) -> P
     content = _select_content(root, page)
     first_h1 = next(content.iter("h1"), None)
     for cut in _cuts(tuple(page.remove)):
-        _drop(cut(content))
+        drop_elements(cut(content))
     # The title may come from outside the cleaned body (an h1 in a dropped header, the
     # <title>, the watchlist), so what it could be is part of the fingerprint too.
     h1 = first_h1.text_content() if first_h1 is not None else ""
@@ -352,7 +250,7 @@ def extract_document(
     """
     prepared = html if isinstance(html, Prepared) else prepare(html, page, base_url)
     root, content, metadata = prepared.root, prepared.content, dict(prepared.metadata)
-    date_lines = _take_date_lines(content)
+    date_lines = take_date_lines(content)
     if date_lines:
         metadata["last_updated"] = "; ".join(date_lines)
     chrome = take_boilerplate(content)
@@ -477,62 +375,3 @@ def looks_client_rendered(root: HtmlElement) -> bool:
     if CLIENT_RENDERED_RE.search(" ".join(texts)):
         return True
     return shown == 0 and next(root.iter("script"), None) is not None
-
-
-def _drop(elements: Sequence[HtmlElement]) -> None:
-    """Remove elements but keep the text that follows them (lxml's drop_tree keeps tails)."""
-    for element in elements:
-        if element.getparent() is not None:
-            element.drop_tree()
-
-
-def _take_date_lines(content: HtmlElement) -> list[str]:
-    """Remove every "Last updated: <date>" block from the body and return their texts.
-
-    Only the date changes when Amazon bumps it, so keeping it out of the hashed
-    text makes a date-only bump no change, while the date stays visible as
-    metadata. Linear: only blocks holding a text node with a date label are read.
-    """
-    found: list[HtmlElement] = []
-    for element in content.iter():
-        if not isinstance(element.tag, str):
-            continue
-        for text, holder in ((element.text, element), (element.tail, element.getparent())):
-            if text and holder is not None and DATE_LABEL_RE.match(text):
-                block = _date_block(holder, content)
-                if block is not None and block not in found:
-                    found.append(block)
-    lines = [element_text(block) for block in found]
-    _drop(found)
-    return lines
-
-
-def stated_date(line: str) -> str:
-    """The date alone of a "Last updated: July 3, 2023" line (its first, if it had several)."""
-    first = line.split("; ")[0]
-    found = DATE_LINE_RE.match(first)
-    return found["date"] if found else first
-
-
-def page_date_line(old_line: str | None, new_line: str | None) -> str | None:
-    """What the page says its date is, and what it said before, as a seller quotes it to
-    support: "Last updated: July 3, 2023 (was March 16, 2023)"; None if it never said."""
-    if not new_line:
-        return f"no date shown (was {stated_date(old_line)})" if old_line else None
-    if not old_line:
-        return new_line
-    before = stated_date(old_line)
-    return f"{new_line} ({'unchanged' if before == stated_date(new_line) else f'was {before}'})"
-
-
-def _date_block(element: HtmlElement, content: HtmlElement) -> HtmlElement | None:
-    """The element around `element`, up to its nearest block, whose whole text is a date line."""
-    node: HtmlElement | None = element
-    while node is not None and node is not content:
-        tag = node.tag
-        if tag in DATE_LINE_CONTAINERS and DATE_LINE_RE.match(element_text(node)):
-            return node
-        if tag in BLOCK_TAGS:
-            return None
-        node = node.getparent()
-    return None

@@ -11,7 +11,7 @@ import re
 
 import charset_normalizer
 
-from policywatch.document.extract import remember_utf8_source
+from policywatch.document.parse import remember_utf8_source
 
 META_SNIFF_BYTES = 4096
 

@@ -32,9 +32,9 @@ from policywatch.document.extract import (
     css,
     find_all,
     looks_client_rendered,
-    parse_html,
 )
 from policywatch.document.normalize import normalize_text
+from policywatch.document.parse import parse_html
 from policywatch.models import Document, PageSpec
 
 NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser

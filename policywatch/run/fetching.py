@@ -6,12 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from policywatch.document.extract import (
-    NotPolicy,
-    extract_document,
-    parse_html,
-    prepare,
-)
+from policywatch.document.extract import NotPolicy, extract_document, prepare
+from policywatch.document.parse import parse_html
 from policywatch.fetch import gate
 from policywatch.history.store import Store
 from policywatch.models import (

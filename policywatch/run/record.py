@@ -12,9 +12,7 @@ from policywatch.alerts import changes, compose, health
 from policywatch.clock import iso, parse_iso
 from policywatch.config import format_interval
 from policywatch.diff.compare import diff_documents
-from policywatch.document.extract import (
-    page_date_line,
-)
+from policywatch.document.dates import page_date_line
 from policywatch.errors import StoreError
 from policywatch.history.store import Store
 from policywatch.models import (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.alerts.compose import Alert, when
 from policywatch.clock import iso, parse_iso
-from policywatch.document.extract import page_date_line, stated_date
+from policywatch.document.dates import page_date_line, stated_date
 from policywatch.errors import UsageError
 from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
 
