@@ -27,7 +27,8 @@ from policywatch.alerts import notify
 from policywatch.clock import parse_iso, utcnow
 from policywatch.errors import StoreLocked
 from policywatch.fetch.answers import RETRY_BUDGET
-from policywatch.fetch.browser import LAUNCH_TIMEOUT, SETTLE_LIMIT
+from policywatch.fetch.browser import LAUNCH_TIMEOUT
+from policywatch.fetch.tab import SETTLE_LIMIT
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
 from policywatch.run.check import RECORD_WAIT, check_pages
