@@ -50,20 +50,26 @@ import html
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from difflib import SequenceMatcher
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from policywatch.diff.rows import (
+    NO_TEXT_CHANGE,
+    SIGNS,
+    Row,
+    View,
+    change_notes,
+    is_shown,
+    section_title,
+    section_views,
+    summary_line,
+)
 from policywatch.document.normalize import printable
-from policywatch.document.segment import split_sentences
 from policywatch.models import (
-    PATH_SEPARATOR,
     Change,
     DiffResult,
     Document,
     Fragment,
-    Section,
     SectionChange,
     short_id,
 )
@@ -96,8 +102,8 @@ def render_diff(
     meta = dict(meta or {})
     if fmt == "json":
         return _json(diff, show_all, meta)
-    views = _views(diff, context, show_all, old, new)
-    hidden = sum(1 for c in diff.changes if not _shown(c)) if not show_all else 0
+    views = section_views(diff, context, show_all, old, new)
+    hidden = sum(1 for c in diff.changes if not is_shown(c)) if not show_all else 0
     if fmt == "text":
         return _text(diff, views, meta, hidden, color)
     # Page text may carry terminal controls: text is cleaned piece by piece (around our
@@ -107,169 +113,37 @@ def render_diff(
     return printable(_html(diff, views, meta, hidden))
 
 
-# --------------------------------------------------------------------------- what to show
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One line under a section heading: a change, an unchanged sentence, or a gap (…)."""
-
-    change: Change | None = None
-    context: str | None = None
-
-
-@dataclass(frozen=True)
-class _View:
-    section: SectionChange
-    rows: tuple[_Row, ...]
-
-
-def _views(
-    diff: DiffResult, context: int, show_all: bool, old: Document | None, new: Document | None
-) -> list[_View]:
-    views = []
-    for section in diff.sections:
-        changes = [c for c in section.changes if show_all or _shown(c)]
-        structural = section.kind in ("added", "removed", "moved")
-        if not (changes or structural or show_all):
-            continue
-        rows = [_Row(change=c) for c in changes]
-        if context > 0 and old is not None and new is not None and changes:
-            rows = _with_context(section, changes, context, old, new)
-        views.append(_View(section, tuple(rows)))
-    return views
-
-
-def _with_context(
-    section: SectionChange, changes: list[Change], context: int, old: Document, new: Document
-) -> list[_Row]:
-    """Interleave changes with the unchanged sentences around them, `context` on each side."""
-    old_sentences = _sentences(_find(old, section.old_path))
-    new_sentences = _sentences(_find(new, section.new_path))
-    rows: list[_Row] = [_Row(change=c) for c in changes if "heading" in c.tags]
-    pending = [c for c in changes if "heading" not in c.tags]
-    matcher = SequenceMatcher(None, old_sentences, new_sentences, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            rows.extend(_Row(context=s) for s in new_sentences[j1:j2])
-            continue
-        olds, news = set(old_sentences[i1:i2]), set(new_sentences[j1:j2])
-        here = [c for c in pending if c.old in olds or c.new in news]
-        if not here:  # only cosmetic edits, hidden: the sentences read as unchanged
-            rows.extend(_Row(context=s) for s in new_sentences[j1:j2])
-        pending = [c for c in pending if c not in here]
-        rows.extend(_Row(change=c) for c in here)
-    rows.extend(_Row(change=c) for c in pending)
-    return _trim_context(rows, context)
-
-
-def _trim_context(rows: list[_Row], context: int) -> list[_Row]:
-    """Keep unchanged sentences within `context` of a change; mark each cut with one gap (…)."""
-    far = len(rows) + 1
-    distance = [far] * len(rows)
-    for order in (range(len(rows)), range(len(rows) - 1, -1, -1)):
-        seen = far
-        for k in order:
-            seen = 0 if rows[k].change else seen + 1
-            distance[k] = min(distance[k], seen)
-    kept: list[_Row] = []
-    for row, near in zip(rows, distance, strict=True):
-        if near <= context:
-            kept.append(row)
-        elif not kept or kept[-1] != _GAP:
-            kept.append(_GAP)
-    return kept
-
-
-_GAP = _Row()
-
-
-def _shown(change: Change) -> bool:
-    """Shown without `--all`: what a reader would call a change, and a link that now leads
-    elsewhere under the same words (not alerted, but a seller following it should know)."""
-    return change.substantive or "link-only" in change.tags
-
-
-def _find(document: Document, path: tuple[str, ...] | None) -> Section | None:
-    return next((s for s in document.sections if s.path == path), None)
-
-
-def _sentences(section: Section | None) -> list[str]:
-    if section is None:
-        return []
-    return [s for block in section.blocks for s in split_sentences(block.text)]
-
-
-def _summary_line(views: Sequence[_View], hidden: int) -> str:
-    changed = sum(1 for v in views if v.section.kind != "unchanged")
-    shown = sum(1 for v in views for r in v.rows if r.change)
-    line = f"{changed} section(s) changed, {shown} change(s)" if changed else "No changes"
-    if hidden:
-        line += f" ({hidden} cosmetic change(s) not shown)"
-    return line + "."
-
-
-def _section_title(section: SectionChange) -> tuple[str, str]:
-    """(label, note) such as ("T > New", "renamed from T > Old")."""
-    note = section.kind
-    if section.kind in ("renamed", "moved") and section.old_path != section.new_path:
-        note = f"{section.kind} from {PATH_SEPARATOR.join(section.old_path or ())}"
-    return section.label, note
-
-
-def _notes(change: Change) -> str:
-    """The tags and watched terms of a change, in words."""
-    if "link-only" in change.tags and len(change.links_removed) == len(change.links_added) == 1:
-        parts = [f"link changed: {change.links_removed[0]} -> {change.links_added[0]}"]
-    else:
-        parts = ["link changed"] if "link-only" in change.tags else []
-        parts += [f"link removed: {link}" for link in change.links_removed]
-        parts += [f"link added: {link}" for link in change.links_added]
-    hidden = (
-        ("term", "heading", "link", "link-only")
-        if "link-only" in change.tags
-        else ("term", "heading")
-    )
-    tags = [t for t in change.tags if t not in hidden]
-    terms = [f'{m.severity} term "{m.term}" ({m.side})' for m in change.matches]
-    return "; ".join([*tags, *terms, *parts])
-
-
-_SIGNS = {"added": "+", "removed": "-", "modified": "~"}
-_NO_TEXT_CHANGE = "(no change to the text)"
-
-
 # --------------------------------------------------------------------------- text
 
 
 def _text(
-    diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int, color: bool
+    diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int, color: bool
 ) -> str:
     paint: Callable[[str, str], str] = _ansi if color else _marker
     lines = [f"{diff.page_id}: {short_id(diff.old_id)} -> {short_id(diff.new_id)}"]
     lines += [f"  {key}: {printable(value)}" for key, value in meta.items()]
-    lines += [_summary_line(views, hidden), ""]
+    lines += [summary_line(views, hidden), ""]
     for view in views:
-        label, note = _section_title(view.section)
+        label, note = section_title(view.section)
         lines.append(paint(printable(f"== {label} [{note}] =="), "heading"))
-        lines += [_text_row(row, paint, color) for row in view.rows] or [f"    {_NO_TEXT_CHANGE}"]
+        lines += [_text_row(row, paint, color) for row in view.rows] or [f"    {NO_TEXT_CHANGE}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _text_row(row: _Row, paint: Callable[[str, str], str], color: bool) -> str:
+def _text_row(row: Row, paint: Callable[[str, str], str], color: bool) -> str:
     """One change or context line; page text is made printable before any colour goes on."""
     if row.change is None:
         return "    " + printable(row.context) if row.context is not None else "    …"
     change = row.change
-    sign = _SIGNS[change.kind] if _shown(change) else "="
+    sign = SIGNS[change.kind] if is_shown(change) else "="
     prefix = "heading " if "heading" in change.tags else ""
     if change.kind == "modified":
         body = "".join(paint(printable(f.text), f.op) for f in change.fragments)
     else:  # the sign says it all; markers around the whole sentence would only add noise
         body = printable("".join(f.text for f in change.fragments))
         body = _ansi(body, "insert" if change.kind == "added" else "delete") if color else body
-    notes = printable(_notes(change))
+    notes = printable(change_notes(change))
     return f"  {sign} {prefix}{body}" + (f"   [{notes}]" if notes else "")
 
 
@@ -314,21 +188,21 @@ def markdown_escape(text: str, *, syntax: bool = True) -> str:
     return _MENTION_RE.sub(lambda m: m.group(1) + _ZWSP, escaped)
 
 
-def _markdown(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int) -> str:
+def _markdown(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int) -> str:
     lines = [
         f"**Policy change: {markdown_escape(diff.page_id)}** "
         f"`{short_id(diff.old_id)}` → `{short_id(diff.new_id)}`"
     ]
     lines += [f"- {markdown_escape(k)}: {markdown_escape(str(v))}" for k, v in meta.items()]
-    lines += ["", _summary_line(views, hidden)]
+    lines += ["", summary_line(views, hidden)]
     for view in views:
-        label, note = _section_title(view.section)
+        label, note = section_title(view.section)
         lines += ["", f"### {markdown_escape(label)} _({markdown_escape(note)})_"]
-        lines += [_markdown_row(row) for row in view.rows] or [f"_{_NO_TEXT_CHANGE}_"]
+        lines += [_markdown_row(row) for row in view.rows] or [f"_{NO_TEXT_CHANGE}_"]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_row(row: _Row) -> str:
+def _markdown_row(row: Row) -> str:
     if row.change is None:
         return f"> {markdown_escape(row.context)}" if row.context is not None else "> …"
     change = row.change
@@ -343,7 +217,7 @@ def _markdown_row(row: _Row) -> str:
         body = "".join(_markdown_fragment(f) for f in change.fragments)
     else:
         body = markdown_escape(change.new or change.old or "")
-    notes = _notes(change)
+    notes = change_notes(change)
     return f"- **{sign}:** {body}" + (f" _[{markdown_escape(notes)}]_" if notes else "")
 
 
@@ -380,7 +254,7 @@ ins{background:#dafbe1;color:#1a7f37;text-decoration:none}
 """
 
 
-def _html(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden: int) -> str:
+def _html(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int) -> str:
     esc = html.escape
     title = f"Policy change: {diff.page_id}"
     parts = [
@@ -393,24 +267,24 @@ def _html(diff: DiffResult, views: list[_View], meta: Mapping[str, str], hidden:
     if meta:
         items = "".join(f"<li>{esc(k)}: {esc(str(v))}</li>" for k, v in meta.items())
         parts.append(f'<ul class="meta">{items}</ul>')
-    parts.append(f"<p>{esc(_summary_line(views, hidden))}</p>")
+    parts.append(f"<p>{esc(summary_line(views, hidden))}</p>")
     for view in views:
-        label, note = _section_title(view.section)
+        label, note = section_title(view.section)
         parts.append(f'<section class="{esc(view.section.kind)}">')
         parts.append(f'<h2>{esc(label)} <span class="note">({esc(note)})</span></h2>')
         rows = "".join(_html_row(row) for row in view.rows)
-        rows = rows or f'<li class="context">{esc(_NO_TEXT_CHANGE)}</li>'
+        rows = rows or f'<li class="context">{esc(NO_TEXT_CHANGE)}</li>'
         parts.append(f"<ul>{rows}</ul></section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _html_row(row: _Row) -> str:
+def _html_row(row: Row) -> str:
     esc = html.escape
     if row.change is None:
         return f'<li class="context">{esc(row.context if row.context is not None else "…")}</li>'
     change = row.change
-    css = change.kind if _shown(change) else f"{change.kind} cosmetic"
+    css = change.kind if is_shown(change) else f"{change.kind} cosmetic"
     body = "".join(
         f"<del>{esc(f.text)}</del>"
         if f.op == "delete"
@@ -419,7 +293,7 @@ def _html_row(row: _Row) -> str:
         else esc(f.text)
         for f in change.fragments
     )
-    notes = _notes(change)
+    notes = change_notes(change)
     tags = f'<span class="tags">{esc(notes)}</span>' if notes else ""
     return f'<li class="{css}">{body}{tags}</li>'
 
