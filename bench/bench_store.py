@@ -30,9 +30,10 @@ import pages
 
 from policywatch.clock import iso
 from policywatch.config import load_config
+from policywatch.content import Snapshot
 from policywatch.history.page import PageFiles, Row
 from policywatch.history.store import Store
-from policywatch.models import Snapshot, sha256_hex
+from policywatch.models import sha256_hex
 
 PAGES = 50
 VERSIONS = 10_000

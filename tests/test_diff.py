@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from policywatch.content import Document
 from policywatch.diff.compare import diff_documents
 from policywatch.diff.inline import inline_fragments
 from policywatch.document.extract import extract_document
 from policywatch.document.segment import split_sentences
-from policywatch.models import Change, DiffResult, Document, Fragment, PageSpec, Severity
+from policywatch.models import Change, DiffResult, Fragment, PageSpec, Severity
 from policywatch.rules import DEFAULT_RULES, severity
 from tests.diff_support import block, document, markdown_document, section
 from tests.pageserver import fixture

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from policywatch.content import Block, Document, Section
 from policywatch.fetch.gate import NEEDS_JAVASCRIPT, check_document, classify_response
 from policywatch.fetch.http import Fetcher
-from policywatch.models import Block, Defaults, Document, PageSpec, Section, Validity
+from policywatch.models import Defaults, PageSpec, Validity
 from tests.pageserver import PageServer, fixture
 
 ARTICLE = "/help/hub/reference/external/G1801"

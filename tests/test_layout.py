@@ -47,7 +47,6 @@ SIZE_EXCEPTIONS = {"policywatch.config", "policywatch.profiles", "policywatch.ru
 SIZE_EXCEPTIONS |= {
     "policywatch.alerts.notify",
     "policywatch.fetch.gate",
-    "policywatch.models",
 }
 
 

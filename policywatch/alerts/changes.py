@@ -23,6 +23,7 @@ from policywatch.alerts.compose import (
     page_name,
     when,
 )
+from policywatch.content import Snapshot
 from policywatch.diff.render import mark, markdown_escape, render_diff
 from policywatch.document.dates import page_date_line
 from policywatch.models import (
@@ -34,7 +35,6 @@ from policywatch.models import (
     RuleMatch,
     SectionChange,
     Severity,
-    Snapshot,
     sha256_hex,
     short_id,
 )

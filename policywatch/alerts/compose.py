@@ -21,14 +21,9 @@ from os.path import normpath
 from typing import Any, Literal
 
 from policywatch.clock import iso, parse_iso
+from policywatch.content import Snapshot
 from policywatch.diff.render import markdown_escape
-from policywatch.models import (
-    PageSpec,
-    Route,
-    Severity,
-    Snapshot,
-    sha256_hex,
-)
+from policywatch.models import PageSpec, Route, Severity, sha256_hex
 
 AlertKind = Literal[
     "change", "flapping", "settled", "unreachable", "recovered", "history_lost", "test"

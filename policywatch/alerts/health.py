@@ -15,14 +15,9 @@ from policywatch.alerts.compose import (
     page_name,
     when,
 )
+from policywatch.content import Snapshot
 from policywatch.diff.render import markdown_escape
-from policywatch.models import (
-    PageSpec,
-    Severity,
-    Snapshot,
-    sha256_hex,
-    short_id,
-)
+from policywatch.models import PageSpec, Severity, sha256_hex, short_id
 from policywatch.redact import redact_page_url
 
 # --------------------------------------------------------------------------- page health alerts

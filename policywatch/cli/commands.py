@@ -14,8 +14,9 @@ from policywatch.errors import UsageError
 from policywatch.views import terminal
 
 if TYPE_CHECKING:
+    from policywatch.content import Snapshot
     from policywatch.history.store import Store
-    from policywatch.models import Rule, Snapshot
+    from policywatch.models import Rule
 
 
 # --------------------------------------------------------------------------- commands

@@ -14,8 +14,8 @@ from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import UsageError
 
 if TYPE_CHECKING:
+    from policywatch.content import Snapshot
     from policywatch.history.store import Store
-    from policywatch.models import Snapshot
 
 
 # --------------------------------------------------------------------------- helpers

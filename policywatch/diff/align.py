@@ -6,16 +6,12 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
+from policywatch.content import Block, Section
 from policywatch.diff.classify import Classifier
 from policywatch.diff.sentences import MAX_PAIRING_CELLS, diff_blocks
 from policywatch.diff.signals import fold
 from policywatch.document.normalize import split_enumerator
-from policywatch.models import (
-    Block,
-    Section,
-    SectionChange,
-    SectionChangeKind,
-)
+from policywatch.models import SectionChange, SectionChangeKind
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.

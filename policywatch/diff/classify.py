@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from policywatch.content import Block
 from policywatch.diff import wording
 from policywatch.diff.inline import inline_fragments
 from policywatch.diff.signals import (
@@ -26,14 +27,7 @@ from policywatch.document.languages import (
 )
 from policywatch.document.normalize import split_enumerator
 from policywatch.document.segment import splitter
-from policywatch.models import (
-    Block,
-    Change,
-    ChangeKind,
-    Fragment,
-    Rule,
-    RuleMatch,
-)
+from policywatch.models import Change, ChangeKind, Fragment, Rule, RuleMatch
 from policywatch.rules import RuleSet, words
 
 # --------------------------------------------------------------------------- classifying

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from policywatch.content import Document
 from policywatch.diff.align import Alignment, compare_sections, kept_in_place
 from policywatch.diff.classify import Classifier
 from policywatch.diff.sentences import diff_blocks
@@ -35,12 +36,7 @@ from policywatch.document.languages import (
     matches_language,
     page_language,
 )
-from policywatch.models import (
-    DiffResult,
-    Document,
-    Rule,
-    SectionChange,
-)
+from policywatch.models import DiffResult, Rule, SectionChange
 from policywatch.rules import compile_rules
 
 

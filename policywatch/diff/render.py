@@ -53,6 +53,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from policywatch.content import Document
 from policywatch.diff.rows import (
     NO_TEXT_CHANGE,
     SIGNS,
@@ -65,14 +66,7 @@ from policywatch.diff.rows import (
     summary_line,
 )
 from policywatch.document.normalize import printable
-from policywatch.models import (
-    Change,
-    DiffResult,
-    Document,
-    Fragment,
-    SectionChange,
-    short_id,
-)
+from policywatch.models import Change, DiffResult, Fragment, SectionChange, short_id
 from policywatch.rules import severity
 
 SCHEMA_VERSION = 1

@@ -10,15 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from policywatch.content import Document, Section
 from policywatch.document.segment import split_sentences
-from policywatch.models import (
-    PATH_SEPARATOR,
-    Change,
-    DiffResult,
-    Document,
-    Section,
-    SectionChange,
-)
+from policywatch.models import PATH_SEPARATOR, Change, DiffResult, SectionChange
 
 # --------------------------------------------------------------------------- what to show
 

@@ -14,14 +14,11 @@ from difflib import SequenceMatcher
 from itertools import groupby
 from operator import eq
 
+from policywatch.content import Block
 from policywatch.diff.classify import Classifier, Unit, UnitPair, change_kind, is_cosmetic
 from policywatch.diff.inline import common_ends, inline_fragments
 from policywatch.document.normalize import split_enumerator
-from policywatch.models import (
-    Block,
-    Change,
-    RuleMatch,
-)
+from policywatch.models import Change, RuleMatch
 
 # Two sentences at least this similar (word-level ratio) are one reworded sentence.
 SENTENCE_SIMILARITY = 0.5

@@ -21,12 +21,13 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, LxmlTranslator
 from lxml.html import HtmlElement
 
+from policywatch.content import Document
 from policywatch.document.boilerplate import take_boilerplate
 from policywatch.document.dates import take_date_lines
 from policywatch.document.normalize import normalize_text
 from policywatch.document.parse import drop_elements, parse_html
 from policywatch.document.sections import build_sections, document_digest, element_text
-from policywatch.models import Document, PageSpec, sha256_hex
+from policywatch.models import PageSpec, sha256_hex
 
 # Never policy text, on any site. Dropped from the selected body before reading it.
 NOISE_TAGS = (

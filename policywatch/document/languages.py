@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from policywatch.clock import parse_iso
-from policywatch.models import Document, Snapshot
+from policywatch.content import Document, Snapshot
 
 ENGLISH = "en"
 

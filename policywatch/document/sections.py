@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 
 from lxml.html import HtmlElement
 
+from policywatch.content import Block, Section
 from policywatch.document.normalize import normalize_link, normalize_text
-from policywatch.models import Block, Section, sha256_hex
+from policywatch.models import sha256_hex
 
 HEADING_RANKS = {f"h{n}": n for n in range(1, 7)}
 

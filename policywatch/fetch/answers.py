@@ -14,7 +14,8 @@ import requests
 import urllib3
 import urllib3.connection
 
-from policywatch.models import FetchResult, PageSpec
+from policywatch.content import FetchResult
+from policywatch.models import PageSpec
 
 RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
 RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from policywatch.content import FetchResult, FetchStatus
 from policywatch.fetch.answers import timed_out
 from policywatch.fetch.tab import (
     BACKSTOP_GRACE,
@@ -43,7 +44,7 @@ from policywatch.fetch.tab import (
     first_line,
     wait_for_policy,
 )
-from policywatch.models import Defaults, FetchResult, FetchStatus, PageSpec
+from policywatch.models import Defaults, PageSpec
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright

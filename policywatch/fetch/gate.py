@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
+from policywatch.content import Document
 from policywatch.document.extract import (
     CLIENT_RENDERED_RE,
     COUNTRY_BOX,
@@ -35,7 +36,7 @@ from policywatch.document.extract import (
 )
 from policywatch.document.normalize import normalize_text
 from policywatch.document.parse import parse_html
-from policywatch.models import Document, PageSpec
+from policywatch.models import PageSpec
 
 NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser
 NO_SELECTOR_MATCH = "policy not found"  # reason prefix: `fetch: auto` also tries the browser

@@ -26,6 +26,7 @@ import urllib3.connection
 from requests.utils import requote_uri
 
 from policywatch import __version__
+from policywatch.content import FetchResult
 from policywatch.fetch import netpolicy
 from policywatch.fetch.answers import (
     TooLarge,
@@ -43,7 +44,7 @@ from policywatch.fetch.answers import (
 from policywatch.fetch.connections import Adapter, Deadline, GuardedSession
 from policywatch.fetch.decode import decode_html
 from policywatch.fetch.netpolicy import shown_url
-from policywatch.models import Defaults, FetchResult, PageSpec
+from policywatch.models import Defaults, PageSpec
 
 log = logging.getLogger("policywatch.fetch")  # the name operators filter on
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from policywatch.content import Document, Snapshot
 from policywatch.history.files import (
     BLOB_KEY,
     blob_path,
@@ -14,7 +15,6 @@ from policywatch.history.files import (
     read_blob,
     write_blob,
 )
-from policywatch.models import Document, Snapshot
 
 
 class Blobs:

@@ -15,6 +15,7 @@ from typing import Any
 
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
+from policywatch.content import Snapshot
 from policywatch.errors import StoreError
 from policywatch.history.files import (
     all_blob_keys,
@@ -30,7 +31,6 @@ from policywatch.history.lock import locked
 from policywatch.history.page import PageFiles, Row, page_dir_name
 from policywatch.history.records import INDEX_NAME, SCHEMA_VERSION, VERSION_RECORD
 from policywatch.history.store import Store
-from policywatch.models import Snapshot
 
 
 @dataclass

@@ -14,11 +14,11 @@ from typing import Any
 
 from policywatch import __version__
 from policywatch.clock import iso, parse_iso, utcnow
+from policywatch.content import Snapshot
 from policywatch.errors import StoreError
 from policywatch.history.files import damaged, open_db, read_tables, storage_of, write_blob
 from policywatch.history.page import PageFiles, Row
 from policywatch.history.records import INDEX_NAME, SCHEMA_VERSION, canonical_json, version_record
-from policywatch.models import Snapshot
 
 
 def migrate(data_dir: Path, schema: int) -> None:

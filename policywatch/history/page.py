@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from policywatch.clock import parse_iso
+from policywatch.content import Snapshot
 from policywatch.history.files import damaged, open_db, storage_of
-from policywatch.models import Snapshot, sha256_hex
+from policywatch.models import sha256_hex
 
 OUTCOME_LOG_SIZE = 50
 _PAGE_DIR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policywatch.clock import iso, parse_iso
-from policywatch.models import Document, Snapshot, sha256_hex
+from policywatch.content import Document, Snapshot
+from policywatch.models import sha256_hex
 
 # 3: per-page files and episodes; 2: outbox payloads in blobs. Older stores are
 # migrated on open, and an older policywatch refuses a newer store.

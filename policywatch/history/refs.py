@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 
 from policywatch.clock import iso, parse_iso
+from policywatch.content import Snapshot
 from policywatch.errors import RefError
 from policywatch.history.page import Row
 from policywatch.history.versions import Versions
-from policywatch.models import Snapshot
 
 REF_FORMS = (
     "a snapshot id or a unique prefix of it (at least 4 characters), `latest`, "

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from policywatch.content import Document, Snapshot
 from policywatch.errors import StoreError
 from policywatch.history import refs
 from policywatch.history.blobs import Blobs
@@ -49,7 +50,6 @@ from policywatch.history.outbox import Outbox
 from policywatch.history.pages import Pages
 from policywatch.history.records import INDEX_NAME, SCHEMA_VERSION, Stamp, new_snapshot_id, stamp
 from policywatch.history.versions import Versions
-from policywatch.models import Document, Snapshot
 
 
 class Store:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from policywatch.clock import parse_iso
+from policywatch.content import Document, Snapshot
 from policywatch.history.blobs import Blobs
 from policywatch.history.index import Index
 from policywatch.history.page import PageFiles, Row, snapshot_from
 from policywatch.history.pages import Pages
 from policywatch.history.records import document_bytes, version_record
-from policywatch.models import Document, Snapshot
 
 
 class Versions:

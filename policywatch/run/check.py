@@ -14,15 +14,11 @@ from datetime import datetime
 
 from policywatch.alerts import notify
 from policywatch.clock import iso, utcnow
+from policywatch.content import FetchResult, Snapshot
 from policywatch.errors import StoreError, UsageError
 from policywatch.fetch.http import Fetcher
 from policywatch.history.store import Store
-from policywatch.models import (
-    Config,
-    FetchResult,
-    PageSpec,
-    Snapshot,
-)
+from policywatch.models import Config, PageSpec
 from policywatch.run.fetching import (
     BrowserPool,
     Candidate,

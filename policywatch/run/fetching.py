@@ -6,16 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from policywatch.content import Document, FetchResult
 from policywatch.document.extract import NotPolicy, extract_document, prepare
 from policywatch.document.parse import parse_html
 from policywatch.fetch import gate
 from policywatch.history.store import Store
-from policywatch.models import (
-    Config,
-    Document,
-    FetchResult,
-    PageSpec,
-)
+from policywatch.models import Config, PageSpec
 
 log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
 

@@ -9,19 +9,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from policywatch.clock import iso, utcnow
+from policywatch.content import Document, FetchResult, Snapshot
 from policywatch.document.extract import (
     rules_key,
 )
 from policywatch.fetch.decode import decode_html
 from policywatch.history.store import Store
-from policywatch.models import (
-    Config,
-    Document,
-    FetchResult,
-    PageSpec,
-    Snapshot,
-    short_id,
-)
+from policywatch.models import Config, PageSpec, short_id
 from policywatch.run.fetching import Candidate, accept
 from policywatch.run.outcome import PageOutcome, page_outcome
 from policywatch.run.record import record_change

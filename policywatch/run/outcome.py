@@ -13,14 +13,10 @@ from typing import Any, Literal
 
 from policywatch.alerts import compose, health, notify
 from policywatch.clock import iso
+from policywatch.content import FetchResult
 from policywatch.history.store import Store
 from policywatch.logs import redact_text
-from policywatch.models import (
-    Config,
-    FetchResult,
-    PageSpec,
-    Severity,
-)
+from policywatch.models import Config, PageSpec, Severity
 from policywatch.redact import redact_page_url
 
 log = logging.getLogger("policywatch.pipeline")  # the name operators filter on

@@ -11,20 +11,12 @@ from typing import Any, Literal
 from policywatch.alerts import changes, compose, health
 from policywatch.clock import iso, parse_iso
 from policywatch.config import format_interval
+from policywatch.content import Document, FetchResult, Snapshot
 from policywatch.diff.compare import diff_documents
 from policywatch.document.dates import page_date_line
 from policywatch.errors import StoreError
 from policywatch.history.store import Store
-from policywatch.models import (
-    Config,
-    DiffResult,
-    Document,
-    FetchResult,
-    PageSpec,
-    Severity,
-    Snapshot,
-    short_id,
-)
+from policywatch.models import Config, DiffResult, PageSpec, Severity, short_id
 from policywatch.redact import redact_page_url
 from policywatch.rules import link_only_routes
 from policywatch.rules import severity as change_severity

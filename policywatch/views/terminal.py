@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.alerts.compose import Alert, when
 from policywatch.clock import iso, parse_iso
+from policywatch.content import Document, Section, Snapshot
 from policywatch.document.dates import page_date_line, stated_date
 from policywatch.errors import UsageError
-from policywatch.models import SHORT_ID, Document, Section, Snapshot, short_id
+from policywatch.models import SHORT_ID, short_id
 
 if TYPE_CHECKING:
     from policywatch.run.outcome import CheckReport
