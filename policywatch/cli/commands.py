@@ -129,7 +129,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
-    from policywatch.alerts.notify import notify_test, redact
+    from policywatch.alerts.deliver import notify_test
+    from policywatch.redact import redact
 
     config = load_watchlist(args)
     if not config.routes:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from policywatch.alerts import notify
+from policywatch.alerts.deliver import deliver_pending
 from policywatch.clock import iso, utcnow
 from policywatch.content import FetchResult, Snapshot
 from policywatch.errors import StoreError, UsageError
@@ -137,7 +137,7 @@ def check_pages(
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if deliver and config.routes:
         with store.lock(record_wait, purpose=purpose):
-            report.delivery = notify.deliver_pending(store, config.routes, now or utcnow())
+            report.delivery = deliver_pending(store, config.routes, now or utcnow())
     return report
 
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from policywatch.alerts import notify
+from policywatch.alerts.deliver import deliver_pending
 from policywatch.clock import parse_iso, utcnow
 from policywatch.errors import StoreLocked
 from policywatch.fetch.answers import RETRY_BUDGET
@@ -150,7 +150,7 @@ class Work(threading.Thread):
 
     def _deliver(self, store: Store) -> None:
         try:
-            notify.deliver_pending(store, self.config.routes, utcnow())
+            deliver_pending(store, self.config.routes, utcnow())
         except Exception:
             log.exception("alert delivery failed; pending alerts stay queued for the next try")
 

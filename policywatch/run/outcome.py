@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from policywatch.alerts import compose, health, notify
+from policywatch.alerts import compose, health
+from policywatch.alerts.deliver import DeliveryReport
 from policywatch.clock import iso
 from policywatch.content import FetchResult
 from policywatch.history.store import Store
@@ -46,7 +47,7 @@ class PageOutcome:
 @dataclass
 class CheckReport:
     outcomes: list[PageOutcome] = field(default_factory=list)
-    delivery: notify.DeliveryReport | None = None
+    delivery: DeliveryReport | None = None
 
     @property
     def exit_code(self) -> int:
