@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
-from policywatch.content import Document
 from policywatch.document.extract import (
     CLIENT_RENDERED_RE,
     COUNTRY_BOX,
@@ -36,6 +35,7 @@ from policywatch.document.extract import (
 )
 from policywatch.document.normalize import normalize_text
 from policywatch.document.parse import parse_html
+from policywatch.fetch.marketplace import clean_name, same_country
 from policywatch.models import PageSpec
 
 NEEDS_JAVASCRIPT = "needs JavaScript"  # reason prefix: `fetch: auto` then tries the browser
@@ -83,28 +83,6 @@ _ERROR_TEXT = (
 # Final URLs of Amazon's auth platform and sign-in redirectors.
 _SIGN_IN_PATH = re.compile(r"^/(?:ap/|gp/sign-?in|sign-?in\b|signin\b)", re.IGNORECASE)
 
-# The country banner in the page's own chrome language: Seller Central flips
-# between English and the marketplace language from one fetch to the next.
-_COUNTRY_NAMES = {
-    "United States": ("États-Unis", "Vereinigte Staaten", "Stati Uniti", "Estados Unidos"),
-    "United Kingdom": ("Royaume-Uni", "Vereinigtes Königreich", "Regno Unito", "Reino Unido"),
-    "Germany": ("Allemagne", "Deutschland", "Germania", "Alemania", "Duitsland", "Niemcy"),
-    "France": ("Frankreich", "Francia", "Frankrijk", "Francja"),
-    "Italy": ("Italie", "Italien", "Italia", "Italië", "Włochy"),
-    "Spain": ("Espagne", "Spanien", "Spagna", "España", "Spanje", "Hiszpania"),
-    "Netherlands": ("Pays-Bas", "Niederlande", "Paesi Bassi", "Países Bajos", "Nederland"),
-    "Sweden": ("Suède", "Schweden", "Svezia", "Suecia", "Sverige"),
-    "Poland": ("Pologne", "Polen", "Polonia", "Polska"),
-    "Belgium": ("Belgique", "Belgien", "Belgio", "Bélgica", "België"),
-    "Japan": ("日本", "Japon", "Giappone", "Japón"),
-    "Mexico": ("México", "Mexique", "Messico"),
-    "Turkey": ("Türkiye", "Turquie", "Türkei"),
-}
-_COUNTRY_CANON = {
-    normalize_text(name).casefold(): english
-    for english, names in _COUNTRY_NAMES.items()
-    for name in (english, *names)
-}
 _BANNER_TEXT = re.compile(r"applies to selling in\s*:\s*(?:<[^>]*>\s*)*([^<]+)", re.IGNORECASE)
 
 _SCRIPT_TAGS = frozenset({"script", "style"})  # their text is code, never shown
@@ -158,11 +136,6 @@ def _nonblank(text: str) -> int:
     return len("".join(text.split()))
 
 
-def _clean(text: str) -> str:
-    """One comparable line: straight quotes, single spaces, case folded."""
-    return normalize_text(text).casefold()
-
-
 @dataclass
 class _View:
     """What every check looks at, computed once and only when a check asks."""
@@ -175,7 +148,7 @@ class _View:
 
     @functools.cached_property
     def title(self) -> str:
-        return _clean(_TITLE(self.root))
+        return clean_name(_TITLE(self.root))
 
     @functools.cached_property
     def title_parts(self) -> tuple[str, ...]:
@@ -208,7 +181,7 @@ class _View:
     @functools.cached_property
     def text(self) -> str:
         """Visible text of the scope as one clean line; only short pages need it."""
-        return _clean(" ".join(t for el in self.scope for t in _shown_texts(el)))
+        return clean_name(" ".join(t for el in self.scope for t in _shown_texts(el)))
 
     @functools.cached_property
     def short(self) -> bool:
@@ -310,7 +283,7 @@ def _sign_in(view: _View) -> str | None:
 
 
 def _error_page(view: _View) -> str | None:
-    heading = _clean(_H1(view.root))
+    heading = clean_name(_H1(view.root))
     # A short article with a heading of its own may quote an error message ("if you see
     # 'Something went wrong', ..."); only a page without one is judged by its phrases.
     phrase = None if heading else view.short_and_says(_ERROR_TEXT)
@@ -379,12 +352,6 @@ def _banner_countries(view: _View) -> list[str]:
     return [c for c in countries if c]
 
 
-def same_country(found: str, expected: str) -> bool:
-    """Whether two country names (in any chrome language we know) are one country."""
-    a, b = _clean(found), _clean(expected)
-    return _COUNTRY_CANON.get(a, a) == _COUNTRY_CANON.get(b, b)
-
-
 _CHECKS: tuple[Callable[[_View], str | None], ...] = (
     _captcha,
     _sign_in,
@@ -392,55 +359,3 @@ _CHECKS: tuple[Callable[[_View], str | None], ...] = (
     _javascript,
     _marketplace,
 )
-
-
-# ---------------------------------------------------------------------- documents
-
-
-def check_document(doc: Document, page: PageSpec) -> str | None:
-    """Why an extracted document fails the page's validity checks, or None.
-
-    These catch what still matches the selector but is not the article: an
-    error message inside the container, another language, another country.
-    """
-    validity = page.validity
-    length = sum(len(section.text) for section in doc.sections)
-    if length < validity.min_length:
-        return (
-            f"too little policy text ({length} characters, expected at least "
-            f"{validity.min_length}): an error or placeholder page? if the page really is "
-            "this short, lower validity.min_length"
-        )
-    language = doc.metadata.get("language", "")
-    if validity.language and language and not _language_matches(language, validity.language):
-        return (
-            f"page language is {language}, expected {validity.language}: pin the locale in "
-            "the URL (?locale=...) or the Accept-Language header"
-        )
-    # The article's own h1, not the title the extractor falls back to (<title>, the
-    # page id): an error page without an h1 must not pass as titled.
-    h1 = doc.metadata.get("h1", "")
-    if validity.h1 and not re.search(validity.h1, h1, re.IGNORECASE):
-        return (
-            f"page heading {h1!r} does not match validity.h1 {validity.h1!r}: not the "
-            "policy page, or the policy was renamed (then update validity.h1)"
-        )
-    headings = {_clean(name) for section in doc.sections for name in section.path}
-    missing = [h for h in validity.required_headings if _clean(h) not in headings]
-    if missing:
-        return (
-            f"required heading{'s' if len(missing) > 1 else ''} missing: "
-            f"{', '.join(repr(h) for h in missing)}; if the policy dropped them on purpose, "
-            "update validity.required_headings"
-        )
-    country = doc.metadata.get("country", "")
-    if validity.country and country and not same_country(country, validity.country):
-        return f"wrong marketplace: page is for {country}, expected {validity.country}"
-    return None
-
-
-def _language_matches(language: str, expected: str) -> bool:
-    """`en` accepts en, en-US and en_GB; `en-GB` accepts only en-GB."""
-    have = language.lower().replace("_", "-")
-    want = expected.lower().replace("_", "-")
-    return have == want or have.startswith(want + "-")

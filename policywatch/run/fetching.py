@@ -10,6 +10,7 @@ from policywatch.content import Document, FetchResult
 from policywatch.document.extract import NotPolicy, extract_document, prepare
 from policywatch.document.parse import parse_html
 from policywatch.fetch import gate
+from policywatch.fetch.marketplace import check_document
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
 
@@ -137,4 +138,4 @@ def accept(
     if unchanged_if is not None and prepared.fingerprint == unchanged_if:
         return None
     document = extract_document(prepared, page, final_url)
-    return gate.check_document(document, page) or Candidate(result, document, prepared.fingerprint)
+    return check_document(document, page) or Candidate(result, document, prepared.fingerprint)
