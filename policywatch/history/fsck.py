@@ -1,6 +1,6 @@
 """`policywatch fsck`: check a data directory end to end, and rebuild what can be rebuilt.
 
-Every version with new content has a small record blob (see store.version_record),
+Every version with new content has a small record blob (see records.version_record),
 so a lost or damaged index.json or versions.json is rebuilt from the blobs; what
 cannot be rebuilt (the alert outbox, episodes, page state) is named in the report.
 """

@@ -1,6 +1,6 @@
 """What the CLI prints: terminal text and JSON views of check results, history and versions.
 
-Kept apart from cli.py so the wording a seller reads can change without touching
+Kept apart from the cli package so the wording a seller reads can change without touching
 argument handling, and so every command formats dates, ids and sections alike.
 """
 
