@@ -273,19 +273,9 @@ class Store:
     def mark_sent(self, key: str, at: Stamp) -> None:
         self._outbox.mark_sent(key, at)
 
-    def mark_attempt_failed(
-        self,
-        key: str,
-        error: str,
-        next_attempt_at: Stamp | None,
-        give_up: bool = False,
-        *,
-        maybe_arrived: bool = False,
-    ) -> None:
-        """Count a failed delivery (see `Outbox.mark_attempt_failed`)."""
-        self._outbox.mark_attempt_failed(
-            key, error, next_attempt_at, give_up, maybe_arrived=maybe_arrived
-        )
+    def mark_attempt_failed(self, key: str, error: str, *retry: Any, **how: bool) -> None:
+        """Count a failed delivery: retry later, or give up (see `Outbox.mark_attempt_failed`)."""
+        self._outbox.mark_attempt_failed(key, error, *retry, **how)
 
     def alert_queued(self, key: str) -> bool:
         """Whether an alert with this key is already in the outbox (queuing it adds nothing)."""
