@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import apprise
 
+from policywatch import logs
 from policywatch.alerts.compose import Alert
 from policywatch.diff.render import markdown_escape
 from policywatch.models import Route, Severity
@@ -135,8 +136,6 @@ def _guard_library_logs(url: str) -> None:
     (a Slack token is the path). A filter on those loggers rewrites each record
     before any handler sees it, including handlers we did not install.
     """
-    from policywatch import logs  # logs imports this module; import it only when sending
-
     logs.add_secrets([url])
     for name in _GUARDED_LOGGERS:
         logger = logging.getLogger(name)
@@ -244,8 +243,6 @@ def send(
 
 def send_once(route: Route, payload: Mapping[str, Any], *, key: str | None = None) -> Sent:
     """`send`, also telling a timeout (the message may have arrived) from a plain failure."""
-    from policywatch.logs import redact_text
-
     try:
         alert = Alert.from_payload(payload)
     except (KeyError, TypeError, ValueError) as exc:
@@ -286,7 +283,7 @@ def send_once(route: Route, payload: Mapping[str, Any], *, key: str | None = Non
             waited = time.monotonic() - started
     if ok:
         return Sent(True)
-    reason = redact_text(capture.reason() or "apprise reported a failure without a reason")
+    reason = logs.redact_text(capture.reason() or "apprise reported a failure without a reason")
     # A failure only after the whole timeout is a receiver that had the message and did
     # not answer in time (apprise logs the timeout itself only at DEBUG, if at all).
     if waited >= route.timeout:

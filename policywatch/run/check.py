@@ -35,7 +35,7 @@ from policywatch.run.history_tools import follow_rule_changes
 from policywatch.run.outcome import CheckReport, PageOutcome, failed_poll, succeeded
 from policywatch.run.record import date_bump, drastic_change, record_change, record_unchanged
 
-log = logging.getLogger("policywatch.pipeline")  # one name for every run module: operators filter on it
+log = logging.getLogger("policywatch.pipeline")  # kept from pipeline.py: operators filter on it
 
 
 # How an outcome says a drastic change was not confirmed by the second fetch.
