@@ -38,9 +38,9 @@ import requests
 import yaml
 from requests.adapters import HTTPAdapter
 
+from policywatch.history.store import Store
 from policywatch.models import Config, Defaults
-from policywatch.pipeline import check_pages
-from policywatch.store import Store
+from policywatch.run.check import check_pages
 from policywatch.watchlist.load import load_config
 from policywatch.watchlist.profiles import SELLER_CENTRAL
 

@@ -20,8 +20,9 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from policywatch.diff import diff_documents
-from policywatch.models import Block, Document, Section, sha256_hex
+from policywatch.content import Block, Document, Section
+from policywatch.diff.compare import diff_documents
+from policywatch.models import sha256_hex
 from policywatch.watchlist.rules import DEFAULT_RULES
 
 SUBJECTS = ["Sellers", "You", "Amazon", "Buyers", "Your messages", "Brand owners", "Your listings"]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from policywatch.segment import split_sentences
+from policywatch.document.segment import split_sentences
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sentences"
 Splitter = Callable[[str, str], list[str]]

@@ -29,9 +29,10 @@ import bench_check
 import pages
 
 from policywatch.clock import iso
-from policywatch.models import Snapshot, sha256_hex
-from policywatch.store import Store
-from policywatch.store_page import PageFiles, Row
+from policywatch.content import Snapshot
+from policywatch.history.page import PageFiles, Row
+from policywatch.history.store import Store
+from policywatch.models import sha256_hex
 from policywatch.watchlist.load import load_config
 
 PAGES = 50

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from policywatch.models import PATH_SEPARATOR, Block, Document, Section, sha256_hex
+from policywatch.content import Block, Document, Section
+from policywatch.models import PATH_SEPARATOR, sha256_hex
 
 _LINK_RE = re.compile(r"\[([^\]]*)\]\(([^)\s]+)[^)]*\)")
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from policywatch.diff import diff_documents
-from policywatch.extract import extract_document
-from policywatch.models import DiffResult, Document, PageSpec, Severity, Snapshot
-from policywatch.store import new_snapshot_id
+from policywatch.content import Document, Snapshot
+from policywatch.diff.compare import diff_documents
+from policywatch.document.extract import extract_document
+from policywatch.history.records import new_snapshot_id
+from policywatch.models import DiffResult, PageSpec, Severity
 from policywatch.watchlist.rules import DEFAULT_RULES, severity
 from tests.pageserver import fixture, fresh_noise
 

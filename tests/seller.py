@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from policywatch.cli import main
-from policywatch.store import Store
+from policywatch.history.store import Store
 from tests.pageserver import PageServer, fixture
 
 CONDUCT = fixture("conduct-v1.html")

@@ -27,10 +27,10 @@ import pytest
 import responses
 import yaml
 
-from policywatch import notify
-from policywatch.alerts import when
+from policywatch.alerts import notify
+from policywatch.alerts.compose import when
 from policywatch.cli import main
-from policywatch.store import Store
+from policywatch.history.store import Store
 from tests.notify_receivers import HttpReceiver, SmtpReceiver, free_port
 from tests.pageserver import PageServer, fixture
 

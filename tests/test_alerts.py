@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from policywatch.alerts import (
-    Alert,
-    Body,
-    change_alert,
-    clip,
-    outbox_items,
-    recovered_alert,
-    unreachable_alert,
-)
+from policywatch.alerts.changes import change_alert
+from policywatch.alerts.compose import Alert, Body, clip, outbox_items
+from policywatch.alerts.health import recovered_alert, unreachable_alert
 from policywatch.models import Route, Severity
 from tests.notify_scenes import (
     CONDUCT,

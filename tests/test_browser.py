@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from policywatch import browser, gate
-from policywatch.browser import PROCESS_TAG_ENV, BrowserFetcher
-from policywatch.extract import extract_document
-from policywatch.fetch import Fetcher
+from policywatch.document.extract import extract_document
+from policywatch.fetch import browser, gate
+from policywatch.fetch.browser import PROCESS_TAG_ENV, BrowserFetcher
+from policywatch.fetch.http import Fetcher
 from policywatch.models import Defaults, PageSpec
 from policywatch.watchlist.profiles import SELLER_CENTRAL
 from tests import realcorpus

@@ -52,7 +52,7 @@ def page(page_id: str, url: str, extra: str = "") -> str:
 
 
 def test_the_shipped_watchlist_validates_on_a_machine_with_no_secrets_set(caplog):
-    with caplog.at_level(logging.WARNING, logger="policywatch.config"):
+    with caplog.at_level(logging.WARNING, logger="policywatch.watchlist"):
         config = load_config(SHIPPED, env={})
 
     assert [p.id for p in config.pages] == [
@@ -503,7 +503,7 @@ def test_an_optional_route_skips_quietly_only_while_its_variables_are_missing(tm
         """
     )
 
-    with caplog.at_level(logging.WARNING, logger="policywatch.config"):
+    with caplog.at_level(logging.WARNING, logger="policywatch.watchlist"):
         assert load(tmp_path, text, env={"DISCORD_ID": "42"}).routes == ()
     assert "DISCORD_TOKEN not set" in caplog.text
     routes = load(tmp_path, text, env={"DISCORD_ID": "42", "DISCORD_TOKEN": "abc"}).routes

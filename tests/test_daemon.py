@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from policywatch import daemon, logs
+from policywatch import logs
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.store import Store
+from policywatch.history.store import Store
+from policywatch.run import daemon
 from policywatch.watchlist.load import load_config
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import fixture

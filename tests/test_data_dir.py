@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from policywatch.clock import parse_iso
-from policywatch.pipeline import check_pages
+from policywatch.run.check import check_pages
 from policywatch.watchlist.load import load_config
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, REWORDED, Seller, conduct_seller

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from policywatch import daemon
+from policywatch.run import daemon
 from tests.seller import SELLER_CENTRAL_PARTS, write_watchlist
 from tests.slowpeer import SlowPeer
 from tests.test_daemon import CONDUCT, Watcher, _env, snapshots, wait_for

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.diff import diff_documents, inline_fragments, split_sentences
-from policywatch.extract import extract_document
-from policywatch.models import Change, DiffResult, Document, Fragment, PageSpec, Severity
+from policywatch.content import Document
+from policywatch.diff.compare import diff_documents
+from policywatch.diff.inline import inline_fragments
+from policywatch.document.extract import extract_document
+from policywatch.document.segment import split_sentences
+from policywatch.models import Change, DiffResult, Fragment, PageSpec, Severity
 from policywatch.watchlist.rules import DEFAULT_RULES, severity
 from tests.diff_support import block, document, markdown_document, section
 from tests.pageserver import fixture

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from policywatch.extract import NotPolicy, extract_document, parse_html, prepare
-from policywatch.fetch import decode_html
-from policywatch.models import Document, PageSpec
-from policywatch.normalize import normalize_link, normalize_text
+from policywatch.content import Document
+from policywatch.document.extract import NotPolicy, extract_document, prepare
+from policywatch.document.normalize import normalize_link, normalize_text
+from policywatch.document.parse import parse_html
+from policywatch.fetch.decode import decode_html
+from policywatch.models import PageSpec
 from tests.pageserver import fixture, fresh_noise
 
 URL = "https://sellercentral.amazon.com/help/hub/reference/external/G1801?locale=en-US"

@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from policywatch.fetch import Fetcher, decode_html, parse_retry_after
-from policywatch.models import Defaults, FetchResult, PageSpec
+from policywatch.content import FetchResult
+from policywatch.fetch.answers import parse_retry_after
+from policywatch.fetch.decode import decode_html
+from policywatch.fetch.http import Fetcher
+from policywatch.models import Defaults, PageSpec
 from tests.pageserver import FIXTURES, PageServer, Route, fixture
 from tests.slowpeer import SlowPeer
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.fetch import Fetcher
-from policywatch.gate import NEEDS_JAVASCRIPT, check_document, classify_response
-from policywatch.models import Block, Defaults, Document, PageSpec, Section, Validity
+from policywatch.content import Block, Document, Section
+from policywatch.fetch.gate import NEEDS_JAVASCRIPT, classify_response
+from policywatch.fetch.http import Fetcher
+from policywatch.fetch.marketplace import check_document
+from policywatch.models import Defaults, PageSpec, Validity
 from tests.pageserver import PageServer, fixture
 
 ARTICLE = "/help/hub/reference/external/G1801"

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from policywatch.errors import UsageError
-from policywatch.pipeline import check_pages
-from policywatch.store import Store
+from policywatch.history.store import Store
+from policywatch.run.check import check_pages
 from policywatch.watchlist.load import load_config
 from tests.pageserver import PageServer
 from tests.seller import (

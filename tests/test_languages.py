@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.diff import diff_documents
+from policywatch.content import Document
+from policywatch.diff.compare import diff_documents
 from policywatch.errors import ConfigError
-from policywatch.models import Change, Document, Rule
+from policywatch.models import Change, Rule
 from policywatch.watchlist.load import load_config
 from policywatch.watchlist.rules import DEFAULT_RULES
 from tests.diff_support import document

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from policywatch.netpolicy import Refused, address_refusal, check_for_browser
+from policywatch.fetch.netpolicy import Refused, address_refusal, check_for_browser
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, SELLER_CENTRAL_PARTS, Seller, conduct_seller, write_watchlist
 

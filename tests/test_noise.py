@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from policywatch.alerts import Alert
+from policywatch.alerts.compose import Alert
 from policywatch.cli import main
+from policywatch.diff.render import markdown_escape
 from policywatch.errors import ConfigError
-from policywatch.fetch import Fetcher
-from policywatch.pipeline import check_pages
-from policywatch.render import markdown_escape
-from policywatch.store import Store
+from policywatch.fetch.http import Fetcher
+from policywatch.history.store import Store
+from policywatch.run.check import check_pages
 from policywatch.watchlist.load import load_config
 from tests import realcorpus
 from tests.pageserver import PageServer, fixture, fresh_noise

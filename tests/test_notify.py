@@ -16,13 +16,16 @@ from pathlib import Path
 import pytest
 import responses
 
-from policywatch import notify
-from policywatch.alerts import Alert, change_alert, outbox_items
+from policywatch.alerts import notify
+from policywatch.alerts.changes import change_alert
+from policywatch.alerts.compose import Alert, outbox_items
+from policywatch.alerts.deliver import deliver_pending, notify_test
+from policywatch.alerts.notify import send
+from policywatch.diff.render import markdown_escape
 from policywatch.errors import UsageError
+from policywatch.history.store import Store
 from policywatch.models import Route, Severity
-from policywatch.notify import deliver_pending, notify_test, redact, send
-from policywatch.render import markdown_escape
-from policywatch.store import Store
+from policywatch.redact import redact
 from tests.notify_receivers import HttpReceiver, SmtpReceiver, free_port
 from tests.notify_scenes import UNSOLICITED, Scene, conduct_change, many_changes
 

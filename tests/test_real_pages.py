@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from policywatch.clock import parse_iso
-from policywatch.diff import diff_documents
-from policywatch.fetch import Fetcher
-from policywatch.pipeline import check_pages
-from policywatch.store import Store
+from policywatch.diff.compare import diff_documents
+from policywatch.fetch.http import Fetcher
+from policywatch.history.store import Store
+from policywatch.run.check import check_pages
 from policywatch.watchlist.load import load_config
 from tests import realcorpus
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from policywatch.diff import diff_documents
-from policywatch.models import DiffResult, Document
-from policywatch.render import markdown_escape, render_diff
+from policywatch.content import Document
+from policywatch.diff.compare import diff_documents
+from policywatch.diff.render import markdown_escape, render_diff
+from policywatch.models import DiffResult
 from policywatch.watchlist.rules import DEFAULT_RULES
 from tests.diff_support import document
 

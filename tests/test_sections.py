@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from policywatch.extract import parse_html
-from policywatch.models import Block, Section, sha256_hex
-from policywatch.sections import build_sections, document_digest, section_digest
+from policywatch.content import Block, Section
+from policywatch.document.parse import parse_html
+from policywatch.document.sections import build_sections, document_digest, section_digest
+from policywatch.models import sha256_hex
 
 TITLE = "Seller Code of Conduct"
 BASE = "https://sellercentral.amazon.com/help/hub/reference/external/G1801?locale=en-US"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.diff import diff_documents
-from policywatch.models import Document
-from policywatch.segment import split_sentences
+from policywatch.content import Document
+from policywatch.diff.compare import diff_documents
+from policywatch.document.segment import split_sentences
 from tests.diff_support import document
 
 LABELLED = Path(__file__).parent / "fixtures" / "sentences"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from policywatch import browser
+from policywatch.fetch import browser
 from tests.pageserver import PageServer, Seen, fixture
 from tests.seller import (
     CONDUCT,

@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from policywatch.clock import iso, parse_iso, utcnow
+from policywatch.content import Block, Document, Section, Snapshot
 from policywatch.errors import RefError, StoreError, StoreLocked
-from policywatch.models import Block, Document, Section, Snapshot, sha256_hex
-from policywatch.store import Store, new_snapshot_id
+from policywatch.history.records import new_snapshot_id
+from policywatch.history.store import Store
+from policywatch.models import sha256_hex
 
 FORK = multiprocessing.get_context("fork")
 PAGE = "seller-code-of-conduct"

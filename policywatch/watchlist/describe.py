@@ -14,7 +14,7 @@ def browser_warning(config: Config) -> str | None:
     A warning rather than an error: the watchlist is valid, and the machine that
     runs `check` (the container) may well have the browser this one lacks.
     """
-    from policywatch import browser
+    from policywatch.fetch import browser
 
     needing = [
         page.id

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from policywatch import netpolicy
+from policywatch.fetch import netpolicy
 from policywatch.models import Config, Defaults, PageSpec, Rule, Settle, Severity, Validity
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid, did_you_mean

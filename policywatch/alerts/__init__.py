@@ -1,0 +1,1 @@
+"""Alerts: compose an alert from a change and deliver it to the configured routes."""

@@ -1,0 +1,206 @@
+"""Classifying a change: cosmetic or substantive, and its tags (obligation, number, link, term)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from policywatch.content import Block
+from policywatch.diff import wording
+from policywatch.diff.inline import inline_fragments
+from policywatch.diff.signals import (
+    DIGITS_RE,
+    NUMBER_RE,
+    SPELLED,
+    _is_deontic,
+    _obligations,
+    fold,
+    number_values,
+    numbers,
+    obligations,
+)
+from policywatch.document.languages import (
+    ENGLISH,
+    language_code,
+    words_of,
+)
+from policywatch.document.normalize import split_enumerator
+from policywatch.document.segment import splitter
+from policywatch.models import Change, ChangeKind, Fragment, Rule, RuleMatch
+from policywatch.watchlist.rules import RuleSet, words
+
+# --------------------------------------------------------------------------- classifying
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence of one block, with its fold precomputed for alignment.
+
+    `words` are its lower-case words when it is ASCII (see rules.words), worked out
+    once and shared by the fold, the obligation check and the watched-term search.
+    """
+
+    text: str
+    key: str
+    block: Block
+    words: list[str] | None
+    plain: str  # the text without its list enumerator ("1.", "(a)"), which is never wording
+
+
+UnitPair = tuple[Unit | None, Unit | None]
+
+
+class Classifier:
+    """Turns (old, new) sentence pairs into Changes with tags and rule matches."""
+
+    def __init__(self, rules: RuleSet, ignore: Sequence[re.Pattern[str]], language: str) -> None:
+        self.rules = rules
+        self.ignore = ignore
+        self.code = language_code(language)
+        self.split = splitter(language)
+
+    def obligations(self, unit: Unit | None) -> frozenset[tuple[str, str]]:
+        if self.code == ENGLISH:
+            return _unit_obligations(unit)
+        return wording.obligations(unit.text, self.code) if unit else frozenset()
+
+    def is_deontic(self, signature: frozenset[tuple[str, str]]) -> bool:
+        if self.code == ENGLISH:
+            return _is_deontic(signature)
+        return wording.is_deontic(signature, self.code)
+
+    def numbers(self, unit: Unit | None) -> list[tuple[str, str]]:
+        if self.code == ENGLISH:
+            return _unit_numbers(unit)
+        # The plain text: "2." numbering the clause is no amount in any language.
+        return wording.numbers(unit.plain, self.code) if unit else []
+
+    def words(self, key: str) -> set[str]:
+        """The words of a folded sentence to measure similarity by (see languages.words_of)."""
+        return words_of(key, self.code)
+
+    def key(self, text: str) -> str:
+        return fold(text, self.ignore)
+
+    def plain_key(self, text: str) -> str:
+        """The fold of `text` without its list enumerator: "2. Fees" and "Fees" are one clause."""
+        return self.key(split_enumerator(text)[1])
+
+    def unit(self, text: str, block: Block) -> Unit:
+        tokens = words(text)
+        enumerator, plain = split_enumerator(text)
+        if enumerator:
+            key = self.plain_key(text)
+        else:  # for ASCII text without ignore patterns the fold is just its words
+            key = " ".join(tokens) if tokens is not None and not self.ignore else self.key(text)
+        return Unit(text, key, block, tokens, plain)
+
+    def change(
+        self,
+        path: tuple[str, ...],
+        old: Unit | None,
+        new: Unit | None,
+        extra: tuple[str, ...] = (),
+    ) -> Change:
+        old_text = old.text if old else None
+        new_text = new.text if new else None
+        kind = change_kind(old_text, new_text)
+        if old_text is not None and new_text is not None:
+            fragments = inline_fragments(old_text, new_text)
+        else:
+            fragments = (Fragment("insert" if new else "delete", new_text or old_text or ""),)
+        if is_cosmetic(old, new):
+            return Change(
+                kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
+            )
+        tags = list(extra)
+        old_duties, new_duties = self.obligations(old), self.obligations(new)
+        if old_duties != new_duties and (
+            kind == "modified" or self.is_deontic(old_duties | new_duties)
+        ):
+            tags.append("obligation")
+        if self.numbers(old) != self.numbers(new):
+            tags.append("number")
+        matches = self.matches(old, new)
+        if matches:
+            tags.append("term")
+        return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
+
+    def matches(
+        self, old: Unit | None, new: Unit | None, *, links_only: bool = False
+    ) -> tuple[RuleMatch, ...]:
+        """Watched terms on either side; `links_only` keeps the rules that opted in to links."""
+        # Keyed by id(rule): hashing a Rule hashes all its terms, far too slow per sentence.
+        found = [(side, rule, term) for side in (old, new) for rule, term in self._match(side)]
+        if links_only:
+            found = [item for item in found if item[1].links_alert]
+        in_old = {(id(rule), term): rule for side, rule, term in found if side is old}
+        in_new = {(id(rule), term): rule for side, rule, term in found if side is new}
+        result = []
+        for key, rule in (in_old | in_new).items():
+            side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
+            result.append(RuleMatch(rule.name, key[1], rule.severity, side))
+        return tuple(result)
+
+    def _match(self, unit: Unit | None) -> list[tuple[Rule, str]]:
+        return self.rules.match(unit.text, unit.words) if unit is not None else []
+
+
+def _unit_obligations(unit: Unit | None) -> frozenset[tuple[str, str]]:
+    """`obligations` of a unit's text, from its words when they are the same tokens.
+
+    Without apostrophes or underscores, the \\w+ words of ASCII text are exactly
+    the tokens `obligations` would find.
+    """
+    if unit is None:
+        return frozenset()
+    text = unit.text
+    if unit.words is None or "'" in text or "_" in text:
+        return obligations(text)
+    return _obligations(unit.words)
+
+
+def _unit_numbers(unit: Unit | None) -> list[tuple[str, str]]:
+    """`numbers` of a unit's text, searching only where a number can start.
+
+    Every number `numbers` finds is a whole spelled-out word or starts a run of
+    digits. Without spelled-out words, trying each digit run in turn finds what
+    `finditer` would, without trying the pattern at every character.
+    """
+    if unit is None:
+        return []
+    if len(unit.plain) != len(unit.text):  # "2." numbers the clause; it is no amount
+        return numbers(unit.plain)
+    words = unit.words
+    if words is None or not SPELLED.keys().isdisjoint(words):
+        return numbers(unit.text)
+    folded = unit.text.lower()  # for ASCII text, its casefold
+    matches = []
+    end = 0
+    for digits in DIGITS_RE.finditer(folded):
+        if digits.start() >= end and (match := NUMBER_RE.match(folded, digits.start())):
+            matches.append(match)
+            end = match.end()
+    return number_values(matches)
+
+
+# Marks that are not words but change what a sentence says: signs and comparisons, and
+# punctuation that is part of a number ("-18", "> $100", "$1,000" vs "$1.000", "50%").
+_MEANING_MARKS_RE = re.compile(r"[<>≤≥±=%$€£¥+]|(?<!\w)-(?=\d)|(?<=\d)[.,](?=\d)")
+
+
+def is_cosmetic(old: Unit | None, new: Unit | None) -> bool:
+    """Same words and signs on both sides or, for an added or removed sentence, no words."""
+    if old is not None and new is not None:
+        return old.key == new.key and _MEANING_MARKS_RE.findall(
+            old.plain
+        ) == _MEANING_MARKS_RE.findall(new.plain)
+    unit = old if old is not None else new
+    return unit is None or not unit.key
+
+
+def change_kind(old: str | None, new: str | None) -> ChangeKind:
+    if old is not None and new is not None:
+        return "modified"
+    return "added" if new is not None else "removed"

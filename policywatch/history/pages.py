@@ -1,0 +1,93 @@
+"""Per-page state: what the pipeline remembers about a page and its recent poll outcomes.
+
+Every poll reads and sets these; they live in the page's state.json and are batched in
+memory until the next write. The batch is kept apart from the files so it can be laid
+again over whatever another writer stored meanwhile (see `Store.lock(write=False)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from policywatch.history.page import OUTCOME_LOG_SIZE, PageFiles
+from policywatch.history.records import Stamp, copy_plain, plain, stamp
+
+
+class Pages:
+    """The pages' files read so far, and the changes to them not yet on disk."""
+
+    def __init__(self, data_dir: Path, locked: Callable[[], bool]) -> None:
+        self.data_dir = data_dir
+        self.locked = locked
+        self._files: dict[str, PageFiles] = {}
+        self._touches: dict[str, dict[str, str]] = {}  # page -> snapshot id -> last seen
+        self._state_changes: dict[str, dict[str, Any]] = {}  # page -> fields not on disk
+        self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
+
+    def files(self, page_id: str) -> PageFiles:
+        """The page's files, read again when another writer replaced them."""
+        page = self._files.get(page_id)
+        if page is None or (not self.locked() and page.changed_on_disk()):
+            page = self._reload(page_id)
+        return page
+
+    def _reload(self, page_id: str) -> PageFiles:
+        """Read the page's files and re-apply our changes not yet on disk."""
+        page = self._files[page_id] = PageFiles(self.data_dir, page_id)
+        page.state.update(self._state_changes.get(page_id, {}))
+        page.log = (page.log + self._logged.get(page_id, []))[-OUTCOME_LOG_SIZE:]
+        page.state_dirty = page_id in self._state_changes or page_id in self._logged
+        for snapshot_id, seen in self._touches.get(page_id, {}).items():
+            page.bump_seen(snapshot_id, seen)
+        return page
+
+    def reload_changed(self) -> None:
+        """Pick up what another writer stored before we took the lock."""
+        for page_id in [p for p, page in self._files.items() if page.changed_on_disk()]:
+            self._reload(page_id)
+
+    def dirty(self) -> list[PageFiles]:
+        return [p for p in self._files.values() if p.state_dirty or p.versions_dirty]
+
+    def written(self) -> None:
+        """The batch is on disk now."""
+        self._touches.clear()
+        self._state_changes.clear()
+        self._logged.clear()
+
+    def touch(self, page_id: str, snapshot_id: str, seen_at: Stamp) -> None:
+        """An unchanged poll: move the version's last_seen_at forward, written at the next flush."""
+        page = self.files(page_id)
+        if not (page.head is not None and page.head.id == snapshot_id):
+            page.versions()
+            if snapshot_id not in page.by_id:
+                raise KeyError(f"no snapshot {snapshot_id} of page {page_id}")
+        seen = stamp(seen_at)
+        if page.bump_seen(snapshot_id, seen):
+            self._touches.setdefault(page_id, {})[snapshot_id] = seen
+
+    def state(self, page_id: str) -> dict[str, Any]:
+        """What the pipeline remembers about a page (etag, failures, fetch path ...)."""
+        return copy_plain(self.files(page_id).state)
+
+    def set_state(self, page_id: str, **fields: Any) -> None:
+        """Merge fields into the page's state; batched until the next write."""
+        values = plain(fields)
+        page = self.files(page_id)
+        page.state.update(values)
+        page.state_dirty = True
+        self._state_changes.setdefault(page_id, {}).update(values)
+
+    def record_outcome(self, page_id: str, outcome: Mapping[str, Any]) -> None:
+        """Log a poll's outcome ({at, status, reason, http_status}); the last 50 are kept."""
+        entry = plain(dict(outcome))
+        page = self.files(page_id)
+        page.log = [*page.log, entry][-OUTCOME_LOG_SIZE:]
+        page.state_dirty = True
+        self._logged.setdefault(page_id, []).append(entry)
+
+    def outcomes(self, page_id: str) -> list[dict[str, Any]]:
+        """The page's recent poll outcomes, oldest first."""
+        return [copy_plain(entry) for entry in self.files(page_id).log]

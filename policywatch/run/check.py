@@ -1,0 +1,272 @@
+"""One poll of the watchlist: fetch, gate, extract, compare, store, queue alerts.
+
+This is the only place the stages meet. Every outcome of a page is decided
+here, in one function per concern, so `check`, `run` and `import` share one
+path and one set of rules about what counts as a new version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from policywatch.alerts.deliver import deliver_pending
+from policywatch.clock import iso, utcnow
+from policywatch.content import FetchResult, Snapshot
+from policywatch.errors import StoreError, UsageError
+from policywatch.fetch.http import Fetcher
+from policywatch.history.store import Store
+from policywatch.models import Config, PageSpec
+from policywatch.run.fetching import (
+    BrowserPool,
+    Candidate,
+    Fetched,
+    Known,
+    accept,
+    auto_needs_browser,
+    conditional_job,
+    fetch_path_of,
+    known_version,
+    read_fetch,
+)
+from policywatch.run.history_tools import follow_rule_changes
+from policywatch.run.outcome import CheckReport, PageOutcome, failed_poll, succeeded
+from policywatch.run.record import date_bump, drastic_change, record_change, record_unchanged
+
+log = logging.getLogger("policywatch.pipeline")  # kept from pipeline.py: operators filter on it
+
+
+# How an outcome says a drastic change was not confirmed by the second fetch.
+UNCONFIRMED = "unconfirmed change"
+
+# Seconds a check waits for the store to record one page's result. Writers hold the
+# lock only for such short steps, never across a fetch, so this is generous.
+RECORD_WAIT = 60.0
+
+
+def select_pages(
+    config: Config, page_ids: Sequence[str] | None, *, skip_unknown: bool = False
+) -> list[PageSpec]:
+    """The pages to check; a bare id also selects all its marketplaces (`id@UK`, `id@DE`).
+
+    An id the watchlist does not have is a usage error naming the ids it has, or,
+    with `skip_unknown` (the daemon, whose due list may outlive a reload), a warning.
+    """
+    if not page_ids:
+        return list(config.pages)
+    chosen: list[PageSpec] = []
+    for wanted in page_ids:
+        matches = [p for p in config.pages if p.id == wanted or p.id.split("@", 1)[0] == wanted]
+        if not matches and skip_unknown:
+            log.warning("page=%s is no longer in %s; skipped", wanted, config.path)
+        elif not matches:
+            known = ", ".join(p.id for p in config.pages) or "none"
+            raise UsageError(
+                f"no page {wanted!r} in {config.path}",
+                hint=f"pages in the watchlist: {known}",
+            )
+        chosen.extend(p for p in matches if p not in chosen)
+    return chosen
+
+
+def check_pages(
+    config: Config,
+    store: Store,
+    *,
+    page_ids: Sequence[str] | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_outcome: Callable[[PageOutcome], None] | None = None,
+    fetcher: Fetcher | None = None,
+    browser: object | None = None,
+    deliver: bool = True,
+    skip_unknown: bool = False,
+    lock_wait: float = 10.0,
+    purpose: str | None = None,
+) -> CheckReport:
+    """Poll the pages once, holding the store lock only to read state and to record.
+
+    The fetches run without the lock, so a slow site never keeps a cron `check`
+    or the daemon out of the store; each page's result is decided and written
+    under the lock, against the store as it is then (another process may have
+    recorded the same change meanwhile). Raises StoreLocked when the store stays
+    locked past `lock_wait` seconds at the start, and UsageError for a page id
+    not in the watchlist unless `skip_unknown`.
+    """
+    pages = select_pages(config, page_ids, skip_unknown=skip_unknown)
+    report = CheckReport()
+    own_fetcher = fetcher is None
+    run = _Run(
+        config, store, fetcher or Fetcher(config.defaults), BrowserPool(config, browser), now
+    )
+    with store.lock(lock_wait, purpose=purpose):
+        for page in pages:
+            follow_rule_changes(store, page, now)
+        known = {page.id: known_version(store, page) for page in pages}
+        by_browser = [page for page in pages if fetch_path_of(store, page) == "browser"]
+        http_jobs = [conditional_job(store, page) for page in pages if page not in by_browser]
+    record_wait = max(lock_wait, RECORD_WAIT)
+
+    def read(page: PageSpec, result: FetchResult) -> Fetched:
+        return read_fetch(page, result, known[page.id])
+
+    def finished(page: PageSpec, fetched: Fetched) -> None:
+        fetched = run.follow_up(page, fetched, known[page.id])
+        # Unchanged polls stay batched to the one write at the end; a version is written at once.
+        with store.lock(record_wait, purpose=purpose, write=False):
+            outcome = run.process(page, fetched)
+        report.outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+        if progress:
+            progress(len(report.outcomes), len(pages))
+
+    try:
+        for page in by_browser:
+            finished(page, read(page, run.browsers.fetch(page)))
+        for page, fetched in run.fetcher.fetch_each(http_jobs, read):
+            finished(page, fetched)
+    finally:
+        run.browsers.close()
+        if own_fetcher:
+            run.fetcher.close()
+        store.flush()
+    order = {p.id: i for i, p in enumerate(pages)}
+    report.outcomes.sort(key=lambda o: order[o.page_id])
+    if deliver and config.routes:
+        with store.lock(record_wait, purpose=purpose):
+            report.delivery = deliver_pending(store, config.routes, now or utcnow())
+    return report
+
+
+@dataclass
+class _Run:
+    """What every page's decision in one check shares."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    browsers: BrowserPool
+    now: datetime | None
+
+    def follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
+        """The fetches a first answer may call for, made before the lock is taken.
+
+        An `auto` page that plain HTTP could not read goes to the browser; a page
+        that lost most of its sections is fetched again before either is believed.
+        """
+        try:
+            return self._follow_up(page, fetched, known)
+        except Exception as exc:  # the run must survive any single page
+            log.exception("page=%s unexpected failure while fetching again", page.id)
+            return replace(fetched, verdict=f"internal error while fetching again: {exc!r}")
+
+    def _follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
+        result, candidate = fetched.result, fetched.verdict
+        if isinstance(candidate, str) and auto_needs_browser(page, result, candidate):
+            log.info(
+                "page=%s plain HTTP gave no policy (%s); trying the browser", page.id, candidate
+            )
+            fetched = read_fetch(page, self.browsers.fetch(page), known)
+            fetched = replace(fetched, by_browser=not isinstance(fetched.verdict, str))
+        latest = self.store.latest(page.id)
+        candidate = fetched.verdict
+        if (
+            isinstance(candidate, Candidate)
+            and latest is not None
+            and latest.digest != candidate.document.digest
+            and drastic_change(self.store, latest, candidate.document)
+        ):
+            log.warning("page=%s lost sections or much wording; re-fetching to confirm", page.id)
+            second = self._second_look(page, candidate, latest)
+            if isinstance(second, str):
+                return replace(fetched, verdict=second)
+            return replace(fetched, result=second.result, verdict=second, confirmed=True)
+        return fetched
+
+    def process(self, page: PageSpec, fetched: Fetched) -> PageOutcome:
+        """Decide what one fetch means, under the lock; one page never stops the others."""
+        now = self.now or utcnow()
+        try:
+            return self._decide(page, fetched, now)
+        except StoreError:
+            # A store that cannot write (a full disk) fails every page alike, and its
+            # error already says what to do: stop with it rather than log a traceback.
+            raise
+        except Exception as exc:  # the run must survive any single page
+            log.exception("page=%s unexpected failure while checking", page.id)
+            reason = f"internal error while checking: {exc.__class__.__name__}: {exc}"
+            return failed_poll(
+                self.config, self.store, page, "error", reason, now, fetched.result.via
+            )
+
+    def _decide(self, page: PageSpec, fetched: Fetched, now: datetime) -> PageOutcome:
+        config, store = self.config, self.store
+        result, candidate = fetched.result, fetched.verdict
+        latest = store.latest(page.id)
+        if fetched.by_browser:
+            store.set_page_state(page.id, fetch_path="browser")
+        if candidate is None and latest is not None and latest.id != fetched.known.snapshot_id:
+            # Another process stored a version while we fetched: compare in full.
+            candidate = accept(page, result)
+        if latest is not None and (result.status == "not_modified" or candidate is None):
+            return record_unchanged(config, store, page, result, latest, now)
+        if not isinstance(candidate, Candidate):
+            status = "error" if result.status == "error" else "blocked"
+            reason = candidate or f"fetch {result.status}"
+            return failed_poll(config, store, page, status, reason, now, result.via)
+        if (
+            latest is not None
+            and not fetched.confirmed
+            and latest.digest != candidate.document.digest
+            and drastic_change(store, latest, candidate.document)
+        ):
+            reason = "page lost sections or much wording against a version stored meanwhile"
+            return failed_poll(config, store, page, "blocked", reason, now, result.via)
+        # The date the page showed last time, even when only the date moved (no version).
+        shown_date = store.page_state(page.id).get("last_updated")
+        if latest is not None and latest.digest == candidate.document.digest:
+            outcome = record_unchanged(config, store, page, result, latest, now)
+            bumped = date_bump(shown_date or latest.metadata.get("last_updated"), candidate)
+            if bumped:
+                store.record_outcome(
+                    page.id,
+                    {"at": iso(now), "status": "date bumped", "reason": bumped, "via": result.via},
+                )
+                outcome = replace(outcome, date_bumped=bumped)
+        else:
+            outcome = record_change(
+                config, store, page, candidate, latest, now, shown_date=shown_date
+            )
+            succeeded(config, store, page, result, now)  # validators only once it is stored
+        store.set_page_state(
+            page.id,
+            fingerprint=candidate.fingerprint,
+            fingerprint_of=outcome.snapshot_id,
+            last_updated=candidate.document.metadata.get("last_updated"),
+        )
+        return outcome
+
+    def _second_look(
+        self, page: PageSpec, candidate: Candidate, latest: Snapshot
+    ) -> Candidate | str:
+        """Fetch again a page that seems to have lost sections or much of its wording.
+
+        Half-rendered pages and flaky CDNs lose sections for one request; only a
+        change seen twice is real. The same content again confirms it; the version
+        we hold means the first fetch was a glitch; anything else records nothing
+        and the next poll decides.
+        """
+        fetch = self.fetcher.fetch if candidate.result.via == "http" else self.browsers.fetch
+        again = accept(page, fetch(page))
+        if isinstance(again, Candidate) and again.document.digest in (
+            candidate.document.digest,
+            latest.digest,
+        ):
+            return again
+        return (
+            f"{UNCONFIRMED}: the page lost sections or much of its wording and a second "
+            "fetch did not show the same; nothing recorded, the next poll decides"
+        )

@@ -1,0 +1,141 @@
+"""Fetching a page within a check: which path (http or browser), conditional requests, and
+whether what came back is the policy page at all (the gate, then extraction)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from policywatch.content import Document, FetchResult
+from policywatch.document.extract import NotPolicy, extract_document, prepare
+from policywatch.document.parse import parse_html
+from policywatch.fetch import gate
+from policywatch.fetch.marketplace import check_document
+from policywatch.history.store import Store
+from policywatch.models import Config, PageSpec
+
+log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A fetched page that passed the gate and extracted to a policy document."""
+
+    result: FetchResult
+    document: Document
+    fingerprint: str
+
+
+def fetch_path_of(store: Store, page: PageSpec) -> str:
+    if page.fetch != "auto":
+        return page.fetch
+    return store.page_state(page.id).get("fetch_path", "http")
+
+
+def conditional_job(store: Store, page: PageSpec) -> tuple[PageSpec, str | None, str | None]:
+    """The http job for a page, with validators only when we hold a version to fall back on."""
+    if store.latest(page.id) is None:
+        return (page, None, None)
+    state = store.page_state(page.id)
+    return (page, state.get("etag"), state.get("last_modified"))
+
+
+@dataclass(frozen=True)
+class Known:
+    """The version we held when the check started, and its cleaned-body fingerprint."""
+
+    fingerprint: str | None = None
+    snapshot_id: str | None = None
+
+
+def known_version(store: Store, page: PageSpec) -> Known:
+    latest = store.latest(page.id)
+    if latest is None:
+        return Known()
+    state = store.page_state(page.id)
+    fingerprint = state.get("fingerprint") if state.get("fingerprint_of") == latest.id else None
+    return Known(fingerprint, latest.id)
+
+
+class BrowserPool:
+    """Starts the headless browser only when a page needs it, and once per run."""
+
+    def __init__(self, config: Config, browser: object | None) -> None:
+        self._config = config
+        self._browser = browser
+        self._owned = False
+
+    def fetch(self, page: PageSpec) -> FetchResult:
+        if self._browser is None:
+            from policywatch.fetch.browser import BrowserFetcher
+
+            self._browser = BrowserFetcher(self._config.defaults)
+            self._owned = True
+        return self._browser.fetch(page)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self._owned and self._browser is not None:
+            self._browser.close()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetch and what reading it found: the policy, a reason it holds none, or None (same).
+
+    None means "the same as the version `known` names". `by_browser` marks an
+    `auto` page that only the browser could read; `confirmed` a loss of most
+    sections that a second fetch saw too.
+    """
+
+    result: FetchResult
+    verdict: Candidate | str | None
+    known: Known = Known()
+    by_browser: bool = False
+    confirmed: bool = False
+
+
+def read_fetch(page: PageSpec, result: FetchResult, known: Known) -> Fetched:
+    """Parse and judge one fetched body; runs in the fetch worker, so it never raises."""
+    try:
+        return Fetched(result, accept(page, result, unchanged_if=known.fingerprint), known)
+    except Exception as exc:  # the run must survive any single page
+        log.exception("page=%s unexpected failure while reading the page", page.id)
+        return Fetched(result, f"internal error while reading the page: {exc!r}", known)
+
+
+def auto_needs_browser(page: PageSpec, result: FetchResult, reason: str) -> bool:
+    """Plain HTTP got the app shell, not the article: only a browser can render it."""
+    return (
+        page.fetch == "auto"
+        and result.via == "http"
+        and reason.startswith((gate.NEEDS_JAVASCRIPT, gate.NO_SELECTOR_MATCH))
+    )
+
+
+def accept(
+    page: PageSpec, result: FetchResult, unchanged_if: str | None = None
+) -> Candidate | str | None:
+    """The policy document in a fetch, or the reason this fetch holds none.
+
+    None means the cleaned policy body has the fingerprint `unchanged_if`, taken
+    from the version we hold: the page is unchanged and sectioning it is skipped.
+    """
+    if result.status != "ok" or result.text is None:
+        return result.reason or f"fetch {result.status}"
+    final_url = result.final_url or page.url
+    if result.raw is not None and (binary := gate.not_html(result.raw)):
+        return binary
+    tree = parse_html(result.text)
+    reason = gate.classify_response(
+        result.text, final_url, result.http_status or 200, page, via=result.via, tree=tree
+    )
+    if reason:
+        return reason
+    try:
+        prepared = prepare(tree, page, final_url)
+    except NotPolicy as exc:
+        return f"{gate.NO_SELECTOR_MATCH}: {exc.reason}"
+    if unchanged_if is not None and prepared.fingerprint == unchanged_if:
+        return None
+    document = extract_document(prepared, page, final_url)
+    return check_document(document, page) or Candidate(result, document, prepared.fingerprint)

@@ -1,0 +1,1 @@
+"""Views: what a person reads of the results: terminal text and JSON."""
