@@ -40,19 +40,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename over it: readers see the old file or the new one."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write beside the target, then rename over it: readers see the old file or the new one.
+
+    `durable` also flushes it to the disk (file and directory), so a power cut cannot
+    lose it either; a process that dies loses nothing written either way.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def damaged(path: Path, why: str, hint: str = REPAIR_HINT) -> StoreError:
@@ -127,12 +133,12 @@ class MemoryFileStorage(Storage):
         self._data = data
         self.dirty = True
 
-    def save(self) -> None:
+    def save(self, *, durable: bool = True) -> None:
         text = json.dumps(self._data or {}, ensure_ascii=False, separators=(",", ":"))
         if not self.path.parent.is_dir():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(self.path.parent.parent)
-        atomic_write(self.path, text.encode("utf-8"))
+        atomic_write(self.path, text.encode("utf-8"), durable=durable)
         self.signature = signature(self.path)
         self.dirty = False
 

@@ -145,13 +145,18 @@ class PageFiles:
         return True
 
     def save(self) -> None:
-        """Write what changed: state.json first (it can complete versions.json), then versions."""
+        """Write what changed: state.json first (it can complete versions.json), then versions.
+
+        With a new version, state.json is flushed to the disk; an unchanged poll only
+        replaces it (last seen, poll log, validators), which a power cut may cost but
+        a crash cannot: a disk flush per page would cost a cycle more than its polls.
+        """
         if self.state_dirty:
             table = self.state_db.table("page", cache_size=0)
             table.truncate()
             head = None if self.head is None else {**self.head.to_dict(), "of": self.head_of}
             table.insert({"state": self.state, "log": self.log, "head": head})
-            storage_of(self.state_db).save()
+            storage_of(self.state_db).save(durable=self.versions_dirty)
             self.state_dirty = False
         if self.versions_dirty and self.versions_db is not None and self.rows is not None:
             table = self.versions_db.table("snapshots", cache_size=0)
