@@ -87,14 +87,20 @@ def health(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def watch_conduct(tmp_path: Path, pageserver, watchers: list[Watcher], **options) -> Watcher:
+    """A watcher polling the code of conduct every 2 seconds, killed by `watchers` if left over."""
+    pageserver.route("/conduct", CONDUCT)
+    config = watchlist(tmp_path / "watchlist.yaml", {"conduct": pageserver.url("/conduct")})
+    watcher = Watcher(config, tmp_path / "data", **options)
+    watchers.append(watcher)
+    return watcher
+
+
 def test_a_wall_clock_stepped_back_a_day_does_not_stop_the_polls(
     tmp_path, pageserver, watchers, wall_clock
 ):
-    pageserver.route("/conduct", CONDUCT)
-    config = watchlist(tmp_path / "watchlist.yaml", {"conduct": pageserver.url("/conduct")})
-    data = tmp_path / "data"
-    watcher = Watcher(config, data)
-    watchers.append(watcher)
+    watcher = watch_conduct(tmp_path, pageserver, watchers)
+    data = watcher.data
     wait_for(lambda: pageserver.hits("/conduct"), "the first poll")
 
     wall_clock.step("-1d")
@@ -113,11 +119,8 @@ def test_a_wall_clock_stepped_back_a_day_does_not_stop_the_polls(
 def test_a_frozen_watcher_is_reported_even_when_the_clock_then_steps_back_a_day(
     tmp_path, pageserver, watchers, wall_clock
 ):
-    pageserver.route("/conduct", CONDUCT)
-    config = watchlist(tmp_path / "watchlist.yaml", {"conduct": pageserver.url("/conduct")})
-    data = tmp_path / "data"
-    watcher = Watcher(config, data)
-    watchers.append(watcher)
+    watcher = watch_conduct(tmp_path, pageserver, watchers)
+    data = watcher.data
     wait_for(lambda: (data / "heartbeat.json").exists(), "the first heartbeat")
     watcher.proc.send_signal(signal.SIGSTOP)  # the loop stops beating, the process lives on
     try:
@@ -155,11 +158,8 @@ def test_an_alias_bomb_watchlist_is_refused_at_once_naming_the_line(tmp_path):
 def test_a_running_watcher_keeps_its_watchlist_when_an_alias_bomb_replaces_it(
     tmp_path, pageserver, watchers
 ):
-    pageserver.route("/conduct", CONDUCT)
-    config = watchlist(tmp_path / "watchlist.yaml", {"conduct": pageserver.url("/conduct")})
-    data = tmp_path / "data"
-    watcher = Watcher(config, data, preexec_fn=cap_memory)
-    watchers.append(watcher)
+    watcher = watch_conduct(tmp_path, pageserver, watchers, preexec_fn=cap_memory)
+    config, data = tmp_path / "watchlist.yaml", watcher.data
     wait_for(lambda: snapshots(data, "conduct"), "the first version")
 
     config.write_text(ALIAS_BOMB, encoding="utf-8")

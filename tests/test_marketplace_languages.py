@@ -133,12 +133,17 @@ def stored(seller: Seller, capsys, watch: str, html: str, at: str) -> None:
     assert code == 0, err
 
 
-def test_compare_reports_the_german_page_that_never_followed_the_english_change(tmp_path, capsys):
+def english_reworded_on_5_march(tmp_path: Path, capsys) -> Seller:
+    """Both languages stored on 2 November 2025, then the English page reworded on 5 March."""
     seller = two_language_seller(tmp_path)
-    german = fixture("lang/kontakt-de.html")
     stored(seller, capsys, "conduct@en-GB", CONDUCT, "2025-11-02")
-    stored(seller, capsys, "conduct@de-DE", german, "2025-11-02")
+    stored(seller, capsys, "conduct@de-DE", fixture("lang/kontakt-de.html"), "2025-11-02")
     stored(seller, capsys, "conduct@en-GB", REWORDED, "2026-03-05")
+    return seller
+
+
+def test_compare_reports_the_german_page_that_never_followed_the_english_change(tmp_path, capsys):
+    seller = english_reworded_on_5_march(tmp_path, capsys)
 
     compared = seller.json(capsys, "compare", "conduct", "en-GB", "de-DE")
     code, out, _ = seller(capsys, "compare", "conduct", "de-de", "en-gb")
@@ -151,11 +156,8 @@ def test_compare_reports_the_german_page_that_never_followed_the_english_change(
 
 
 def test_a_translation_that_followed_within_the_grace_days_is_no_lag(tmp_path, capsys):
-    seller = two_language_seller(tmp_path)
+    seller = english_reworded_on_5_march(tmp_path, capsys)
     german = fixture("lang/kontakt-de.html")
-    stored(seller, capsys, "conduct@en-GB", CONDUCT, "2025-11-02")
-    stored(seller, capsys, "conduct@de-DE", german, "2025-11-02")
-    stored(seller, capsys, "conduct@en-GB", REWORDED, "2026-03-05")
     stored(
         seller, capsys, "conduct@de-DE", german.replace("48 Stunden", "24 Stunden"), "2026-03-16"
     )

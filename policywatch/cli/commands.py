@@ -14,7 +14,7 @@ from policywatch.errors import UsageError
 from policywatch.views import terminal
 
 if TYPE_CHECKING:
-    from policywatch.content import Snapshot
+    from policywatch.content import Document, Snapshot
     from policywatch.history.store import Store
     from policywatch.models import Rule
 
@@ -91,31 +91,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from policywatch.diff.compare import diff_documents
-    from policywatch.diff.render import render_diff
-
     old_ref = args.old if args.old is not None else "latest~1"
     rules = _watched_terms(args, args.page)
     with open_store(args) as store:
         old = resolve(store, args.page, old_ref)
         new = resolve(store, args.page, args.new)
         old_doc, new_doc = store.document(old), store.document(new)
-    diff = diff_documents(
-        old_doc, new_doc, page_id=args.page, old_id=old.id, new_id=new.id, rules=rules
-    )
-    emit(
-        painted=True,
-        text=render_diff(
-            diff,
-            args.format,
-            color=use_color(args),
-            context=args.context,
-            show_all=args.all,
-            old=old_doc,
-            new=new_doc,
-            meta=terminal.diff_meta(old, new),
-        ),
-    )
+    meta = terminal.diff_meta(old, new)
+    _print_diff(args, rules, (old, old_doc), (new, new_doc), meta, args.context, args.all)
     return 0
 
 
@@ -173,8 +156,6 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from policywatch.diff.compare import diff_documents
-    from policywatch.diff.render import render_diff
     from policywatch.document.languages import translation_lag
 
     suffixes = [_watch_suffix(m) for m in (args.first, args.second)]
@@ -185,24 +166,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         doc_a, doc_b = store.document(a), store.document(b)
     rules = _watched_terms(args, first)
-    diff = diff_documents(doc_a, doc_b, page_id=args.page, old_id=a.id, new_id=b.id, rules=rules)
     meta = terminal.diff_meta(a, b, labels=(first, second))
     locales = [suffix.rsplit(".", 1)[-1] for suffix in suffixes]
     if all("-" in locale for locale in locales):
         lag = translation_lag((locales[0], a), (locales[1], b), now=utcnow(), days=args.lag_days)
         if lag:
             meta["translation_lag"] = lag
-    emit(
-        painted=True,
-        text=render_diff(
-            diff,
-            args.format,
-            color=use_color(args),
-            old=doc_a,
-            new=doc_b,
-            meta=meta,
-        ),
-    )
+    _print_diff(args, rules, (a, doc_a), (b, doc_b), meta)
     return 0
 
 
@@ -214,6 +184,41 @@ def _watch_suffix(name: str) -> str:
     language, region = locale.split("-", 1)
     tag = f"{language.lower()}-{region.upper()}"
     return f"{market.upper()}.{tag}" if market else tag
+
+
+def _print_diff(
+    args: argparse.Namespace,
+    rules: tuple[Rule, ...],
+    old: tuple[Snapshot, Document],
+    new: tuple[Snapshot, Document],
+    meta: dict[str, str],
+    context: int = 0,
+    show_all: bool = False,
+) -> None:
+    """Diff two stored versions and print it, so `diff` and `compare` read alike in every format."""
+    from policywatch.diff.compare import diff_documents
+    from policywatch.diff.render import render_diff
+
+    (old_snapshot, old_doc), (new_snapshot, new_doc) = old, new
+    diff = diff_documents(
+        old_doc,
+        new_doc,
+        page_id=args.page,
+        old_id=old_snapshot.id,
+        new_id=new_snapshot.id,
+        rules=rules,
+    )
+    text = render_diff(
+        diff,
+        args.format,
+        color=use_color(args),
+        context=context,
+        show_all=show_all,
+        old=old_doc,
+        new=new_doc,
+        meta=meta,
+    )
+    emit(text, painted=True)
 
 
 def _watched_terms(args: argparse.Namespace, page_id: str) -> tuple[Rule, ...]:

@@ -102,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--format", choices=choices, default="text", help="output format (default: text)"
         )
 
+    def wait(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--wait",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="how long to wait for another policywatch holding the store (default: 10)",
+        )
+
     command("validate", cmd_validate, "check the watchlist and print what will be watched")
     p = command("schema", cmd_schema, "print the watchlist's JSON Schema, for editors")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -116,13 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-deliver", action="store_true", help="queue alerts but do not send them now"
     )
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long to wait for another policywatch holding the store (default: 10)",
-    )
+    wait(p)
     fmt(p)
 
     p = command(
@@ -133,13 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--repair", action="store_true", help="rebuild lost indexes and report what is gone"
     )
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long to wait for another policywatch holding the store (default: 10)",
-    )
+    wait(p)
 
     p = command(
         "history", cmd_history, "list the stored versions of a page, and recent failed polls"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import email.utils
 import random
@@ -9,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Self
 
 import requests
 import urllib3
@@ -20,6 +22,20 @@ from policywatch.models import PageSpec
 RETRY_AFTER_CAP = 60.0  # never sleep longer than this on one Retry-After
 RETRY_BUDGET = 120.0  # total seconds one page may spend waiting between attempts
 CHUNK_BYTES = 64 * 1024
+
+
+class Closing(abc.ABC):
+    """`with fetcher:` closes it: a run's sessions and browser must not outlive it."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release what the fetcher holds; it is not used afterwards."""
 
 
 _HTML_TYPES = ("text/", "application/xhtml+xml", "application/xml")

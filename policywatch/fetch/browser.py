@@ -30,12 +30,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from policywatch.content import FetchResult, FetchStatus
-from policywatch.fetch.answers import timed_out
+from policywatch.fetch.answers import Closing, timed_out
 from policywatch.fetch.tab import (
     BACKSTOP_GRACE,
     BACKSTOP_POLL,
@@ -149,7 +148,7 @@ def _launch_failure(exc: BaseException) -> str:
     return " | ".join(said[-3:]) or first_line(exc)
 
 
-class BrowserFetcher:
+class BrowserFetcher(Closing):
     """Renders pages in one headless Chromium, started on first use and kept for the run.
 
     Each fetch gets a fresh browser context (no cookies or storage carried
@@ -168,17 +167,6 @@ class BrowserFetcher:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._deadlines: dict[object, float] = {}  # call token -> when its render must end
-
-    def __enter__(self) -> BrowserFetcher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def fetch(self, page: PageSpec) -> FetchResult:
         """Render one page within its timeout (plus a browser start); never raises."""

@@ -16,7 +16,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from types import TracebackType
 from typing import TypeVar
 from urllib.parse import urljoin
 
@@ -29,6 +28,7 @@ from policywatch import __version__
 from policywatch.content import FetchResult
 from policywatch.fetch import netpolicy
 from policywatch.fetch.answers import (
+    Closing,
     TooLarge,
     Transient,
     drain,
@@ -59,7 +59,7 @@ Job = tuple[PageSpec, str | None, str | None]  # page, etag, last_modified
 T = TypeVar("T")
 
 
-class Fetcher:
+class Fetcher(Closing):
     """One HTTP session for a whole run: connection reuse, politeness limits, retries."""
 
     def __init__(
@@ -90,17 +90,6 @@ class Fetcher:
         session.headers["Accept"] = ACCEPT
         return session
 
-    def __enter__(self) -> Fetcher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def close(self) -> None:
         for session in self._sessions.values():
             session.close()
@@ -125,7 +114,10 @@ class Fetcher:
         attempts = max(1, self.defaults.retries)
         waited = 0.0
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(page, headers, etag, last_modified)
+            with Deadline(page.timeout) as deadline:  # running out of it is final
+                outcome = self._request(page, headers, etag, last_modified)
+            if deadline.expired:
+                outcome = error_result(page, timed_out(page.timeout))
             if isinstance(outcome, FetchResult):
                 return replace(outcome, elapsed=time.monotonic() - started)
             log.info("page=%s attempt %d/%d failed: %s", page.id, attempt, attempts, outcome.reason)
@@ -140,20 +132,6 @@ class Fetcher:
         tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
         reason = f"{outcome.reason} {tries}; {outcome.advice}"
         return failed_result(page, outcome, reason, started)
-
-    def _attempt(
-        self,
-        page: PageSpec,
-        headers: dict[str, str],
-        etag: str | None,
-        last_modified: str | None,
-    ) -> FetchResult | Transient:
-        """One request under a hard deadline of the page's timeout; running out is final."""
-        with Deadline(page.timeout) as deadline:
-            outcome = self._request(page, headers, etag, last_modified)
-        if deadline.expired:
-            return error_result(page, timed_out(page.timeout))
-        return outcome
 
     def _request(
         self,
