@@ -78,6 +78,24 @@ def test_a_german_page_that_never_follows_the_english_change_raises_one_lag_aler
     assert later == [[], []]
 
 
+def test_a_second_english_change_the_german_page_misses_raises_a_second_lag_alert(
+    tmp_path: Path, pageserver: PageServer, webhook: HttpReceiver
+) -> None:
+    market = Marketplace(tmp_path, pageserver, webhook)
+    market.poll("2025-11-02")
+    market.serve(REWORDED, GERMAN)
+    market.poll("2026-03-05")
+    first = market.poll("2026-03-20")
+    market.serve(REWORDED.replace("promotional", "marketing"), GERMAN)
+    market.poll("2026-05-01")
+
+    second = market.poll("2026-05-20") + market.poll("2026-06-20")
+
+    assert len(first) == 1
+    [alert] = second
+    assert "English changed on 2026-05-01; German unchanged since 2025-11-02" in alert
+
+
 @pytest.mark.parametrize(("grace", "expected"), [("14d", 0), ("7d", 1)])
 def test_a_german_page_that_follows_within_the_grace_days_raises_no_lag_alert(
     tmp_path: Path, pageserver: PageServer, webhook: HttpReceiver, grace: str, expected: int
