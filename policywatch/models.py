@@ -22,6 +22,9 @@ PATH_SEPARATOR = " > "
 # How many hex digits of a snapshot id people are shown: unique in practice, easy to type.
 SHORT_ID = 10
 
+# Amazon translates a policy days after the source language changes: 14 days of grace.
+TRANSLATION_LAG = 14 * 86400.0
+
 
 def short_id(snapshot_id: str | None) -> str:
     """The id prefix every command, alert and diff header shows."""
@@ -220,6 +223,10 @@ class PageSpec:
     rules: tuple[Rule, ...] = ()  # rules written inside the page entry
     allow_private: bool = False  # may be fetched from private and loopback addresses
     settle: Settle = field(default_factory=Settle)
+    # The same policy in the marketplace's other languages (`id@de-DE` beside `id@en-GB`),
+    # and how long a translation may lag behind before the seller hears of it.
+    siblings: tuple[str, ...] = ()
+    translation_lag: float = TRANSLATION_LAG
 
     @property
     def host(self) -> str:
@@ -239,6 +246,7 @@ class Defaults:
     retries: int = 3
     failures_before_alert: int = 3  # consecutive failed polls before an "unreachable" alert
     alert_on_cosmetic: bool = False
+    translation_lag: float = TRANSLATION_LAG
     settle: Settle = field(default_factory=Settle)
 
 

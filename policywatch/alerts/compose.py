@@ -26,7 +26,14 @@ from policywatch.diff.render import markdown_escape
 from policywatch.models import PageSpec, Route, Severity, sha256_hex
 
 AlertKind = Literal[
-    "change", "flapping", "settled", "unreachable", "recovered", "history_lost", "test"
+    "change",
+    "flapping",
+    "settled",
+    "unreachable",
+    "recovered",
+    "history_lost",
+    "translation_lag",
+    "test",
 ]
 BodyFormat = Literal["text", "markdown"]
 

@@ -1,5 +1,5 @@
 """Alerts about a page rather than its wording: unreachable, recovered, history lost, flapping,
-settled, and the probe `notify-test` sends."""
+settled, a translation lagging behind, and the probe `notify-test` sends."""
 
 from __future__ import annotations
 
@@ -164,6 +164,38 @@ def settled_alert(
         ),
     ]
     return _health_alert("settled", page, snapshot.id, severity, title, facts, "")
+
+
+def translation_lag_alert(
+    page: PageSpec,
+    sibling: str,
+    changed: Snapshot,
+    lag: str,
+    *,
+    config_path: str | None = None,
+    data_dir: str | None = None,
+) -> Alert:
+    """This language has not followed a change of the same policy in another language.
+
+    Keyed by the other language's changed version: sent once, and its next change
+    that goes unfollowed makes a new one.
+    """
+    name = page_name(page, changed)
+    title = f"[translation lag] {name}: {lag}"
+    policy, _, mine = page.id.rpartition("@")
+    theirs = sibling.rpartition("@")[2]
+    command = cli_command(
+        "compare", policy, theirs, mine, config_path=config_path, data_dir=data_dir
+    )
+    facts = [
+        ("Page", name),
+        ("URL", redact_page_url(page.url)),
+        ("Translation lag", lag),
+        ("Changed version", f"{sibling} {short_id(changed.id)}"),
+        ("What to do", f"read the difference with {command}"),
+    ]
+    key = f"{sibling}\n{changed.id}"
+    return _health_alert("translation_lag", page, key, Severity.MAJOR, title, facts, command)
 
 
 def probe_alert() -> Alert:

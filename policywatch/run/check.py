@@ -32,6 +32,7 @@ from policywatch.run.fetching import (
     read_fetch,
 )
 from policywatch.run.history_tools import follow_rule_changes
+from policywatch.run.lag import queue_translation_lag
 from policywatch.run.outcome import CheckReport, PageOutcome, failed_poll, succeeded
 from policywatch.run.record import date_bump, drastic_change, record_change, record_unchanged
 
@@ -190,7 +191,10 @@ class _Run:
         """Decide what one fetch means, under the lock; one page never stops the others."""
         now = self.now or utcnow()
         try:
-            return self._decide(page, fetched, now)
+            outcome = self._decide(page, fetched, now)
+            if page.siblings and outcome.status not in ("blocked", "error"):
+                queue_translation_lag(self.config, self.store, page, now)
+            return outcome
         except StoreError:
             # A store that cannot write (a full disk) fails every page alike, and its
             # error already says what to do: stop with it rather than log a traceback.

@@ -192,6 +192,9 @@ def _page(
             page_defaults.allow_private if model.allow_private is None else model.allow_private
         ),
         settle=_settle(model.settle, defaults.settle),
+        translation_lag=(
+            defaults.translation_lag if model.translation_lag is None else model.translation_lag
+        ),
     )
     try:  # a URL that names a refused address could never be fetched: say so now
         netpolicy.check_url(url, spec.allow_private)
@@ -201,14 +204,27 @@ def _page(
     codes = list(model.marketplaces or ([model.marketplace] if model.marketplace else []))
     suffix = model.marketplaces is not None
     if len(locales) > 1:
-        # One policy read in several languages: one watch per language, `id@de-DE` or
-        # `id@DE.de-DE`, so `compare` can tell when one language has not followed the other.
-        return [
-            dataclasses.replace(one, id=f"{one.id}{'.' if '@' in one.id else '@'}{locale}")
-            for locale in locales
-            for one in _pinned(spec, locale, codes, suffix)
-        ]
+        return _per_language(spec, locales, codes, suffix)
     return _pinned(spec, locales[0] if locales else None, codes, suffix)
+
+
+def _per_language(
+    spec: PageSpec, locales: Sequence[str], codes: list[str], suffix: bool
+) -> list[PageSpec]:
+    """One policy read in several languages: one watch per language, `id@de-DE` or
+    `id@DE.de-DE`, each knowing its siblings in the same marketplace, so `compare` and
+    the lag alert can tell when one language has not followed the other."""
+    watches = []
+    for locale in locales:
+        for one in _pinned(spec, locale, codes, suffix):
+            joint = "." if "@" in one.id else "@"
+            watches.append((one.id, dataclasses.replace(one, id=f"{one.id}{joint}{locale}")))
+    return [
+        dataclasses.replace(
+            one, siblings=tuple(o.id for m, o in watches if m == market and o.id != one.id)
+        )
+        for market, one in watches
+    ]
 
 
 def _pinned(spec: PageSpec, locale: str | None, codes: list[str], suffix: bool) -> list[PageSpec]:

@@ -156,6 +156,8 @@ _PAGE_SETTINGS = {
     "allow_private": "true lets a page live on a private (intranet) address",
 }
 
+_LAG = "with `locale: [...]`: alert when one language has not followed another within this"
+
 
 class Defaults(Entry):
     """Settings for every page; a page's own value wins."""
@@ -173,6 +175,7 @@ class Defaults(Entry):
     alert_on_cosmetic: Flag = Field(
         None, description="also alert when only punctuation or spacing changed"
     )
+    translation_lag: Duration = Field(None, description=_LAG)
     settle: Settle = Field(None, description=_doc(Settle))
     select: Selector = Field(None, description=_PAGE_SETTINGS["select"])
     remove: Selectors = Field(None, description=_PAGE_SETTINGS["remove"])
@@ -219,6 +222,7 @@ class Page(Entry):
     validity: Validity = Field(None, description=_doc(Validity))
     rules: list[PageRule] | None = Field(None, description="rules for this page only")
     allow_private: Flag = Field(None, description=_PAGE_SETTINGS["allow_private"])
+    translation_lag: Duration = Field(None, description=_LAG)
     settle: Settle = Field(None, description=_doc(Settle))
 
     @field_validator("headers", mode="before")
