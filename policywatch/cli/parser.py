@@ -17,6 +17,7 @@ from policywatch.cli.commands import (
     cmd_health,
     cmd_history,
     cmd_import,
+    cmd_init,
     cmd_notify_test,
     cmd_rederive,
     cmd_run,
@@ -111,6 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="how long to wait for another policywatch holding the store (default: 10)",
         )
 
+    p = command("init", cmd_init, "write a commented starter watchlist and say what to do next")
+    p.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        metavar="PATH",
+        help="where to write it (default: -c/--config, i.e. ./watchlist.yaml)",
+    )
+    p.add_argument(
+        "--marketplaces",
+        default="US,UK,DE",
+        metavar="LIST",
+        help="marketplaces to watch the first page in, e.g. US,UK,DE (default: US,UK,DE)",
+    )
     command("validate", cmd_validate, "check the watchlist and print what will be watched")
     p = command("schema", cmd_schema, "print the watchlist's JSON Schema, for editors")
     p.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -1,0 +1,75 @@
+"""Stories of a seller's first minutes: a starter watchlist, rules that add to the built-ins,
+and mistakes that are refused at once instead of silently accepted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def policywatch(*args: str, cwd: Path, env: dict[str, str] | None = None):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("POLICYWATCH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "policywatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=clean | (env or {}),
+    )
+
+
+def test_init_writes_a_starter_for_the_named_marketplaces_that_validate_accepts(tmp_path):
+    written = policywatch("init", "--marketplaces", "us,UK", cwd=tmp_path)
+
+    assert written.returncode == 0, written.stderr
+    assert "policywatch validate" in written.stdout and "policywatch check" in written.stdout
+    validated = policywatch("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    assert "seller-code-of-conduct@UK" in validated.stdout
+    assert "seller-code-of-conduct@DE" not in validated.stdout
+
+
+def test_the_starters_schema_line_names_the_schema_policywatch_prints_next_to_it(tmp_path):
+    assert policywatch("init", "config/watchlist.yaml", cwd=tmp_path).returncode == 0
+
+    first = (tmp_path / "config" / "watchlist.yaml").read_text(encoding="utf-8").splitlines()[0]
+    named = tmp_path / "config" / first.removeprefix("# yaml-language-server: $schema=")
+    assert named.read_text(encoding="utf-8") == policywatch("schema", cwd=tmp_path).stdout
+
+
+def test_init_never_overwrites_a_watchlist_and_says_how_to_go_on(tmp_path):
+    mine = tmp_path / "watchlist.yaml"
+    mine.write_text("pages: []  # mine\n", encoding="utf-8")
+
+    refused = policywatch("init", cwd=tmp_path)
+
+    assert refused.returncode == 2
+    assert "already exists" in refused.stderr and "policywatch init other.yaml" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert mine.read_text(encoding="utf-8") == "pages: []  # mine\n"
+
+
+def test_init_refuses_a_marketplace_amazon_does_not_have(tmp_path):
+    refused = policywatch("init", "--marketplaces", "US,XX", cwd=tmp_path)
+
+    assert refused.returncode == 2
+    assert "unknown marketplace 'XX'" in refused.stderr
+    assert not (tmp_path / "watchlist.yaml").exists()
+
+
+def test_a_missing_watchlist_points_at_init(tmp_path):
+    missing = policywatch("validate", cwd=tmp_path)
+
+    assert missing.returncode == 2
+    assert "policywatch init watchlist.yaml" in missing.stderr
+
+
+def test_the_packaged_starter_is_the_shipped_watchlist_byte_for_byte():
+    packaged = ROOT / "policywatch" / "watchlist" / "starter.yaml"
+
+    assert packaged.read_bytes() == (ROOT / "watchlist.yaml").read_bytes()
