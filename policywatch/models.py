@@ -249,6 +249,9 @@ class Config:
     rules: tuple[Rule, ...]
     routes: tuple[Route, ...]
     defaults: Defaults = field(default_factory=Defaults)
+    # Where `rules` came from, for `validate` to say: "builtin" (no `rules:` key), "added"
+    # (the built-ins and yours), "own" (`builtin: false`), "list" (a plain list: it replaces them).
+    rules_from: Literal["builtin", "added", "own", "list"] = "builtin"
 
     def page(self, page_id: str) -> PageSpec | None:
         for page in self.pages:

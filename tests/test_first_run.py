@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from policywatch.watchlist.rules import DEFAULT_RULES
+from tests.seller import CONDUCT, REWORDED, pages_at, write_watchlist
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,3 +78,49 @@ def test_the_packaged_starter_is_the_shipped_watchlist_byte_for_byte():
     packaged = ROOT / "policywatch" / "watchlist" / "starter.yaml"
 
     assert packaged.read_bytes() == (ROOT / "watchlist.yaml").read_bytes()
+
+
+EDITED = REWORDED.replace(
+    "<li>Always provide accurate information to Amazon and our customers</li>",
+    "<li>Always provide accurate information, including Brand Registry details</li>",
+)
+
+
+def test_rules_added_to_the_built_ins_fire_beside_them(tmp_path, pageserver):
+    pageserver.route("/conduct", CONDUCT)
+    config = tmp_path / "watchlist.yaml"
+    write_watchlist(config, pages_at({"conduct": pageserver.url("/conduct")}), notify=())
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["rules"] = {
+        "builtin": True,
+        "add": [{"name": "brand-registry", "severity": "major", "terms": ["Brand Registry"]}],
+    }
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    validated = policywatch("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    assert f"rules: the {len(DEFAULT_RULES)} built-in rules and 1 of yours" in validated.stdout
+    assert "rule brand-registry  major  any language" in validated.stdout
+    assert "rule buyer-messaging  critical  en" in validated.stdout
+    assert policywatch("check", cwd=tmp_path).returncode == 0
+    pageserver.route("/conduct", EDITED)
+    assert policywatch("check", cwd=tmp_path).returncode == 0
+
+    shown = policywatch("diff", "conduct", "--format", "text", "--no-color", cwd=tmp_path)
+    assert 'critical term "unsolicited"' in shown.stdout
+    assert 'major term "Brand Registry"' in shown.stdout
+
+
+def test_a_plain_rules_list_is_said_to_replace_the_built_ins(tmp_path):
+    config = tmp_path / "watchlist.yaml"
+    write_watchlist(config, pages_at({"conduct": "http://127.0.0.1:9/conduct"}), notify=())
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["rules"] = [{"name": "brand-registry", "terms": ["Brand Registry"]}]
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    validated = policywatch("validate", cwd=tmp_path)
+
+    assert validated.returncode == 0, validated.stderr
+    assert "your list of 1 REPLACES the built-in rules" in validated.stdout
+    assert "rules: {builtin: true, add: [...]}" in validated.stdout
+    assert "rule buyer-messaging" not in validated.stdout
