@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from policywatch.watchlist.rules import DEFAULT_RULES
@@ -124,3 +125,20 @@ def test_a_plain_rules_list_is_said_to_replace_the_built_ins(tmp_path):
     assert "your list of 1 REPLACES the built-in rules" in validated.stdout
     assert "rules: {builtin: true, add: [...]}" in validated.stdout
     assert "rule buyer-messaging" not in validated.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("diff", "conduct", "--context", "-3"), "--context"),
+        (("check", "--wait", "-5"), "--wait"),
+        (("health", "--max-age", "-1"), "--max-age"),
+        (("compare", "conduct", "US", "UK", "--lag-days", "-2"), "--lag-days"),
+    ],
+)
+def test_a_negative_count_or_duration_is_refused_at_once(tmp_path, args, option):
+    refused = policywatch(*args, cwd=tmp_path)
+
+    assert refused.returncode == 2
+    assert f"argument {option}: must be 0 or more" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -62,6 +62,26 @@ VS Code's YAML extension, reads it):
 """
 
 
+def _at_least_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type refusing negative counts and durations, which would otherwise be taken
+    silently (`--context -3` printed no context at all)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            number = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {number}, got {text!r}") from None
+        if value < 0 or value != value:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        return value
+
+    return parse
+
+
+COUNT, SECONDS = _at_least_zero(int), _at_least_zero(float)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policywatch",
@@ -106,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     def wait(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--wait",
-            type=float,
+            type=SECONDS,
             default=10.0,
             metavar="SECONDS",
             help="how long to wait for another policywatch holding the store (default: 10)",
@@ -184,7 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     p.add_argument("--all", action="store_true", help="show unchanged sections too")
     p.add_argument(
-        "--context", type=int, default=0, metavar="N", help="unchanged sentences around each change"
+        "--context",
+        type=COUNT,
+        default=0,
+        metavar="N",
+        help="unchanged sentences around each change",
     )
     fmt(p, ("text", "markdown", "html", "json"))
 
@@ -214,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-age",
-        type=float,
+        type=SECONDS,
         default=None,
         metavar="SECONDS",
         help="how old the last heartbeat may be, in seconds (default: 600)",
@@ -228,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("second", metavar="MARKETPLACE")
     p.add_argument(
         "--lag-days",
-        type=float,
+        type=SECONDS,
         default=14.0,
         metavar="N",
         help="between two locales: report when one changed and the other has not followed "
