@@ -13,12 +13,14 @@ import yaml
 
 from policywatch.watchlist.rules import DEFAULT_RULES
 from tests.seller import CONDUCT, REWORDED, pages_at, write_watchlist
+from tests.test_daemon import Watcher, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def policywatch(*args: str, cwd: Path, env: dict[str, str] | None = None):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("POLICYWATCH_")}
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), clean.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "policywatch", *args],
         capture_output=True,
@@ -142,3 +144,30 @@ def test_a_negative_count_or_duration_is_refused_at_once(tmp_path, args, option)
     assert refused.returncode == 2
     assert f"argument {option}: must be 0 or more" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+SLACK = {"name": "slack", "url": "${PW_TEST_UNSET_SLACK_URL}", "optional": True}
+
+
+def test_an_optional_route_waiting_for_its_variable_is_reported_by_validate_and_run_only(
+    tmp_path, pageserver
+):
+    pageserver.route("/conduct", CONDUCT)
+    config = tmp_path / "watchlist.yaml"
+    write_watchlist(config, pages_at({"conduct": pageserver.url("/conduct")}), notify=[SLACK])
+    skipped = "notify route 'slack' skipped: PW_TEST_UNSET_SLACK_URL not set"
+
+    validated = policywatch("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    assert f"warning: {config.name}:" in validated.stderr and skipped in validated.stderr
+    for command in (("check",), ("history", "conduct"), ("diff", "conduct", "latest", "latest")):
+        quiet = policywatch(*command, cwd=tmp_path)
+        assert quiet.returncode == 0, quiet.stderr
+        assert skipped not in quiet.stderr, command
+
+    watcher = Watcher(config, tmp_path / "data")
+    try:
+        wait_for(lambda: watcher.logged("started"), "the run to start")
+    finally:
+        watcher.terminate()
+    assert len(watcher.logged(skipped)) == 1, watcher.lines

@@ -55,7 +55,7 @@ def build_config(
     defaults, page_defaults = _defaults(model.defaults)
     pages = _pages(model.pages or [], defaults, page_defaults, lines)
     rules, rules_from = _global_rules(model, pages, lines)
-    routes = build_routes(model.notify or [], env, file, lines)
+    routes, skipped = build_routes(model.notify or [], env, file, lines)
     return Config(
         path=file,
         pages=pages,
@@ -63,6 +63,7 @@ def build_config(
         routes=routes,
         defaults=defaults,
         rules_from=rules_from,
+        skipped_routes=skipped,
     )
 
 
