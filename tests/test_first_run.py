@@ -114,6 +114,19 @@ def test_rules_added_to_the_built_ins_fire_beside_them(tmp_path, pageserver):
     assert 'major term "Brand Registry"' in shown.stdout
 
 
+def test_an_added_rule_named_like_a_built_in_one_is_refused_at_its_line(tmp_path):
+    config = tmp_path / "watchlist.yaml"
+    write_watchlist(config, pages_at({"conduct": "http://127.0.0.1:9/conduct"}), notify=())
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["rules"] = {"add": [{"name": "reviews", "language": "en", "terms": ["star"]}]}
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    refused = policywatch("validate", cwd=tmp_path)
+
+    assert refused.returncode == 2
+    assert "rules.add[0]: rule name 'reviews' is a built-in rule's" in refused.stderr
+
+
 def test_a_plain_rules_list_is_said_to_replace_the_built_ins(tmp_path):
     config = tmp_path / "watchlist.yaml"
     write_watchlist(config, pages_at({"conduct": "http://127.0.0.1:9/conduct"}), notify=())

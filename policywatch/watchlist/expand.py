@@ -79,6 +79,7 @@ def _global_rules(
         at: Loc = ("rules", "add")
         own = _rules(model.rules.add or [], at, lines)
         builtin = tuple(DEFAULT_RULES) if model.rules.builtin else ()
+        _check_not_builtin(own, builtin, at)
         origin = "added" if builtin else "own"
     else:
         at, builtin, origin = ("rules",), (), "list"
@@ -140,6 +141,18 @@ def _rules(models: Sequence[schema.PageRule], at: Loc, lines: Lines) -> tuple[Ru
         seen[key] = line
         rules.append(rule)
     return tuple(rules)
+
+
+def _check_not_builtin(own: tuple[Rule, ...], builtin: tuple[Rule, ...], at: Loc) -> None:
+    """An added rule named like a built-in one would fire beside it, not instead of it."""
+    taken = {(rule.name, rule.language) for rule in builtin}
+    for i, rule in enumerate(own):
+        if (rule.name, rule.language) in taken:
+            raise Invalid(
+                f"rule name {rule.name!r} is a built-in rule's; yours would alert beside it",
+                "give yours its own name, or write `builtin: false` and list every rule",
+                (*at, i),
+            )
 
 
 def _check_rule_pages(rules: tuple[Rule, ...], ids: set[str], at: Loc) -> None:
