@@ -257,6 +257,11 @@ class Config:
     rules: tuple[Rule, ...]
     routes: tuple[Route, ...]
     defaults: Defaults = field(default_factory=Defaults)
+    # Where `rules` came from, for `validate` to say: "builtin" (no `rules:` key), "added"
+    # (the built-ins and yours), "own" (`builtin: false`), "list" (a plain list: it replaces them).
+    rules_from: Literal["builtin", "added", "own", "list"] = "builtin"
+    # Optional routes left out until their ${VARS} are set: `validate` and `run` say so, once.
+    skipped_routes: tuple[str, ...] = ()
 
     def page(self, page_id: str) -> PageSpec | None:
         for page in self.pages:

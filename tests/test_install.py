@@ -140,8 +140,6 @@ def test_the_wheel_the_image_installs_runs_in_a_fresh_virtualenv(tmp_path):
     assert installed.returncode == 0, installed.stderr
 
     config = tmp_path / "config"
-    config.mkdir()
-    shutil.copy2(source / "watchlist.yaml", config / "watchlist.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLICYWATCH_", "PYTHON"))}
     env |= {
         "POLICYWATCH_CONFIG": str(config / "watchlist.yaml"),
@@ -156,6 +154,14 @@ def test_the_wheel_the_image_installs_runs_in_a_fresh_virtualenv(tmp_path):
     helped = run(policywatch, "--help", cwd=tmp_path, env=env)
     assert helped.returncode == 0, helped.stderr
     assert "exit codes" in helped.stdout
+    # The starter ships in the wheel: `init` writes it without the source tree.
+    started = run(policywatch, "init", cwd=tmp_path, env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert (
+        (config / "watchlist.yaml")
+        .read_bytes()
+        .endswith((source / "watchlist.yaml").read_bytes().split(b"\n", 1)[1])
+    )
     validated = run(policywatch, "validate", cwd=tmp_path, env=env)
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert "seller-code-of-conduct" in validated.stdout

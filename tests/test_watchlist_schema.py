@@ -146,3 +146,12 @@ def test_an_editor_accepts_the_spellings_the_loader_accepts(validator, shipped, 
 
     assert load_config(path, env={}).page("seller-code-of-conduct@UK")
     assert list(validator.iter_errors(shipped)) == []
+
+
+def test_an_editor_accepts_rules_added_to_the_built_ins_and_flags_a_typo_in_them(
+    validator, shipped
+):
+    added = {"builtin": True, "add": [shipped["rules"][0]]}
+
+    assert list(validator.iter_errors({**shipped, "rules": added})) == []
+    assert list(validator.iter_errors({**shipped, "rules": {"builtin": True, "ad": []}}))

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policywatch.cli.common import data_dir_of, emit, load_watchlist, open_store, resolve, use_color
@@ -27,9 +28,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     config = load_watchlist(args)
     emit(describe(config))
-    warning = browser_warning(config)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in (*config.skipped_routes, browser_warning(config)):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from policywatch.watchlist.schema import json_schema
+    from policywatch.watchlist.starter import SCHEMA_FILE, parse_marketplaces, starter_text
+
+    path = args.path or args.config
+    if path.exists():
+        raise UsageError(
+            f"{path} already exists; init never overwrites a watchlist",
+            hint=f"check it with `policywatch -c {path} validate`, or name a new file: "
+            "`policywatch init other.yaml`",
+        )
+    markets = parse_marketplaces(args.marketplaces)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter_text(markets), encoding="utf-8")
+    schema = path.parent / SCHEMA_FILE
+    if not schema.exists():
+        schema.write_text(json_schema(), encoding="utf-8")
+    config = "" if path == Path("watchlist.yaml") else f" -c {path}"
+    emit(
+        f"wrote {path} (the first page watched in {', '.join(markets)}) and {schema} for editors\n"
+        "next:\n"
+        f"  policywatch{config} validate   # what will be watched, and which rules alert\n"
+        f"  policywatch{config} check      # the first poll stores every page; later ones diff\n"
+        f"then edit {path}: add your pages, and set the variables of a notify route to get alerts"
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ from policywatch.cli.commands import (
     cmd_health,
     cmd_history,
     cmd_import,
+    cmd_init,
     cmd_notify_test,
     cmd_rederive,
     cmd_run,
@@ -59,6 +60,26 @@ VS Code's YAML extension, reads it):
 
   # yaml-language-server: $schema=watchlist.schema.json
 """
+
+
+def _at_least_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type refusing negative counts and durations, which would otherwise be taken
+    silently (`--context -3` printed no context at all)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            number = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {number}, got {text!r}") from None
+        if value < 0 or value != value:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        return value
+
+    return parse
+
+
+COUNT, SECONDS = _at_least_zero(int), _at_least_zero(float)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,12 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
     def wait(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--wait",
-            type=float,
+            type=SECONDS,
             default=10.0,
             metavar="SECONDS",
             help="how long to wait for another policywatch holding the store (default: 10)",
         )
 
+    p = command("init", cmd_init, "write a commented starter watchlist and say what to do next")
+    p.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        metavar="PATH",
+        help="where to write it (default: -c/--config, i.e. ./watchlist.yaml)",
+    )
+    p.add_argument(
+        "--marketplaces",
+        default="US,UK,DE",
+        metavar="LIST",
+        help="marketplaces to watch the first page in, e.g. US,UK,DE (default: US,UK,DE)",
+    )
     command("validate", cmd_validate, "check the watchlist and print what will be watched")
     p = command("schema", cmd_schema, "print the watchlist's JSON Schema, for editors")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -169,7 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-color", action="store_true", help="never colour the text output")
     p.add_argument("--all", action="store_true", help="show unchanged sections too")
     p.add_argument(
-        "--context", type=int, default=0, metavar="N", help="unchanged sentences around each change"
+        "--context",
+        type=COUNT,
+        default=0,
+        metavar="N",
+        help="unchanged sentences around each change",
     )
     fmt(p, ("text", "markdown", "html", "json"))
 
@@ -199,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-age",
-        type=float,
+        type=SECONDS,
         default=None,
         metavar="SECONDS",
         help="how old the last heartbeat may be, in seconds (default: 600)",
@@ -213,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("second", metavar="MARKETPLACE")
     p.add_argument(
         "--lag-days",
-        type=float,
+        type=SECONDS,
         default=14.0,
         metavar="N",
         help="between two locales: report when one changed and the other has not followed "

@@ -161,6 +161,8 @@ class Loop:
                 "data": str(self.data_dir),
             },
         )
+        for skipped in self.config.skipped_routes:
+            log.warning(skipped)
         while not self.stop.is_set():
             try:
                 self._turn()

@@ -56,4 +56,24 @@ def describe(config: Config) -> str:
         lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
+    lines.append(_rules_heading(config))
+    lines += [
+        f"  rule {rule.name}  {rule.severity}  {rule.language or 'any language'}"
+        + (f"  (pages: {', '.join(rule.pages)})" if rule.pages else "")
+        for rule in config.rules
+    ]
     return "\n".join(lines)
+
+
+def _rules_heading(config: Config) -> str:
+    """Where the active rules came from, so a `rules:` list never drops the built-ins unseen."""
+    from policywatch.watchlist.rules import DEFAULT_RULES
+
+    own = len(config.rules) - (len(DEFAULT_RULES) if config.rules_from == "added" else 0)
+    return {
+        "builtin": f"rules: the {len(config.rules)} built-in rules",
+        "added": f"rules: the {len(DEFAULT_RULES)} built-in rules and {own} of yours",
+        "own": f"rules: only yours ({own}; `builtin: false`)",
+        "list": f"rules: your list of {own} REPLACES the built-in rules; to keep them and add "
+        "yours, write `rules: {builtin: true, add: [...]}`",
+    }[config.rules_from]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from policywatch.fetch import netpolicy
@@ -54,16 +54,39 @@ def build_config(
     """The Config the rest of policywatch runs on; `lines` finds a location's line."""
     defaults, page_defaults = _defaults(model.defaults)
     pages = _pages(model.pages or [], defaults, page_defaults, lines)
-    if "rules" in model.model_fields_set:
-        rules = _rules(model.rules or [], ("rules",), lines)
-        ids = {p.id for p in pages} | {p.id.split("@", 1)[0] for p in pages}
-        _check_rule_pages(rules, ids)
-    else:
-        from policywatch.watchlist.rules import DEFAULT_RULES
+    rules, rules_from = _global_rules(model, pages, lines)
+    routes, skipped = build_routes(model.notify or [], env, file, lines)
+    return Config(
+        path=file,
+        pages=pages,
+        rules=rules,
+        routes=routes,
+        defaults=defaults,
+        rules_from=rules_from,
+        skipped_routes=skipped,
+    )
 
-        rules = tuple(DEFAULT_RULES)
-    routes = build_routes(model.notify or [], env, file, lines)
-    return Config(path=file, pages=pages, rules=rules, routes=routes, defaults=defaults)
+
+def _global_rules(
+    model: schema.Watchlist, pages: tuple[PageSpec, ...], lines: Lines
+) -> tuple[tuple[Rule, ...], Literal["builtin", "added", "own", "list"]]:
+    """The rules for every page, and where they came from: the built-ins, yours, or both."""
+    from policywatch.watchlist.rules import DEFAULT_RULES
+
+    if "rules" not in model.model_fields_set:
+        return tuple(DEFAULT_RULES), "builtin"
+    if isinstance(model.rules, schema.RuleSet):
+        at: Loc = ("rules", "add")
+        own = _rules(model.rules.add or [], at, lines)
+        builtin = tuple(DEFAULT_RULES) if model.rules.builtin else ()
+        _check_not_builtin(own, builtin, at)
+        origin = "added" if builtin else "own"
+    else:
+        at, builtin, origin = ("rules",), (), "list"
+        own = _rules(model.rules or [], at, lines)
+    ids = {p.id for p in pages} | {p.id.split("@", 1)[0] for p in pages}
+    _check_rule_pages(own, ids, at)
+    return builtin + own, origin
 
 
 def _settle(model: schema.Settle | None, base: Settle) -> Settle:
@@ -120,14 +143,26 @@ def _rules(models: Sequence[schema.PageRule], at: Loc, lines: Lines) -> tuple[Ru
     return tuple(rules)
 
 
-def _check_rule_pages(rules: tuple[Rule, ...], ids: set[str]) -> None:
+def _check_not_builtin(own: tuple[Rule, ...], builtin: tuple[Rule, ...], at: Loc) -> None:
+    """An added rule named like a built-in one would fire beside it, not instead of it."""
+    taken = {(rule.name, rule.language) for rule in builtin}
+    for i, rule in enumerate(own):
+        if (rule.name, rule.language) in taken:
+            raise Invalid(
+                f"rule name {rule.name!r} is a built-in rule's; yours would alert beside it",
+                "give yours its own name, or write `builtin: false` and list every rule",
+                (*at, i),
+            )
+
+
+def _check_rule_pages(rules: tuple[Rule, ...], ids: set[str], at: Loc) -> None:
     for i, rule in enumerate(rules):
         unknown = [page_id for page_id in rule.pages if page_id not in ids]
         if unknown:
             raise Invalid(
                 f"rule {rule.name!r} names page {unknown[0]!r}, which is not in `pages`",
                 did_you_mean(unknown[0], sorted(ids)),
-                ("rules", i),
+                (*at, i),
             )
 
 

@@ -52,7 +52,7 @@ def _read_tree(path: Path, file: str) -> _Node:
         raise ConfigError(
             "no such file",
             file=file,
-            hint="create it (start from the commented watchlist.yaml shipped with policywatch) "
+            hint=f"`policywatch init {file}` writes a commented starter watchlist there; "
             "or point to yours with `policywatch -c PATH validate`",
         ) from None
     except OSError as exc:

@@ -2,15 +2,16 @@
 
 Notify URLs may hold `${VAR}` references so secrets stay out of the file. A
 route marked `optional: true` whose variables are not all set is skipped with
-a warning instead of failing, which is how the shipped example validates on a
-machine with no secrets configured. This runs after the schema: it depends on
-the environment, not on the file alone.
+a note instead of failing, which is how the shipped example validates on a
+machine with no secrets configured. The note is kept on the Config for `validate`
+and the start of `run` to show, not logged here: every command loads the
+watchlist, and a warning on each `diff` or `history` is noise. This runs after
+the schema: it depends on the environment, not on the file alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
@@ -18,8 +19,6 @@ from urllib.parse import quote, urlsplit
 from policywatch.models import Route, Severity
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid
-
-log = logging.getLogger(__name__)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -75,9 +74,15 @@ def _apprise_accepts(url: str) -> bool:
 
 
 def _route(
-    model: schema.Route, i: int, env: Mapping[str, str], file: str, lines: Callable[..., int]
+    model: schema.Route,
+    i: int,
+    env: Mapping[str, str],
+    file: str,
+    lines: Callable[..., int],
+    skipped: list[str],
 ) -> Route | None:
-    """One notify route, or None for an optional route whose variables are not set yet."""
+    """One notify route, or None (noted in `skipped`) for an optional route whose variables
+    are not set yet."""
     at = ("notify", i, "url")
     raw = model.url.strip()
     name = model.name or _route_label(raw)
@@ -88,8 +93,9 @@ def _route(
         unset = list(dict.fromkeys(missing))
         names = ", ".join(unset)
         if model.optional:
-            line = lines(("notify", i))
-            log.warning("%s:%d: notify route %r skipped: %s not set", file, line, name, names)
+            skipped.append(
+                f"{file}:{lines(('notify', i))}: notify route {name!r} skipped: {names} not set"
+            )
             return None
         raise Invalid(
             f"environment variable{'s' if len(unset) > 1 else ''} {names} "
@@ -117,15 +123,17 @@ def _route(
 
 def build_routes(
     models: Sequence[schema.Route], env: Mapping[str, str], file: str, lines: Callable[..., int]
-) -> tuple[Route, ...]:
-    """The routes to deliver to, each with a name no other route has."""
+) -> tuple[tuple[Route, ...], tuple[str, ...]]:
+    """The routes to deliver to, each with a name no other route has, and the optional routes
+    skipped for want of their variables."""
     routes: list[Route] = []
+    skipped: list[str] = []
     for i, model in enumerate(models):
-        route = _route(model, i, env, file, lines)
+        route = _route(model, i, env, file, lines, skipped)
         if route is None:
             continue
         name, n = route.name, 2
         while any(r.name == name for r in routes):
             name, n = f"{route.name}-{n}", n + 1
         routes.append(dataclasses.replace(route, name=name))
-    return tuple(routes)
+    return tuple(routes), tuple(skipped)

@@ -19,7 +19,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -251,6 +253,22 @@ class Page(Entry):
         return self
 
 
+class RuleSet(Entry):
+    """Your rules beside the built-in ones: `{builtin: true, add: [...]}` keeps the built-in
+    rules and adds yours; `builtin: false` drops them."""
+
+    builtin: Flag = Field(True, description="true (the default): the built-in rules apply too")
+    add: list[Rule] | None = Field(None, description="your rules, added to the built-in ones")
+
+    @field_validator("add", mode="before")
+    @classmethod
+    def _rule_list(cls, value: Any) -> Any:
+        return list_of("rules")(value)
+
+
+_RULE_LIST = TypeAdapter(list[Rule])
+
+
 class Route(Entry):
     """Where alerts go: an apprise URL (https://github.com/caronc/apprise/wiki), bare or as
     a mapping. ${NAME} is read from the environment so secrets stay out of the file."""
@@ -290,12 +308,27 @@ class Watchlist(Entry):
     pages: list[Page] = Field(
         None, description="the pages to watch", json_schema_extra={"minItems": 1}
     )
-    rules: list[Rule] | None = Field(
-        None, description="watched wording; without it the built-in rules apply, [] means none"
+    rules: RuleSet | list[Rule] | None = Field(
+        None,
+        description="watched wording; without it the built-in rules apply. "
+        "{builtin: true, add: [...]} adds yours to them; a plain list replaces them, [] means none",
     )
     notify: list[Route] | None = Field(None, description="where alerts go: apprise URLs")
 
-    @field_validator("pages", "rules", "notify", mode="before")
+    @field_validator("rules", mode="wrap")
+    @classmethod
+    def _rule_forms(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One form or the other by its shape, so an error is that form's, at its line."""
+        if isinstance(value, dict):
+            return RuleSet.model_validate(value)
+        if value is not None and not isinstance(value, list):
+            raise error(
+                f"expected a list of rules, or a mapping, got {kind(value)}",
+                "e.g. rules: {builtin: true, add: [...]} to add yours to the built-in rules",
+            )
+        return _RULE_LIST.validate_python(value)
+
+    @field_validator("pages", "notify", mode="before")
     @classmethod
     def _lists(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name == "pages" and value in (None, []):
