@@ -248,6 +248,29 @@ def test_a_server_that_never_answers_times_out(pageserver):
     assert "no answer" in result.reason and "timeout" in result.reason
 
 
+def test_a_page_timing_out_after_a_redirect_never_cuts_another_pages_answer(pageserver):
+    """A's redirect hop pools its connection, which then serves B: A's deadline is A's alone."""
+    peer = SlowPeer("body", every=0.3).start()
+    pageserver.route("/a", "", status=302, headers={"Location": peer.url})
+    pageserver.route("/b", "<p>Sellers may not contact buyers.</p>", delay=1.5)
+    results: dict[str, FetchResult] = {}
+    try:
+        with Fetcher(Defaults(retries=1, workers=4, per_host=4)) as fetcher:
+            slow = threading.Thread(
+                target=lambda: results.update(a=fetcher.fetch(page_at(pageserver, "/a", timeout=1)))
+            )
+            slow.start()
+            waited = time.monotonic() + 10
+            while peer.connections == 0 and time.monotonic() < waited:  # A is at its second hop
+                time.sleep(0.01)
+            results["b"] = fetcher.fetch(page_at(pageserver, "/b", timeout=10))
+            slow.join()
+    finally:
+        peer.stop()
+    assert results["a"].status == "error" and results["a"].reason.startswith("timed out after 1 s")
+    assert results["b"].status == "ok", results["b"].reason
+
+
 @pytest.mark.parametrize("trickle", ["headers", "body", "chunked"])
 def test_a_site_trickling_one_byte_a_second_times_out_at_the_pages_timeout(trickle):
     peer = SlowPeer(trickle).start()

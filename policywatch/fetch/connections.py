@@ -12,7 +12,8 @@ import itertools
 import socket
 import threading
 import time
-from typing import Any
+import weakref
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -36,6 +37,13 @@ class Deadline:
     """
 
     _current = threading.local()
+    # The attempt that used each socket last: a kept-alive connection a redirect hop gave
+    # back to the pool may serve another page while the first attempt still runs, and
+    # that attempt's deadline must not cut it then.
+    _owners: ClassVar[weakref.WeakKeyDictionary[socket.socket, Deadline]] = (
+        weakref.WeakKeyDictionary()
+    )
+    _owners_lock = threading.Lock()
 
     def __init__(self, seconds: float) -> None:
         self.ends = time.monotonic() + seconds
@@ -61,10 +69,19 @@ class Deadline:
         deadline = getattr(cls._current, "value", None)
         if deadline is None or not isinstance(sock, socket.socket):
             return
+        with cls._owners_lock:
+            previous = cls._owners.get(sock)
+            cls._owners[sock] = deadline
+        if previous is not None and previous is not deadline:
+            previous._forget(sock)
         with deadline._lock:
             deadline._sockets.append(sock)
             if deadline.expired:
                 _cut(sock)
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets = [s for s in self._sockets if s is not sock]
 
     def expire(self) -> None:
         with self._lock:
