@@ -25,6 +25,7 @@ the operator chose, is trusted with the rest.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,11 +99,22 @@ def address_refusal(address: Address, allow_private: bool) -> str | None:
     return f"{address} is a {kind} address; {ALLOW_HINT}"
 
 
+# What inet_aton reads as an IPv4 address besides the dotted quad: 2852039166, 0xa9fea9fe,
+# 0251.0376.0251.0376, 127.1. A proxy dials them as addresses, so they are judged as such.
+_LOOSE_IPV4 = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}", re.IGNORECASE)
+
+
 def _literal(host: str) -> Address | None:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
-        return None
+        pass
+    if _LOOSE_IPV4.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def check_url(url: str, allow_private: bool) -> None:
