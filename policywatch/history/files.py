@@ -43,16 +43,16 @@ def fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write beside the target, then rename over it: readers see the old file or the new one.
 
-    `durable` also flushes it to the disk (file and directory), so a power cut cannot
-    lose it either; a process that dies loses nothing written either way.
+    The new file's bytes always reach the disk before the rename, so even a power cut
+    leaves the old file or the new one, never an empty one. `durable` also flushes the
+    rename itself; without it a power cut may bring the old file back.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -144,19 +144,20 @@ class PageFiles:
         self.versions_dirty = True
         return True
 
-    def save(self) -> None:
+    def save(self, durable: bool = False) -> None:
         """Write what changed: state.json first (it can complete versions.json), then versions.
 
-        With a new version, state.json is flushed to the disk; an unchanged poll only
-        replaces it (last seen, poll log, validators), which a power cut may cost but
-        a crash cannot: a disk flush per page would cost a cycle more than its polls.
+        With a new version, or when asked (the write queues alerts its state guards),
+        the rename of state.json is flushed too; an unchanged poll's bookkeeping (last
+        seen, poll log, validators) may come back one poll old after a power cut, which
+        saves a directory flush per page per cycle. A crash loses nothing either way.
         """
         if self.state_dirty:
             table = self.state_db.table("page", cache_size=0)
             table.truncate()
             head = None if self.head is None else {**self.head.to_dict(), "of": self.head_of}
             table.insert({"state": self.state, "log": self.log, "head": head})
-            storage_of(self.state_db).save(durable=self.versions_dirty)
+            storage_of(self.state_db).save(durable=durable or self.versions_dirty)
             self.state_dirty = False
         if self.versions_dirty and self.versions_db is not None and self.rows is not None:
             table = self.versions_db.table("snapshots", cache_size=0)

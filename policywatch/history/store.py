@@ -149,22 +149,25 @@ class Store:
         """Apply a change under the lock and write the changed files before returning."""
         with self.lock():
             result = op()
-            self._save()
+            self._save(durable=True)
         return result
 
     def _before_blob(self) -> None:
         with self.lock():
             self._index.mark_schema()
 
-    def _save(self) -> None:
-        """Write the changed files: index.json first, then each changed page's files."""
+    def _save(self, durable: bool = False) -> None:
+        """Write the changed files: index.json first, then each changed page's files.
+
+        `durable`: page state written with queued alerts reaches the disk with them.
+        """
         if self._index.dirty or self._pages.dirty():
             self._index.mark_schema()
         with os_errors(self.data_dir, "write the index"):
             if self._index.dirty:
                 self._index.save()
             for page in self._pages.dirty():
-                page.save()
+                page.save(durable)
         self._pages.written()
 
     def flush(self) -> None:
