@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +175,10 @@ class Loop:
     def _turn(self) -> None:
         self._reap()
         self._watchdog()
+        # Before a reload schedules new pages from the stepped clock, so they move only once.
+        self.clock_offset = follow_clock_steps(self.scheduler, self.clock_offset)
         if self.work is None:
             self._maybe_reload()
-        self.clock_offset = follow_clock_steps(self.scheduler, self.clock_offset)
         self.scheduler.run_pending()
         if self.work is None:
             self._start_work()
@@ -341,16 +342,27 @@ class Loop:
             # The same on the monotonic clock, which health trusts over the wall clock.
             "idle_seconds": round(ticks - work.progress_clock, 1) if work else None,
             "working_on": work.pages if work else [],
-            # `schedule` keeps naive local times; astimezone() reads them as local.
-            "next_check_at": iso(min(upcoming).astimezone(UTC), "seconds") if upcoming else None,
+            # `schedule` keeps naive local times: the wait, added to UTC now, survives DST.
+            "next_check_at": (
+                iso(now + max(min(upcoming) - datetime.now(), timedelta(0)), "seconds")
+                if upcoming
+                else None
+            ),
             "stopped_at": iso(utcnow(), "seconds") if stopped else None,
         }
         write_atomic(self.data_dir / HEARTBEAT, json.dumps(beat, indent=1).encode())
 
 
+_EPOCH = datetime(1970, 1, 1)  # naive, like the local times `schedule` keeps
+
+
 def clock_offset() -> float:
-    """How far the wall clock is ahead of the monotonic one: it moves when the wall clock steps."""
-    return time.time() - time.monotonic()
+    """How far local wall time is ahead of the monotonic clock.
+
+    It moves when the wall clock steps, and when daylight saving time begins or ends:
+    `schedule` compares naive local times, so both are steps for it.
+    """
+    return (datetime.now() - _EPOCH).total_seconds() - time.monotonic()
 
 
 def follow_clock_steps(scheduler: schedule.Scheduler, offset: float) -> float:
