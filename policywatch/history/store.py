@@ -178,14 +178,6 @@ class Store:
 
     # ------------------------------------------------------------------ blobs
 
-    def put_blob(self, data: bytes) -> str:
-        """Store bytes once under their sha256 (skipped when already there); returns the key."""
-        return self._blobs.put(data)
-
-    def get_blob(self, key: str) -> bytes:
-        """The bytes stored under `key`, checked against it (StoreError if missing or damaged)."""
-        return self._blobs.get(key)
-
     def document(self, snap: Snapshot) -> Document:
         """The extracted sections of a stored version."""
         return self._blobs.document(snap)
