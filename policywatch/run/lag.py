@@ -22,24 +22,25 @@ def queue_translation_lag(config: Config, store: Store, page: PageSpec, now: dat
     (its baseline is no change). A sibling change that came after this page's own
     change may be its translation arriving late, so it is not held against this page.
     """
-    mine = store.snapshots(page.id)
-    if not mine:
+    latest = store.latest(page.id)  # the latest versions come from the small state files:
+    if latest is None:  # an unchanged poll reads no history unless a sibling is ahead in time
         return 0
-    latest, queued = mine[-1], 0
+    queued = 0
     for sibling in page.siblings:
-        theirs = store.snapshots(sibling)
-        if len(theirs) < 2 or theirs[-1].captured_at <= latest.captured_at:
-            continue
-        if len(mine) > 1 and latest.captured_at > theirs[-2].captured_at:
+        newest = store.latest(sibling)
+        if newest is None or newest.captured_at <= latest.captured_at:
             continue
         days = page.translation_lag / 86400
         lag = translation_lag(
-            (_locale(page.id), latest), (_locale(sibling), theirs[-1]), now=now, days=days
+            (_locale(page.id), latest), (_locale(sibling), newest), now=now, days=days
         )
         if lag is None:
             continue
+        theirs, mine = store.snapshots(sibling), store.snapshots(page.id)
+        if len(theirs) < 2 or (len(mine) > 1 and latest.captured_at > theirs[-2].captured_at):
+            continue
         alert = health.translation_lag_alert(
-            page, sibling, theirs[-1], lag, config_path=config.path, data_dir=str(store.data_dir)
+            page, sibling, newest, lag, config_path=config.path, data_dir=str(store.data_dir)
         )
         queued += store.enqueue_alerts(compose.outbox_items(alert, config.routes, iso(now)))
     if queued:
