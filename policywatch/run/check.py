@@ -223,6 +223,7 @@ class _Run:
             return failed_poll(config, store, page, status, reason, now, result.via)
         if (
             latest is not None
+            and latest.id != fetched.known.snapshot_id  # the follow-up judged the one it knew
             and not fetched.confirmed
             and latest.digest != candidate.document.digest
             and drastic_change(store, latest, candidate.document)
