@@ -162,6 +162,21 @@ def test_after_weeks_down_one_digest_covers_every_change_since_the_last_one(
     ]
 
 
+def test_a_quiet_week_for_a_major_only_route_says_nothing_major_changed_and_lists_no_minor(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest="weekly", min_severity="major"))
+    check(seller, capsys)
+    site.route("/conduct", CONDUCT.replace("accurate information", "complete information"))
+    wall_clock.advance(hours=1)
+    assert "[minor]" in check(seller, capsys)
+    wall_clock.advance(days=1)
+    check(seller, capsys)
+    (message,) = mailbox.messages
+    assert message["Subject"].startswith("policywatch weekly digest: no changes")
+    assert "No watched wording changed at major or louder in this period." in html_of(message)
+
+
 def test_a_digest_route_with_instant_true_also_gets_each_alert_as_it_happens(
     tmp_path, site, mailbox, wall_clock, capsys
 ):

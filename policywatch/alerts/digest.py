@@ -198,12 +198,14 @@ def digest_alert(
     *,
     takes_effect_soon: Sequence[TakesEffect] | None = None,
     web_view: str | None = None,
+    floor: Severity = Severity.MINOR,
 ) -> Alert:
     """The digest of one period for one route.
 
     `takes_effect_soon` is the slot for dates the pages state (the effective-dates
     work fills it); None leaves the section out, an empty list says nothing is due.
-    `web_view` (the base_url) is named where a chat body has to leave changes out.
+    `web_view` (the base_url) is named where a chat body has to leave changes out;
+    `floor` is the route's min_severity, which the changes were filtered by.
     """
     groups = _groups(changes)
     count = f"{len(changes)} change{'s' if len(changes) != 1 else ''}" if changes else "no changes"
@@ -211,7 +213,8 @@ def digest_alert(
     alive = proof_of_life(watches, now)
     covered = f"Period: {period.words()}"
     soon_text, soon_md = _soon_lines(takes_effect_soon)
-    quiet = [] if changes else ["No watched wording changed in this period."]
+    louder = "" if floor == Severity.MINOR else f" at {floor} or louder"
+    quiet = [] if changes else [f"No watched wording changed{louder} in this period."]
     text_items, md_items = [], []
     for heading, grouped in groups:
         for i, change in enumerate(grouped):

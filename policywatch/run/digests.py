@@ -89,6 +89,7 @@ def queue_digests(
             now,
             takes_effect_soon=takes_effect_soon,
             web_view=config.defaults.base_url,
+            floor=route.min_severity,
         )
         items.append(_outbox_item(alert.to_payload(), route, now, since, end))
     queued = store.enqueue_alerts(items)
