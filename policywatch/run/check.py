@@ -139,7 +139,10 @@ def check_pages(
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if config.routes:
         with store.lock(record_wait, purpose=purpose):
-            queue_digests(config, store, now or utcnow())  # queued even by --no-deliver
+            try:  # queued even by --no-deliver
+                queue_digests(config, store, now or utcnow())
+            except Exception:  # a digest must never hold back the alerts
+                log.exception("queuing the digests failed; alerts are delivered all the same")
             if deliver:
                 report.delivery = deliver_pending(store, config.routes, now or utcnow())
     return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -37,14 +38,15 @@ LOCK_WAIT = 1.0  # seconds the loop waits for the store; a busy store means the 
 RETRY_AFTER = 60.0  # seconds before the loop tries again after queuing failed
 
 
-def digest_key(route: Route, start: datetime) -> str:
-    return f"digest:{route.name}:{iso(start, 'seconds')}"
+def digest_key(route: Route, period: Period) -> str:
+    """The outbox key of a period's digest: one per route and period, whoever queues it."""
+    return f"digest:{route.name}:{iso(period.start, 'seconds')}"
 
 
-def due_digests(config: Config, now: datetime) -> list[tuple[Route, datetime, datetime]]:
-    """Each digest route with its last finished period at `now`: (route, start, end)."""
+def due_digests(config: Config, now: datetime) -> list[tuple[Route, Period]]:
+    """Each digest route with the last period that has ended by `now`."""
     return [
-        (route, *last_period(route.digest, now))
+        (route, Period(route.digest.every, *last_period(route.digest, now), route.digest.timezone))
         for route in config.routes
         if route.digest is not None
     ]
@@ -62,28 +64,24 @@ def queue_digests(
     The caller holds the store lock, so two processes cannot both find a period's
     digest missing. `takes_effect_soon` is the slot the effective-dates work fills.
     """
-    due = [d for d in due_digests(config, now) if not store.alert_queued(digest_key(*d[:2]))]
+    due = [d for d in due_digests(config, now) if not store.alert_queued(digest_key(*d))]
     if due:  # never "no changes" for a period that ended before anything was watched
         began = _watching_since(config, store)
-        due = [d for d in due if began is not None and began < d[2]]
+        due = [(r, p) for r, p in due if began is not None and began < p.end]
     if not due:
         return 0
     previous = _previous_ends(store)
     watches = [_health(store, page) for page in config.pages]
     found: dict[tuple[datetime, datetime], list[DigestChange]] = {}
     items = []
-    for route, start, end in due:
-        since = _since(previous.get(route.name), start, end)
+    for route, period in due:
+        since, end = _since(previous.get(route.name), period), period.end
         if (since, end) not in found:
             found[since, end] = list(_changes(config, store, since, end))
         changes = [c for c in found[since, end] if c.severity >= route.min_severity]
-        schedule = route.digest
-        assert schedule is not None  # due_digests keeps digest routes only
-        period = Period(schedule.every, since, end, schedule.timezone)
-        key = digest_key(route, start)
         alert = digest_alert(
-            key,
-            period,
+            digest_key(route, period),
+            replace(period, start=since),
             changes,
             watches,
             now,
@@ -136,11 +134,11 @@ def _watching_since(config: Config, store: Store) -> datetime | None:
     return min(map(parse_iso, stamps), default=None)
 
 
-def _since(previous_end: datetime | None, start: datetime, end: datetime) -> datetime:
+def _since(previous_end: datetime | None, period: Period) -> datetime:
     """The period's start, or earlier when digests were missed (downtime): no gap."""
-    if previous_end is None or previous_end >= start:
-        return start
-    return max(previous_end, end - MAX_CATCH_UP)
+    if previous_end is None or previous_end >= period.start:
+        return period.start
+    return max(previous_end, period.end - MAX_CATCH_UP)
 
 
 def _changes(
@@ -217,7 +215,7 @@ class LoopDigests:
     def turn(self, config: Config, data_dir: Path) -> bool:
         """Queue what is due; True when a digest was queued and wants delivering."""
         now = utcnow()
-        keys = {digest_key(route, start) for route, start, _ in due_digests(config, now)}
+        keys = {digest_key(*due) for due in due_digests(config, now)}
         if keys <= self.queued or time.monotonic() < self.retry_at:
             return False
         try:
