@@ -4,6 +4,7 @@ SMTP server on loopback, with time moved by the injected clock (never slept)."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from policywatch.alerts.digest import (
 from policywatch.history.store import Store
 from policywatch.models import DigestSchedule, Severity
 from policywatch.run.digests import LoopDigests
+from policywatch.run.loop import Loop
 from policywatch.watchlist.load import load_config
 from policywatch.watchlist.schedule import last_period
 from tests.notify_receivers import SmtpReceiver
@@ -334,6 +336,20 @@ def test_the_loop_queues_a_due_digest_once_and_then_leaves_the_store_alone(
         (entry,) = store.alerts("pending")
     assert re.fullmatch(r"digest:weekly-mail:2026-11-29T08:00:00Z", entry["key"])
     assert entry["payload"]["title"].startswith("policywatch daily digest: no changes")
+
+
+def test_a_running_watcher_sends_the_digest_when_the_period_ends_with_no_page_due(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest="daily"))
+    check(seller, capsys)
+    wall_clock.advance(days=1)
+    loop = Loop(seller.config, seller.data, None, threading.Event())
+    loop._turn()  # one turn of `policywatch run`, as the period has just ended
+    assert loop.work is not None and loop.work.pages == []
+    loop.work.join(30)
+    (message,) = mailbox.messages
+    assert message["Subject"].startswith("policywatch daily digest: no changes, 2026-11-29 08:00")
 
 
 def _config(seller: Seller) -> Any:
