@@ -23,6 +23,7 @@ from policywatch.diff.render import markdown_escape
 from policywatch.models import Severity
 
 NO_MARKETPLACE = "no marketplace"
+NOTHING_SOON = "Takes effect soon: nothing the pages state."
 SHOWN_BY_NAME = 5  # stale or failing pages named in the proof-of-life line, then "and N more"
 
 
@@ -175,9 +176,7 @@ def _soon_lines(soon: Sequence[TakesEffect] | None) -> tuple[list[str], list[str
     if soon is None:
         return [], []
     if not soon:
-        return ["Takes effect soon: nothing the pages state."], [
-            "Takes effect soon: nothing the pages state."
-        ]
+        return [NOTHING_SOON], [NOTHING_SOON]
     text, md = ["Takes effect soon:"], ["**Takes effect soon:**"]
     for item in sorted(soon, key=lambda s: s.date):
         text.append(
