@@ -168,6 +168,20 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class DigestSchedule:
+    """When a route's digest is due: the end of each period, at `day` and `hour` in `timezone`.
+
+    `day` is a weekday (0 = Monday) for weekly digests, a day of the month (1-28, so
+    every month has it) for monthly ones, and unused for daily ones.
+    """
+
+    every: Literal["daily", "weekly", "monthly"] = "weekly"
+    day: int = 0
+    hour: int = 8
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class Route:
     """Where alerts go: an apprise URL, with a floor on which severities it receives."""
 
@@ -178,6 +192,8 @@ class Route:
     # Seconds to wait for the receiver's answer. Real webhooks (a Zap, a Lambda cold
     # start) take many seconds; giving up early makes a delivered alert look failed.
     timeout: float = 30.0
+    digest: DigestSchedule | None = None  # `digest:`: one summary message per period
+    instant: bool = True  # per-change alerts too; a digest route gets them only with `instant`
 
 
 @dataclass(frozen=True)
@@ -248,6 +264,7 @@ class Defaults:
     alert_on_cosmetic: bool = False
     translation_lag: float = TRANSLATION_LAG
     settle: Settle = field(default_factory=Settle)
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)

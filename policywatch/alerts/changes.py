@@ -387,4 +387,11 @@ def change_alert(
     )
 
 
-# Tags that explain a change when no watched term matched, most telling first.
+def first_change(diff: DiffResult) -> tuple[str, str]:
+    """Where the change begins and its first changed sentence (the new wording, or the
+    removed one): the line a digest gives each change, picked as the alert picks them."""
+    items = _items(diff)
+    if not items:
+        return "", ""
+    change = items[0].change
+    return _section_line(items[0].section), (change.new or change.old) if change else ""

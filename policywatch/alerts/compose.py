@@ -34,6 +34,7 @@ AlertKind = Literal[
     "history_lost",
     "translation_lag",
     "test",
+    "digest",
 ]
 BodyFormat = Literal["text", "markdown"]
 
@@ -256,6 +257,7 @@ def outbox_items(
     each event once, and a route whose URL changed (a rotated token) still does.
     "Unreachable" and "recovered" go to every route whatever its floor: a route
     kept for critical changes must still learn that nobody is watching the page.
+    A digest route without `instant: true` hears nothing between its digests.
     """
     created = created_at if isinstance(created_at, str) else iso(created_at)
     payload = alert.to_payload()
@@ -275,8 +277,11 @@ def outbox_items(
             "sent_at": None,
         }
         for route in routes
-        if route.min_severity <= alert.severity
-        or alert.kind in ("unreachable", "recovered", "history_lost")
+        if route.instant
+        and (
+            route.min_severity <= alert.severity
+            or alert.kind in ("unreachable", "recovered", "history_lost")
+        )
     ]
 
 

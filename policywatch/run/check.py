@@ -19,6 +19,7 @@ from policywatch.errors import StoreError, UsageError
 from policywatch.fetch.http import Fetcher
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
+from policywatch.run.digests import queue_digests
 from policywatch.run.fetching import (
     BrowserPool,
     Candidate,
@@ -136,9 +137,14 @@ def check_pages(
         store.flush()
     order = {p.id: i for i, p in enumerate(pages)}
     report.outcomes.sort(key=lambda o: order[o.page_id])
-    if deliver and config.routes:
+    if config.routes:
         with store.lock(record_wait, purpose=purpose):
-            report.delivery = deliver_pending(store, config.routes, now or utcnow())
+            try:  # queued even by --no-deliver
+                queue_digests(config, store, now or utcnow())
+            except Exception:  # a digest must never hold back the alerts
+                log.exception("queuing the digests failed; alerts are delivered all the same")
+            if deliver:
+                report.delivery = deliver_pending(store, config.routes, now or utcnow())
     return report
 
 

@@ -48,6 +48,7 @@ from policywatch.run.daemon import (
     stall_limit,
     write_atomic,
 )
+from policywatch.run.digests import LoopDigests
 from policywatch.run.reload import WatchlistWatcher
 from policywatch.watchlist.load import load_config
 
@@ -128,6 +129,7 @@ class Loop:
         self.jobs: dict[str, tuple[float, schedule.Job]] = {}  # page id -> (interval, job)
         self.due: set[str] = set()
         self.deliver_due = True  # alerts left pending by a previous run go out first
+        self.digests = LoopDigests()
         self.scheduler.every(DELIVERY_EVERY).seconds.do(self._want_delivery)
         self.clock_offset = clock_offset()
         self.work: Work | None = None
@@ -181,6 +183,7 @@ class Loop:
             self._maybe_reload()
         self.scheduler.run_pending()
         if self.work is None:
+            self.deliver_due |= self.digests.turn(self.config, self.data_dir)
             self._start_work()
 
     def _start_work(self) -> None:

@@ -179,3 +179,34 @@ def header_value(text: str) -> str:
     if "\n" in text or "\r" in text:
         raise Invalid("a header value must fit on one line")
     return text
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def digest_day(value: Any) -> str | int:
+    """A weekday by name (any case), or a day of the month as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text and text.isdigit():
+        return int(text)
+    if text not in WEEKDAYS:
+        raise Invalid(
+            f"unknown day {value!r}",
+            did_you_mean(text or "", WEEKDAYS) + "; or a day of the month, 1-28",
+        )
+    return text
+
+
+def timezone(name: str) -> str:
+    """An IANA timezone name the system knows (zoneinfo), e.g. Europe/Berlin."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            f"unknown timezone {name!r}", "use an IANA name, e.g. UTC, Europe/Berlin"
+        ) from None
+    return name.strip()

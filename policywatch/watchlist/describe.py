@@ -6,6 +6,7 @@ from policywatch.models import Config
 from policywatch.redact import redact, redact_page_url
 from policywatch.watchlist.checks import format_interval
 from policywatch.watchlist.profiles import PROFILES
+from policywatch.watchlist.schedule import describe_schedule
 
 
 def browser_warning(config: Config) -> str | None:
@@ -56,6 +57,9 @@ def describe(config: Config) -> str:
         lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
+        if route.digest is not None:
+            alerts = "alerts as they happen too" if route.instant else "no alerts between digests"
+            lines.append(f"      digest {describe_schedule(route.digest)}; {alerts}")
     lines.append(_rules_heading(config))
     lines += [
         f"  rule {rule.name}  {rule.severity}  {rule.language or 'any language'}"

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 from policywatch.models import Route, Severity
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid
+from policywatch.watchlist.schedule import schedule_of
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -112,12 +113,17 @@ def _route(
             + (f"; it takes values from {', '.join(used)}: check them" if used else ""),
             at,
         )
+    d = model.digest
+    digest = d and schedule_of(d.every, d.day, d.hour, d.timezone)
     return Route(
         url=url,
         name=name,
         min_severity=Severity.parse(model.min_severity),
         links_alert=model.links == "alert",
         timeout=Route.timeout if model.timeout is None else model.timeout,
+        digest=digest,
+        # A digest route is for people who asked for less mail: alerts only when asked.
+        instant=digest is None or bool(model.instant),
     )
 
 

@@ -26,12 +26,14 @@ from pydantic import (
     model_validator,
 )
 
-from policywatch.watchlist import checks
+from policywatch.watchlist import checks, schedule
 from policywatch.watchlist.checks import EXAMPLE_URL, did_you_mean, kind
 from policywatch.watchlist.values import (
     DURATION_SCHEMA,
     Code,
     Codes,
+    DigestDay,
+    DigestPeriod,
     Duration,
     FetchMode,
     Flag,
@@ -47,6 +49,7 @@ from policywatch.watchlist.values import (
     Terms,
     Text,
     Texts,
+    Timezone,
     Whole,
     checked,
     error,
@@ -184,6 +187,12 @@ class Defaults(Entry):
     ignore: Regexes = Field(None, description=_PAGE_SETTINGS["ignore"])
     fetch: FetchMode = Field(None, description=_PAGE_SETTINGS["fetch"])
     allow_private: Flag = Field(None, description=_PAGE_SETTINGS["allow_private"])
+    base_url: Text = Field(
+        None,
+        description="root URL of the web view (policywatch serve or site); "
+        "alerts and digests link each change there",
+    )
+    _base_url = field_validator("base_url")(checked(checks.url))
 
 
 class Page(Entry):
@@ -269,6 +278,22 @@ class RuleSet(Entry):
 _RULE_LIST = TypeAdapter(list[Rule])
 
 
+class Digest(Entry):
+    """One message per period with the changes, the pages' health and what takes effect:
+    `weekly` or `{every: weekly, day: monday, hour: 8, timezone: Europe/Berlin}`."""
+
+    model_config = ConfigDict(json_schema_extra=lambda s, _: _or_shorthand(s, {"type": "string"}))
+    every: DigestPeriod = Field("weekly", description="daily, weekly or monthly")
+    day: DigestDay = Field(None, description="weekly: a weekday (monday); monthly: 1-28 (1)")
+    hour: Whole = Field(None, ge=0, le=23, description="hour the period ends, 0-23 (default 8)")
+    timezone: Timezone = Field(None, description="IANA name for day and hour (default UTC)")
+    _day = model_validator(mode="after")(schedule.check_day)
+
+    @classmethod
+    def widen(cls, data: Any) -> Any:
+        return data if isinstance(data, dict) else {"every": data}
+
+
 class Route(Entry):
     """Where alerts go: an apprise URL (https://github.com/caronc/apprise/wiki), bare or as
     a mapping. ${NAME} is read from the environment so secrets stay out of the file."""
@@ -291,6 +316,8 @@ class Route(Entry):
     timeout: Duration = Field(
         None, description="how long a send waits for the receiver (default 30s)"
     )
+    digest: Digest = Field(None, description=_doc(Digest))
+    instant: Flag = Field(None, description="with `digest`: also every alert as it happens")
 
     @classmethod
     def widen(cls, data: Any) -> Any:

@@ -21,6 +21,7 @@ SEVERITIES = ("minor", "major", "critical")
 FETCH_MODES = ("auto", "http", "browser")
 # `links: alert` opts a rule or route in to changes of a link's target alone.
 LINK_CHOICES = ("alert", "record")
+DIGEST_PERIODS = ("daily", "weekly", "monthly")
 
 
 def error(message: str, hint: str | None = None, at: str | int | None = None) -> Exception:
@@ -191,6 +192,19 @@ ProfileName = Annotated[
     WithJsonSchema(_any_case(_PROFILE_NAMES)),
 ]
 Whole = Annotated[int, Strict()]
+DigestPeriod = Annotated[
+    Literal[DIGEST_PERIODS],
+    _choice("digest period", DIGEST_PERIODS),
+    WithJsonSchema(_any_case(DIGEST_PERIODS)),
+]
+DigestDay = Annotated[
+    str | int,
+    BeforeValidator(checked(checks.digest_day)),
+    WithJsonSchema(
+        {"anyOf": [_any_case(checks.WEEKDAYS), {"type": "integer", "minimum": 1, "maximum": 28}]}
+    ),
+]
+Timezone = Annotated[Text, AfterValidator(checked(checks.timezone))]
 Flag = Annotated[bool, Strict()]
 
 
