@@ -25,6 +25,7 @@ from policywatch.cli.commands import (
     cmd_show,
     cmd_validate,
 )
+from policywatch.cli.demo import add_demo
 
 EPILOG = """\
 exit codes:
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="marketplaces to watch the first page in, e.g. US,UK,DE (default: US,UK,DE)",
     )
+    add_demo(command, parser)
     command("validate", cmd_validate, "check the watchlist and print what will be watched")
     p = command("schema", cmd_schema, "print the watchlist's JSON Schema, for editors")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
