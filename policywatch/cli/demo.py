@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 import yaml
 
 from policywatch.cli.common import emit
-from policywatch.errors import UsageError
+from policywatch.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from policywatch.demo.site import DemoSite
+    from policywatch.models import Route
 
 HELP = "show the whole story on a built-in page served on 127.0.0.1: check, edit, diff, alert"
 EPILOG = """\
@@ -72,6 +73,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         data = args.keep or Path(work) / "data"
         with DemoSite() as site:
             watchlist = _write_watchlist(Path(work) / "watchlist.yaml", site, args.notify)
+            route = _route(watchlist, args.notify)
 
             def run(*argv: str) -> int:
                 command = args.cli.parse_args(["-c", str(watchlist), "-d", str(data), *argv])
@@ -88,7 +90,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             checked = run("check")
             _heading(f"policywatch diff {PAGE_ID}", "what changed, sentence by sentence")
             run("diff", PAGE_ID, *(["--no-color"] if args.no_color else []))
-            delivered = _show_alert(watchlist, data)
+            delivered = _show_alert(route, data)
         if args.keep is not None:
             emit(f"\nThe data is kept in {data}: try `policywatch -d {data} history {PAGE_ID}`.")
     return checked or (0 if delivered else 1)
@@ -120,14 +122,24 @@ def _write_watchlist(path: Path, site: DemoSite, notify: str | None) -> Path:
     return path
 
 
-def _show_alert(watchlist: Path, data: Path) -> bool:
-    """Print the queued alert as its route receives it; whether every route got it."""
-    from policywatch.alerts.notify import composed
-    from policywatch.history.store import Store
+def _route(watchlist: Path, notify: str | None) -> Route:
+    """The demo's one route, a bad --notify URL refused as the option it came from."""
     from policywatch.redact import redact
     from policywatch.watchlist.load import load_config
 
-    [route] = load_config(watchlist).routes
+    try:
+        [route] = load_config(watchlist).routes
+    except ConfigError as exc:
+        raise UsageError(f"--notify {redact(notify or '')}: {exc.detail}", hint=exc.hint) from None
+    return route
+
+
+def _show_alert(route: Route, data: Path) -> bool:
+    """Print the queued alert as its route receives it; whether it was delivered."""
+    from policywatch.alerts.notify import composed
+    from policywatch.history.store import Store
+    from policywatch.redact import redact
+
     with Store(data) as store:
         entries = store.alerts()
     for entry in entries:
