@@ -56,6 +56,8 @@ def describe(config: Config) -> str:
         lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
         lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
+    # Listed, not warned about: an optional route is one its owner chose to switch on later.
+    lines += [f"  {skipped}" for skipped in config.skipped_routes]
     lines.append(_rules_heading(config))
     lines += [
         f"  rule {rule.name}  {rule.severity}  {rule.language or 'any language'}"
