@@ -44,11 +44,14 @@ environment:
   POLICYWATCH_CHROMIUM  Chromium binary for pages that need a browser
 
 examples:
+  policywatch demo                         # the whole story on a built-in page, offline
+  policywatch init --marketplaces US,UK    # a commented ./watchlist.yaml to start from
   policywatch validate
   policywatch check -q                     # cron: prints only problems
-  policywatch history seller-code-of-conduct
-  policywatch show seller-code-of-conduct latest --section "Guidelines for contacting buyers"
-  policywatch diff seller-code-of-conduct 2026-01-01 latest --format html > change.html
+  policywatch history seller-code-of-conduct@US
+  policywatch show seller-code-of-conduct@US latest --section "Guidelines for contacting buyers"
+  policywatch diff seller-code-of-conduct@US 2026-01-01 latest --format html > change.html
+  policywatch compare seller-code-of-conduct US UK
 """
 
 SCHEMA_HELP = """\
