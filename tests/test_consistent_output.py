@@ -149,3 +149,19 @@ def test_the_help_example_parser_reads_ids_the_way_the_commands_do():
         "conduct@UK",
     ]
     assert json.dumps(example_ids("policywatch validate")) == "[]"
+
+
+def test_the_readme_walks_a_newcomer_through_install_demo_init_check_with_real_ids():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    top = readme[: readme.index("\n## The watchlist")]
+    first, second = top.splitlines()[3:5]
+
+    assert first.startswith("pip install '.[browser]' && policywatch demo ")
+    assert second.startswith("pip install -e '.[test") and "&& python -m pytest" in second
+    steps = [top.index(f"**{n}. ") for n in (1, 2, 3, 4)]
+    assert steps == sorted(steps)
+    for step, command in zip(steps, ("Install", "`policywatch demo`", "`policywatch init`",
+                                     "`policywatch check`"), strict=True):  # fmt: skip
+        assert command in top[step : step + 60]
+    shipped = {page.id for page in load_config(STARTER, env={}).pages}
+    assert example_ids(top) and set(example_ids(top)) <= shipped
