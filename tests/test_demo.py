@@ -161,3 +161,36 @@ def test_the_demo_edit_changes_the_shipped_page_exactly_where_it_says():
     for old, new in EDITS:
         assert before.count(old) == 1 and old not in after and new in after
     assert "Request a Review" in before and "This article applies to selling in" in before
+
+
+def test_demo_interrupted_mid_delivery_still_deletes_its_data(tmp_path):
+    receiver = HttpReceiver().start()
+    receiver.delay = LIVENESS  # holds the alert's delivery open until the seller presses Ctrl-C
+    (tmp_path / "tmp").mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "policywatch", "demo", "--notify", receiver.url()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=demo_env(tmp_path),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + LIVENESS
+        while not receiver.posts and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert receiver.posts, "the alert never reached the webhook"
+        assert list((tmp_path / "tmp").iterdir())  # the throwaway directory, in use
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=LIVENESS)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        receiver.delay = 0
+        receiver.stop()
+
+    assert process.returncode == 130
+    assert "policywatch: interrupted" in err and "Traceback" not in err
+    nothing_left_of(process, tmp_path)

@@ -116,7 +116,8 @@ def _write_watchlist(path: Path, site: DemoSite, notify: str | None) -> Path:
                 "fetch": "http",
             }
         ],
-        "notify": [{"name": "yours" if notify else "demo-webhook", "url": url}],
+        # A short wait for the route's answer: Ctrl-C during a send exits only once it ends.
+        "notify": [{"name": "yours" if notify else "demo-webhook", "url": url, "timeout": "10s"}],
     }
     path.write_text(yaml.safe_dump(watchlist, sort_keys=False), encoding="utf-8")
     return path
