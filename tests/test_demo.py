@@ -33,7 +33,9 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run_demo(tmp_path: Path, *args: str, prefix: tuple[str, ...] = ()):
+def run_demo(
+    tmp_path: Path, *args: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None
+):
     """Run `policywatch demo` in its own session; returns it once no process of it is left."""
     (tmp_path / "tmp").mkdir()
     process = subprocess.Popen(
@@ -42,7 +44,7 @@ def run_demo(tmp_path: Path, *args: str, prefix: tuple[str, ...] = ()):
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env=demo_env(tmp_path),
+        env=demo_env(tmp_path) | (env or {}),
         start_new_session=True,
     )
     try:
@@ -74,7 +76,9 @@ def loopback_only() -> tuple[str, ...]:
 
 def test_demo_offline_shows_the_obligation_flip_and_the_alert_and_leaves_nothing(tmp_path):
     started = time.monotonic()
-    process, out, err = run_demo(tmp_path, prefix=loopback_only())
+    # A proxy nobody runs: the demo must reach its own loopback site directly, not through it.
+    proxy = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    process, out, err = run_demo(tmp_path, prefix=loopback_only(), env=proxy)
     took = time.monotonic() - started
 
     assert process.returncode == 0, err

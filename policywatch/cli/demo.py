@@ -149,7 +149,7 @@ def _show_alert(route: Route, data: Path) -> bool:
         emit(f"\nThe alert, as the route {redact(route.url)} receives it ({status}):\n")
         emit(f"title: {title}\n\n{body}")
     if not entries:
-        emit("\nno alert was queued (the change was judged cosmetic)")
+        emit("\nno alert was queued for this change")
     return all(entry["status"] == "sent" for entry in entries)
 
 
