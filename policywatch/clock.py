@@ -31,6 +31,15 @@ def iso(dt: datetime, timespec: Timespec = "microseconds") -> str:
     return dt.astimezone(UTC).strftime(_FORMATS[timespec])
 
 
+def readable(stamp: str, timespec: Timespec = "minutes") -> str:
+    """A stored ISO time as people read it, `2026-11-29 22:40 UTC` (the text itself when it
+    is no time), the same in alerts and in every diff header."""
+    try:
+        return iso(parse_iso(stamp), timespec).replace("T", " ").replace("Z", " UTC")
+    except ValueError:
+        return stamp
+
+
 def parse_iso(text: str) -> datetime:
     """Read an ISO 8601 date or date/time into an aware UTC datetime.
 

@@ -43,6 +43,7 @@ class ConfigError(UsageError):
         if key:
             where += f": {key}"
         super().__init__(f"{where}: {message}", hint)
+        self.detail = message  # without the place, for a caller that names it better
         self.file = file
         self.line = line
         self.key = key

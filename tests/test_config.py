@@ -85,12 +85,15 @@ def test_every_shipped_page_gets_the_seller_central_profile():
     assert config.page("prohibited-seller-activities").interval == 6 * 3600
 
 
-def test_the_shipped_rules_are_the_built_in_ones_written_out_for_editing():
+def test_the_shipped_rules_keep_the_built_in_ones_and_add_an_example_of_ones_own():
     from policywatch.watchlist.rules import DEFAULT_RULES
 
     config = load_config(SHIPPED, env={})
 
-    assert config.rules == tuple(DEFAULT_RULES)
+    assert config.rules_from == "added"
+    assert config.rules[: len(DEFAULT_RULES)] == tuple(DEFAULT_RULES)
+    [own] = config.rules[len(DEFAULT_RULES) :]
+    assert (own.name, own.severity, own.language) == ("account-health", Severity.MAJOR, "en")
     critical = {t for r in config.rules if r.severity is Severity.CRITICAL for t in r.terms}
     assert {"unsolicited", "marketing communications", "incentiv*", "request a review"} <= critical
 

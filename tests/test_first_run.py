@@ -50,6 +50,21 @@ def test_the_starters_schema_line_names_the_schema_policywatch_prints_next_to_it
     assert named.read_text(encoding="utf-8") == policywatch("schema", cwd=tmp_path).stdout
 
 
+def test_validate_after_init_warns_of_nothing_and_keeps_the_built_in_rules(tmp_path):
+    assert policywatch("init", cwd=tmp_path).returncode == 0
+
+    validated = policywatch("validate", cwd=tmp_path)
+
+    assert validated.returncode == 0, validated.stderr
+    # The one warning left is a machine's, not the file's: no browser to render pages with.
+    assert [line for line in validated.stderr.splitlines() if "need the browser" not in line] == []
+    assert "REPLACES" not in validated.stdout
+    assert f"rules: the {len(DEFAULT_RULES)} built-in rules and 1 of yours" in validated.stdout
+    assert "rule buyer-messaging  critical  en" in validated.stdout
+    assert "rule account-health  major  en" in validated.stdout
+    assert "notify route 'slack' skipped: SLACK_WEBHOOK_URL not set" in validated.stdout
+
+
 def test_init_never_overwrites_a_watchlist_and_says_how_to_go_on(tmp_path):
     mine = tmp_path / "watchlist.yaml"
     mine.write_text("pages: []  # mine\n", encoding="utf-8")
@@ -172,7 +187,8 @@ def test_an_optional_route_waiting_for_its_variable_is_reported_by_validate_and_
 
     validated = policywatch("validate", cwd=tmp_path)
     assert validated.returncode == 0, validated.stderr
-    assert f"warning: {config.name}:" in validated.stderr and skipped in validated.stderr
+    assert f"  {config.name}:" in validated.stdout and skipped in validated.stdout
+    assert validated.stderr == ""  # listed, not a warning: the route waits by its owner's choice
     for command in (("check",), ("history", "conduct"), ("diff", "conduct", "latest", "latest")):
         quiet = policywatch(*command, cwd=tmp_path)
         assert quiet.returncode == 0, quiet.stderr

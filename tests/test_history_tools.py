@@ -154,23 +154,23 @@ def test_import_backfills_saved_pages_in_date_order_and_the_next_check_continues
         "changed",
     ]
     history = seller.json(capsys, "history", "conduct")["snapshots"]
-    assert [(s["captured_at"][:10], s["origin"]) for s in history] == [
-        ("2024-01-10", "import"),
-        ("2024-03-12", "import"),
+    assert [(s["captured_at"][:10], s["origin"]) for s in history] == [  # newest first
         ("2024-06-01", "import"),
+        ("2024-03-12", "import"),
+        ("2024-01-10", "import"),
     ]
     assert seller.alerts(capsys) == []
     assert pageserver.requests == []  # importing fetches nothing
 
     pageserver.route("/conduct", SIXTY_DAYS)
     [page] = seller.json(capsys, "check", "--no-deliver")["pages"]
-    assert (page["status"], page["snapshot"]) == ("unchanged", history[-1]["id"])
+    assert (page["status"], page["snapshot"]) == ("unchanged", history[0]["id"])
 
     pageserver.route("/conduct", SIXTY_DAYS.replace("Marketing communications", "Advertising"))
     [page] = seller.json(capsys, "check", "--no-deliver")["pages"]
     assert page["status"] == "changed"
     [alert] = seller.alerts(capsys)
-    assert f"{history[-1]['id'][:10]} (2024-06-01 00:00 UTC)" in alert["text"]
+    assert f"{history[0]['id'][:10]} (2024-06-01 00:00 UTC)" in alert["text"]
 
 
 def test_import_takes_capture_dates_from_at_in_file_order(
@@ -186,8 +186,8 @@ def test_import_takes_capture_dates_from_at_in_file_order(
     assert code == 0
     history = seller.json(capsys, "history", "conduct")["snapshots"]
     assert [s["captured_at"] for s in history] == [
-        "2025-01-05T00:00:00.000000Z",
         "2025-02-01T09:30:00.000000Z",
+        "2025-01-05T00:00:00.000000Z",
     ]
     code, _, err = seller(capsys, "import", "conduct", *files, "--at", "2025-01-05")
     assert code == 2 and "2 file(s) but 1 --at date(s)" in err

@@ -165,6 +165,11 @@ def test_the_wheel_the_image_installs_runs_in_a_fresh_virtualenv(tmp_path):
     validated = run(policywatch, "validate", cwd=tmp_path, env=env)
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert "seller-code-of-conduct" in validated.stdout
+    # The demo's page ships in the wheel too, and the demo never writes to $POLICYWATCH_DATA.
+    demo = run(policywatch, "demo", "--no-color", cwd=tmp_path, env=env)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "You may {+not +}include a link" in demo.stdout
+    assert not (tmp_path / "data").exists()
     health = run(policywatch, "health", cwd=tmp_path, env=env)
     assert health.returncode != 0
     assert "no heartbeat" in health.stdout + health.stderr

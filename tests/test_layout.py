@@ -27,6 +27,7 @@ STAGES = (
     "alerts",
     "run",
     "views",
+    "demo",
     "cli",
 )
 # Top-level modules that are not foundations.

@@ -532,7 +532,7 @@ def test_the_alert_every_diff_format_and_history_show_the_pages_own_date_old_and
         s["page_date"]
         for s in json.loads(seen.cli(capsys, "history", "article", "--format", "json"))["snapshots"]
     ]
-    assert dates == [old_date, new_date]
+    assert dates == [new_date, old_date]  # newest first
 
 
 def test_history_says_when_only_the_date_moved_since_the_latest_version(watch, capsys):

@@ -70,7 +70,7 @@ def test_the_shipped_watchlist_passes_the_schema_an_editor_checks_it_with(valida
     [
         (("pages", 0), "selct"),
         (("defaults",), "intervall"),
-        (("rules", 0), "term"),
+        (("rules", "add", 0), "term"),
         (("notify", 0), "min_severty"),
         ((), "page"),
     ],
@@ -91,7 +91,7 @@ def test_an_editor_flags_a_typod_key(validator, shipped, path, typo):
 def test_an_editor_flags_an_unknown_severity_fetch_mode_and_marketplace(validator, shipped):
     for key, value in (("severity", "loud"), ("fetch", "chrome"), ("marketplaces", ["GB"])):
         typed = copy.deepcopy(shipped)
-        target = typed["rules"][0] if key == "severity" else typed["pages"][0]
+        target = typed["rules"]["add"][0] if key == "severity" else typed["pages"][0]
         target[key] = value
 
         assert list(validator.iter_errors(typed)), f"{key}: {value!r} was not flagged"
@@ -138,8 +138,8 @@ def test_an_editor_accepts_the_spellings_the_loader_accepts(validator, shipped, 
 
     shipped["pages"][0]["marketplaces"] = ["us", "Uk"]
     shipped["pages"][1].update(fetch="HTTP", marketplace="de", profile="Seller-Central")
-    shipped["rules"][0]["severity"] = "Critical"
-    shipped["rules"][0]["links"] = "ALERT"
+    shipped["rules"]["add"][0]["severity"] = "Critical"
+    shipped["rules"]["add"][0]["links"] = "ALERT"
     shipped["notify"][0]["min_severity"] = " Major "
     path = tmp_path / "watchlist.yaml"
     path.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
@@ -151,7 +151,8 @@ def test_an_editor_accepts_the_spellings_the_loader_accepts(validator, shipped, 
 def test_an_editor_accepts_rules_added_to_the_built_ins_and_flags_a_typo_in_them(
     validator, shipped
 ):
-    added = {"builtin": True, "add": [shipped["rules"][0]]}
+    own = shipped["rules"]["add"][0]
 
-    assert list(validator.iter_errors({**shipped, "rules": added})) == []
+    assert list(validator.iter_errors({**shipped, "rules": {"builtin": False, "add": [own]}})) == []
+    assert list(validator.iter_errors({**shipped, "rules": [own]})) == []  # the plain list form
     assert list(validator.iter_errors({**shipped, "rules": {"builtin": True, "ad": []}}))

@@ -20,7 +20,7 @@ from datetime import datetime
 from os.path import normpath
 from typing import Any, Literal
 
-from policywatch.clock import iso, parse_iso
+from policywatch.clock import iso, readable
 from policywatch.content import Snapshot
 from policywatch.diff.render import markdown_escape
 from policywatch.models import PageSpec, Route, Severity, sha256_hex
@@ -226,10 +226,7 @@ def page_name(page: PageSpec, snapshot: Snapshot | None = None) -> str:
 
 def when(stamp: str) -> str:
     """A stored ISO time as people read it: `2026-11-29 22:40 UTC`."""
-    try:
-        return iso(parse_iso(stamp), "minutes").replace("T", " ").replace("Z", " UTC")
-    except ValueError:
-        return stamp
+    return readable(stamp)
 
 
 # Characters that would end a Markdown link or a Slack `<url|label>` early: a page's own

@@ -241,6 +241,15 @@ def send(
     return sent.ok, sent.reason
 
 
+def composed(route: Route, payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The title and body `send` hands apprise for this route (None: apprise cannot use the
+    URL), so `policywatch demo` shows an alert in the very words a receiver gets."""
+    alert = Alert.from_payload(payload)
+    with _SEND_LOCK:
+        target = _target(route)
+    return (_title(alert, target), _body(alert, target)) if target else None
+
+
 def send_once(route: Route, payload: Mapping[str, Any], *, key: str | None = None) -> Sent:
     """`send`, also telling a timeout (the message may have arrived) from a plain failure."""
     try:

@@ -25,6 +25,7 @@ from policywatch.cli.commands import (
     cmd_show,
     cmd_validate,
 )
+from policywatch.cli.demo import add_demo
 
 EPILOG = """\
 exit codes:
@@ -43,11 +44,14 @@ environment:
   POLICYWATCH_CHROMIUM  Chromium binary for pages that need a browser
 
 examples:
+  policywatch demo                         # the whole story on a built-in page, offline
+  policywatch init --marketplaces US,UK    # a commented ./watchlist.yaml to start from
   policywatch validate
   policywatch check -q                     # cron: prints only problems
-  policywatch history seller-code-of-conduct
-  policywatch show seller-code-of-conduct latest --section "Guidelines for contacting buyers"
-  policywatch diff seller-code-of-conduct 2026-01-01 latest --format html > change.html
+  policywatch history seller-code-of-conduct@US
+  policywatch show seller-code-of-conduct@US latest --section "Guidelines for contacting buyers"
+  policywatch diff seller-code-of-conduct@US 2026-01-01 latest --format html > change.html
+  policywatch compare seller-code-of-conduct US UK
 """
 
 SCHEMA_HELP = """\
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="marketplaces to watch the first page in, e.g. US,UK,DE (default: US,UK,DE)",
     )
+    add_demo(command, parser)
     command("validate", cmd_validate, "check the watchlist and print what will be watched")
     p = command("schema", cmd_schema, "print the watchlist's JSON Schema, for editors")
     p.formatter_class = argparse.RawDescriptionHelpFormatter

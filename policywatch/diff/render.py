@@ -60,6 +60,7 @@ from policywatch.diff.rows import (
     Row,
     View,
     change_notes,
+    header_lines,
     is_shown,
     section_title,
     section_views,
@@ -115,7 +116,7 @@ def _text(
 ) -> str:
     paint: Callable[[str, str], str] = _ansi if color else _marker
     lines = [f"{diff.page_id}: {short_id(diff.old_id)} -> {short_id(diff.new_id)}"]
-    lines += [f"  {key}: {printable(value)}" for key, value in meta.items()]
+    lines += [f"  {printable(line)}" for line in header_lines(meta)]
     lines += [summary_line(views, hidden), ""]
     for view in views:
         label, note = section_title(view.section)
@@ -187,7 +188,7 @@ def _markdown(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidd
         f"**Policy change: {markdown_escape(diff.page_id)}** "
         f"`{short_id(diff.old_id)}` → `{short_id(diff.new_id)}`"
     ]
-    lines += [f"- {markdown_escape(k)}: {markdown_escape(str(v))}" for k, v in meta.items()]
+    lines += [f"- {markdown_escape(line)}" for line in header_lines(meta)]
     lines += ["", summary_line(views, hidden)]
     for view in views:
         label, note = section_title(view.section)
@@ -259,7 +260,7 @@ def _html(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: 
         f'<p class="meta">{esc(short_id(diff.old_id))} → {esc(short_id(diff.new_id))}</p>',
     ]
     if meta:
-        items = "".join(f"<li>{esc(k)}: {esc(str(v))}</li>" for k, v in meta.items())
+        items = "".join(f"<li>{esc(line)}</li>" for line in header_lines(meta))
         parts.append(f'<ul class="meta">{items}</ul>')
     parts.append(f"<p>{esc(summary_line(views, hidden))}</p>")
     for view in views:

@@ -6,13 +6,40 @@ formats in `render` only decide how a row looks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from policywatch.clock import readable
 from policywatch.content import Document, Section
+from policywatch.document.dates import DATE_LABEL_RE
 from policywatch.document.segment import split_sentences
 from policywatch.models import PATH_SEPARATOR, Change, DiffResult, SectionChange
+
+# --------------------------------------------------------------------------- the header
+
+_LABELS = {"translation_lag": "Translation lag"}
+
+
+def header_lines(meta: Mapping[str, str]) -> list[str]:
+    """The facts above a diff as people read them ("Captured: ...", "Last updated: ...");
+    only JSON shows the `meta` keys themselves."""
+    rest = dict(meta)
+    lines = []
+    if "old_label" in rest and "new_label" in rest:
+        lines.append(f"Compared: {rest.pop('old_label')} -> {rest.pop('new_label')}")
+    stamps = [rest.pop(k) for k in ("old_captured_at", "new_captured_at") if k in rest]
+    page_date = rest.pop("page_date", None)
+    if "url" in rest:
+        lines.append(f"URL: {rest.pop('url')}")
+    if stamps:
+        lines.append("Captured: " + " -> ".join(readable(s, "seconds") for s in stamps))
+    if page_date:
+        # The page's own line ("Last updated: ...", "Zuletzt aktualisiert: ...") is its label.
+        lines.append(page_date if DATE_LABEL_RE.match(page_date) else f"Last updated: {page_date}")
+    lines += [f"{_LABELS.get(k, k.replace('_', ' ').capitalize())}: {v}" for k, v in rest.items()]
+    return lines
+
 
 # --------------------------------------------------------------------------- what to show
 

@@ -146,11 +146,11 @@ def history_text(
     bumps = [o for o in outcomes if o.get("status") == "date bumped"]
     if bumps:
         lines += ["", "recent polls where only the page's date moved:"]
-        lines += [f"  {str(o.get('at', ''))[:19]}  {o.get('reason')}" for o in bumps[-10:]]
+        lines += [f"  {str(o.get('at', ''))[:19]}  {o.get('reason')}" for o in bumps[:-11:-1]]
     problems = [o for o in outcomes if o.get("status") in ("blocked", "error")]
     if problems:
         lines += ["", "recent polls that stored nothing:"]
-        for o in problems[-10:]:
+        for o in problems[:-11:-1]:
             lines.append(f"  {str(o.get('at', ''))[:19]}  {o.get('status')}: {o.get('reason')}")
     return "\n".join(lines)
 
@@ -161,6 +161,14 @@ def history_json(
     outcomes: Sequence[Mapping[str, Any]],
     shown_date: str | None = None,
 ) -> dict[str, Any]:
+    """`history --format json`; both lists newest first, as the text shows them::
+
+    {"page": "<page id>",
+     "snapshots": [{"id": ..., "captured_at": ..., "sections": 12, "page_date": ..., ...}],
+                                   # stored versions, newest first (snapshots[0] is latest)
+     "page_date_now": "<the date the latest poll showed>" | null,
+     "outcomes": [{"at": ..., "status": ..., "reason": ...}]}   # recent polls, newest first
+    """
     return {
         "page": page_id,
         "snapshots": [
@@ -170,10 +178,10 @@ def history_json(
                 if k not in ("raw_key", "doc_key", "section_digests")
             }
             | {"sections": len(s.section_digests), "page_date": _page_date(s)}
-            for s in snapshots
+            for s in reversed(snapshots)
         ],
         "page_date_now": shown_date,
-        "outcomes": list(outcomes),
+        "outcomes": list(reversed(outcomes)),
     }
 
 
