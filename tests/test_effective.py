@@ -67,7 +67,7 @@ def notice_document():
 
 def test_a_notice_page_gives_its_dates_with_their_sections_and_skips_unrelated_dates() -> None:
     document = notice_document()
-    anchor = anchor_for(document, datetime(2025, 1, 15, 9, 0, tzinfo=UTC))
+    anchor = anchor_for(document.metadata, datetime(2025, 1, 15, 9, 0, tzinfo=UTC))
     assert anchor.page_date == date(2025, 1, 10)
     dates = find_in_document(document, anchor)
     assert [(d.on, d.section[-1]) for d in dates] == [

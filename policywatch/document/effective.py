@@ -15,7 +15,7 @@ only those short spans go to dateparser's `DateDataParser` in the page's languag
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -141,10 +141,11 @@ class Anchor:
         return self.page_date or self.captured
 
 
-def anchor_for(document: Document, captured: datetime) -> Anchor:
-    """The anchor of a stored document: its capture time and its "Last updated" date."""
-    language = document.metadata.get("language")
-    line = document.metadata.get("last_updated")
+def anchor_for(metadata: Mapping[str, str], captured: datetime) -> Anchor:
+    """The anchor of a stored version (its document's or snapshot's metadata): its capture
+    time and its "Last updated" date."""
+    language = metadata.get("language")
+    line = metadata.get("last_updated")
     page_date = parse_date(stated_date(line), language) if line else None
     return Anchor(captured.date(), page_date, language)
 
