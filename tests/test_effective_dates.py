@@ -84,3 +84,83 @@ def test_the_alert_and_every_diff_format_say_when_the_new_wording_takes_effect_a
         "section": effective["section"],
     }
     assert effective["section"]
+
+
+@pytest.fixture
+def two_pages(tmp_path: Path, pageserver: PageServer) -> Seller:
+    """The Code of Conduct in the US and the UK, each announcing its own date."""
+    pageserver.route(
+        "/us",
+        announcing(
+            "Starting March 1, 2027, sellers must answer buyers within 24 hours.",
+            "The previous rules took effect on December 1, 2022.",
+        ),
+    )
+    pageserver.route("/uk", announcing("These changes will take effect on 26 January 2027."))
+    pages = pages_at({"conduct-us": pageserver.url("/us"), "conduct-uk": pageserver.url("/uk")})
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[]))
+
+
+def test_upcoming_lists_what_takes_effect_within_the_days_asked_soonest_first(
+    two_pages: Seller, wall_clock: WallClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_pages(capsys, "check")
+    wall_clock.advance(days=3)  # 2026-12-02
+
+    soon = two_pages.json(capsys, "upcoming", "--days", "60")
+    later = two_pages.json(capsys, "upcoming", "--days", "120")
+    code, text, _ = two_pages(capsys, "upcoming")
+
+    assert [(e["page"], e["date"], e["days_left"]) for e in soon] == [
+        ("conduct-uk", "2027-01-26", 55)
+    ]
+    assert soon[0]["sentence"] == "These changes will take effect on 26 January 2027."
+    assert soon[0]["section"] and soon[0]["url"].endswith("/uk")
+    assert [e["date"] for e in later] == ["2027-01-26", "2027-03-01"]
+    assert (
+        code == 0
+        and "2027-01-26    in 55 days  Seller Code of Conduct [conduct-uk]" in text
+        and "2022" not in text
+    )
+
+
+def test_the_calendar_parses_in_date_order_with_uids_stable_across_runs(
+    two_pages: Seller, wall_clock: WallClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from icalendar import Calendar
+
+    two_pages(capsys, "check")
+    first = _calendar(two_pages)
+    wall_clock.advance(days=1)
+    two_pages(capsys, "check")
+    second = _calendar(two_pages)
+
+    events = Calendar.from_ical(first).walk("VEVENT")
+    assert all(str(e["summary"]).endswith(": takes effect") for e in events)
+    assert [e.decoded("dtstart").isoformat() for e in events] == ["2027-01-26", "2027-03-01"]
+    assert "Starting March 1, 2027" in str(events[1]["description"])
+    assert str(events[1]["url"]).endswith("/us")
+    assert first == second  # same UIDs and bytes: a calendar app updates, never duplicates
+    assert len({str(e["uid"]) for e in events}) == 2
+
+
+def _calendar(seller: Seller) -> bytes:
+    """`policywatch calendar > policies.ics` as a real process writes it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policywatch",
+            "-c",
+            str(seller.config),
+            "-d",
+            str(seller.data),
+            "calendar",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout

@@ -27,6 +27,7 @@ from policywatch.models import PageSpec, Route, Severity, sha256_hex
 
 AlertKind = Literal[
     "change",
+    "reminder",
     "flapping",
     "settled",
     "unreachable",
