@@ -178,6 +178,8 @@ class Route:
     # Seconds to wait for the receiver's answer. Real webhooks (a Zap, a Lambda cold
     # start) take many seconds; giving up early makes a delivered alert look failed.
     timeout: float = 30.0
+    # Days before each effective date to remind this route (`remind: [14, 1]`), largest first.
+    remind: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

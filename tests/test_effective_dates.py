@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,72 @@ def _calendar(seller: Seller) -> bytes:
         check=True,
     )
     return done.stdout
+
+
+def test_reminders_arrive_once_by_email_and_follow_a_moved_then_withdrawn_date(
+    tmp_path: Path,
+    pageserver: PageServer,
+    mailbox,
+    wall_clock: WallClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def states(sentence: str | None) -> None:
+        pageserver.route("/conduct", announcing(sentence) if sentence else CONDUCT)
+
+    states("These changes will take effect on December 20, 2026.")
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    route = {"name": "mail", "url": mailbox.url(), "remind": [14, 1]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+
+    def on(day: str, sentence: str | None = "keep") -> list[str]:
+        """Check on `day` (09:00 UTC); the subjects of the mails that arrived."""
+        if sentence != "keep":
+            states(sentence)
+        wall_clock.now = datetime.fromisoformat(f"{day}T09:00:00+00:00")
+        before = len(mailbox.messages)
+        code, out, err = seller(capsys, "check")
+        assert code == 0, out + err
+        return [str(m["subject"]) for m in mailbox.messages[before:]]
+
+    assert on("2026-11-29") == []  # the baseline, 21 days ahead
+    assert on("2026-12-05") == []
+    assert on("2026-12-06") == ["[reminder] Seller Code of Conduct: takes effect on 2026-12-20"]
+    assert "2026-12-20 (in 14 days)" in _text(mailbox.messages[-1])
+    assert on("2026-12-07") == []  # once
+
+    moved = on("2026-12-10", "These changes will take effect on January 10, 2027.")
+    notice = "[reminder] Seller Code of Conduct: effective date moved from 2026-12-20 to 2027-01-10"
+    assert notice in moved
+    assert len(moved) == 2  # the change alert and the notice
+    assert on("2026-12-11") == []
+    assert on("2026-12-19") == []  # the old date's 1-day reminder is cancelled
+    assert on("2026-12-27") == ["[reminder] Seller Code of Conduct: takes effect on 2027-01-10"]
+    assert "in 14 days" in _text(mailbox.messages[-1])
+
+    withdrawn = on("2027-01-02", None)
+    assert (
+        "[reminder] Seller Code of Conduct: effective date withdrawn (was 2027-01-10)" in withdrawn
+    )
+    assert on("2027-01-09") == [] and on("2027-01-10") == []
+
+
+def _text(message) -> str:
+    return message.get_body(("plain", "html")).get_content()
+
+
+def test_a_reminder_that_is_not_a_day_count_is_refused_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pages = pages_at({"conduct": "http://127.0.0.1:9/conduct"})
+    route = {"name": "mail", "url": "json://127.0.0.1:9/", "remind": [14, -1]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    code, _, err = seller(capsys, "validate")
+    line = next(
+        i
+        for i, text in enumerate(seller.config.read_text().splitlines(), 1)
+        if text.strip() == "- -1"
+    )
+    assert code == 2
+    assert (
+        f"watchlist.yaml:{line}: notify[0].remind[1]: a reminder is a whole number of days" in err
+    )

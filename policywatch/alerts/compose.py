@@ -256,7 +256,8 @@ def outbox_items(
     The entry key is the alert's identity plus the route name, so each route gets
     each event once, and a route whose URL changed (a rotated token) still does.
     "Unreachable" and "recovered" go to every route whatever its floor: a route
-    kept for critical changes must still learn that nobody is watching the page.
+    kept for critical changes must still learn that nobody is watching the page;
+    a reminder goes only to the routes that asked for it, whatever their floor.
     """
     created = created_at if isinstance(created_at, str) else iso(created_at)
     payload = alert.to_payload()
@@ -277,7 +278,7 @@ def outbox_items(
         }
         for route in routes
         if route.min_severity <= alert.severity
-        or alert.kind in ("unreachable", "recovered", "history_lost")
+        or alert.kind in ("unreachable", "recovered", "history_lost", "reminder")
     ]
 
 

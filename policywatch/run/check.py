@@ -35,6 +35,7 @@ from policywatch.run.history_tools import follow_rule_changes
 from policywatch.run.lag import queue_translation_lag
 from policywatch.run.outcome import CheckReport, PageOutcome, failed_poll, succeeded
 from policywatch.run.record import date_bump, drastic_change, record_change, record_unchanged
+from policywatch.run.reminders import queue_reminders
 
 log = logging.getLogger("policywatch.pipeline")  # kept from pipeline.py: operators filter on it
 
@@ -138,6 +139,7 @@ def check_pages(
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if deliver and config.routes:
         with store.lock(record_wait, purpose=purpose):
+            queue_reminders(config, store, now or utcnow())
             report.delivery = deliver_pending(store, config.routes, now or utcnow())
     return report
 

@@ -118,6 +118,7 @@ def _route(
         min_severity=Severity.parse(model.min_severity),
         links_alert=model.links == "alert",
         timeout=Route.timeout if model.timeout is None else model.timeout,
+        remind=tuple(sorted(set(model.remind or ()), reverse=True)),
     )
 
 

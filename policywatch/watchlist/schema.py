@@ -41,6 +41,7 @@ from policywatch.watchlist.values import (
     ProfileName,
     Regex,
     Regexes,
+    RemindDays,
     Selector,
     Selectors,
     SeverityName,
@@ -290,6 +291,9 @@ class Route(Entry):
     )
     timeout: Duration = Field(
         None, description="how long a send waits for the receiver (default 30s)"
+    )
+    remind: RemindDays = Field(
+        None, description="days before each effective date to send a reminder, e.g. [14, 1]"
     )
 
     @classmethod
