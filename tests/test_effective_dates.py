@@ -120,7 +120,7 @@ def test_upcoming_lists_what_takes_effect_within_the_days_asked_soonest_first(
     assert [e["date"] for e in later] == ["2027-01-26", "2027-03-01"]
     assert (
         code == 0
-        and "2027-01-26    in 55 days  Seller Code of Conduct [conduct-uk]" in text
+        and "2027-01-26 (in 55 days)  Seller Code of Conduct [conduct-uk]" in text
         and "2022" not in text
     )
 

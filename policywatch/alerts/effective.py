@@ -16,12 +16,7 @@ from policywatch.alerts.compose import Alert, Body, html_page, md_link, when
 from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
 from policywatch.diff.render import markdown_escape
-from policywatch.document.effective import (
-    EffectiveDate,
-    anchor_for,
-    describe,
-    find_in_document,
-)
+from policywatch.document.effective import anchor_for, dated, find_in_document
 from policywatch.history.store import Store
 from policywatch.models import PATH_SEPARATOR, Severity, sha256_hex
 from policywatch.redact import redact_page_url
@@ -141,11 +136,9 @@ def _alert(key: str, page_id: str, title: str, facts: list[tuple[str, str]], url
 
 def reminder_alert(event: Event, days: int, today: date) -> Alert:
     """ "Takes effect in 14 days": sent once per route and reminder."""
-    found = EffectiveDate(event.on, None, "", event.sentence, event.section)
-    takes = describe(found, today).split(": ", 1)[1]
     facts = [
         ("Page", event.name),
-        ("Takes effect", takes),
+        ("Takes effect", dated(event.on, today)),
         ("Section", event.section_label),
         ("Sentence", event.sentence),
         ("Stated since", when(event.captured_at)),

@@ -255,11 +255,16 @@ def describe(found: EffectiveDate, today: date) -> str:
     """ "Takes effect: 2022-12-01 (in 58 days)", as every view and alert shows it."""
     if found.on is None:
         return f"Takes effect: within {found.days} days (no start date given)"
-    left = (found.on - today).days
+    return f"Takes effect: {dated(found.on, today)}"
+
+
+def dated(on: date, today: date) -> str:
+    """ "2022-12-01 (in 58 days)", "(today)" or "(took effect 3 days ago)" from `today`."""
+    left = (on - today).days
     if left > 0:
         when = f"in {left} day{'s' if left != 1 else ''}"
     elif left == 0:
         when = "today"
     else:
         when = f"took effect {-left} day{'s' if left != -1 else ''} ago"
-    return f"Takes effect: {found.on.isoformat()} ({when})"
+    return f"{on.isoformat()} ({when})"

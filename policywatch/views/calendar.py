@@ -15,6 +15,7 @@ from icalendar import Event as CalendarEvent
 
 from policywatch.alerts.effective import Event
 from policywatch.clock import parse_iso
+from policywatch.document.effective import dated
 
 PRODID = "-//policywatch//effective dates//EN"
 
@@ -58,9 +59,7 @@ def upcoming_text(events: Sequence[Event], today: date, days: int) -> str:
         return f"Nothing takes effect in the next {days} days."
     lines = []
     for event in events:
-        left = (event.on - today).days
-        when = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
-        lines.append(f"{event.on.isoformat()}  {when:>12}  {event.name} [{event.page_id}]")
+        lines.append(f"{dated(event.on, today)}  {event.name} [{event.page_id}]")
         if event.section:
             lines.append(f"    section:  {event.section_label}")
         lines.append(f"    sentence: {event.sentence}")
