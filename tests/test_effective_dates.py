@@ -234,3 +234,37 @@ def test_a_reminder_that_is_not_a_day_count_is_refused_at_its_line(
     assert (
         f"watchlist.yaml:{line}: notify[0].remind[1]: a reminder is a whole number of days" in err
     )
+
+
+def test_a_run_turn_with_no_page_due_still_sends_the_reminder_once(
+    tmp_path: Path,
+    pageserver: PageServer,
+    mailbox,
+    wall_clock: WallClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from policywatch.run.daemon import Work
+    from policywatch.watchlist.load import load_config
+
+    pageserver.route("/conduct", announcing("These changes take effect on December 20, 2026."))
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    route = {"name": "mail", "url": mailbox.url(), "remind": [14, 1]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    seller(capsys, "check")  # 2026-11-29: recorded, nothing due
+    config = load_config(seller.config)
+
+    def turn(day: str) -> int:
+        """One delivery turn of `policywatch run` on `day`, no page due; mails that arrived."""
+        wall_clock.now = datetime.fromisoformat(f"{day}T09:00:00+00:00")
+        before = len(mailbox.messages)
+        work = Work(config, seller.data, [], deliver=True)
+        work.run()  # the loop's worker thread body, run here so the clock is the test's
+        return len(mailbox.messages) - before
+
+    assert [turn("2026-12-05"), turn("2026-12-06"), turn("2026-12-06"), turn("2026-12-19")] == [
+        0,
+        1,
+        0,
+        1,
+    ]
+    assert "2026-12-20 (in 1 day)" in _text(mailbox.messages[-1])

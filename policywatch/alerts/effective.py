@@ -8,9 +8,10 @@ is keyed the same way on every run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any
 
 from policywatch.alerts.compose import Alert, Body, html_page, md_link, when
 from policywatch.clock import parse_iso
@@ -46,7 +47,17 @@ class Event:
     def section_label(self) -> str:
         return PATH_SEPARATOR.join(self.section)
 
-    def to_dict(self, today: date) -> dict[str, object]:
+    def record(self) -> dict[str, Any]:
+        """As kept in page state, so a later pass compares without reading history."""
+        return {**asdict(self), "on": self.on.isoformat(), "section": list(self.section)}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            **{**data, "on": date.fromisoformat(data["on"]), "section": tuple(data["section"])}
+        )
+
+    def to_dict(self, today: date) -> dict[str, Any]:
         return {
             "page": self.page_id,
             "name": self.name,
@@ -61,24 +72,8 @@ class Event:
         }
 
 
-_CACHE: dict[tuple[str, str], tuple[Event, ...]] = {}
-
-
 def version_events(store: Store, snapshot: Snapshot) -> tuple[Event, ...]:
-    """The dated events of one stored version (periods without a date are no event).
-
-    A version never changes once stored, so its events are read once per process: the
-    reminder pass runs every turn of `policywatch run` over every page.
-    """
-    key = (str(store.data_dir), snapshot.id)
-    if key not in _CACHE:
-        if len(_CACHE) > 4096:
-            _CACHE.clear()
-        _CACHE[key] = _read_events(store, snapshot)
-    return _CACHE[key]
-
-
-def _read_events(store: Store, snapshot: Snapshot) -> tuple[Event, ...]:
+    """The dated events of one stored version (a period without a date is no event)."""
     document = store.document(snapshot)
     anchor = anchor_for(snapshot.metadata, parse_iso(snapshot.captured_at))
     name = snapshot.title or document.title or snapshot.page_id

@@ -1,8 +1,10 @@
 """Reminders before effective dates, and notices when a date moves or is withdrawn.
 
 Called once per `check` and once per delivery turn of `policywatch run`, under the store
-lock. Nothing here keeps state of its own: what is due follows from the latest version of
-each page and the clock, and the outbox's deterministic keys
+lock. What is due follows from the dates the latest version of each page states and the
+clock; those dates are kept in the page's state per version, so a pass reads no history and
+parses no document until a new version arrives, and comparing them with the new version's
+finds a date moved or withdrawn. The outbox's deterministic keys
 (`remind:<route>:<event uid>:<days>`) make each reminder and each notice go out once.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from policywatch.alerts.compose import Alert, outbox_items
 from policywatch.alerts.effective import Event, cancelled_alert, reminder_alert, version_events
+from policywatch.content import Snapshot
 from policywatch.history.store import Store
 from policywatch.models import Config, Route
 
@@ -26,23 +29,38 @@ def queue_reminders(config: Config, store: Store, now: datetime) -> int:
     today = now.date()
     items: list[dict[str, Any]] = []
     for page in config.pages:
-        snapshots = store.snapshots(page.id)
-        if not snapshots:
+        latest = store.latest(page.id)
+        if latest is None:
             continue
-        current = version_events(store, snapshots[-1])
+        current, dropped = _follow(store, latest, today)
         for event in current:
             for route in routes:
                 days = due_reminder(route.remind, event.on, today)
                 if days is not None:
                     key = f"remind:{route.name}:{event.uid}:{days}"
                     items += _for(route, reminder_alert(event, days, today), key, now)
-        previous = version_events(store, snapshots[-2]) if len(snapshots) > 1 else ()
-        for old, new in changed_dates(previous, current, today):
+        for old, new in dropped:
             alert = cancelled_alert(old, new)
             for route in routes:
                 key = f"cancel:{route.name}:{old.uid}:{new.uid if new else 'withdrawn'}"
                 items += _for(route, alert, key, now)
     return store.enqueue_alerts(items) if items else 0
+
+
+def _follow(
+    store: Store, latest: Snapshot, today: date
+) -> tuple[Sequence[Event], list[tuple[Event, Event | None]]]:
+    """The events the latest version states, and the dates it dropped from those known at
+    the last pass (none on the first pass: no reminder was scheduled before it)."""
+    stamp = f"{latest.id}:{latest.doc_key}"  # a re-derived version is read again
+    known = store.page_state(latest.page_id).get("effective") or {}
+    before = [Event.from_record(record) for record in known.get("events", ())]
+    if known.get("of") == stamp:
+        return before, []
+    current = version_events(store, latest)
+    records = [event.record() for event in current]
+    store.set_page_state(latest.page_id, effective={"of": stamp, "events": records})
+    return current, list(changed_dates(before, current, today))
 
 
 def due_reminder(remind: Sequence[int], on: date, today: date) -> int | None:
