@@ -85,3 +85,19 @@ def test_no_governing_date_is_taken_from_the_real_seller_central_history(real_pa
             for paragraph in version.md.split("\n\n"):
                 taken += find_in_sentence(paragraph, Anchor(date(2022, 1, 1), None, "en"))
     assert taken == []
+
+
+def test_a_control_character_in_page_text_reaches_the_calendar_as_a_visible_escape() -> None:
+    from icalendar import Calendar
+
+    from policywatch.alerts.effective import Event
+    from policywatch.views.calendar import calendar_ics
+
+    sentence = "These changes take effect on 26 January 2027.\x1b[2J"
+    event = Event(
+        "fees", "Fees", None, "https://x.test/fees", date(2027, 1, 26), sentence, ("Fees",),
+        "abc", "2026-11-29T08:00:00.000000Z",
+    )  # fmt: skip
+    (parsed,) = Calendar.from_ical(calendar_ics([event])).walk("VEVENT")
+    assert "\x1b" not in str(parsed["description"])
+    assert "2027.\\x1b[2J" in str(parsed["description"])

@@ -16,6 +16,7 @@ from icalendar import Event as CalendarEvent
 from policywatch.alerts.effective import Event
 from policywatch.clock import parse_iso
 from policywatch.document.effective import dated
+from policywatch.document.normalize import printable
 
 PRODID = "-//policywatch//effective dates//EN"
 
@@ -24,7 +25,8 @@ def calendar_ics(events: Sequence[Event]) -> bytes:
     """One all-day event per effective date, in date order, with stable UIDs.
 
     DTSTAMP is the capture of the version that states the date, not the run's time,
-    so two runs over the same store give the same bytes.
+    so two runs over the same store give the same bytes. Page text reaches calendar apps
+    (and terminals, with `> policies.ics` forgotten) with its control characters escaped.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -37,9 +39,9 @@ def calendar_ics(events: Sequence[Event]) -> bytes:
         entry.add("dtstamp", parse_iso(event.captured_at))
         entry.add("dtstart", event.on)
         entry.add("dtend", event.on + timedelta(days=1))
-        entry.add("summary", f"{event.name}: takes effect")
+        entry.add("summary", printable(f"{event.name}: takes effect"))
         where = f"Section: {event.section_label}\n" if event.section else ""
-        entry.add("description", f"{event.sentence}\n\n{where}{event.url}")
+        entry.add("description", printable(f"{event.sentence}\n\n{where}{event.url}"))
         entry.add("url", event.url)
         entry.add("transp", "TRANSPARENT")
         calendar.add_component(entry)
