@@ -218,12 +218,16 @@ def _text(message) -> str:
     return message.get_body(("plain", "html")).get_content()
 
 
-def test_a_reminder_that_is_not_a_day_count_is_refused_at_its_line(
+def test_validate_shows_the_reminders_and_refuses_one_that_is_not_a_day_count_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pages = pages_at({"conduct": "http://127.0.0.1:9/conduct"})
-    route = {"name": "mail", "url": "json://127.0.0.1:9/", "remind": [14, -1]}
+    route = {"name": "mail", "url": "json://127.0.0.1:9/", "remind": [1, 14]}
     seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    assert "notify mail (>= minor, remind 14, 1 days before)" in seller(capsys, "validate")[1]
+
+    route["remind"] = [14, -1]
+    write_watchlist(seller.config, pages, notify=[route])
     code, _, err = seller(capsys, "validate")
     line = next(
         i

@@ -55,7 +55,10 @@ def describe(config: Config) -> str:
             details.append("private addresses allowed")
         lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
-        lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
+        remind = f", remind {', '.join(map(str, route.remind))} days before" if route.remind else ""
+        lines.append(
+            f"  notify {route.name} (>= {route.min_severity}{remind}): {redact(route.url)}"
+        )
     lines.append(_rules_heading(config))
     lines += [
         f"  rule {rule.name}  {rule.severity}  {rule.language or 'any language'}"
