@@ -33,7 +33,8 @@ def queue_reminders(config: Config, store: Store, now: datetime) -> int:
         if latest is None:
             continue
         current, dropped = _follow(store, latest, today)
-        for event in current:
+        # One reminder per date: a page stating its date twice is one deadline.
+        for event in {event.on: event for event in reversed(current)}.values():
             for route in routes:
                 days = due_reminder(route.remind, event.on, today)
                 if days is not None:
