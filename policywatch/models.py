@@ -194,6 +194,8 @@ class Route:
     timeout: float = 30.0
     digest: DigestSchedule | None = None  # `digest:`: one summary message per period
     instant: bool = True  # per-change alerts too; a digest route gets them only with `instant`
+    # Days before each effective date to remind this route (`remind: [14, 1]`), largest first.
+    remind: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,12 @@ from policywatch.alerts.compose import (
     page_name,
     when,
 )
+from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
 from policywatch.diff.render import mark, markdown_escape, render_diff
+from policywatch.diff.rows import Dating
 from policywatch.document.dates import page_date_line
+from policywatch.document.effective import anchor_for
 from policywatch.models import (
     PATH_SEPARATOR,
     Change,
@@ -223,7 +226,7 @@ _TEXT_LABELS = {
 _MD_LABELS = {"before": "Before: ", "now": "Now: ", "added": "Added: ", "removed": "Removed: "}
 
 
-def _text_item(item: _Item) -> str:
+def _text_item(item: _Item, dating: Dating) -> str:
     lines = [_section_line(item.section)] if item.opens else []
     change = item.change
     if change is not None:
@@ -236,10 +239,11 @@ def _text_item(item: _Item) -> str:
             chat=False,
         )
         lines += [f"  {what}: {url}" for what, url in _links(change)]
+        lines += [f"  {words}" for words in dating.lines(change)]
     return "\n".join(lines)
 
 
-def _md_item(item: _Item) -> str:
+def _md_item(item: _Item, dating: Dating) -> str:
     lines = [f"**{markdown_escape(_section_line(item.section))}**"] if item.opens else []
     change = item.change
     if change is not None:
@@ -252,6 +256,7 @@ def _md_item(item: _Item) -> str:
             chat=True,
         )
         lines += [f"{what.capitalize()}: <{md_url(url)}>" for what, url in _links(change)]
+        lines += [f"**{markdown_escape(words)}**" for words in dating.lines(change)]
     return "\n".join(lines)
 
 
@@ -343,6 +348,9 @@ def change_alert(
     market = page.marketplace or new_snap.marketplace
     notes = _notes(back, silent_edit, settled_from)
     versions = f"{old_id} ({when(old_snap.captured_at)}) -> {new_id} ({when(new_snap.captured_at)})"
+    # An alert is written when the version is captured: "in N days" counts from then.
+    captured = parse_iso(new_snap.captured_at)
+    dating = Dating(anchor_for(new_snap.metadata, captured), captured.date())
 
     text_head = [f"Page: {name}", f"URL: {url}"]
     md_head = [f"Page: {md_link(name, url)}"]
@@ -360,12 +368,12 @@ def change_alert(
         md_head.append("Rules: " + "; ".join(markdown_escape(w) for w in _hit_words(hits)))
     text_body = Body(
         head="\n".join([*text_head, *notes]),
-        items=tuple(_text_item(i) for i in items),
+        items=tuple(_text_item(i, dating) for i in items),
         foot=f"Snapshots: {versions}\nFull diff: {command}",
     )
     markdown_body = Body(
         head="\n".join(md_head + [markdown_escape(n) for n in notes]),
-        items=tuple(_md_item(i) for i in items),
+        items=tuple(_md_item(i, dating) for i in items),
         foot=f"Snapshots: `{old_id}` → `{new_id}` · full diff: `{command}`",
     )
     facts = [("Page", name), ("URL", url)]
@@ -382,7 +390,7 @@ def change_alert(
         title=title,
         text_body=text_body,
         markdown_body=markdown_body,
-        html=html_page(title, facts, render_diff(diff, "html")),
+        html=html_page(title, facts, render_diff(diff, "html", dating=dating)),
         command=command,
     )
 

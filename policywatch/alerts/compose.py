@@ -27,6 +27,7 @@ from policywatch.models import PageSpec, Route, Severity, sha256_hex
 
 AlertKind = Literal[
     "change",
+    "reminder",
     "flapping",
     "settled",
     "unreachable",
@@ -254,7 +255,9 @@ def outbox_items(
     each event once, and a route whose URL changed (a rotated token) still does.
     "Unreachable" and "recovered" go to every route whatever its floor: a route
     kept for critical changes must still learn that nobody is watching the page.
-    A digest route without `instant: true` hears nothing between its digests.
+    A digest route without `instant: true` hears nothing between its digests
+    but the reminders it asked for; a reminder goes only to the routes that asked for it,
+    whatever their floor.
     """
     created = created_at if isinstance(created_at, str) else iso(created_at)
     payload = alert.to_payload()
@@ -274,10 +277,10 @@ def outbox_items(
             "sent_at": None,
         }
         for route in routes
-        if route.instant
+        if (route.instant or alert.kind == "reminder")
         and (
             route.min_severity <= alert.severity
-            or alert.kind in ("unreachable", "recovered", "history_lost")
+            or alert.kind in ("unreachable", "recovered", "history_lost", "reminder")
         )
     ]
 

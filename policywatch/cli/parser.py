@@ -25,6 +25,7 @@ from policywatch.cli.commands import (
     cmd_show,
     cmd_validate,
 )
+from policywatch.cli.dates import add_dates
 from policywatch.cli.demo import add_demo
 
 EPILOG = """\
@@ -300,4 +301,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="when each file was captured, in file order "
         "(default: a date in the file name, else its mtime)",
     )
+    add_dates(command, COUNT)
     return parser

@@ -39,7 +39,10 @@ JSON schema (``schema_version`` 1; fields are only ever added within a version):
          "tags": ["obligation", "number", "link", "term", "heading", "moved", "cosmetic-only"],
          "matches": [{"rule": "buyer-messaging", "term": "unsolicited",
                       "severity": "critical", "side": "old" | "new" | "both"}],
-         "links_removed": ["https://..."], "links_added": ["https://..."]}
+         "links_removed": ["https://..."], "links_added": ["https://..."],
+         "effective": [{"date": "2025-03-01" | null, "period_days": 14 | null,
+                        "days_left": 58,        # from the reader's today; absent for a period
+                        "phrase": "March 1, 2025", "sentence": "...", "section": [...]}]}
       ]
     }
 """
@@ -57,6 +60,7 @@ from policywatch.content import Document
 from policywatch.diff.rows import (
     NO_TEXT_CHANGE,
     SIGNS,
+    Dating,
     Row,
     View,
     change_notes,
@@ -85,34 +89,49 @@ def render_diff(
     old: Document | None = None,
     new: Document | None = None,
     meta: Mapping[str, str] | None = None,
+    dating: Dating | None = None,
 ) -> str:
     """`diff` as text, markdown, html or json.
 
     `context` unchanged sentences are shown around each change when both
     documents are given; `show_all` also lists unchanged sections and cosmetic
-    changes.
+    changes; `dating` adds "Takes effect: <date> (in N days)" under a change that
+    says when it governs.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown diff format {fmt!r}; use one of {', '.join(FORMATS)}")
     meta = dict(meta or {})
+    effect = dating.lines if dating else _no_dates
     if fmt == "json":
-        return _json(diff, show_all, meta)
+        return _json(diff, show_all, meta, dating)
     views = section_views(diff, context, show_all, old, new)
     hidden = sum(1 for c in diff.changes if not is_shown(c)) if not show_all else 0
     if fmt == "text":
-        return _text(diff, views, meta, hidden, color)
+        return _text(diff, views, meta, hidden, color, effect)
     # Page text may carry terminal controls: text is cleaned piece by piece (around our
     # colours), markdown and html whole, since they end up in terminals and mail clients too.
     if fmt == "markdown":
-        return printable(_markdown(diff, views, meta, hidden))
-    return printable(_html(diff, views, meta, hidden))
+        return printable(_markdown(diff, views, meta, hidden, effect))
+    return printable(_html(diff, views, meta, hidden, effect))
+
+
+Effect = Callable[[Change], list[str]]
+
+
+def _no_dates(change: Change) -> list[str]:
+    return []
 
 
 # --------------------------------------------------------------------------- text
 
 
 def _text(
-    diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int, color: bool
+    diff: DiffResult,
+    views: list[View],
+    meta: Mapping[str, str],
+    hidden: int,
+    color: bool,
+    effect: Effect,
 ) -> str:
     paint: Callable[[str, str], str] = _ansi if color else _marker
     lines = [f"{diff.page_id}: {short_id(diff.old_id)} -> {short_id(diff.new_id)}"]
@@ -121,12 +140,13 @@ def _text(
     for view in views:
         label, note = section_title(view.section)
         lines.append(paint(printable(f"== {label} [{note}] =="), "heading"))
-        lines += [_text_row(row, paint, color) for row in view.rows] or [f"    {NO_TEXT_CHANGE}"]
+        rows = [_text_row(row, paint, color, effect) for row in view.rows]
+        lines += rows or [f"    {NO_TEXT_CHANGE}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _text_row(row: Row, paint: Callable[[str, str], str], color: bool) -> str:
+def _text_row(row: Row, paint: Callable[[str, str], str], color: bool, effect: Effect) -> str:
     """One change or context line; page text is made printable before any colour goes on."""
     if row.change is None:
         return "    " + printable(row.context) if row.context is not None else "    …"
@@ -139,7 +159,8 @@ def _text_row(row: Row, paint: Callable[[str, str], str], color: bool) -> str:
         body = printable("".join(f.text for f in change.fragments))
         body = _ansi(body, "insert" if change.kind == "added" else "delete") if color else body
     notes = printable(change_notes(change))
-    return f"  {sign} {prefix}{body}" + (f"   [{notes}]" if notes else "")
+    line = f"  {sign} {prefix}{body}" + (f"   [{notes}]" if notes else "")
+    return "\n".join([line, *(f"      {printable(words)}" for words in effect(change))])
 
 
 def _marker(text: str, op: str) -> str:
@@ -183,7 +204,9 @@ def markdown_escape(text: str, *, syntax: bool = True) -> str:
     return _MENTION_RE.sub(lambda m: m.group(1) + _ZWSP, escaped)
 
 
-def _markdown(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int) -> str:
+def _markdown(
+    diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int, effect: Effect
+) -> str:
     lines = [
         f"**Policy change: {markdown_escape(diff.page_id)}** "
         f"`{short_id(diff.old_id)}` → `{short_id(diff.new_id)}`"
@@ -193,11 +216,11 @@ def _markdown(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidd
     for view in views:
         label, note = section_title(view.section)
         lines += ["", f"### {markdown_escape(label)} _({markdown_escape(note)})_"]
-        lines += [_markdown_row(row) for row in view.rows] or [f"_{NO_TEXT_CHANGE}_"]
+        lines += [_markdown_row(row, effect) for row in view.rows] or [f"_{NO_TEXT_CHANGE}_"]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_row(row: Row) -> str:
+def _markdown_row(row: Row, effect: Effect) -> str:
     if row.change is None:
         return f"> {markdown_escape(row.context)}" if row.context is not None else "> …"
     change = row.change
@@ -213,7 +236,8 @@ def _markdown_row(row: Row) -> str:
     else:
         body = markdown_escape(change.new or change.old or "")
     notes = change_notes(change)
-    return f"- **{sign}:** {body}" + (f" _[{markdown_escape(notes)}]_" if notes else "")
+    line = f"- **{sign}:** {body}" + (f" _[{markdown_escape(notes)}]_" if notes else "")
+    return "\n".join([line, *(f"  - **{markdown_escape(w)}**" for w in effect(change))])
 
 
 def mark(text: str, left: str, right: str) -> str:
@@ -245,11 +269,13 @@ li.added{border-color:#1a7f37}li.removed{border-color:#cf222e}li.modified{border
 li.context{color:#666;border-color:transparent}li.cosmetic{color:#888}
 del{background:#ffebe9;color:#cf222e;text-decoration:line-through}
 ins{background:#dafbe1;color:#1a7f37;text-decoration:none}
-.tags{display:block;color:#666;font-size:.85em}
+.tags{display:block;color:#666;font-size:.85em}.effective{display:block;color:#9a6700}
 """
 
 
-def _html(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int) -> str:
+def _html(
+    diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: int, effect: Effect
+) -> str:
     esc = html.escape
     title = f"Policy change: {diff.page_id}"
     parts = [
@@ -267,14 +293,14 @@ def _html(diff: DiffResult, views: list[View], meta: Mapping[str, str], hidden: 
         label, note = section_title(view.section)
         parts.append(f'<section class="{esc(view.section.kind)}">')
         parts.append(f'<h2>{esc(label)} <span class="note">({esc(note)})</span></h2>')
-        rows = "".join(_html_row(row) for row in view.rows)
+        rows = "".join(_html_row(row, effect) for row in view.rows)
         rows = rows or f'<li class="context">{esc(NO_TEXT_CHANGE)}</li>'
         parts.append(f"<ul>{rows}</ul></section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _html_row(row: Row) -> str:
+def _html_row(row: Row, effect: Effect) -> str:
     esc = html.escape
     if row.change is None:
         return f'<li class="context">{esc(row.context if row.context is not None else "…")}</li>'
@@ -290,13 +316,14 @@ def _html_row(row: Row) -> str:
     )
     notes = change_notes(change)
     tags = f'<span class="tags">{esc(notes)}</span>' if notes else ""
+    tags += "".join(f'<strong class="effective">{esc(w)}</strong>' for w in effect(change))
     return f'<li class="{css}">{body}{tags}</li>'
 
 
 # --------------------------------------------------------------------------- json
 
 
-def _json(diff: DiffResult, show_all: bool, meta: Mapping[str, str]) -> str:
+def _json(diff: DiffResult, show_all: bool, meta: Mapping[str, str], dating: Dating | None) -> str:
     kinds = Counter(s.kind for s in diff.sections)
     tags = Counter(t for c in diff.substantive for t in c.tags)
     level = severity(diff)
@@ -325,12 +352,12 @@ def _json(diff: DiffResult, show_all: bool, meta: Mapping[str, str]) -> str:
             for s in diff.sections
             if show_all or s.kind != "unchanged"
         ],
-        "changes": [_change_json(c, s) for s in diff.sections for c in s.changes],
+        "changes": [_change_json(c, s, dating) for s in diff.sections for c in s.changes],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _change_json(change: Change, section: SectionChange) -> dict[str, Any]:
+def _change_json(change: Change, section: SectionChange, dating: Dating | None) -> dict[str, Any]:
     return {
         "section": list(change.section),
         "section_label": change.section_label,
@@ -344,4 +371,5 @@ def _change_json(change: Change, section: SectionChange) -> dict[str, Any]:
         "matches": [m.to_dict() for m in change.matches],
         "links_removed": list(change.links_removed),
         "links_added": list(change.links_added),
+        "effective": [f.to_dict(dating.today) for f in dating.of(change)] if dating else [],
     }

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from difflib import SequenceMatcher
 
 from policywatch.clock import readable
 from policywatch.content import Document, Section
 from policywatch.document.dates import DATE_LABEL_RE
+from policywatch.document.effective import (
+    Anchor,
+    EffectiveDate,
+    describe,
+    find_in_sentence,
+    is_candidate,
+)
 from policywatch.document.segment import split_sentences
 from policywatch.models import PATH_SEPARATOR, Change, DiffResult, SectionChange
 
@@ -171,3 +179,21 @@ def change_notes(change: Change) -> str:
 
 SIGNS = {"added": "+", "removed": "-", "modified": "~"}
 NO_TEXT_CHANGE = "(no change to the text)"
+
+
+@dataclass(frozen=True)
+class Dating:
+    """When the wording of a change takes effect: counted from the new version's anchor
+    (its capture, or its own "Last updated" date), shown against the reader's `today`."""
+
+    anchor: Anchor
+    today: date
+
+    def of(self, change: Change) -> list[EffectiveDate]:
+        """The governing dates in the new wording (a removed sentence governs nothing)."""
+        if change.kind == "removed" or not change.new or not is_candidate(change.new):
+            return []
+        return find_in_sentence(change.new, self.anchor, change.section)
+
+    def lines(self, change: Change) -> list[str]:
+        return [describe(found, self.today) for found in self.of(change)]

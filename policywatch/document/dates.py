@@ -26,9 +26,14 @@ _MONTH = (
     r"aug(?:ust)?|ao[ûu]t|agosto|sep(?:t(?:ember|embre)?)?|se(?:p)?tiembre|settembre|"
     r"oct(?:ober|obre|ubre)?|okt(?:ober)?|ottobre|nov(?:ember|embre|iembre)?|"
     r"dec(?:ember)?|d[ée]c(?:embre)?|dez(?:ember)?|dic(?:iembre|embre)?|"
-    r"enero|gennaio|januar|j[äa]nner|februar|diciembre)\.?"
+    r"enero|gennaio|januar|j[äa]nner|februar|diciembre|"
+    # Portuguese, Dutch and Polish (genitive, as a date is written) for the effective dates.
+    r"janeiro|fevereiro|mar[çc]o|maio|junho|julho|setembro|outubro|novembro|dezembro|"
+    r"januari|februari|maart|mei|augustus|"
+    r"stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|wrze[śs]nia|"
+    r"pa[źz]dziernika|listopada|grudnia)\.?"
 )
-_DAY = r"\d{1,2}(?:st|nd|rd|th|er|\.|º)?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th|er|\.|º|°|o)?"
 _OF = r"(?:\s+de)?"  # "3 de marzo de 2025"
 _DATE = (
     rf"(?:{_MONTH}\s+{_DAY},?\s+\d{{4}}"
@@ -57,6 +62,8 @@ _LINK = (
     r"(?:\s+(?:on|as\s+of|from|since|am|ab|seit|vom|le|du|depuis\s+le|[àa]\s+compter\s+du|"
     r"au|el|desde\s+el|desde|em|il|dal|dall'|op|dnia))?"
 )
+# A date as pages write it, in any of the languages above (also what `effective` looks for).
+DATE_PATTERN = _DATE
 DATE_LINE_RE = re.compile(
     rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*(?P<date>{_DATE})\s*\.?\s*$", re.IGNORECASE
 )

@@ -36,6 +36,7 @@ from policywatch.run.history_tools import follow_rule_changes
 from policywatch.run.lag import queue_translation_lag
 from policywatch.run.outcome import CheckReport, PageOutcome, failed_poll, succeeded
 from policywatch.run.record import date_bump, drastic_change, record_change, record_unchanged
+from policywatch.run.reminders import queue_reminders
 
 log = logging.getLogger("policywatch.pipeline")  # kept from pipeline.py: operators filter on it
 
@@ -141,8 +142,9 @@ def check_pages(
         with store.lock(record_wait, purpose=purpose):
             try:  # queued even by --no-deliver
                 queue_digests(config, store, now or utcnow())
-            except Exception:  # a digest must never hold back the alerts
-                log.exception("queuing the digests failed; alerts are delivered all the same")
+                queue_reminders(config, store, now or utcnow())
+            except Exception:  # a digest or a reminder must never hold back the alerts
+                log.exception("queuing digests or reminders failed; alerts are still delivered")
             if deliver:
                 report.delivery = deliver_pending(store, config.routes, now or utcnow())
     return report

@@ -33,6 +33,7 @@ from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
 from policywatch.run.check import RECORD_WAIT, check_pages
 from policywatch.run.outcome import PageOutcome
+from policywatch.run.reminders import queue_reminders
 
 log = logging.getLogger("policywatch.daemon")  # the name operators filter on
 
@@ -84,6 +85,7 @@ class Work(threading.Thread):
                     self._check(store)
                 if self.deliver:
                     with store.lock(LOCK_TIMEOUT, purpose=PURPOSE):
+                        queue_reminders(self.config, store, utcnow())
                         self._deliver(store)
         except StoreLocked:
             self.locked = True

@@ -56,7 +56,10 @@ def describe(config: Config) -> str:
             details.append("private addresses allowed")
         lines.append(f"  {page.id}  {redact_page_url(page.url)}\n      " + ", ".join(details))
     for route in config.routes:
-        lines.append(f"  notify {route.name} (>= {route.min_severity}): {redact(route.url)}")
+        remind = f", remind {', '.join(map(str, route.remind))} days before" if route.remind else ""
+        lines.append(
+            f"  notify {route.name} (>= {route.min_severity}{remind}): {redact(route.url)}"
+        )
         if route.digest is not None:
             alerts = "alerts as they happen too" if route.instant else "no alerts between digests"
             lines.append(f"      digest {describe_schedule(route.digest)}; {alerts}")

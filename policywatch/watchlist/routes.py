@@ -124,6 +124,7 @@ def _route(
         digest=digest,
         # A digest route is for people who asked for less mail: alerts only when asked.
         instant=digest is None or bool(model.instant),
+        remind=tuple(sorted(set(model.remind or ()), reverse=True)),
     )
 
 

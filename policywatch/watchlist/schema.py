@@ -43,6 +43,7 @@ from policywatch.watchlist.values import (
     ProfileName,
     Regex,
     Regexes,
+    RemindDays,
     Selector,
     Selectors,
     SeverityName,
@@ -318,6 +319,9 @@ class Route(Entry):
     )
     digest: Digest = Field(None, description=_doc(Digest))
     instant: Flag = Field(None, description="with `digest`: also every alert as it happens")
+    remind: RemindDays = Field(
+        None, description="days before each effective date to send a reminder, e.g. [14, 1]"
+    )
 
     @classmethod
     def widen(cls, data: Any) -> Any:

@@ -191,6 +191,27 @@ ProfileName = Annotated[
     _choice("profile", _PROFILE_NAMES),
     WithJsonSchema(_any_case(_PROFILE_NAMES)),
 ]
+
+
+def _days_before(value: Any) -> int:
+    """One reminder: whole days before an effective date (0 = on the day)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365:
+        raise Invalid(
+            f"a reminder is a whole number of days before the date (0 to 365), got {value!r}",
+            "e.g. remind: [14, 1]",
+        )
+    return value
+
+
+_DAYS_SCHEMA = {"type": "integer", "minimum": 0, "maximum": 365}
+RemindDays = Annotated[
+    tuple[
+        Annotated[int, BeforeValidator(checked(_days_before)), WithJsonSchema(_DAYS_SCHEMA)], ...
+    ],
+    BeforeValidator(_listed),
+    _once("reminder"),
+    WithJsonSchema(_one_or_many(_DAYS_SCHEMA)),
+]
 Whole = Annotated[int, Strict()]
 DigestPeriod = Annotated[
     Literal[DIGEST_PERIODS],

@@ -1,0 +1,274 @@
+"""A seller learns when changed wording takes effect: next to the change in every diff
+format and in the alert, counted in days from the clock policywatch reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WallClock
+from tests.notify_receivers import HttpReceiver
+from tests.pageserver import PageServer
+from tests.seller import CONDUCT, Seller, pages_at, write_watchlist
+
+OLD_LINE = "<li>Not send unsolicited or inappropriate communications</li>"
+
+
+def announcing(*sentences: str) -> str:
+    """The Code of Conduct with new sentences, one saying when its wording takes effect."""
+    items = "".join(f"\n<li>{sentence}</li>" for sentence in sentences)
+    return CONDUCT.replace(OLD_LINE, OLD_LINE + items)
+
+
+@pytest.fixture
+def webhook() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def watched(tmp_path: Path, pageserver: PageServer, webhook: HttpReceiver) -> Seller:
+    pageserver.route("/conduct", CONDUCT)
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    route = {"name": "hook", "url": webhook.url()}
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+
+
+def test_the_alert_and_every_diff_format_say_when_the_new_wording_takes_effect_and_only_that(
+    watched: Seller,
+    pageserver: PageServer,
+    webhook: HttpReceiver,
+    wall_clock: WallClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert watched(capsys, "check")[0] == 0  # 2026-11-29: the baseline
+    pageserver.route(
+        "/conduct",
+        announcing(
+            "These changes will take effect on January 26, 2027.",
+            "Amazon was founded in 1994; orders placed after 5 pm on December 24 ship later.",
+        ),
+    )
+    wall_clock.advance(hours=1)
+    watched(capsys, "check")
+
+    (post,) = webhook.posts
+    assert "founded in 1994" in post["json"]["message"]  # the unrelated dates are told...
+    assert post["json"]["message"].count("Takes effect") == 1  # ...but govern nothing
+    assert "Takes effect: 2027-01-26 (in 58 days)" in post["json"]["message"]
+
+    wall_clock.advance(days=60)  # the seller reads the diff two months later
+    outputs = {
+        fmt: watched(capsys, "diff", "conduct", "--format", fmt)[1]
+        for fmt in ("text", "markdown", "html")
+    }
+    assert "Takes effect: 2027-01-26 (took effect 2 days ago)" in outputs["text"]
+    assert outputs["text"].count("Takes effect") == 1
+    assert "**Takes effect: 2027-01-26 (took effect 2 days ago)**" in outputs["markdown"]
+    assert (
+        '<strong class="effective">Takes effect: 2027-01-26 (took effect 2 days ago)</strong>'
+        in outputs["html"]
+    )
+    changes = json.loads(watched(capsys, "diff", "conduct", "--format", "json")[1])["changes"]
+    [effective] = [e for change in changes for e in change["effective"]]
+    assert effective == {
+        "date": "2027-01-26",
+        "period_days": None,
+        "days_left": -2,
+        "phrase": "January 26, 2027",
+        "sentence": "These changes will take effect on January 26, 2027.",
+        "section": effective["section"],
+    }
+    assert effective["section"]
+
+
+@pytest.fixture
+def two_pages(tmp_path: Path, pageserver: PageServer) -> Seller:
+    """The Code of Conduct in the US and the UK, each announcing its own date."""
+    pageserver.route(
+        "/us",
+        announcing(
+            "Starting March 1, 2027, sellers must answer buyers within 24 hours.",
+            "The previous rules took effect on December 1, 2022.",
+        ),
+    )
+    pageserver.route("/uk", announcing("These changes will take effect on 26 January 2027."))
+    pages = pages_at({"conduct-us": pageserver.url("/us"), "conduct-uk": pageserver.url("/uk")})
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[]))
+
+
+def test_upcoming_lists_what_takes_effect_within_the_days_asked_soonest_first(
+    two_pages: Seller, wall_clock: WallClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_pages(capsys, "check")
+    wall_clock.advance(days=3)  # 2026-12-02
+
+    soon = two_pages.json(capsys, "upcoming", "--days", "60")
+    later = two_pages.json(capsys, "upcoming", "--days", "120")
+    code, text, _ = two_pages(capsys, "upcoming")
+
+    assert [(e["page"], e["date"], e["days_left"]) for e in soon] == [
+        ("conduct-uk", "2027-01-26", 55)
+    ]
+    assert soon[0]["sentence"] == "These changes will take effect on 26 January 2027."
+    assert soon[0]["section"] and soon[0]["url"].endswith("/uk")
+    assert [e["date"] for e in later] == ["2027-01-26", "2027-03-01"]
+    assert (
+        code == 0
+        and "2027-01-26 (in 55 days)  Seller Code of Conduct [conduct-uk]" in text
+        and "2022" not in text
+    )
+
+
+def test_the_calendar_parses_in_date_order_with_uids_stable_across_runs(
+    two_pages: Seller, wall_clock: WallClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from icalendar import Calendar
+
+    two_pages(capsys, "check")
+    first = _calendar(two_pages)
+    wall_clock.advance(days=1)
+    two_pages(capsys, "check")
+    second = _calendar(two_pages)
+
+    events = Calendar.from_ical(first).walk("VEVENT")
+    assert all(str(e["summary"]).endswith(": takes effect") for e in events)
+    assert [e.decoded("dtstart").isoformat() for e in events] == ["2027-01-26", "2027-03-01"]
+    assert "Starting March 1, 2027" in str(events[1]["description"])
+    assert str(events[1]["url"]).endswith("/us")
+    assert first == second  # same UIDs and bytes: a calendar app updates, never duplicates
+    assert len({str(e["uid"]) for e in events}) == 2
+
+
+def _calendar(seller: Seller) -> bytes:
+    """`policywatch calendar > policies.ics` as a real process writes it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policywatch",
+            "-c",
+            str(seller.config),
+            "-d",
+            str(seller.data),
+            "calendar",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_reminders_arrive_once_by_email_and_follow_a_moved_then_withdrawn_date(
+    tmp_path: Path,
+    pageserver: PageServer,
+    mailbox,
+    wall_clock: WallClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def states(sentence: str | None) -> None:
+        pageserver.route("/conduct", announcing(sentence) if sentence else CONDUCT)
+
+    states("These changes will take effect on December 20, 2026.")
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    route = {"name": "mail", "url": mailbox.url(), "remind": [14, 1]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+
+    def on(day: str, sentence: str | None = "keep") -> list[str]:
+        """Check on `day` (09:00 UTC); the subjects of the mails that arrived."""
+        if sentence != "keep":
+            states(sentence)
+        wall_clock.now = datetime.fromisoformat(f"{day}T09:00:00+00:00")
+        before = len(mailbox.messages)
+        code, out, err = seller(capsys, "check")
+        assert code == 0, out + err
+        return [str(m["subject"]) for m in mailbox.messages[before:]]
+
+    assert on("2026-11-29") == []  # the baseline, 21 days ahead
+    assert on("2026-12-05") == []
+    assert on("2026-12-06") == ["[reminder] Seller Code of Conduct: takes effect on 2026-12-20"]
+    assert "2026-12-20 (in 14 days)" in _text(mailbox.messages[-1])
+    assert on("2026-12-07") == []  # once
+
+    moved = on("2026-12-10", "These changes will take effect on January 10, 2027.")
+    notice = "[reminder] Seller Code of Conduct: effective date moved from 2026-12-20 to 2027-01-10"
+    assert notice in moved
+    assert len(moved) == 2  # the change alert and the notice
+    assert on("2026-12-11") == []
+    assert on("2026-12-19") == []  # the old date's 1-day reminder is cancelled
+    assert on("2026-12-27") == ["[reminder] Seller Code of Conduct: takes effect on 2027-01-10"]
+    assert "in 14 days" in _text(mailbox.messages[-1])
+
+    withdrawn = on("2027-01-02", None)
+    assert (
+        "[reminder] Seller Code of Conduct: effective date withdrawn (was 2027-01-10)" in withdrawn
+    )
+    assert on("2027-01-09") == [] and on("2027-01-10") == []
+
+
+def _text(message) -> str:
+    return message.get_body(("plain", "html")).get_content()
+
+
+def test_validate_shows_the_reminders_and_refuses_one_that_is_not_a_day_count_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pages = pages_at({"conduct": "http://127.0.0.1:9/conduct"})
+    route = {"name": "mail", "url": "json://127.0.0.1:9/", "remind": [1, 14]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    assert "notify mail (>= minor, remind 14, 1 days before)" in seller(capsys, "validate")[1]
+
+    route["remind"] = [14, -1]
+    write_watchlist(seller.config, pages, notify=[route])
+    code, _, err = seller(capsys, "validate")
+    line = next(
+        i
+        for i, text in enumerate(seller.config.read_text().splitlines(), 1)
+        if text.strip() == "- -1"
+    )
+    assert code == 2
+    assert (
+        f"watchlist.yaml:{line}: notify[0].remind[1]: a reminder is a whole number of days" in err
+    )
+
+
+def test_a_run_turn_with_no_page_due_still_sends_the_reminder_once(
+    tmp_path: Path,
+    pageserver: PageServer,
+    mailbox,
+    wall_clock: WallClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from policywatch.run.daemon import Work
+    from policywatch.watchlist.load import load_config
+
+    pageserver.route("/conduct", announcing("These changes take effect on December 20, 2026."))
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    route = {"name": "mail", "url": mailbox.url(), "remind": [14, 1]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    seller(capsys, "check")  # 2026-11-29: recorded, nothing due
+    config = load_config(seller.config)
+
+    def turn(day: str) -> int:
+        """One delivery turn of `policywatch run` on `day`, no page due; mails that arrived."""
+        wall_clock.now = datetime.fromisoformat(f"{day}T09:00:00+00:00")
+        before = len(mailbox.messages)
+        work = Work(config, seller.data, [], deliver=True)
+        work.run()  # the loop's worker thread body, run here so the clock is the test's
+        return len(mailbox.messages) - before
+
+    assert [turn("2026-12-05"), turn("2026-12-06"), turn("2026-12-06"), turn("2026-12-19")] == [
+        0,
+        1,
+        0,
+        1,
+    ]
+    assert "2026-12-20 (in 1 day)" in _text(mailbox.messages[-1])
