@@ -23,6 +23,7 @@ from policywatch.alerts.compose import (
     page_name,
     when,
 )
+from policywatch.alerts.items import Item, alert_items, section_line
 from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
 from policywatch.diff.render import mark, markdown_escape, render_diff
@@ -30,13 +31,11 @@ from policywatch.diff.rows import Dating
 from policywatch.document.dates import page_date_line
 from policywatch.document.effective import anchor_for
 from policywatch.models import (
-    PATH_SEPARATOR,
     Change,
     DiffResult,
     Fragment,
     PageSpec,
     RuleMatch,
-    SectionChange,
     Severity,
     sha256_hex,
     short_id,
@@ -51,50 +50,7 @@ _TAG_WORDS = {
 }
 
 
-_SECTION_VERBS = {
-    "added": "section added",
-    "removed": "section removed",
-    "renamed": "section renamed",
-    "moved": "section moved",
-}
-
-
 _REGEX_SYNTAX = re.compile(r"[\\()\[\]{}|^$+?]")
-
-# --------------------------------------------------------------------------- change alerts
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One thing to report: a changed sentence, or a section-level move without one.
-
-    `opens` marks the first item of its section, which carries the section heading;
-    bodies are only ever shortened from the end, so a kept item's heading is kept too.
-    """
-
-    section: SectionChange
-    change: Change | None
-    opens: bool
-
-
-def _items(diff: DiffResult) -> list[_Item]:
-    """Substantive changes in page order (all changes when none is substantive); a new
-    heading is told by the section line, not repeated as a sentence change."""
-    substantive_only = bool(diff.substantive)
-    items: list[_Item] = []
-    for section in diff.sections:
-        if section.kind == "unchanged":
-            continue
-        changes = [
-            c
-            for c in section.changes
-            if (c.substantive or not substantive_only) and "heading" not in c.tags
-        ]
-        if changes:
-            items.extend(_Item(section, c, i == 0) for i, c in enumerate(changes))
-        elif section.kind in _SECTION_VERBS:  # the heading line says it all
-            items.append(_Item(section, None, True))
-    return items
 
 
 def _rule_hits(changes: Iterable[Change]) -> list[RuleMatch]:
@@ -111,7 +67,7 @@ def _is_pattern(term: str) -> bool:
     return bool(_REGEX_SYNTAX.search(term))
 
 
-def _headline(hits: Sequence[RuleMatch], items: Sequence[_Item]) -> str:
+def _headline(hits: Sequence[RuleMatch], items: Sequence[Item]) -> str:
     """What the title names: the loudest watched term, else what kind of wording, else where."""
     if hits and not _is_pattern(hits[0].term):
         return f'"{hits[0].term}"'
@@ -176,17 +132,6 @@ def _sides(change: Change) -> tuple[list[Fragment], list[Fragment]]:
     return old, new
 
 
-def _section_line(section: SectionChange) -> str:
-    """The section's path, saying what happened to the section itself when it did more than
-    change some sentences (added, removed, renamed, moved)."""
-    if section.kind not in _SECTION_VERBS:
-        return section.label
-    verb = _SECTION_VERBS[section.kind]
-    if section.kind in ("renamed", "moved") and section.old_path:
-        return f"{section.label} ({verb}; was {PATH_SEPARATOR.join(section.old_path)})"
-    return f"{section.label} ({verb})"
-
-
 def _links(change: Change) -> list[tuple[str, str]]:
     return [("link removed", u) for u in change.links_removed] + [
         ("link added", u) for u in change.links_added
@@ -226,8 +171,8 @@ _TEXT_LABELS = {
 _MD_LABELS = {"before": "Before: ", "now": "Now: ", "added": "Added: ", "removed": "Removed: "}
 
 
-def _text_item(item: _Item, dating: Dating) -> str:
-    lines = [_section_line(item.section)] if item.opens else []
+def _text_item(item: Item, dating: Dating) -> str:
+    lines = [section_line(item.section)] if item.opens else []
     change = item.change
     if change is not None:
         lines += _change_lines(
@@ -243,8 +188,8 @@ def _text_item(item: _Item, dating: Dating) -> str:
     return "\n".join(lines)
 
 
-def _md_item(item: _Item, dating: Dating) -> str:
-    lines = [f"**{markdown_escape(_section_line(item.section))}**"] if item.opens else []
+def _md_item(item: Item, dating: Dating) -> str:
+    lines = [f"**{markdown_escape(section_line(item.section))}**"] if item.opens else []
     change = item.change
     if change is not None:
         lines += _change_lines(
@@ -334,7 +279,7 @@ def change_alert(
     the version it is compared with): a retry after a crash sends the same key, a
     change withdrawn and later reinstated is a new snapshot, so a new alert.
     """
-    items = _items(diff)
+    items = alert_items(diff)
     hits = _rule_hits(item.change for item in items if item.change)
     name = page_name(page, new_snap)
     back = Return(revert_of) if isinstance(revert_of, Snapshot) else revert_of
@@ -393,13 +338,3 @@ def change_alert(
         html=html_page(title, facts, render_diff(diff, "html", dating=dating)),
         command=command,
     )
-
-
-def first_change(diff: DiffResult) -> tuple[str, str]:
-    """Where the change begins and its first changed sentence (the new wording, or the
-    removed one): the line a digest gives each change, picked as the alert picks them."""
-    items = _items(diff)
-    if not items:
-        return "", ""
-    change = items[0].change
-    return _section_line(items[0].section), (change.new or change.old) if change else ""

@@ -35,7 +35,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from policywatch.watchlist.schema import json_schema
+    from policywatch.watchlist.editor_schema import json_schema
     from policywatch.watchlist.starter import SCHEMA_FILE, parse_marketplaces, starter_text
 
     path = args.path or args.config
@@ -63,7 +63,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from policywatch.watchlist.schema import json_schema
+    from policywatch.watchlist.editor_schema import json_schema
 
     sys.stdout.write(json_schema())
     return 0

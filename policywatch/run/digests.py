@@ -19,9 +19,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from policywatch.alerts.changes import first_change
 from policywatch.alerts.compose import cli_command, page_name
 from policywatch.alerts.digest import DigestChange, Period, TakesEffect, WatchHealth, digest_alert
+from policywatch.alerts.items import first_change
 from policywatch.alerts.links import change_url
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.diff.compare import diff_documents

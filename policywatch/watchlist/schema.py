@@ -10,7 +10,6 @@ accepted as written and widened before the fields are read.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -378,25 +377,3 @@ def _no_pages() -> Exception:
         "lists no pages to watch",
         f"add a page, e.g.\npages:\n  - id: seller-code-of-conduct\n    url: {EXAMPLE_URL}",
     )
-
-
-def _without_null_defaults(value: Any) -> Any:
-    """The schema without `default: null`: an unset key means "use the default", not null."""
-    if isinstance(value, dict):
-        return {
-            k: _without_null_defaults(v)
-            for k, v in value.items()
-            if not (k == "default" and v is None)
-        }
-    if isinstance(value, list):
-        return [_without_null_defaults(v) for v in value]
-    return value
-
-
-def json_schema() -> str:
-    """The JSON Schema editors read to complete keys and flag typos as the seller types."""
-    document = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **Watchlist.model_json_schema(),
-    }
-    return json.dumps(_without_null_defaults(document), indent=2, ensure_ascii=False) + "\n"
