@@ -361,3 +361,17 @@ def _digest(changes: list[DigestChange], soon: list[TakesEffect] | None = None) 
     period = Period("weekly", now - timedelta(days=7), now)
     watches = [WatchHealth("Conduct (UK)", "2026-12-07T07:00:00.000000Z", None, 6 * 3600.0)]
     return digest_alert("digest:x:y", period, changes, watches, now, takes_effect_soon=soon)
+
+
+def test_the_digest_lists_the_date_a_page_says_its_new_wording_takes_effect(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    notice = "These changes take effect on December 20, 2026."
+    seller = watch(tmp_path, site, mail_route(mailbox, digest=MONDAY_8))
+    check(seller, capsys)  # Sunday 29 Nov: the baseline
+    site.route("/conduct", CONDUCT.replace(COMMUNICATIONS, f"{COMMUNICATIONS} {notice}"))
+    wall_clock.advance(hours=25)  # Monday 30 Nov 09:00: the page now states a date
+    check(seller, capsys)
+    (weekly,) = mailbox.messages
+    text = weekly.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert f'Takes effect\n- 2026-12-20: Seller Code of Conduct (US): "{notice}"' in text

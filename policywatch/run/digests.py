@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -21,6 +21,7 @@ from typing import Any
 
 from policywatch.alerts.compose import cli_command, page_name
 from policywatch.alerts.digest import DigestChange, Period, TakesEffect, WatchHealth, digest_alert
+from policywatch.alerts.effective import latest_events
 from policywatch.alerts.items import first_change
 from policywatch.alerts.links import change_url
 from policywatch.clock import iso, parse_iso, utcnow
@@ -33,6 +34,7 @@ from policywatch.watchlist.schedule import last_period
 
 log = logging.getLogger("policywatch.notify")  # the name operators filter on
 
+SOON = timedelta(days=30)  # a digest lists what takes effect within this after it is written
 MAX_CATCH_UP = timedelta(days=92)  # a digest after long downtime reaches back this far at most
 LOCK_WAIT = 1.0  # seconds the loop waits for the store; a busy store means the next turn
 RETRY_AFTER = 60.0  # seconds before the loop tries again after queuing failed
@@ -56,13 +58,11 @@ def queue_digests(
     config: Config,
     store: Store,
     now: datetime,
-    *,
-    takes_effect_soon: Sequence[TakesEffect] | None = None,
 ) -> int:
     """Queue every digest due at `now` that is not queued yet; returns how many were.
 
     The caller holds the store lock, so two processes cannot both find a period's
-    digest missing. `takes_effect_soon` is the slot the effective-dates work fills.
+    digest missing.
     """
     due = [d for d in due_digests(config, now) if not store.alert_queued(digest_key(*d))]
     if due:  # never "no changes" for a period that ended before anything was watched
@@ -72,6 +72,7 @@ def queue_digests(
         return 0
     previous = _previous_ends(store)
     watches = [_health(store, page) for page in config.pages]
+    soon = _takes_effect_soon(config, store, now)
     found: dict[tuple[datetime, datetime], list[DigestChange]] = {}
     items = []
     for route, period in due:
@@ -85,7 +86,7 @@ def queue_digests(
             changes,
             watches,
             now,
-            takes_effect_soon=takes_effect_soon,
+            takes_effect_soon=soon,
             web_view=config.defaults.base_url,
             floor=route.min_severity,
         )
@@ -94,6 +95,16 @@ def queue_digests(
     for item in items:
         log.info("route=%s digest queued for %s", item["route"], item["period_end"])
     return queued
+
+
+def _takes_effect_soon(config: Config, store: Store, now: datetime) -> list[TakesEffect]:
+    """The dates the latest versions state within SOON of the digest, linked to the page."""
+    today = now.date()
+    return [
+        TakesEffect(event.on.isoformat(), event.name, event.sentence, event.url)
+        for event in latest_events(store, [page.id for page in config.pages])
+        if today <= event.on <= today + SOON
+    ]
 
 
 def _outbox_item(
