@@ -248,6 +248,7 @@ class Defaults:
     alert_on_cosmetic: bool = False
     translation_lag: float = TRANSLATION_LAG
     settle: Settle = field(default_factory=Settle)
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)

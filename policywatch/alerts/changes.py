@@ -23,6 +23,7 @@ from policywatch.alerts.compose import (
     page_name,
     when,
 )
+from policywatch.alerts.links import change_url
 from policywatch.content import Snapshot
 from policywatch.diff.render import mark, markdown_escape, render_diff
 from policywatch.document.dates import page_date_line
@@ -321,6 +322,7 @@ def change_alert(
     revert_of: Snapshot | Return | None = None,
     silent_edit: bool = False,
     settled_from: str | None = None,
+    base_url: str | None = None,
 ) -> Alert:
     """The alert for one new version: what changed, where, which rules fired, how to see more.
 
@@ -344,8 +346,9 @@ def change_alert(
     notes = _notes(back, silent_edit, settled_from)
     versions = f"{old_id} ({when(old_snap.captured_at)}) -> {new_id} ({when(new_snap.captured_at)})"
 
-    text_head = [f"Page: {name}", f"URL: {url}"]
-    md_head = [f"Page: {md_link(name, url)}"]
+    view = change_url(base_url, page.id, old_snap.id, new_snap.id)  # the web view's permalink
+    text_head = [f"Page: {name}", f"URL: {url}", *([f"View: {view}"] if view else [])]
+    md_head = [f"Page: {md_link(name, url)}", *([f"View: {view}"] if view else [])]
     page_date = page_date_line(
         old_snap.metadata.get("last_updated"), new_snap.metadata.get("last_updated")
     )
@@ -368,7 +371,7 @@ def change_alert(
         items=tuple(_md_item(i) for i in items),
         foot=f"Snapshots: `{old_id}` → `{new_id}` · full diff: `{command}`",
     )
-    facts = [("Page", name), ("URL", url)]
+    facts = [("Page", name), ("URL", url), *([("View", view)] if view else [])]
     facts += [("Page date", page_date)] if page_date else []
     facts += [("Marketplace", market)] if market else []
     facts += [("Rules", "; ".join(_hit_words(hits)))] if hits else []

@@ -184,6 +184,13 @@ class Defaults(Entry):
     ignore: Regexes = Field(None, description=_PAGE_SETTINGS["ignore"])
     fetch: FetchMode = Field(None, description=_PAGE_SETTINGS["fetch"])
     allow_private: Flag = Field(None, description=_PAGE_SETTINGS["allow_private"])
+    base_url: Text = Field(
+        None,
+        description="root URL of the web view (policywatch serve or site); "
+        "alerts and digests link each change there",
+    )
+
+    _base_url_is_http = field_validator("base_url")(checked(checks.url))
 
 
 class Page(Entry):
