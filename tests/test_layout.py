@@ -27,6 +27,7 @@ STAGES = (
     "alerts",
     "run",
     "views",
+    "web",
     "cli",
 )
 # Top-level modules that are not foundations.

@@ -25,6 +25,7 @@ from policywatch.cli.commands import (
     cmd_show,
     cmd_validate,
 )
+from policywatch.cli.web import add_web
 
 EPILOG = """\
 exit codes:
@@ -295,4 +296,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="when each file was captured, in file order "
         "(default: a date in the file name, else its mtime)",
     )
+    add_web(command)
     return parser
