@@ -103,7 +103,7 @@ class WebApp:
             case ["timeline"]:
                 number = int(query["p"]) if query.get("p", "").isdigit() else 1
                 link = _pager("timeline", query)
-                return self._ok(pages.timeline(desk, query, number), path, page_link=link)
+                return self._ok(pages.timeline(desk, query, number), path, page_path=link)
             case ["changes", page_id, pair] if ".." in pair:
                 old, _, new = pair.partition("..")
                 return self._ok(pages.change(desk, page_id, old, new), path)

@@ -63,7 +63,7 @@ class Templates:
             "root": root,
             "href": self.linker(root),
             "live": not self.static,
-            "page_link": extra.pop("page_link", None),
+            "page_path": extra.pop("page_path", None),
             **page.context,
             **extra,
         }
