@@ -33,6 +33,9 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serving, Pa
     serving.stop()
 
 
+POLICYWATCH = (sys.executable, "-m", "policywatch")
+
+
 def changes_of(data: Path, page_id: str) -> list[str]:
     with Store(data) as store:
         versions = store.snapshots(page_id)
