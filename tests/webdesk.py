@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,12 @@ EDITS = (
 )
 
 
-def desk_watchlist(tmp_path: Path, server: PageServer, base_url: str | None = None) -> Path:
+def desk_watchlist(
+    tmp_path: Path,
+    server: PageServer,
+    base_url: str | None = None,
+    notify: Sequence[Mapping[str, str]] = (),
+) -> Path:
     entry = {
         "id": "conduct",
         "title": "Seller Code of Conduct",
@@ -44,7 +50,7 @@ def desk_watchlist(tmp_path: Path, server: PageServer, base_url: str | None = No
         "marketplaces": ["US", "UK"],
     }
     defaults = {"retries": 1, "timeout": 5, **({"base_url": base_url} if base_url else {})}
-    path = write_watchlist(tmp_path / "watchlist.yaml", [entry], notify=(), defaults=defaults)
+    path = write_watchlist(tmp_path / "watchlist.yaml", [entry], notify=notify, defaults=defaults)
     rules = [{"name": "buyer-messaging", "severity": "critical", "terms": ["message"]}]
     config = yaml.safe_load(path.read_text(encoding="utf-8")) | {"rules": rules}
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
