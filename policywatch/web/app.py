@@ -22,7 +22,7 @@ from policywatch.run.daemon import health
 from policywatch.web import feeds, pages
 from policywatch.web.desk import Desk
 from policywatch.web.pages import Missing, Rendered
-from policywatch.web.render import STYLE, Templates
+from policywatch.web.render import STATIC, Templates
 
 SECURITY_HEADERS = [
     (
@@ -119,8 +119,10 @@ class WebApp:
                 return self._ok(pages.health(desk, check), path)
             case ["snapshots", page_id, name] if name.endswith(".txt"):
                 return "200 OK", "text/plain; charset=utf-8", self._raw(page_id, name[:-4])
-            case ["static", "style.css"]:
-                return "200 OK", "text/css; charset=utf-8", STYLE
+            case ["static", name] if name in STATIC:
+                return "200 OK", *STATIC[name]
+            case ["favicon.ico"]:  # what browsers ask for on a page of plain text
+                return "200 OK", *STATIC["icon.svg"]
             case ["feeds", *rest]:
                 feed = feeds.route(desk, rest, self._base(environ))
                 return "200 OK", "application/atom+xml; charset=utf-8", feed

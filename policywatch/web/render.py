@@ -20,7 +20,12 @@ from policywatch.models import short_id
 from policywatch.web.pages import Rendered
 
 HERE = files("policywatch.web")
-STYLE = (HERE / "static" / "style.css").read_bytes()
+# The only files served from the package, by name: nothing in a URL reaches the file system.
+STATIC = {
+    "style.css": ("text/css; charset=utf-8", (HERE / "static" / "style.css").read_bytes()),
+    "icon.svg": ("image/svg+xml", (HERE / "static" / "icon.svg").read_bytes()),
+}
+STYLE = STATIC["style.css"][1]
 
 
 def quote(text: str) -> str:

@@ -22,7 +22,7 @@ from policywatch.run.daemon import health
 from policywatch.web import feeds, pages
 from policywatch.web.desk import Desk
 from policywatch.web.pages import Rendered
-from policywatch.web.render import STYLE, Templates, raw_path
+from policywatch.web.render import STATIC, STYLE, Templates, raw_path
 
 MANIFEST = ".policywatch-site.json"
 
@@ -71,7 +71,8 @@ class Site:
 
     def build(self) -> SiteReport:
         desk = self.desk
-        self.listing("static/style.css", STYLE)
+        for name, (_, data) in STATIC.items():
+            self.listing(f"static/{name}", data)
         self.html("", lambda: pages.overview(desk, {}), None)
         self._timeline()
         self.html("health", lambda: pages.health(desk, lambda: health(desk.data_dir)), None)
