@@ -15,7 +15,7 @@ from policywatch.content import Snapshot
 from policywatch.diff.rows import View, change_notes, is_shown, section_title, section_views
 from policywatch.document.dates import page_date_line, stated_date
 from policywatch.errors import UsageError
-from policywatch.models import DiffResult, Severity, sha256_hex, short_id
+from policywatch.models import Change, DiffResult, Severity, sha256_hex, short_id
 from policywatch.views.terminal import alerts_json, diff_meta
 from policywatch.web.desk import Desk, Watch
 from policywatch.web.summaries import FIRST_TAGS, ChangeSummary, change_level
@@ -161,7 +161,7 @@ def diff_context(desk: Desk, diff: DiffResult, old: Snapshot, new: Snapshot) -> 
         (view, row.change)
         for view in views
         for row in view.rows
-        if row.change and any(t in row.change.tags for t in FIRST_TAGS)
+        if row.change and _telling(row.change)
     ]
     return {
         "page_id": new.page_id,
@@ -178,13 +178,21 @@ def diff_context(desk: Desk, diff: DiffResult, old: Snapshot, new: Snapshot) -> 
     }
 
 
+def _telling(change: Change) -> bool:
+    """A change read first: a watched term, an obligation flip, a number or time limit."""
+    return bool(change.matches) or any(t in change.tags for t in FIRST_TAGS)
+
+
 def _section(view: View) -> dict[str, Any]:
+    """A changed section with the changes not already listed first."""
     label, note = section_title(view.section)
+    changes = [r.change for r in view.rows if r.change]
     return {
         "label": label,
         "note": note,
         "anchor": "s" + sha256_hex(label)[:10],
-        "rows": [_row(view, r.change) for r in view.rows if r.change],
+        "rows": [_row(view, c) for c in changes if not _telling(c)],
+        "above": sum(1 for c in changes if _telling(c)),
     }
 
 
