@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class WebApp:
         self.templates = Templates(static=False)
         self.base_url = config.defaults.base_url if config else None
         self.credentials = credentials
+        self._one_at_a_time = threading.Lock()  # the Desk's caches serve one request at a time
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -66,7 +68,8 @@ class WebApp:
             status, kind, body = "401 Unauthorized", "text/plain", b"sign in\n"
             extra.append(("WWW-Authenticate", 'Basic realm="policywatch", charset="UTF-8"'))
         else:
-            status, kind, body = self.answer(environ)
+            with self._one_at_a_time:
+                status, kind, body = self.answer(environ)
         headers = [("Content-Type", kind), ("Content-Length", str(len(body)))]
         start_response(status, headers + SECURITY_HEADERS + extra)
         return [b"" if method == "HEAD" else body]
@@ -87,6 +90,7 @@ class WebApp:
         path = unquote(raw_path.encode("latin-1").decode("utf-8", "replace"))
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         parts = [p for p in path.split("/") if p]
+        self.desk.refresh()
         try:
             return self.route(parts, query, raw_path, environ)
         except Missing as missing:

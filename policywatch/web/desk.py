@@ -44,12 +44,19 @@ class Desk:
         self._index_stamp: tuple[int, int] | None = None
         self._histories: dict[str, tuple[tuple[int, str], list[ChangeSummary]]] = {}
         self._timeline: tuple[tuple, list[ChangeSummary]] | None = None
+        self._latest: dict[str, Snapshot | None] = {}  # as `changes` last read it
 
-    @property
-    def store(self) -> Store:
+    def refresh(self) -> None:
+        """Once per request: open the store anew if index.json changed (a page was added)."""
         stamp = _stamp(self.data_dir / "index.json")
         if self._store is None or stamp != self._index_stamp:
             self._store, self._index_stamp = Store(self.data_dir), stamp
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self.refresh()
+        assert self._store is not None
         return self._store
 
     def rules(self, page_id: str) -> tuple[Rule, ...]:
@@ -72,6 +79,7 @@ class Desk:
     def changes(self, page_id: str) -> list[ChangeSummary]:
         """Every change of one page, oldest first; recomputed only when its history grew."""
         versions = self.snapshots(page_id)
+        self._latest[page_id] = versions[-1] if versions else None
         key = (len(versions), versions[-1].id if versions else "")
         known = self._histories.get(page_id)
         if known is None or known[0] != key:
@@ -115,8 +123,8 @@ class Desk:
         store = self.store
         state = store.page_state(page_id)
         outcomes = store.outcomes(page_id)
-        latest = store.latest(page_id)
         history = self.changes(page_id)
+        latest = self._latest.get(page_id)
         failures = int(state.get("consecutive_failures") or 0)
         last = outcomes[-1] if outcomes else {}
         seen = [latest.last_seen_at if latest else None, state.get("last_ok_at"), last.get("at")]
