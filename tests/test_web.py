@@ -189,6 +189,9 @@ def test_a_page_history_lists_every_version_with_what_changed(desk):
     for snap in versions:
         assert snap.id[:10] in page
     assert page.count("sev-") == 3 and "first version" in page
+    compare = re.search(r'href="(\.\./compare/conduct/UK/US)"', page)
+    assert compare is not None
+    assert serving.get("/pages/" + compare.group(1)).status_code == 200
     raw = serving.get(f"/snapshots/conduct@US/{versions[0].id[:10]}.txt")
     assert raw.headers["Content-Type"].startswith("text/plain")
     assert b"Seller Code of Conduct" in raw.content
