@@ -167,7 +167,7 @@ def main() -> int:
         )
         app = WebApp(data)
         cold = timed(lambda: call(app, "/timeline"), 1)
-        print(f"first request (reads every history, summarises each change): {cold:.0f} ms")
+        print(f"first request (reads every history; gists only for the rows shown): {cold:.0f} ms")
         failed = False
         for name, path, rows in (
             ("overview", "/", overview_rows),
