@@ -16,8 +16,10 @@ import requests
 from markupsafe import escape
 
 from policywatch.alerts.links import change_path
+from policywatch.cli import main
 from policywatch.history.store import Store
 from tests.pageserver import PageServer
+from tests.seller import write_watchlist
 from tests.webdesk import SCRIPT_SENTENCE, Serving, fill_desk
 
 
@@ -221,6 +223,24 @@ def test_health_shows_what_the_health_command_says(desk):
     assert "unhealthy" in page
     assert reason.split(":")[0] in page
     assert "Alerts pending (0)" in page and "Pages failing (0)" in page
+
+
+def test_a_page_failing_since_its_first_check_is_on_the_overview(tmp_path, pageserver, wall_clock):
+    pageserver.route("/returns", "upstream trouble", status=503)
+    pages = [{"id": "returns", "url": pageserver.url("/returns"), "fetch": "http"}]
+    config = write_watchlist(tmp_path / "watchlist.yaml", pages, notify=())
+    data = tmp_path / "data"
+    assert main(["-q", "-c", str(config), "-d", str(data), "check", "--no-deliver"]) == 1
+    serving = Serving(config, data)
+    try:
+        overview = serving.get("/").text
+        health = serving.get("/health").text
+    finally:
+        serving.stop()
+    row = overview[overview.index('<tr class="row-failing">') :]
+    assert "returns" in row and "since 2026-11-29 08:00" in row
+    assert "503" in row
+    assert "Pages failing (1)" in health
 
 
 def test_basic_auth_is_enforced_when_configured(desk):

@@ -25,7 +25,7 @@ class Watch:
     page_id: str
     title: str
     marketplace: str | None
-    state: str  # "ok" | "changed" | "blocked" | "failing"
+    state: str  # "ok" | "changed" | "blocked" | "failing" | "unchecked" (no version yet)
     since: str | None  # when it started failing or being blocked
     reason: str | None
     last_check: str | None
@@ -117,7 +117,12 @@ class Desk:
         )
 
     def watches(self) -> list[Watch]:
-        return [self.watch(p) for p in self.page_ids()]
+        """Every watch: those with versions, and those of the watchlist with none yet (a page
+        blocked from its first check must show as blocked, not be missing)."""
+        stored = self.page_ids()
+        known = set(stored)
+        waiting = [p.id for p in self.config.pages if p.id not in known] if self.config else []
+        return [self.watch(p) for p in [*stored, *waiting]]
 
     def watch(self, page_id: str) -> Watch:
         store = self.store
@@ -132,14 +137,16 @@ class Desk:
             kind = "blocked" if last["status"] == "blocked" else "failing"
             since = state.get("unreachable_since") or _first_failure(outcomes)
             reason = last.get("reason")
+        elif latest is None:
+            kind, since, reason = "unchecked", None, None
         else:
-            fresh = history and latest and history[-1].new.id == latest.id
+            fresh = history and history[-1].new.id == latest.id
             kind = "changed" if fresh and int(state.get("polls_on_latest") or 1) <= 1 else "ok"
             since = reason = None
         return Watch(
             page_id=page_id,
             title=self.title(page_id, latest),
-            marketplace=latest.marketplace if latest else None,
+            marketplace=latest.marketplace if latest else self._marketplace(page_id),
             state=kind,
             since=since,
             reason=reason,
@@ -147,6 +154,10 @@ class Desk:
             latest=latest,
             last_change=history[-1] if history else None,
         )
+
+    def _marketplace(self, page_id: str) -> str | None:
+        page = self.config.page(page_id) if self.config else None
+        return page.marketplace if page else None
 
 
 def _first_failure(outcomes: list[dict]) -> str | None:

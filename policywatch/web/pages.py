@@ -21,7 +21,7 @@ from policywatch.web.desk import Desk, Watch
 from policywatch.web.summaries import FIRST_TAGS, ChangeSummary, change_level
 
 PER_PAGE = 50
-STATES = ("ok", "changed", "blocked", "failing")
+STATES = ("ok", "changed", "blocked", "failing", "unchecked")
 LEVELS = tuple(str(s) for s in sorted(Severity, reverse=True))
 
 
