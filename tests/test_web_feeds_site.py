@@ -13,6 +13,7 @@ import requests
 from lxml import etree
 
 from policywatch.cli import main
+from policywatch.history.store import Store
 from policywatch.web.site import MANIFEST, build_site
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, INBOX, Seller
@@ -144,3 +145,8 @@ def test_a_change_alert_links_to_its_page_in_the_web_view(tmp_path: Path, pagese
     view = re.search(r"^View: (\S+)$", alert["text"], re.M)
     assert view is not None
     assert re.fullmatch(BASE + r"changes/conduct@US/\w{10}\.\.\w{10}", view.group(1))
+    permalink = view.group(1)
+    with Store(data) as store:
+        [payload] = [a["payload"] for a in store.alerts() if a["payload"]["kind"] == "change"]
+    assert f"View: {permalink}" in payload["markdown"]["head"]
+    assert f'<a href="{permalink}">' in payload["html"]
