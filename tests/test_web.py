@@ -19,8 +19,8 @@ from policywatch.alerts.links import change_path
 from policywatch.cli import main
 from policywatch.history.store import Store
 from tests.pageserver import PageServer
-from tests.seller import write_watchlist
-from tests.webdesk import SCRIPT_SENTENCE, Serving, fill_desk
+from tests.seller import CONDUCT, write_watchlist
+from tests.webdesk import REVIEW_WINDOW, SCRIPT_SENTENCE, Serving, desk_watchlist, fill_desk
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +209,33 @@ def test_the_timeline_lists_changes_newest_first_and_filters_them(desk):
     critical = serving.get("/timeline", params={"severity": "critical"}).text
     assert paths[0] in critical and paths[2] not in critical
     assert "0 change(s)" in serving.get("/timeline", params={"page": "conduct@UK"}).text
+
+
+def test_the_timeline_pages_through_a_long_history(tmp_path, pageserver):
+    config = desk_watchlist(tmp_path, pageserver)
+    saved = []
+    for day in range(1, 54):  # 53 saved copies: 52 changes, more than one timeline page
+        path = (
+            tmp_path / f"2025-01-{day:02d}.html"
+            if day <= 31
+            else tmp_path / f"2025-02-{day - 31:02d}.html"
+        )
+        path.write_text(CONDUCT.replace(REVIEW_WINDOW, f"between 4 and {day + 30} days"))
+        saved.append(str(path))
+    data = tmp_path / "data"
+    assert main(["-q", "-c", str(config), "-d", str(data), "import", "conduct@US", *saved]) == 0
+    serving = Serving(config, data)
+    try:
+        first = serving.get("/timeline", params={"page": "conduct@US"}).text
+        older = re.search(r'rel="next" href="([^"]+)"', first)
+        assert older is not None
+        second = serving.get("/" + older.group(1).replace("&amp;", "&")).text
+    finally:
+        serving.stop()
+    assert "52 change(s) · page 1 of 2" in first
+    assert first.count("between 4 and") == 50 and "between 4 and 83 days" in first
+    assert "page 2 of 2" in second and second.count("between 4 and") == 2
+    assert "between 4 and 32 days" in second and 'rel="prev"' in second
 
 
 def test_health_shows_what_the_health_command_says(desk):
