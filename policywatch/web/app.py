@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from policywatch.history.store import Store
 from policywatch.models import Config, short_id
@@ -87,7 +87,8 @@ class WebApp:
 
     def answer(self, environ: dict[str, Any]) -> Answer:
         raw_path = environ.get("PATH_INFO", "/") or "/"
-        path = unquote(raw_path.encode("latin-1").decode("utf-8", "replace"))
+        # PATH_INFO arrives percent-decoded, as WSGI bytes in latin-1; it is never decoded twice.
+        path = raw_path.encode("latin-1").decode("utf-8", "replace")
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         parts = [p for p in path.split("/") if p]
         self.desk.refresh()
