@@ -150,3 +150,19 @@ def test_a_change_alert_links_to_its_page_in_the_web_view(tmp_path: Path, pagese
         [payload] = [a["payload"] for a in store.alerts() if a["payload"]["kind"] == "change"]
     assert f"View: {permalink}" in payload["markdown"]["head"]
     assert f'<a href="{permalink}">' in payload["html"]
+
+
+def test_a_base_url_that_is_not_a_web_address_is_refused_with_its_line(
+    tmp_path: Path, pageserver: PageServer, capsys
+):
+    config = desk_watchlist(tmp_path, pageserver, base_url="desk.example.com/policywatch")
+
+    code = main(["-c", str(config), "-d", str(tmp_path / "data"), "validate"])
+
+    assert code == 2
+    error = capsys.readouterr().err.splitlines()[0]
+    assert re.fullmatch(
+        rf"policywatch: {re.escape(str(config))}:\d+: defaults\.base_url: "
+        r"'desk\.example\.com/policywatch' is not an http\(s\) URL",
+        error,
+    )
