@@ -25,7 +25,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY policywatch ./policywatch
-# policywatch with the [browser] extra: the playwright package, never its browser download.
+# policywatch with the [browser] extra (the playwright package, never its browser download) and
+# the [web] extra (`policywatch serve`: jinja2, waitress, feedgen).
 # The virtualenv gets no pip of its own; the base image's pip installs into it. Playwright's
 # bundled Node (the driver) ships with debug symbols (~33 MB); its trace viewer, recorder and
 # HTML report apps, type definitions and Chrome/Edge reinstall scripts are never used to drive
@@ -34,7 +35,7 @@ COPY policywatch ./policywatch
 # DL3013: what is installed is this checkout; its dependencies float like Debian's packages.
 # hadolint ignore=DL3013
 RUN python -m venv --without-pip /opt/policywatch \
- && pip --python /opt/policywatch/bin/python install --no-cache-dir ".[browser]" \
+ && pip --python /opt/policywatch/bin/python install --no-cache-dir ".[browser,web]" \
  && site=$(/opt/policywatch/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
  && strip --strip-unneeded "$site/playwright/driver/node" \
  && rm -rf "$site/playwright/driver/package/lib/vite" "$site/playwright/driver/package/types" \

@@ -27,6 +27,7 @@ STAGES = (
     "alerts",
     "run",
     "views",
+    "web",
     "demo",
     "cli",
 )

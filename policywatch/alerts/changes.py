@@ -24,6 +24,7 @@ from policywatch.alerts.compose import (
     when,
 )
 from policywatch.alerts.items import Item, alert_items, section_line
+from policywatch.alerts.links import change_url
 from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
 from policywatch.diff.render import mark, markdown_escape, render_diff
@@ -271,6 +272,7 @@ def change_alert(
     revert_of: Snapshot | Return | None = None,
     silent_edit: bool = False,
     settled_from: str | None = None,
+    base_url: str | None = None,
 ) -> Alert:
     """The alert for one new version: what changed, where, which rules fired, how to see more.
 
@@ -297,8 +299,9 @@ def change_alert(
     captured = parse_iso(new_snap.captured_at)
     dating = Dating(anchor_for(new_snap.metadata, captured), captured.date())
 
-    text_head = [f"Page: {name}", f"URL: {url}"]
-    md_head = [f"Page: {md_link(name, url)}"]
+    view = change_url(base_url, page.id, old_snap.id, new_snap.id)  # the web view's permalink
+    text_head = [f"Page: {name}", f"URL: {url}", *([f"View: {view}"] if view else [])]
+    md_head = [f"Page: {md_link(name, url)}", *([f"View: {view}"] if view else [])]
     page_date = page_date_line(
         old_snap.metadata.get("last_updated"), new_snap.metadata.get("last_updated")
     )
@@ -321,7 +324,7 @@ def change_alert(
         items=tuple(_md_item(i, dating) for i in items),
         foot=f"Snapshots: `{old_id}` → `{new_id}` · full diff: `{command}`",
     )
-    facts = [("Page", name), ("URL", url)]
+    facts = [("Page", name), ("URL", url), *([("View", view)] if view else [])]
     facts += [("Page date", page_date)] if page_date else []
     facts += [("Marketplace", market)] if market else []
     facts += [("Rules", "; ".join(_hit_words(hits)))] if hits else []

@@ -306,7 +306,7 @@ def html_page(title: str, facts: Sequence[tuple[str, str]], diff_page: str = "")
 
 
 def _html_value(key: str, value: str) -> str:
-    if key == "URL":
+    if key in ("URL", "View"):
         return f'<a href="{html.escape(value)}">{html.escape(value)}</a>'
     if key == "Full diff":
         return f"<code>{html.escape(value)}</code>"

@@ -27,6 +27,7 @@ from policywatch.cli.commands import (
 )
 from policywatch.cli.dates import add_dates
 from policywatch.cli.demo import add_demo
+from policywatch.cli.web import add_web
 
 EPILOG = """\
 exit codes:
@@ -302,4 +303,5 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: a date in the file name, else its mtime)",
     )
     add_dates(command, COUNT)
+    add_web(command)
     return parser

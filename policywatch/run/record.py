@@ -76,6 +76,7 @@ def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now:
             latest,
             config_path=config.path,
             data_dir=str(store.data_dir),
+            base_url=config.defaults.base_url,
             settled_from=since,
         )
     items = compose.outbox_items(alert, config.routes, iso(now))
@@ -266,7 +267,15 @@ def _announcement(
         return notice, True
     back = _return(history, latest, snapshot)
     alert = changes.change_alert(
-        diff, page, level, latest, snapshot, revert_of=back, silent_edit=silent, **common
+        diff,
+        page,
+        level,
+        latest,
+        snapshot,
+        revert_of=back,
+        silent_edit=silent,
+        base_url=config.defaults.base_url,
+        **common,
     )
     store.set_page_state(page.id, announced_id=snapshot.id)
     return alert, False

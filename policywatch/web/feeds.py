@@ -1,0 +1,101 @@
+"""Atom feeds of changes: all, per page, per marketplace, per minimum severity.
+
+Entry ids name the change itself (page and both version ids), so a feed reader sees the same
+entry on every render; `updated` is when the new version was first seen. Entry content is
+plain text (escaped by feedgen): page text is attacker-controlled, and a feed reader that
+renders HTML must not run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from feedgen.feed import FeedGenerator
+
+from policywatch.alerts.links import change_path, change_url
+from policywatch.clock import parse_iso
+from policywatch.models import Severity
+from policywatch.web.desk import Desk
+from policywatch.web.pages import LEVELS, Missing
+from policywatch.web.summaries import ChangeSummary
+
+LIMIT = 100  # entries per feed: readers keep their own history
+URN = "urn:policywatch:"
+
+
+def route(desk: Desk, parts: Sequence[str], base: str | None) -> bytes:
+    """The feed a URL under /feeds/ names, or Missing saying which feeds exist."""
+    name, changes = select(desk, parts)
+    return atom(name, "/".join(parts), changes, base)
+
+
+def names(desk: Desk) -> list[str]:
+    """Every feed's path under feeds/, for the 404 page and the static site."""
+    markets = sorted({p.rpartition("@")[2] for p in desk.page_ids() if "@" in p})
+    return [
+        "changes.atom",
+        *(f"pages/{p}.atom" for p in desk.page_ids()),
+        *(f"marketplaces/{m}.atom" for m in markets),
+        *(f"severity/{s}.atom" for s in LEVELS),
+    ]
+
+
+def select(desk: Desk, parts: Sequence[str]) -> tuple[str, list[ChangeSummary]]:
+    match list(parts):
+        case ["changes.atom"]:
+            return "All changes", desk.timeline()[:LIMIT]
+        case ["pages", file] if file.endswith(".atom") and file[:-5] in desk.page_ids():
+            page = file[:-5]
+            return f"Changes of {page}", desk.changes(page)[::-1][:LIMIT]
+        case ["marketplaces", file] if file.endswith(".atom"):
+            market = file[:-5]
+            picked = [c for c in desk.timeline() if c.marketplace == market]
+            if picked or f"marketplaces/{file}" in names(desk):
+                return f"Changes in {market}", picked[:LIMIT]
+        case ["severity", file] if file.endswith(".atom") and file[:-5] in LEVELS:
+            floor = Severity.parse(file[:-5])
+            picked = [
+                c for c in desk.timeline() if c.severity and Severity.parse(c.severity) >= floor
+            ]
+            return f"Changes of {file[:-5]} severity or more", picked[:LIMIT]
+    raise Missing(f"no feed feeds/{'/'.join(parts)}", [f"feeds/{n}" for n in names(desk)])
+
+
+def atom(title: str, name: str, changes: Sequence[ChangeSummary], base: str | None) -> bytes:
+    """An Atom document; links are absolute under `base`, else relative to the feed file."""
+    up = "../" * (name.count("/") + 1)
+    feed = FeedGenerator()
+    feed.id(f"{URN}feed:{name}")
+    feed.title(f"policywatch: {title}")
+    feed.author({"name": "policywatch"})
+    feed.link(href=_link(base, up, ""), rel="alternate")
+    feed.updated(parse_iso(changes[0].at) if changes else parse_iso("2000-01-01"))
+    for change in reversed(changes):  # feedgen puts the last added first
+        entry = feed.add_entry()
+        old, new = change.old.id, change.new.id
+        entry.id(f"{URN}change:{change.page_id}:{old}..{new}")
+        level = change.severity or "cosmetic"
+        entry.title(f"[{level}] {change.page_id}: {', '.join(change.sections[:3]) or 'changed'}")
+        entry.link(href=_link(base, up, change_path(change.page_id, old, new), change))
+        entry.updated(parse_iso(change.at))
+        entry.published(parse_iso(change.at))
+        entry.content(_text(change), type="text")
+    return feed.atom_str(pretty=True)
+
+
+def _link(base: str | None, up: str, path: str, change: ChangeSummary | None = None) -> str:
+    if base and change is not None:
+        return change_url(base, change.page_id, change.old.id, change.new.id) or path
+    if base:
+        return base.rstrip("/") + "/" + path
+    return up + path
+
+
+def _text(change: ChangeSummary) -> str:
+    lines = [change.first]
+    if change.terms:
+        lines.append("Watched terms: " + ", ".join(change.terms))
+    if change.stated:
+        lines.append(change.stated)
+    lines.append("Sections: " + "; ".join(change.sections))
+    return "\n".join(lines)
