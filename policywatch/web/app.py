@@ -128,12 +128,14 @@ class WebApp:
                 return "200 OK", *STATIC[name]
             case ["favicon.ico"]:  # what browsers ask for on a page of plain text
                 return "200 OK", *STATIC["icon.svg"]
+            case ["calendar.ics"]:
+                return "200 OK", "text/calendar; charset=utf-8", feeds.calendar(desk)
             case ["feeds", *rest]:
                 feed = feeds.route(desk, rest, self._base(environ))
                 return "200 OK", "application/atom+xml; charset=utf-8", feed
         raise Missing(
             f"no page at {path}",
-            ["/", "/timeline", "/health", "/feeds/changes.atom"]
+            ["/", "/timeline", "/health", "/feeds/changes.atom", "/calendar.ics"]
             + [f"/pages/{p}" for p in desk.page_ids()],
         )
 

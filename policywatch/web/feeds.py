@@ -1,4 +1,5 @@
-"""Atom feeds of changes: all, per page, per marketplace, per minimum severity.
+"""Atom feeds of changes (all, per page, per marketplace, per minimum severity), and the
+calendar of the dates the pages say their wording takes effect.
 
 Entry ids name the change itself (page and both version ids), so a feed reader sees the same
 entry on every render; `updated` is when the new version was first seen. Entry content is
@@ -12,9 +13,11 @@ from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
 
+from policywatch.alerts.effective import latest_events
 from policywatch.alerts.links import change_path, change_url
 from policywatch.clock import parse_iso
 from policywatch.models import Severity
+from policywatch.views.calendar import calendar_ics
 from policywatch.web.desk import Desk
 from policywatch.web.pages import LEVELS, Missing
 from policywatch.web.summaries import ChangeSummary
@@ -27,6 +30,12 @@ def route(desk: Desk, parts: Sequence[str], base: str | None) -> bytes:
     """The feed a URL under /feeds/ names, or Missing saying which feeds exist."""
     name, changes = select(desk, parts)
     return atom(name, "/".join(parts), changes, base)
+
+
+def calendar(desk: Desk) -> bytes:
+    """`/calendar.ics`: the same events as `policywatch calendar`, so a subscribed calendar
+    app follows moved dates (stable UIDs) without anyone rerunning the command."""
+    return calendar_ics(latest_events(desk.store, desk.page_ids()))
 
 
 def names(desk: Desk) -> list[str]:

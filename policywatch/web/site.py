@@ -81,6 +81,7 @@ class Site:
         for name in feeds.names(desk):
             parts = name.split("/")
             self.listing(f"feeds/{name}", feeds.route(desk, parts, self.base_url))
+        self.listing("calendar.ics", feeds.calendar(desk))
         (self.out / MANIFEST).write_text(json.dumps(self.seen, indent=1), encoding="utf-8")
         return self.report
 
