@@ -298,26 +298,29 @@ def test_serve_without_the_web_extra_says_what_to_install(tmp_path: Path):
     ]
 
 
-def test_a_calendar_app_subscribed_to_the_view_gets_the_date_a_page_takes_effect(
+def test_a_change_that_sets_a_date_says_when_it_takes_effect_and_the_calendar_has_it(
     tmp_path, pageserver, wall_clock
 ):
     notice = "These changes take effect on January 15, 2027."
     guidelines = "All sellers must adhere to the following guidelines:"
-    pageserver.route("/conduct", CONDUCT.replace(guidelines, f"{guidelines} {notice}"))
     pages = [{"id": "conduct", "url": pageserver.url("/conduct"), "fetch": "http"}]
     config = write_watchlist(tmp_path / "watchlist.yaml", pages, notify=())
     data = tmp_path / "data"
-    assert main(["-q", "-c", str(config), "-d", str(data), "check", "--no-deliver"]) == 0
+    for page in (CONDUCT, CONDUCT.replace(guidelines, f"{guidelines} {notice}")):
+        pageserver.route("/conduct", page)
+        assert main(["-q", "-c", str(config), "-d", str(data), "check", "--no-deliver"]) == 0
+    old, new = Store(data).snapshots("conduct")
     serving = Serving(config, data)
     try:
         answer = serving.get("/calendar.ics")
-        overview = serving.get("/").text
+        change = serving.get("/" + change_path("conduct", old.id, new.id)).text
     finally:
         serving.stop()
+    assert '<span class="takes-effect">Takes effect: 2027-01-15 (in ' in change
+    assert 'href="../../calendar.ics"' in change or 'href="/calendar.ics"' in change
     assert answer.headers["Content-Type"].startswith("text/calendar")
     (event,) = Calendar.from_ical(answer.content).walk("VEVENT")
     assert str(event.decoded("dtstart")) == "2027-01-15"
     assert notice in str(event.get("description"))
-    assert 'href="calendar.ics"' in overview or 'href="/calendar.ics"' in overview
     assert main(["-q", "-c", str(config), "-d", str(data), "site", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "calendar.ics").read_bytes() == answer.content

@@ -25,12 +25,10 @@ from policywatch.alerts.compose import (
 )
 from policywatch.alerts.items import Item, alert_items, section_line
 from policywatch.alerts.links import change_url
-from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
 from policywatch.diff.render import mark, markdown_escape, render_diff
 from policywatch.diff.rows import Dating
 from policywatch.document.dates import page_date_line
-from policywatch.document.effective import anchor_for
 from policywatch.models import (
     Change,
     DiffResult,
@@ -296,8 +294,7 @@ def change_alert(
     notes = _notes(back, silent_edit, settled_from)
     versions = f"{old_id} ({when(old_snap.captured_at)}) -> {new_id} ({when(new_snap.captured_at)})"
     # An alert is written when the version is captured: "in N days" counts from then.
-    captured = parse_iso(new_snap.captured_at)
-    dating = Dating(anchor_for(new_snap.metadata, captured), captured.date())
+    dating = Dating.of_version(new_snap.metadata, new_snap.captured_at)
 
     view = change_url(base_url, page.id, old_snap.id, new_snap.id)  # the web view's permalink
     text_head = [f"Page: {name}", f"URL: {url}", *([f"View: {view}"] if view else [])]

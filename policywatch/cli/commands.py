@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policywatch.cli.common import data_dir_of, emit, load_watchlist, open_store, resolve, use_color
-from policywatch.clock import parse_iso, utcnow
+from policywatch.clock import utcnow
 from policywatch.errors import UsageError
 from policywatch.views import terminal
 
@@ -228,7 +228,6 @@ def _print_diff(
     from policywatch.diff.compare import diff_documents
     from policywatch.diff.render import render_diff
     from policywatch.diff.rows import Dating
-    from policywatch.document.effective import anchor_for
 
     (old_snapshot, old_doc), (new_snapshot, new_doc) = old, new
     diff = diff_documents(
@@ -248,9 +247,7 @@ def _print_diff(
         old=old_doc,
         new=new_doc,
         meta=meta,
-        dating=Dating(
-            anchor_for(new_doc.metadata, parse_iso(new_snapshot.captured_at)), utcnow().date()
-        ),
+        dating=Dating.of_version(new_doc.metadata, new_snapshot.captured_at, utcnow().date()),
     )
     emit(text, painted=True)
 

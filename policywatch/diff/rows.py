@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
 
-from policywatch.clock import readable
+from policywatch.clock import parse_iso, readable
 from policywatch.content import Document, Section
 from policywatch.document.dates import DATE_LABEL_RE
 from policywatch.document.effective import (
     Anchor,
     EffectiveDate,
+    anchor_for,
     describe,
     find_in_sentence,
     is_candidate,
@@ -188,6 +189,15 @@ class Dating:
 
     anchor: Anchor
     today: date
+
+    @classmethod
+    def of_version(
+        cls, metadata: Mapping[str, str], captured_at: str, today: date | None = None
+    ) -> Dating:
+        """For a stored version (its metadata and capture); `today` defaults to the capture,
+        which is how an alert written at that moment counts the days."""
+        captured = parse_iso(captured_at)
+        return cls(anchor_for(metadata, captured), today or captured.date())
 
     def of(self, change: Change) -> list[EffectiveDate]:
         """The governing dates in the new wording (a removed sentence governs nothing)."""

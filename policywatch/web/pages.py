@@ -11,8 +11,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from policywatch.clock import utcnow
 from policywatch.content import Snapshot
-from policywatch.diff.rows import View, change_notes, is_shown, section_title, section_views
+from policywatch.diff.rows import (
+    Dating,
+    View,
+    change_notes,
+    is_shown,
+    section_title,
+    section_views,
+)
 from policywatch.document.dates import page_date_line, stated_date
 from policywatch.errors import UsageError
 from policywatch.models import Change, DiffResult, Severity, sha256_hex, short_id
@@ -157,6 +165,7 @@ def change(desk: Desk, page_id: str, old: str, new: str) -> Rendered:
 def diff_context(desk: Desk, diff: DiffResult, old: Snapshot, new: Snapshot) -> dict[str, Any]:
     """The diff as the templates draw it: summary, the telling changes first, then sections."""
     views = section_views(diff, 0, False, None, None)
+    dating = Dating.of_version(new.metadata, new.captured_at, utcnow().date())
     first = [
         (view, row.change)
         for view in views
@@ -172,8 +181,8 @@ def diff_context(desk: Desk, diff: DiffResult, old: Snapshot, new: Snapshot) -> 
         "page_date": page_date_line(
             old.metadata.get("last_updated"), new.metadata.get("last_updated")
         ),
-        "views": [_section(v) for v in views],
-        "first": [_row(v, c) for v, c in first],
+        "views": [_section(v, dating) for v in views],
+        "first": [_row(v, c, dating) for v, c in first],
         "hidden": sum(1 for c in diff.changes if not is_shown(c)),
     }
 
@@ -183,7 +192,7 @@ def _telling(change: Change) -> bool:
     return bool(change.matches) or any(t in change.tags for t in FIRST_TAGS)
 
 
-def _section(view: View) -> dict[str, Any]:
+def _section(view: View, dating: Dating) -> dict[str, Any]:
     """A changed section with the changes not already listed first."""
     label, note = section_title(view.section)
     changes = [r.change for r in view.rows if r.change]
@@ -191,18 +200,19 @@ def _section(view: View) -> dict[str, Any]:
         "label": label,
         "note": note,
         "anchor": "s" + sha256_hex(label)[:10],
-        "rows": [_row(view, c) for c in changes if not _telling(c)],
+        "rows": [_row(view, c, dating) for c in changes if not _telling(c)],
         "above": sum(1 for c in changes if _telling(c)),
     }
 
 
-def _row(view: View, change: Any) -> dict[str, Any]:
+def _row(view: View, change: Any, dating: Dating) -> dict[str, Any]:
     level = change_level(change, view.section)
     return {
         "kind": change.kind,
         "section": view.section.label,
         "fragments": change.fragments,
         "notes": change_notes(change),
+        "effective": dating.lines(change),
         "severity": str(level) if level else "",
     }
 
