@@ -7,6 +7,10 @@ in the same run on the same two ~300 KB documents, interleaved so a noisy
 machine slows both alike. Peak memory of one run of each is measured with
 tracemalloc, separately from the timings (tracing slows everything down).
 
+A faster diff must say exactly what the old one said: before timing, the results on
+a few fixed inputs are compared with digests saved from the code before the speed-ups
+(REFERENCE), and the bench exits 1 when one differs.
+
     python bench/bench_diff.py [--kb 300] [--sections 40] [--changed 0.02] [--repeat 80]
 """
 
@@ -14,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import random
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 
 from policywatch.content import Block, Document, Section
 from policywatch.diff.compare import diff_documents
-from policywatch.models import sha256_hex
+from policywatch.models import DiffResult, sha256_hex
 from policywatch.watchlist.rules import DEFAULT_RULES
 
 SUBJECTS = ["Sellers", "You", "Amazon", "Buyers", "Your messages", "Brand owners", "Your listings"]
@@ -134,6 +140,41 @@ def document(title: str, sections: list[tuple[str, list[list[str]]]]) -> Documen
     return Document(title, tuple(built), sha256_hex("".join(s.digest for s in built)))
 
 
+# sha256 (first 16 hex digits) of repr(DiffResult) for (kb, sections, changed, seed), taken
+# with the diff as it was at commit bf794e1, before the speed-ups of issue 15.
+REFERENCE = {
+    (300, 40, 0.02, 1801): "b7a524a63e056a34",
+    (300, 40, 0.1, 1801): "8e245beffa333001",
+    (60, 12, 0.02, 7): "43b53cb54fb95332",
+    (60, 12, 0.3, 42): "4468269f61aa2d35",
+    (30, 5, 0.5, 3): "d1122e4e8be2563f",
+}
+
+
+def inputs(kb: int, sections: int, changed: float, seed: int) -> tuple[Document, Document, int]:
+    """The old and the edited document, and how many sentences were edited."""
+    rng = random.Random(seed)
+    original = outline(rng, kb, sections)
+    edited = [(heading, [list(block) for block in blocks]) for heading, blocks in original]
+    count = edit(rng, edited, changed)
+    old = document("Seller Code of Conduct", original)
+    return old, document("Seller Code of Conduct", edited), count
+
+
+def semantic_diff(old: Document, new: Document) -> DiffResult:
+    return diff_documents(old, new, page_id="bench", old_id="a", new_id="b", rules=DEFAULT_RULES)
+
+
+def differing_references() -> list[tuple[int, int, float, int]]:
+    """The reference inputs on which this diff no longer gives what the old one gave."""
+    return [
+        key
+        for key, digest in REFERENCE.items()
+        if hashlib.sha256(repr(semantic_diff(*inputs(*key)[:2])).encode()).hexdigest()[:16]
+        != digest
+    ]
+
+
 def lines(doc: Document) -> list[str]:
     return [line for s in doc.sections for line in (s.heading, *(b.text for b in s.blocks))]
 
@@ -161,18 +202,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1801)
     args = parser.parse_args()
 
-    rng = random.Random(args.seed)
-    original = outline(rng, args.kb, args.sections)
-    edited = [(heading, [list(block) for block in blocks]) for heading, blocks in original]
-    count = edit(rng, edited, args.changed)
-    old = document("Seller Code of Conduct", original)
-    new = document("Seller Code of Conduct", edited)
+    differing = differing_references()
+    if differing:
+        print(f"bench_diff: the diff differs from the reference on {differing}", file=sys.stderr)
+        sys.exit(1)
+    print(f"results identical to the reference on all {len(REFERENCE)} inputs")
+    old, new, count = inputs(args.kb, args.sections, args.changed, args.seed)
     old_lines, new_lines = lines(old), lines(new)
 
     def semantic() -> object:
-        return diff_documents(
-            old, new, page_id="bench", old_id="a", new_id="b", rules=DEFAULT_RULES
-        )
+        return semantic_diff(old, new)
 
     def line_diff() -> object:
         return list(difflib.unified_diff(old_lines, new_lines, lineterm=""))

@@ -643,6 +643,23 @@ def test_batched_state_and_outcomes_join_what_another_writer_stored_meanwhile(
     assert reopened.outcomes(PAGE)[0]["status"] == "error"
 
 
+def test_a_check_taking_the_lock_again_sees_a_version_another_process_stored_since(
+    tmp_path: Path,
+) -> None:
+    check = Store(tmp_path)
+    first = record(check, "You may contact buyers about their order.", day(0))
+    with check.lock(write=False):  # one page's poll: the page is read and kept in memory
+        check.touch(PAGE, first.id, day(0))
+
+    def cron_check() -> None:
+        record(Store(tmp_path), "You may not contact buyers for marketing.", day(1))
+
+    assert run_child(cron_check) == 0
+    with check.lock(write=False):  # the next page's poll
+        assert check.latest(PAGE).captured_at == day(1)
+        assert len(check.snapshots(PAGE)) == 2
+
+
 def test_a_damaged_index_names_the_file_and_the_way_out(tmp_path: Path) -> None:
     record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
     index = tmp_path / "index.json"

@@ -25,17 +25,33 @@ class Pages:
         self._touches: dict[str, dict[str, str]] = {}  # page -> snapshot id -> last seen
         self._state_changes: dict[str, dict[str, Any]] = {}  # page -> fields not on disk
         self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
+        self._hold = 0  # counts lock acquisitions
+        self._checked: dict[str, int] = {}  # page -> the hold in which its files were checked
 
     def files(self, page_id: str) -> PageFiles:
-        """The page's files, read again when another writer replaced them."""
+        """The page's files, read again when another writer replaced them.
+
+        Under the lock a page is checked once per hold, when first used: nobody else
+        writes while we hold it. Checking every page at each acquisition instead cost
+        a check of N pages O(N^2) stats, as it takes the lock once per page.
+        """
         page = self._files.get(page_id)
-        if page is None or (not self.locked() and page.changed_on_disk()):
+        if page is None:
+            return self._reload(page_id)
+        if self.locked():
+            if self._checked.get(page_id) != self._hold:
+                self._checked[page_id] = self._hold
+                if page.changed_on_disk():
+                    page = self._reload(page_id)
+        elif page.changed_on_disk():
             page = self._reload(page_id)
         return page
 
     def _reload(self, page_id: str) -> PageFiles:
         """Read the page's files and re-apply our changes not yet on disk."""
         page = self._files[page_id] = PageFiles(self.data_dir, page_id)
+        if self.locked():
+            self._checked[page_id] = self._hold
         page.state.update(self._state_changes.get(page_id, {}))
         page.log = (page.log + self._logged.get(page_id, []))[-OUTCOME_LOG_SIZE:]
         page.state_dirty = page_id in self._state_changes or page_id in self._logged
@@ -43,13 +59,17 @@ class Pages:
             page.bump_seen(snapshot_id, seen)
         return page
 
-    def reload_changed(self) -> None:
-        """Pick up what another writer stored before we took the lock."""
-        for page_id in [p for p, page in self._files.items() if page.changed_on_disk()]:
-            self._reload(page_id)
+    def lock_taken(self) -> None:
+        """Another writer may have stored anything before this hold: check pages anew."""
+        self._hold += 1
 
-    def dirty(self) -> list[PageFiles]:
-        return [p for p in self._files.values() if p.state_dirty or p.versions_dirty]
+    def dirty(self) -> bool:
+        return any(page.state_dirty or page.versions_dirty for page in self._files.values())
+
+    def to_write(self) -> list[PageFiles]:
+        """Pages with changes to write, each over what another writer may have stored."""
+        pending = [p for p, page in self._files.items() if page.state_dirty or page.versions_dirty]
+        return [self.files(page_id) for page_id in pending]
 
     def written(self) -> None:
         """The batch is on disk now."""

@@ -134,7 +134,7 @@ class Store:
                 leftover.unlink(missing_ok=True)  # from a writer that died mid-write
             if self._index.changed_on_disk():
                 self._index.load()
-            self._pages.reload_changed()
+            self._pages.lock_taken()
         except BaseException:
             self._release()
             raise
@@ -166,7 +166,7 @@ class Store:
         with os_errors(self.data_dir, "write the index"):
             if self._index.dirty:
                 self._index.save()
-            for page in self._pages.dirty():
+            for page in self._pages.to_write():
                 page.save(durable)
         self._pages.written()
 

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from policywatch.alerts.deliver import deliver_pending
 from policywatch.clock import iso, utcnow
 from policywatch.content import FetchResult, Snapshot
 from policywatch.errors import StoreError, UsageError
@@ -139,6 +138,10 @@ def check_pages(
     order = {p.id: i for i, p in enumerate(pages)}
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if config.routes:
+        # Imported here: apprise loads every plugin it has (~0.1 s), which a watchlist
+        # without routes never needs, and a cron `check` pays on every run.
+        from policywatch.alerts.deliver import deliver_pending
+
         with store.lock(record_wait, purpose=purpose):
             try:  # queued even by --no-deliver
                 queue_digests(config, store, now or utcnow())

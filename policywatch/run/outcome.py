@@ -9,16 +9,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from policywatch.alerts import compose, health
-from policywatch.alerts.deliver import DeliveryReport
 from policywatch.clock import iso
 from policywatch.content import FetchResult
 from policywatch.history.store import Store
 from policywatch.logs import redact_text
 from policywatch.models import Config, PageSpec, Severity
 from policywatch.redact import redact_page_url
+
+if TYPE_CHECKING:  # deliver loads apprise (~0.1 s), which a check without routes never needs
+    from policywatch.alerts.deliver import DeliveryReport
 
 log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
 
