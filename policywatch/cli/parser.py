@@ -54,6 +54,9 @@ examples:
   policywatch show seller-code-of-conduct@US latest --section "Guidelines for contacting buyers"
   policywatch diff seller-code-of-conduct@US 2026-01-01 latest --format html > change.html
   policywatch compare seller-code-of-conduct US UK
+  policywatch upcoming --days 30           # what the pages say takes effect soon
+  policywatch calendar > policies.ics      # the same dates for a calendar app
+  policywatch serve                        # the web view on http://127.0.0.1:8080/
 """
 
 SCHEMA_HELP = """\
