@@ -401,7 +401,7 @@ def test_without_chromium_a_page_needing_the_browser_is_blocked_with_the_fix(
 def test_without_the_browser_extra_the_reason_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "playwright.async_api", None)  # as if not installed
 
     reason = browser.available("/usr/bin/true")
 
