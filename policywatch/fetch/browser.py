@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.content import FetchResult
 from policywatch.fetch.answers import Closing, timed_out
-from policywatch.fetch.render import Tab, Tabs, render, result
+from policywatch.fetch.render import Tabs, render, result
 from policywatch.fetch.tab import BACKSTOP_GRACE, first_line
 from policywatch.models import Defaults, PageSpec
 
@@ -207,26 +207,23 @@ class BrowserFetcher(Closing):
     # ---- everything below runs on the event loop's thread
 
     async def _fetch(self, page: PageSpec, executable: str, answer: Future[FetchResult]) -> None:
-        """Answer as soon as the page is read; keep its slot until its tab is emptied."""
+        """Render one page in a slot of its own, retried once in a new browser after a crash."""
         async with self._slots:
             started = time.monotonic()
-            held: list[Tab] = []
             try:
-                outcome = await self._attempt(page, executable, started, held, last_try=False)
+                outcome = await self._attempt(page, executable, started, last_try=False)
                 if outcome is None:
                     log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
-                    outcome = await self._attempt(page, executable, started, held, last_try=True)
+                    outcome = await self._attempt(page, executable, started, last_try=True)
             except Exception as exc:  # a broken driver must cost one page, not the whole run
                 log.exception("page=%s unexpected browser failure; restarting Playwright", page.id)
                 await self._shutdown()
                 reason = f"unexpected browser failure: {first_line(exc)}"
                 outcome = result(page, started, "error", reason=reason)
             answer.set_result(outcome)
-            for tab in held:
-                await self._tabs.give_back(tab)
 
     async def _attempt(
-        self, page: PageSpec, executable: str, started: float, held: list[Tab], *, last_try: bool
+        self, page: PageSpec, executable: str, started: float, *, last_try: bool
     ) -> FetchResult | None:
         """One try at the page; None when its browser died under it and a retry is allowed."""
         from playwright.async_api import Error
@@ -238,7 +235,7 @@ class BrowserFetcher(Closing):
             reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
             return result(page, started, "error", reason=reason)
         begun = time.monotonic()  # page.timeout bounds the page's own work, not the launch
-        work = asyncio.ensure_future(self._read(browser, page, started, begun, held))
+        work = asyncio.ensure_future(self._read(browser, page, started, begun))
         done, _ = await asyncio.wait({work}, timeout=page.timeout + BACKSTOP_GRACE)
         if not done:
             log.warning("page=%s froze the browser past its deadline; killing Chromium", page.id)
@@ -257,11 +254,13 @@ class BrowserFetcher(Closing):
             return result(page, started, "error", reason=reason)
 
     async def _read(
-        self, browser: Browser, page: PageSpec, started: float, begun: float, held: list[Tab]
+        self, browser: Browser, page: PageSpec, started: float, begun: float
     ) -> FetchResult:
         tab = await self._tabs.take(browser, page, self.defaults)
-        held.append(tab)
-        return await render(tab, page, self.defaults, started, begun)
+        try:
+            return await render(tab, page, self.defaults, started, begun)
+        finally:
+            self._tabs.give_back(tab)
 
     async def _ensure_browser(self, executable: str) -> tuple[Browser, int]:
         """The running browser, or a new one: pages that saw it crash start one between them."""

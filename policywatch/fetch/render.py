@@ -3,9 +3,11 @@
 A new browser context and tab cost more than rendering a small page on a busy
 machine (a new renderer process each), so tabs are kept and reused: one context
 per tab, reused only for pages that share the context's settings (user agent,
-headers, locale, `allow_private`), and emptied between pages (cookies and the
-storage of every origin it showed are cleared, the tab goes back to about:blank)
-so nothing one page set is seen by the next.
+headers, locale, `allow_private`). Between two pages a tab holds no router, so
+nothing the old page still tries to load leaves it; right before the next page
+its cookies and the storage of every origin it showed are cleared, so nothing
+one page set is seen by the next. (No blank page in between: leaving a site for
+about:blank and coming back costs two renderer switches, as much as a render.)
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
-# Emptying a tab takes a blank navigation and a few calls; a tab slower than this is closed.
+# Emptying a tab takes a few calls; a tab slower than this is closed, a new one opened.
 EMPTY_TIMEOUT = 5.0
 Key = tuple[object, ...]  # the context settings a tab can be reused for
 
@@ -106,10 +108,13 @@ class Tab:
     session: CDPSession | None = None
     router: Router | None = None
     origins: set[str] = field(default_factory=set)  # whose storage to clear before reuse
+    loading: set[Request] = field(default_factory=set)  # requests not yet answered
 
     async def open(self) -> None:
         await self.context.route("**/*", self._route)
         self.context.on("request", self._seen)
+        self.context.on("requestfinished", self._answered)
+        self.context.on("requestfailed", self._answered)
         self.page = await self.context.new_page()
         self.page.on("framenavigated", lambda frame: self._visited(frame.url))
         self.session = await self.context.new_cdp_session(self.page)
@@ -135,7 +140,15 @@ class Tab:
             await self.router(route)
 
     async def _seen(self, request: Request) -> None:
+        self.loading.add(request)
         await self._allowed(request.url)
+
+    def _answered(self, request: Request) -> None:
+        self.loading.discard(request)
+
+    def idle(self) -> bool:
+        """No request of the page is waiting for an answer: nothing more is on its way."""
+        return not self.loading
 
     async def _paused(self, event: dict[str, Any]) -> None:
         """Every hop of every request of the tab, redirects included, waits for its verdict."""
@@ -153,10 +166,8 @@ class Tab:
             log.debug("request already gone: %s", first_line(exc))
 
     async def empty(self) -> None:
-        """Forget the page read: no document, cookie or storage left for the next one."""
-        assert self.page is not None and self.session is not None
-        self.router = None
-        await self.page.goto("about:blank")
+        """Forget the pages read before: no cookie or storage left for the next one."""
+        assert self.session is not None
         await self.context.clear_cookies()
         for origin in self.origins:
             await self.session.send(
@@ -181,6 +192,12 @@ class Tabs:
         for tab in self._idle:
             if tab.key == key:
                 self._idle.remove(tab)
+                try:
+                    await asyncio.wait_for(tab.empty(), EMPTY_TIMEOUT)
+                except Exception as exc:  # a timeout too; its page crashed: a new tab instead
+                    log.debug("closing a tab that could not be emptied: %s", first_line(exc))
+                    await self._close(tab)
+                    break
                 self._busy += 1
                 return tab
         if self._idle and len(self._idle) + self._busy >= self.size:
@@ -194,15 +211,10 @@ class Tabs:
             raise
         return tab
 
-    async def give_back(self, tab: Tab) -> None:
-        """Keep the tab for a later page, or close it when it cannot be emptied (crashed)."""
+    def give_back(self, tab: Tab) -> None:
+        """Keep the tab for a later page; from now on it refuses every request."""
         self._busy -= 1
-        try:
-            await asyncio.wait_for(tab.empty(), EMPTY_TIMEOUT)
-        except Exception as exc:  # a timeout too
-            log.debug("closing a tab that could not be emptied: %s", first_line(exc))
-            await self._close(tab)
-            return
+        tab.router = None
         self._idle.append(tab)
 
     async def close_all(self) -> None:
@@ -245,7 +257,7 @@ async def render(
     if status is not None and status >= 400:
         reason = f"the server answered HTTP {status}"
         return result(page, started, "error", browser_tab.url, status, reason=reason)
-    reason = await wait_for_policy(browser_tab, page, remaining())
+    reason = await wait_for_policy(browser_tab, page, remaining(), tab.idle)
     if router.refused:  # a request was refused or redirected to a refused address
         return result(page, started, "error", browser_tab.url, status, reason=router.refused[0])
     if reason is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -55,16 +57,23 @@ BROWSER_MANAGED_HEADERS = frozenset(
 # After the policy element appears, wait until its text stops growing for this
 # long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
 SETTLE_QUIET = 0.3
+SETTLE_IDLE = 0.1
 SETTLE_LIMIT = 3.0
+SETTLE_POLL = 0.05
 # A page can freeze its renderer (an endless script), and then reading its DOM waits
 # forever: its browser is killed when it is this long past the page's deadline.
 BACKSTOP_GRACE = 2.0
 
 # Truthy once the element exists and has text; a string when the selector is invalid CSS.
+# The quiet spell of _SETTLED_JS starts the moment the element appears.
 _APPEARED_JS = """selector => {
   let element;
   try { element = document.querySelector(selector); } catch (e) { return "invalid: " + e.message; }
-  return Boolean(element && element.textContent.trim());
+  const appeared = Boolean(element && element.textContent.trim());
+  if (appeared) {
+    window.__policywatchSettle = {size: element.textContent.length, since: performance.now()};
+  }
+  return appeared;
 }"""
 _SETTLED_JS = """([selector, quietMs]) => {
   const element = document.querySelector(selector);
@@ -139,11 +148,17 @@ class Router:
             await route.continue_()
 
 
-async def wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | None:
+async def wait_for_policy(
+    tab: Page, page: PageSpec, remaining: float, idle: Callable[[], bool]
+) -> str | None:
     """Wait until the policy element has text, then until it stops growing.
 
-    Returns why the page is `blocked` when the element never shows up: the
-    article did not render (sign-in wall, new layout), so there is nothing to compare.
+    Stopped growing means unchanged for SETTLE_QUIET, or only SETTLE_IDLE while
+    none of the page's requests is waiting for an answer (`idle`): an article that
+    arrives in parts arrives over the network, so with nothing more on its way a
+    short quiet spell is enough. Returns why the page is `blocked` when the element
+    never shows up: the article did not render (sign-in wall, new layout), so
+    there is nothing to compare.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -158,16 +173,15 @@ async def wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | 
         )
     if isinstance(appeared, str):
         return f"the selector {selector} is not valid in a browser ({appeared})"
-    try:
-        await tab.wait_for_function(
-            _SETTLED_JS,
-            arg=[selector, SETTLE_QUIET * 1000],
-            polling=100,
-            timeout=min(SETTLE_LIMIT, remaining) * 1000,
-        )
-    except PlaywrightTimeout:
-        log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
-    return None
+    settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
+    while True:
+        quiet = SETTLE_IDLE if idle() else SETTLE_QUIET
+        if await tab.evaluate(_SETTLED_JS, [selector, quiet * 1000]):
+            return None
+        if time.monotonic() >= settled_by:
+            log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
+            return None
+        await asyncio.sleep(SETTLE_POLL)
 
 
 def first_line(exc: BaseException) -> str:
