@@ -153,6 +153,7 @@ class BrowserFetcher(Closing):
         self._browser: Browser | None = None
         self._tabs = Tabs(defaults.browser_concurrency)
         self._slots = asyncio.Semaphore(defaults.browser_concurrency)
+        self._pages: set[asyncio.Task[None]] = set()  # pages being read or waiting for a slot
         self._starting = asyncio.Lock()
 
     def fetch(self, page: PageSpec) -> FetchResult:
@@ -180,7 +181,7 @@ class BrowserFetcher(Closing):
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result()
+        asyncio.run_coroutine_threadsafe(self._close(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
@@ -208,6 +209,10 @@ class BrowserFetcher(Closing):
 
     async def _fetch(self, page: PageSpec, executable: str, answer: Future[FetchResult]) -> None:
         """Render one page in a slot of its own, retried once in a new browser after a crash."""
+        me = asyncio.current_task()
+        assert me is not None
+        self._pages.add(me)
+        me.add_done_callback(self._pages.discard)
         async with self._slots:
             started = time.monotonic()
             try:
@@ -234,15 +239,27 @@ class BrowserFetcher(Closing):
             log.warning("could not start Chromium %s: %s", executable, exc)
             reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
             return result(page, started, "error", reason=reason)
-        begun = time.monotonic()  # page.timeout bounds the page's own work, not the launch
-        work = asyncio.ensure_future(self._read(browser, page, started, begun))
-        done, _ = await asyncio.wait({work}, timeout=page.timeout + BACKSTOP_GRACE)
-        if not done:
-            log.warning("page=%s froze the browser past its deadline; killing Chromium", page.id)
-            self._kill(launch)
-            with contextlib.suppress(Exception):  # the page sees its browser gone and ends
-                await asyncio.wait_for(work, LAUNCH_TIMEOUT)
-            return result(page, started, "error", reason=timed_out(page.timeout))
+        try:
+            tab = await self._tabs.take(browser, page, self.defaults)
+        except Error as exc:
+            if not browser.is_connected() and not last_try:
+                return None  # it died while the tab was being opened
+            reason = f"the browser could not open a tab for {page.url}: {first_line(exc)}"
+            return result(page, started, "error", reason=reason)
+        # page.timeout bounds the page's own work, not starting the browser or opening a tab.
+        begun = time.monotonic()
+        work = asyncio.ensure_future(render(tab, page, self.defaults, started, begun))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=page.timeout + BACKSTOP_GRACE)
+            if not done:
+                log.warning("page=%s froze the browser past its deadline; killing it", page.id)
+                self._kill(launch)
+                with contextlib.suppress(Exception):  # the page sees its browser gone and ends
+                    await asyncio.wait_for(work, LAUNCH_TIMEOUT)
+                return result(page, started, "error", reason=timed_out(page.timeout))
+        finally:
+            work.cancel()  # when close() interrupts the wait
+            self._tabs.give_back(tab)
         try:
             return work.result()
         except Error as exc:
@@ -252,15 +269,6 @@ class BrowserFetcher(Closing):
                 return result(page, started, "error", reason=timed_out(page.timeout))
             reason = f"the browser could not load {page.url}: {first_line(exc)}"
             return result(page, started, "error", reason=reason)
-
-    async def _read(
-        self, browser: Browser, page: PageSpec, started: float, begun: float
-    ) -> FetchResult:
-        tab = await self._tabs.take(browser, page, self.defaults)
-        try:
-            return await render(tab, page, self.defaults, started, begun)
-        finally:
-            self._tabs.give_back(tab)
 
     async def _ensure_browser(self, executable: str) -> tuple[Browser, int]:
         """The running browser, or a new one: pages that saw it crash start one between them."""
@@ -305,6 +313,14 @@ class BrowserFetcher(Closing):
         await self._tabs.close_all()
         if browser is not None:
             await _quietly(browser.close())
+
+    async def _close(self) -> None:
+        """Pages still in flight (a caller stopped reading the results) end first, unanswered."""
+        pages = list(self._pages)
+        for task in pages:
+            task.cancel()
+        await asyncio.gather(*pages, return_exceptions=True)
+        await self._shutdown()
 
     async def _shutdown(self) -> None:
         await self._close_browser()
