@@ -259,7 +259,8 @@ class BrowserFetcher(Closing):
                 return result(page, started, "error", reason=timed_out(page.timeout))
         finally:
             work.cancel()  # when close() interrupts the wait
-            self._tabs.give_back(tab)
+            read = work.done() and not work.cancelled() and work.exception() is None
+            await self._tabs.give_back(tab, read and work.result().status == "ok")
         try:
             return work.result()
         except Error as exc:

@@ -211,11 +211,18 @@ class Tabs:
             raise
         return tab
 
-    def give_back(self, tab: Tab) -> None:
-        """Keep the tab for a later page; from now on it refuses every request."""
+    async def give_back(self, tab: Tab, healthy: bool) -> None:
+        """Keep the tab for a later page, refusing every request meanwhile; or close it.
+
+        Only a tab whose page was read is kept: a page that failed may have left its
+        renderer frozen or crashed, and the next page in that tab would wait on it.
+        """
         self._busy -= 1
         tab.router = None
-        self._idle.append(tab)
+        if healthy:
+            self._idle.append(tab)
+        else:
+            await self._close(tab)
 
     async def close_all(self) -> None:
         idle, self._idle = self._idle, []
