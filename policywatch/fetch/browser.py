@@ -151,9 +151,13 @@ class BrowserFetcher(Closing):
         # Only ever touched on the loop's thread:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
-        self._tabs = Tabs(defaults.browser_concurrency)
-        self._slots = asyncio.Semaphore(defaults.browser_concurrency)
         self._pages: set[asyncio.Task[None]] = set()  # pages being read or waiting for a slot
+        self._fresh_loop_state()
+
+    def _fresh_loop_state(self) -> None:
+        """Slots, tabs and the start lock of a new event loop (asyncio's locks bind to one)."""
+        self._tabs = Tabs(self.defaults.browser_concurrency)
+        self._slots = asyncio.Semaphore(self.defaults.browser_concurrency)
         self._starting = asyncio.Lock()
 
     def fetch(self, page: PageSpec) -> FetchResult:
@@ -188,7 +192,8 @@ class BrowserFetcher(Closing):
 
     def _submit(self, page: PageSpec, executable: str, answer: Future[FetchResult]) -> None:
         with self._lock:
-            if self._loop is None:
+            if self._loop is None:  # first use, or after close()
+                self._fresh_loop_state()
                 self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
                     target=self._loop.run_forever, name="policywatch-browser", daemon=True
