@@ -260,6 +260,9 @@ class Defaults:
     user_agent: str = ""
     per_host: int = 2  # concurrent fetches per host
     workers: int = 8  # concurrent fetches overall
+    # Pages one browser renders at once: rendering waits on scripts and requests more than it
+    # computes, so 4 keeps 2 cores busy without queueing tabs behind each other (bench_browser).
+    browser_concurrency: int = 4
     max_bytes: int = 5 * 1024 * 1024
     retries: int = 3
     failures_before_alert: int = 3  # consecutive failed polls before an "unreachable" alert

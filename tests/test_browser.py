@@ -7,21 +7,29 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from policywatch.content import FetchResult
 from policywatch.document.extract import extract_document
-from policywatch.fetch import browser, gate
+from policywatch.errors import ConfigError
+from policywatch.fetch import browser, gate, tab
 from policywatch.fetch.browser import PROCESS_TAG_ENV, BrowserFetcher
 from policywatch.fetch.http import Fetcher
+from policywatch.history.store import Store
 from policywatch.models import Defaults, PageSpec
+from policywatch.run.check import check_pages
+from policywatch.watchlist.load import load_config
 from policywatch.watchlist.profiles import SELLER_CENTRAL
 from tests import realcorpus
 from tests.pageserver import PageServer, fixture, fresh_noise
+from tests.seller import write_watchlist
 
 UNAVAILABLE = browser.available()
 
@@ -401,7 +409,7 @@ def test_without_chromium_a_page_needing_the_browser_is_blocked_with_the_fix(
 def test_without_the_browser_extra_the_reason_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "playwright.async_api", None)  # as if not installed
 
     reason = browser.available("/usr/bin/true")
 
@@ -440,3 +448,224 @@ def test_the_browser_stops_a_redirect_to_a_link_local_address_before_it_is_sent(
         f"refused {target}: fe80::1 is a link-local address (cloud metadata lives there); "
         "policywatch never fetches these, even with `allow_private: true`"
     )
+
+
+# --------------------------------------------------------------------------- several pages at once
+
+
+def serve_numbered(server: PageServer, names: list[str]) -> list[str]:
+    """Pages whose script builds an article naming the page it belongs to."""
+    shell = fixture("browser-shell.html").replace("/static/help-app.js", "/static/numbered.js")
+    server.route("/help/numbered", shell)
+    server.route(
+        "/static/numbered.js",
+        fixture("browser-numbered-app.js"),
+        content_type="application/javascript",
+    )
+    for asset in HEAVY_ASSETS:
+        server.route(asset, b"\x00" * 64, content_type="application/octet-stream")
+    return [server.url(f"/help/numbered?article={name}") for name in names]
+
+
+class InFlight:
+    """A page body that holds each request open until `wanted` are open at once (or 10 s).
+
+    The server then knows the most requests the browser ever had open at one time.
+    """
+
+    def __init__(self, body: str, wanted: int) -> None:
+        self.body = body
+        self.wanted = wanted
+        self.open = 0
+        self.most = 0
+        self._changed = threading.Condition()
+
+    def __call__(self) -> str:
+        with self._changed:
+            self.open += 1
+            self.most = max(self.most, self.open)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.open >= self.wanted, timeout=10)
+            self.open -= 1
+        return self.body
+
+
+def by_id(results: Iterable[tuple[PageSpec, FetchResult]]) -> dict[str, FetchResult]:
+    return {page.id: result for page, result in results}
+
+
+def concurrent(fetcher_defaults: Defaults = DEFAULTS, **settings: object) -> BrowserFetcher:
+    return BrowserFetcher(replace(fetcher_defaults, **settings))
+
+
+@needs_chromium
+def test_several_javascript_pages_are_read_at_once_each_with_its_own_text(
+    pageserver: PageServer,
+) -> None:
+    names = [f"A{n}" for n in range(8)]
+    urls = serve_numbered(pageserver, names)
+    pages = [help_page(url, id=f"policy-{name}") for name, url in zip(names, urls, strict=True)]
+
+    with concurrent(browser_concurrency=4) as fetcher:
+        results = by_id(fetcher.fetch_each(pages))
+        assert fetcher.launches == 1
+
+    assert [results[p.id].status for p in pages] == ["ok"] * len(pages)
+    for name, page in zip(names, pages, strict=True):
+        text = results[page.id].text
+        assert f"Sellers listed under policy {name} must answer" in text, page.id
+        assert results[page.id].final_url == page.url
+        others = [other for other in names if other != name]
+        assert not any(f"policy {other} must" in text for other in others), page.id
+
+
+@needs_chromium
+def test_pages_that_never_render_or_freeze_end_alone_while_the_pages_beside_them_are_read(
+    pageserver: PageServer,
+) -> None:
+    pageserver.route("/help/frozen", fixture("browser-freeze.html"))
+    pageserver.route("/help/sign-in", fixture("browser-shell.html"))  # its script is missing
+    frozen = help_page(pageserver.url("/help/frozen"), id="frozen", timeout=5)
+    never = help_page(pageserver.url("/help/sign-in"), id="never", timeout=5)
+    names = ["B1", "B2", "B3", "B4", "B5"]
+    fine = [
+        help_page(url, id=f"policy-{name}")
+        for name, url in zip(names, serve_numbered(pageserver, names), strict=True)
+    ]
+
+    with concurrent(browser_concurrency=3) as fetcher:
+        results = by_id(fetcher.fetch_each([fine[0], frozen, never, *fine[1:]]))
+
+    assert (results["never"].status, results["never"].reason) == (
+        "blocked",
+        "the selector #full-help-page never appeared after 5 s: "
+        "the page may need sign-in or has changed layout",
+    )
+    # Frozen while read: killed at its deadline; on a slow machine frozen before its
+    # article was even seen, which is the same timeout seen from the article's side.
+    assert results["frozen"].text is None
+    assert (results["frozen"].status, results["frozen"].reason[:24]) in (
+        ("error", "timed out after 5 s (no "),
+        ("blocked", "the selector #full-help-"),
+    )
+    for name, page in zip(names, fine, strict=True):
+        assert results[page.id].status == "ok", (page.id, results[page.id].reason)
+        assert f"Sellers listed under policy {name} must answer" in results[page.id].text
+
+
+@needs_chromium
+def test_a_browser_killed_in_the_middle_of_a_batch_is_restarted_and_every_page_read(
+    pageserver: PageServer,
+) -> None:
+    names = ["C1", "C2", "C3", "C4", "C5", "C6"]
+    urls = serve_numbered(pageserver, names)
+    held = InFlight(fixture("browser-shell.html").replace("help-app.js", "numbered.js"), 2)
+    pageserver.route("/help/numbered", held)
+    pages = [help_page(url, id=f"policy-{name}") for name, url in zip(names, urls, strict=True)]
+
+    with concurrent(browser_concurrency=2) as fetcher, ThreadPoolExecutor(1) as pool:
+        batch = pool.submit(lambda: by_id(fetcher.fetch_each(pages)))
+        assert wait_until(lambda: held.most >= 1, seconds=60)  # pages in flight
+        [running] = main_browser_pids(fetcher)
+        os.kill(running, signal.SIGKILL)
+        results = batch.result()
+        launches = fetcher.launches
+
+    assert {page.id: results[page.id].status for page in pages} == {p.id: "ok" for p in pages}
+    for name, page in zip(names, pages, strict=True):
+        assert f"Sellers listed under policy {name} must answer" in results[page.id].text
+    assert launches == 2
+
+
+@needs_chromium
+def test_pages_read_side_by_side_never_download_pictures_media_fonts_or_styles(
+    pageserver: PageServer,
+) -> None:
+    serve_help_app(pageserver)
+    pageserver.route("/help/media", fixture("browser-media-shell.html"))
+    for asset in ("/static/intro.mp4", "/static/jingle.mp3"):
+        pageserver.route(asset, b"\x00" * 64, content_type="application/octet-stream")
+    pages = [help_page(pageserver.url(f"/help/media?copy={n}"), id=f"media-{n}") for n in range(4)]
+
+    with concurrent(browser_concurrency=2) as fetcher:
+        results = by_id(fetcher.fetch_each(pages))
+
+    assert [results[p.id].status for p in pages] == ["ok"] * 4
+    assert all(POLICY_SENTENCE in results[p.id].text for p in pages)
+    assert len(pageserver.hits("/static/help-app.js")) == 4, "the page's script must still run"
+    heavy = (*HEAVY_ASSETS, "/static/intro.mp4", "/static/jingle.mp3")
+    assert {asset: pageserver.hits(asset) for asset in heavy} == {asset: [] for asset in heavy}
+
+
+def test_analytics_and_ad_hosts_are_recognised_with_their_subdomains_only() -> None:
+    dropped = (
+        "https://www.google-analytics.com/g/collect?v=2",
+        "https://fls-na.amazon.com/1/batch/1/OE/",
+        "https://stats.g.doubleclick.net/j/collect",
+        "https://c.amazon-adsystem.com/aax2/apstag.js",
+        "https://www.googletagmanager.com/gtag/js?id=G-1",
+    )
+    kept = (
+        "https://sellercentral.amazon.com/help/hub/reference/external/G1801",
+        "https://m.media-amazon.com/images/I/help.js",
+        "https://notdoubleclick.net/policy",
+        "http://127.0.0.1:8080/help",
+    )
+
+    assert [url for url in dropped if not tab.tracker(url)] == []
+    assert [url for url in kept if tab.tracker(url)] == []
+
+
+@needs_chromium
+def test_check_renders_at_most_browser_concurrency_pages_at_once(
+    pageserver: PageServer, tmp_path: Path
+) -> None:
+    names = [f"D{n}" for n in range(6)]
+    urls = serve_numbered(pageserver, names)
+    held = InFlight(fixture("browser-shell.html").replace("help-app.js", "numbered.js"), 2)
+    pageserver.route("/help/numbered", held)
+    watchlist = write_watchlist(
+        tmp_path / "watchlist.yaml",
+        [
+            {"id": f"policy-{n}", "url": u, "fetch": "browser", "select": "#full-help-page"}
+            for n, u in zip(names, urls, strict=True)
+        ],
+        notify=(),
+        defaults={"browser_concurrency": 2, "timeout": 30},
+    )
+    config = load_config(watchlist)
+
+    with Store(tmp_path / "data") as store:
+        report = check_pages(config, store)
+
+    assert config.defaults.browser_concurrency == 2
+    assert [o.status for o in report.outcomes] == ["new"] * len(names)
+    assert held.most == 2  # side by side, and never more than the setting
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "defaults.browser_concurrency: must be at least 1, got 0"),
+        ("64", "defaults.browser_concurrency: must be at most 32, got 64"),
+        ("lots", "defaults.browser_concurrency: expected a whole number, got text"),
+    ],
+)
+def test_a_browser_concurrency_that_is_no_small_whole_number_is_refused(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(
+        f"defaults:\n  browser_concurrency: {value}\n"
+        "pages:\n  - id: conduct\n    url: https://sellercentral.amazon.com/help/G1801\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+
+    assert str(error.value) == f"{path}:2: {message}"
+
+
+def test_the_browser_renders_four_pages_at_once_unless_told_otherwise() -> None:
+    assert Defaults().browser_concurrency == 4

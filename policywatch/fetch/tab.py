@@ -1,10 +1,14 @@
-"""Inside one browser tab: every request routed through the network policy, and the wait until
-the policy body has appeared and stopped changing."""
+"""Inside one browser tab: every request routed through the network policy (which also drops
+what the text does not need), and the wait until the policy body has appeared and stopped
+changing. Everything here runs on the browser's event loop (Playwright's async API)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from policywatch.fetch import netpolicy
@@ -12,12 +16,39 @@ from policywatch.fetch.netpolicy import shown_url
 from policywatch.models import PageSpec
 
 if TYPE_CHECKING:
-    from playwright.sync_api import CDPSession, Page, Request, Route
+    from playwright.async_api import Page, Route
 
 log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
 
+# Pictures, media, fonts and styles never carry policy text; skipping them saves most bytes.
 BLOCKED_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
+# Analytics, tag managers and ad networks: no policy text, and often the slowest requests
+# on a page. A host is blocked with all its subdomains.
+BLOCKED_HOSTS = frozenset(
+    {
+        "google-analytics.com",
+        "googletagmanager.com",
+        "doubleclick.net",
+        "googlesyndication.com",
+        "googleadservices.com",
+        "amazon-adsystem.com",
+        "fls-na.amazon.com",
+        "fls-eu.amazon.com",
+        "fls-fe.amazon.com",
+        "unagi.amazon.com",
+        "unagi-na.amazon.com",
+        "unagi-eu.amazon.com",
+        "connect.facebook.net",
+        "hotjar.com",
+        "segment.io",
+        "segment.com",
+        "newrelic.com",
+        "nr-data.net",
+        "scorecardresearch.com",
+        "bat.bing.com",
+    }
+)
 LOCAL_SCHEMES = frozenset({"data", "blob", "about"})  # no network behind these
 # Headers the browser must manage itself; the user agent goes through its own option.
 BROWSER_MANAGED_HEADERS = frozenset(
@@ -26,18 +57,23 @@ BROWSER_MANAGED_HEADERS = frozenset(
 # After the policy element appears, wait until its text stops growing for this
 # long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
 SETTLE_QUIET = 0.3
+SETTLE_IDLE = 0.1
 SETTLE_LIMIT = 3.0
+SETTLE_POLL = 0.05
 # A page can freeze its renderer (an endless script), and then reading its DOM waits
-# forever: the caller checks this often whether the page is past its deadline, and
-# kills the browser when it is this long past.
-BACKSTOP_POLL = 0.2
+# forever: its browser is killed when it is this long past the page's deadline.
 BACKSTOP_GRACE = 2.0
 
 # Truthy once the element exists and has text; a string when the selector is invalid CSS.
+# The quiet spell of _SETTLED_JS starts the moment the element appears.
 _APPEARED_JS = """selector => {
   let element;
   try { element = document.querySelector(selector); } catch (e) { return "invalid: " + e.message; }
-  return Boolean(element && element.textContent.trim());
+  const appeared = Boolean(element && element.textContent.trim());
+  if (appeared) {
+    window.__policywatchSettle = {size: element.textContent.length, since: performance.now()};
+  }
+  return appeared;
 }"""
 _SETTLED_JS = """([selector, quietMs]) => {
   const element = document.querySelector(selector);
@@ -52,15 +88,23 @@ _SETTLED_JS = """([selector, quietMs]) => {
 }"""
 
 
+def tracker(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    parts = host.split(".")
+    return any(".".join(parts[i:]) in BLOCKED_HOSTS for i in range(len(parts) - 1))
+
+
 class Router:
     """Refuses, before they leave, the requests of one fetch that the address policy forbids.
 
-    Playwright's route handler (`__call__`) sees the first hop of every request in
-    every frame, and drops heavy resources. It is never shown a redirect hop, so
-    the page's own DevTools session also pauses every hop (`intercept`, the Fetch
-    domain at the request stage) and fails a forbidden one before it is sent.
-    `seen` is the backstop for a hop neither sees (an out-of-process frame's
-    redirect): the whole fetch is then refused, so nothing from it is stored.
+    The route handler (`__call__`) sees the first hop of every request in every
+    frame, and drops what the text does not need (BLOCKED_RESOURCES, BLOCKED_HOSTS)
+    before it is even judged. It is never shown a redirect hop, so the tab's own
+    DevTools session also pauses every hop (the Fetch domain at the request stage)
+    and asks `allowed` before it is sent; so does the context's request listener,
+    the backstop for a hop neither sees (an out-of-process frame's redirect): the
+    whole fetch is then refused, so nothing from it is stored. A router serves one
+    fetch; a reused tab (render.Tab) is handed a new one for the next page.
     """
 
     def __init__(self, page: PageSpec) -> None:
@@ -68,17 +112,14 @@ class Router:
         self.refused: list[str] = []
         self._verdicts: dict[str, str | None] = {}  # origin -> why refused; one lookup each
 
-    def allowed(self, url: str) -> bool:
+    async def allowed(self, url: str) -> bool:
         parts = urlsplit(url)
         if parts.scheme in LOCAL_SCHEMES:
             return True
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._verdicts:
-            try:
-                netpolicy.check_for_browser(url, self.page.allow_private)
-                self._verdicts[origin] = None
-            except netpolicy.Refused as exc:
-                self._verdicts[origin] = exc.reason
+            # A name lookup blocks; off the event loop, so the other tabs keep going.
+            self._verdicts[origin] = await asyncio.to_thread(self._judge, url)
         reason = self._verdicts[origin]
         if reason is None:
             return True
@@ -88,48 +129,43 @@ class Router:
             log.warning("page=%s %s", self.page.id, note)
         return False
 
-    def __call__(self, route: Route) -> None:
+    def _judge(self, url: str) -> str | None:
+        try:
+            netpolicy.check_for_browser(url, self.page.allow_private)
+        except netpolicy.Refused as exc:
+            return exc.reason
+        return None
+
+    async def __call__(self, route: Route) -> None:
         request = route.request
-        if request.resource_type in BLOCKED_RESOURCES or not self.allowed(request.url):
-            route.abort("blockedbyclient")
+        if (
+            request.resource_type in BLOCKED_RESOURCES
+            or tracker(request.url)
+            or not await self.allowed(request.url)
+        ):
+            await route.abort("blockedbyclient")
         else:
-            route.continue_()
-
-    def intercept(self, session: CDPSession) -> None:
-        """Pause every request of the page, redirect hops included, until it is judged."""
-        from playwright.sync_api import Error
-
-        def paused(event: dict[str, Any]) -> None:
-            request_id = event["requestId"]
-            try:
-                if self.allowed(event["request"]["url"]):
-                    session.send("Fetch.continueRequest", {"requestId": request_id})
-                else:
-                    failed = {"requestId": request_id, "errorReason": "BlockedByClient"}
-                    session.send("Fetch.failRequest", failed)
-            except Error as exc:  # the page went away meanwhile
-                log.debug("page=%s request already gone: %s", self.page.id, first_line(exc))
-
-        session.on("Fetch.requestPaused", paused)
-        session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
-
-    def seen(self, request: Request) -> None:
-        self.allowed(request.url)
+            await route.continue_()
 
 
-def wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | None:
+async def wait_for_policy(
+    tab: Page, page: PageSpec, remaining: float, idle: Callable[[], bool]
+) -> str | None:
     """Wait until the policy element has text, then until it stops growing.
 
-    Returns why the page is `blocked` when the element never shows up: the
-    article did not render (sign-in wall, new layout), so there is nothing to compare.
+    Stopped growing means unchanged for SETTLE_QUIET, or only SETTLE_IDLE while
+    none of the page's requests is waiting for an answer (`idle`): an article that
+    arrives in parts arrives over the network, so with nothing more on its way a
+    short quiet spell is enough. Returns why the page is `blocked` when the element
+    never shows up: the article did not render (sign-in wall, new layout), so
+    there is nothing to compare.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     selector = page.select or "body"
     try:
-        appeared = tab.wait_for_function(
-            _APPEARED_JS, arg=selector, timeout=remaining * 1000
-        ).json_value()
+        handle = await tab.wait_for_function(_APPEARED_JS, arg=selector, timeout=remaining * 1000)
+        appeared = await handle.json_value()
     except PlaywrightTimeout:
         return (
             f"the selector {selector} never appeared after {page.timeout:g} s: "
@@ -137,16 +173,15 @@ def wait_for_policy(tab: Page, page: PageSpec, remaining: float) -> str | None:
         )
     if isinstance(appeared, str):
         return f"the selector {selector} is not valid in a browser ({appeared})"
-    try:
-        tab.wait_for_function(
-            _SETTLED_JS,
-            arg=[selector, SETTLE_QUIET * 1000],
-            polling=100,
-            timeout=min(SETTLE_LIMIT, remaining) * 1000,
-        )
-    except PlaywrightTimeout:
-        log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
-    return None
+    settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
+    while True:
+        quiet = SETTLE_IDLE if idle() else SETTLE_QUIET
+        if await tab.evaluate(_SETTLED_JS, [selector, quiet * 1000]):
+            return None
+        if time.monotonic() >= settled_by:
+            log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
+            return None
+        await asyncio.sleep(SETTLE_POLL)
 
 
 def first_line(exc: BaseException) -> str:

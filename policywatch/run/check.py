@@ -126,8 +126,8 @@ def check_pages(
             progress(len(report.outcomes), len(pages))
 
     try:
-        for page in by_browser:
-            finished(page, read(page, run.browsers.fetch(page)))
+        for page, result in run.browsers.fetch_each(by_browser):
+            finished(page, read(page, result))
         for page, fetched in run.fetcher.fetch_each(http_jobs, read):
             finished(page, fetched)
     finally:

@@ -4,7 +4,9 @@ whether what came back is the policy page at all (the gate, then extraction)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from policywatch.content import Document, FetchResult
 from policywatch.document.extract import NotPolicy, extract_document, prepare
@@ -66,12 +68,21 @@ class BrowserPool:
         self._owned = False
 
     def fetch(self, page: PageSpec) -> FetchResult:
+        return self._started().fetch(page)
+
+    def fetch_each(self, pages: Sequence[PageSpec]) -> Iterator[tuple[PageSpec, FetchResult]]:
+        """Each page with its result as soon as it is read: the browser renders several at once."""
+        if not pages:
+            return iter(())
+        return self._started().fetch_each(pages)
+
+    def _started(self) -> Any:
         if self._browser is None:
             from policywatch.fetch.browser import BrowserFetcher
 
             self._browser = BrowserFetcher(self._config.defaults)
             self._owned = True
-        return self._browser.fetch(page)  # type: ignore[attr-defined]
+        return self._browser
 
     def close(self) -> None:
         if self._owned and self._browser is not None:

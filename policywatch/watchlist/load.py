@@ -220,6 +220,7 @@ _WORDING = {
     "dict_type": "expected a mapping (key: value lines), got {kind}",
     "model_type": "expected a mapping (key: value lines), got {kind}",
     "greater_than_equal": "must be at least {ge}, got {input}",
+    "less_than_equal": "must be at most {le}, got {input}",
 }
 
 

@@ -172,6 +172,9 @@ class Defaults(Entry):
     user_agent: Text = Field(None, description="User-Agent header of every fetch")
     per_host: Whole = Field(None, ge=1, description="at most this many fetches at once to a host")
     workers: Whole = Field(None, ge=1, description="at most this many fetches at once")
+    browser_concurrency: Whole = Field(
+        None, ge=1, le=32, description="at most this many pages rendered at once in the browser"
+    )
     max_bytes: Whole = Field(None, ge=1024, description="largest page body read, in bytes")
     retries: Whole = Field(None, ge=0, description="retries of a failed fetch within one poll")
     failures_before_alert: Whole = Field(
