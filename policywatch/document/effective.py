@@ -35,7 +35,7 @@ _TRIGGERS = (
     r"effective(?:\s+(?:date|from|on|as\s+of))?|take[sn]?\s+effect|taking\s+effect|took\s+effect|"
     r"go(?:es)?\s+into\s+effect|going\s+into\s+effect|come[s]?\s+into\s+(?:force|effect)|"
     r"in\s+force|appl(?:y|ies|icable)\s+(?:from|starting|beginning|as\s+of|on)|"
-    r"starting(?:\s+(?:on|from))?|beginning(?:\s+on)?|as\s+of|no\s+later\s+than|"
+    r"starting(?:\s+(?:on|from))?|beginning(?:\s+on)?|as\s+of|no\s+later\s+than|onwards?|"
     # French
     r"entr(?:e|ent|era|eront)\s+en\s+vigueur|en\s+vigueur|prend(?:ra|ront|re)?\s+effet|prennent\s+effet|"
     r"[àa]\s+compter\s+du|[àa]\s+partir\s+du|d[èe]s\s+le|au\s+plus\s+tard\s+le|"
@@ -48,7 +48,8 @@ _TRIGGERS = (
     r"a\s+partir\s+del?|con\s+efecto\s+(?:desde|a\s+partir)|a\s+m[áa]s\s+tardar|"
     # Italian
     r"entr(?:a|ano|er[àa]|eranno)\s+in\s+vigore|in\s+vigore|a\s+partire\s+dal|"
-    r"a\s+decorrere\s+dal|con\s+effetto\s+dal|efficac[ei]\s+dal|entro\s+e\s+non\s+oltre|"
+    r"a\s+decorrere\s+dal|con\s+effetto\s+dal|(?:avr[àa]|avranno|ha|hanno|prender[àa]|prenderanno)\s+effetto|"
+    r"efficac[ei]\s+dal|entro\s+e\s+non\s+oltre|"
     r"non\s+oltre\s+il|si\s+applic(?:a|ano|her[àa]|heranno)\s+dal|"
     # Portuguese, Dutch, Polish
     r"entra(?:r[áa])?\s+em\s+vigor|em\s+vigor|a\s+partir\s+de|"
@@ -59,6 +60,23 @@ _JA_TRIGGERS = r"施行|発効|適用|有効|開始|以降|から|より|まで�
 _TRIGGER_RE = re.compile(
     rf"(?<![\w-])(?:{_TRIGGERS})(?![\w-])|{_JA_TRIGGERS}", re.IGNORECASE | re.UNICODE
 )
+# An obligation ("must ... by June 2", "devono ... entro il 30 giugno") makes a deadline of
+# the date right after "by": only right after, so "must arrive by the estimated delivery
+# date of March 7" (an example order) and "orders placed by December 18" stay no deadline.
+_OBLIGATION_RE = re.compile(
+    r"(?<!\w)(?:must|required\s+to|need\s+to|needs\s+to|have\s+to|has\s+to|"
+    r"doit|doivent|devra|devront|muss|m[üu]ssen|debe|deben|deber[áa]n?|"
+    r"deve|devono|dovr[àa]|dovranno)(?!\w)|必要があります",
+    re.IGNORECASE,
+)
+_BY_RE = re.compile(
+    r"(?<![\w-])(?:by|before|until|avant\s+le|bis(?:\s+zum)?|antes\s+del?|hasta\s+el|"
+    r"entro\s+il|entro\s+l')\s*",
+    re.IGNORECASE,
+)
+# "ab" alone is governing only right before its date ("Ab 1. Juli 2025 müssen ..."); further
+# off it is a price ("ab 19,99 €") or a word of another language.
+_AB_RE = re.compile(r"(?<![\w-])ab\s+", re.IGNORECASE)
 # Bounded by Latin letters and digits only: Japanese runs a date into its words ("は2025年").
 _DATE_RE = re.compile(rf"(?<![0-9A-Za-z/.-])(?:{DATE_PATTERN})(?![0-9A-Za-z/-])", re.IGNORECASE)
 # A trigger this close to a date (characters between them) governs it; German and
@@ -175,7 +193,12 @@ _SUPPORTED = frozenset({"en", "fr", "de", "es", "it", "ja", "pt", "nl", "pl", "s
 
 def is_candidate(sentence: str) -> bool:
     """The cheap prefilter: only a sentence with a trigger or a notice period is parsed."""
-    return bool(_TRIGGER_RE.search(sentence) or _AFTER_RE.search(sentence))
+    return bool(
+        _TRIGGER_RE.search(sentence)
+        or _AFTER_RE.search(sentence)
+        or _AB_RE.search(sentence)
+        or (_OBLIGATION_RE.search(sentence) and _BY_RE.search(sentence))
+    )
 
 
 def find_in_sentence(
@@ -183,6 +206,9 @@ def find_in_sentence(
 ) -> list[EffectiveDate]:
     """The governing dates of one sentence, in the order they are written."""
     triggers = [m.span() for m in _TRIGGER_RE.finditer(sentence)]
+    right_before = {m.end() for m in _AB_RE.finditer(sentence)}
+    if _OBLIGATION_RE.search(sentence):
+        right_before |= {m.end() for m in _BY_RE.finditer(sentence)}
     found: list[tuple[int, EffectiveDate]] = []
     taken: list[tuple[int, int]] = []
     for position, on, days, phrase in _relative(sentence, anchor, bool(triggers)):
@@ -191,7 +217,8 @@ def find_in_sentence(
         found.append((position, EffectiveDate(on, days, phrase, sentence, section)))
         taken.append((position, position + len(phrase)))
     for match in _DATE_RE.finditer(sentence):
-        if not _governed(match.span(), triggers) or _overlaps(match.span(), taken):
+        governed = match.start() in right_before or _governed(match.span(), triggers)
+        if not governed or _overlaps(match.span(), taken):
             continue
         on = parse_date(match.group(), anchor.language)
         if on is not None and on >= anchor.captured:
