@@ -81,6 +81,26 @@ def test_an_italian_change_that_avra_effetto_in_days_counts_from_the_capture() -
     assert dates_in("La nuova tariffa avrà effetto tra 20 giorni.", "it") == ["2025-02-04"]
 
 
+def test_a_window_to_comply_in_gives_both_ends_with_the_first_borrowing_the_year() -> None:
+    sentence = "Sellers must renew their EPR registration between June 1 and June 30, 2025."
+    assert dates_in(sentence) == ["2025-06-01", "2025-06-30"]
+    assert dates_in("La nuova tariffa si applicherà dal 1 al 15 settembre 2025.", "it") == [
+        "2025-09-01",
+        "2025-09-15",
+    ]
+    assert dates_in("Big Deal Days run between October 7 and October 8, 2025.") == []
+
+
+def test_a_day_without_its_year_right_after_a_trigger_is_the_next_such_day() -> None:
+    assert dates_in("Beginning February 3, the storage fee will be billed weekly.") == [
+        "2025-02-03"
+    ]
+    assert dates_in("À partir du 1er avril, les frais de retour seront facturés.", "fr") == [
+        "2025-04-01"
+    ]
+    assert dates_in("Starting January 10, buyers can message sellers from the app.") == []
+
+
 def test_the_bench_scores_the_held_out_set_given_with_set() -> None:
     held_out = FIXTURES / "effective_dates_heldout.yaml"
     run = subprocess.run(
