@@ -13,7 +13,11 @@ which is policy prose with almost no governing dates, the common case):
 Precision and recall are over the labelled set (the test asserts every case; these are the
 figures for the report).
 
-    python bench/bench_effective.py [--repeat 5]
+    python bench/bench_effective.py [--repeat 5] [--set PATH] [--score-only]
+
+--set scores another labelled file in the same format (the held-out set
+tests/fixtures/effective_dates_heldout.yaml, written without reading the extractor, is the
+honest figure); --score-only skips the timings and lists each sentence the extractor got wrong.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from policywatch.document.effective import (  # noqa: E402
 )
 from policywatch.document.languages import language_code  # noqa: E402
 from policywatch.document.segment import split_sentences  # noqa: E402
-from tests.effective_labels import Case, cases, score  # noqa: E402
+from tests.effective_labels import LABELS, Case, Score, cases, score  # noqa: E402
 
 Sentence = tuple[str, str]  # (language, text)
 
@@ -96,8 +100,13 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--set", type=Path, default=LABELS, help="labelled YAML file to score")
+    parser.add_argument("--score-only", action="store_true", help="skip the timings")
     args = parser.parse_args()
-    labelled = cases()
+    labelled = cases(args.set)
+    if args.score_only:
+        report_scores(labelled)
+        return
     texts = [(c.lang, c.text) for c in labelled] + corpus_sentences()
     by_text = {(c.lang, c.text): c for c in labelled}
 
@@ -134,11 +143,28 @@ def main() -> None:
             f"  {name:48s} {median * 1000:8.1f} ms  {per:7.1f} µs/sentence  {median / floor:6.1f}x"
         )
     for name, extract in (("policywatch", policywatch), ("search_dates", dateparser_search)):
-        result = score(extract, labelled)
+        print(f"{name}: {summary(score(extract, labelled))}")
+
+
+def summary(result: Score) -> str:
+    return (
+        f"precision {result.precision:.3f} recall {result.recall:.3f} "
+        f"({result.true_positives} right, {result.false_positives} wrong, "
+        f"{result.false_negatives} missed, {len(result.wrong)} sentences off)"
+    )
+
+
+def report_scores(labelled: list[Case]) -> None:
+    """Overall and per-language figures, then every sentence off: what a fix should look at."""
+    result = score(policywatch, labelled)
+    print(f"{len(labelled)} labelled sentences: {summary(result)}")
+    for language in sorted({c.lang for c in labelled}):
+        subset = [c for c in labelled if c.lang == language]
+        print(f"  {language}: {summary(score(policywatch, subset))}")
+    for case, found in result.wrong:
         print(
-            f"{name}: precision {result.precision:.3f} recall {result.recall:.3f} "
-            f"({result.true_positives} right, {result.false_positives} wrong, "
-            f"{result.false_negatives} missed, {len(result.wrong)} sentences off)"
+            f"  OFF [{case.lang}] expected {sorted(case.expected)} "
+            f"found {sorted(found)}: {case.text}"
         )
 
 

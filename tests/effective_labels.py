@@ -25,8 +25,9 @@ class Case:
     expected: frozenset[str]  # ISO dates and "P14" for a 14-day period
 
 
-def cases() -> list[Case]:
-    data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
+def cases(path: Path = LABELS) -> list[Case]:
+    """The cases of a labelled file: the asserted set by default, or a held-out one to measure."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     captured = date.fromisoformat(data["captured"])
     return [
         Case(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -40,6 +42,77 @@ def test_the_labelled_set_is_big_enough_and_scores_full_precision_and_recall() -
     assert sum(1 for c in LABELLED if not c.expected) >= 20  # the tricky negatives
     result = score(found, LABELLED)
     assert (result.precision, result.recall) == (1.0, 1.0), result.wrong
+
+
+def dates_in(sentence: str, language: str = "en") -> list[str]:
+    """What a seller would see in the calendar for one sentence captured on 2025-01-15."""
+    anchor = Anchor(date(2025, 1, 15), None, language)
+    return [f.on.isoformat() for f in find_in_sentence(sentence, anchor) if f.on]
+
+
+def test_an_obligation_by_a_date_is_a_deadline_but_a_date_merely_near_by_is_not() -> None:
+    assert dates_in("Orders placed by December 18, 2025 arrive before Christmas.") == []
+    example = "The parcel must arrive by the delivery date promised at checkout, May 9, 2025."
+    assert dates_in(example) == []
+    assert dates_in("Sellers must add a responsible person to each listing by May 5, 2025.") == [
+        "2025-05-05"
+    ]
+    assert dates_in(
+        "I venditori devono registrare il codice EPR entro il 15 luglio 2025.", "it"
+    ) == ["2025-07-15"]
+    assert dates_in("Les vendeurs devront valider leur compte avant le 3 juin 2025.", "fr") == [
+        "2025-06-03"
+    ]
+
+
+def test_a_rule_that_applies_from_a_date_onwards_takes_effect_on_it() -> None:
+    sentence = "From 6 October 2025 onwards, listings without a GPSR contact will be suppressed."
+    assert dates_in(sentence) == ["2025-10-06"]
+
+
+def test_a_german_notice_starting_ab_a_date_without_dem_takes_effect_on_it() -> None:
+    assert dates_in("Ab 1. September 2025 werden Rücksendeetiketten kostenpflichtig.", "de") == [
+        "2025-09-01"
+    ]
+    assert dates_in("Versandkosten ab 3,99 € am 1. September 2025 im Überblick.", "de") == []
+
+
+def test_an_italian_change_that_avra_effetto_in_days_counts_from_the_capture() -> None:
+    assert dates_in("La nuova tariffa avrà effetto tra 20 giorni.", "it") == ["2025-02-04"]
+
+
+def test_a_window_to_comply_in_gives_both_ends_with_the_first_borrowing_the_year() -> None:
+    sentence = "Sellers must renew their EPR registration between June 1 and June 30, 2025."
+    assert dates_in(sentence) == ["2025-06-01", "2025-06-30"]
+    assert dates_in("La nuova tariffa si applicherà dal 1 al 15 settembre 2025.", "it") == [
+        "2025-09-01",
+        "2025-09-15",
+    ]
+    assert dates_in("Big Deal Days run between October 7 and October 8, 2025.") == []
+
+
+def test_a_day_without_its_year_right_after_a_trigger_is_the_next_such_day() -> None:
+    assert dates_in("Beginning February 3, the storage fee will be billed weekly.") == [
+        "2025-02-03"
+    ]
+    assert dates_in("À partir du 1er avril, les frais de retour seront facturés.", "fr") == [
+        "2025-04-01"
+    ]
+    assert dates_in("Starting January 10, buyers can message sellers from the app.") == []
+
+
+def test_the_bench_scores_the_held_out_set_given_with_set() -> None:
+    held_out = FIXTURES / "effective_dates_heldout.yaml"
+    run = subprocess.run(
+        [sys.executable, "bench/bench_effective.py", "--score-only", "--set", str(held_out)],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    first = run.stdout.splitlines()[0]
+    assert first.startswith(f"{len(cases(held_out))} labelled sentences: precision ")
+    assert {"  ja:", "  de:", "  it:"} <= {line[:5] for line in run.stdout.splitlines()}
 
 
 def test_a_relative_period_without_an_anchor_stays_a_period() -> None:

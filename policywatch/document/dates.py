@@ -64,6 +64,9 @@ _LINK = (
 )
 # A date as pages write it, in any of the languages above (also what `effective` looks for).
 DATE_PATTERN = _DATE
+# Its parts, for the dates `effective` reads without a year ("Starting March 1").
+MONTH_PATTERN = _MONTH
+DAY_PATTERN = _DAY
 DATE_LINE_RE = re.compile(
     rf"^\s*{_DATE_LABEL}{_LINK}\s*[:\-]?\s*(?P<date>{_DATE})\s*\.?\s*$", re.IGNORECASE
 )

@@ -24,7 +24,7 @@ from typing import Any
 from dateparser.date import DateDataParser
 
 from policywatch.content import Document
-from policywatch.document.dates import DATE_PATTERN, stated_date
+from policywatch.document.dates import DATE_PATTERN, DAY_PATTERN, MONTH_PATTERN, stated_date
 from policywatch.document.languages import language_code
 from policywatch.document.segment import splitter
 
@@ -35,7 +35,7 @@ _TRIGGERS = (
     r"effective(?:\s+(?:date|from|on|as\s+of))?|take[sn]?\s+effect|taking\s+effect|took\s+effect|"
     r"go(?:es)?\s+into\s+effect|going\s+into\s+effect|come[s]?\s+into\s+(?:force|effect)|"
     r"in\s+force|appl(?:y|ies|icable)\s+(?:from|starting|beginning|as\s+of|on)|"
-    r"starting(?:\s+(?:on|from))?|beginning(?:\s+on)?|as\s+of|no\s+later\s+than|"
+    r"(?:will|shall)\s+apply|starting(?:\s+(?:on|from))?|beginning(?:\s+on)?|as\s+of|no\s+later\s+than|onwards?|"
     # French
     r"entr(?:e|ent|era|eront)\s+en\s+vigueur|en\s+vigueur|prend(?:ra|ront|re)?\s+effet|prennent\s+effet|"
     r"[àa]\s+compter\s+du|[àa]\s+partir\s+du|d[èe]s\s+le|au\s+plus\s+tard\s+le|"
@@ -48,7 +48,8 @@ _TRIGGERS = (
     r"a\s+partir\s+del?|con\s+efecto\s+(?:desde|a\s+partir)|a\s+m[áa]s\s+tardar|"
     # Italian
     r"entr(?:a|ano|er[àa]|eranno)\s+in\s+vigore|in\s+vigore|a\s+partire\s+dal|"
-    r"a\s+decorrere\s+dal|con\s+effetto\s+dal|efficac[ei]\s+dal|entro\s+e\s+non\s+oltre|"
+    r"a\s+decorrere\s+dal|con\s+effetto\s+dal|(?:avr[àa]|avranno|ha|hanno|prender[àa]|prenderanno)\s+effetto|"
+    r"efficac[ei]\s+dal|entro\s+e\s+non\s+oltre|"
     r"non\s+oltre\s+il|si\s+applic(?:a|ano|her[àa]|heranno)\s+dal|"
     # Portuguese, Dutch, Polish
     r"entra(?:r[áa])?\s+em\s+vigor|em\s+vigor|a\s+partir\s+de|"
@@ -59,8 +60,41 @@ _JA_TRIGGERS = r"施行|発効|適用|有効|開始|以降|から|より|まで�
 _TRIGGER_RE = re.compile(
     rf"(?<![\w-])(?:{_TRIGGERS})(?![\w-])|{_JA_TRIGGERS}", re.IGNORECASE | re.UNICODE
 )
+# An obligation ("must ... by June 2", "devono ... entro il 30 giugno") makes a deadline of
+# the date right after "by": only right after, so "must arrive by the estimated delivery
+# date of March 7" (an example order) and "orders placed by December 18" stay no deadline.
+_OBLIGATION_RE = re.compile(
+    r"(?<!\w)(?:must|required\s+to|need\s+to|needs\s+to|have\s+to|has\s+to|"
+    r"doit|doivent|devra|devront|muss|m[üu]ssen|debe|deben|deber[áa]n?|"
+    r"deve|devono|dovr[àa]|dovranno)(?!\w)|必要があります",
+    re.IGNORECASE,
+)
+_BY_RE = re.compile(
+    r"(?<![\w-])(?:by|before|until|avant\s+le|bis(?:\s+zum)?|antes\s+del?|hasta\s+el|"
+    r"entro\s+il|entro\s+l')\s*",
+    re.IGNORECASE,
+)
+# "ab" alone is governing only right before its date ("Ab 1. Juli 2025 müssen ..."); further
+# off it is a price ("ab 19,99 €") or a word of another language.
+_AB_RE = re.compile(r"(?<![\w-])ab\s+", re.IGNORECASE)
 # Bounded by Latin letters and digits only: Japanese runs a date into its words ("は2025年").
 _DATE_RE = re.compile(rf"(?<![0-9A-Za-z/.-])(?:{DATE_PATTERN})(?![0-9A-Za-z/-])", re.IGNORECASE)
+# A day and month without the year: "Starting March 1", "à partir du 1er mars". Read only
+# right after a trigger, as the nearest such day on or after the page's date, and only when
+# that is at most _YEARLESS_AHEAD days ahead (a notice names a farther date with its year).
+_DAY_MONTH = rf"(?:{MONTH_PATTERN}\s+{DAY_PATTERN}|{DAY_PATTERN}(?:\s+de)?\s+{MONTH_PATTERN})"
+_YEARLESS_RE = re.compile(
+    rf"(?<![0-9A-Za-z/.-]){_DAY_MONTH}(?![0-9A-Za-z])(?!,?\s*(?:de\s+)?\d)", re.IGNORECASE
+)
+_YEARLESS_AHEAD = 183
+# A window whose first end borrows the year (and month) of the second: "between March 1 and
+# March 31, 2025", "dal 1° marzo al 31 marzo 2025", "entre el 1 y el 30 de abril de 2025".
+_RANGE_RE = re.compile(
+    rf"(?<!\w)(?:between|from|du|dal|vom|entre\s+el|del)\s+"
+    rf"(?P<first>{_DAY_MONTH}|\d{{1,2}}(?:st|nd|rd|th|er|\.|º|°)?)\s+"
+    rf"(?:and|to|through|au|al|bis(?:\s+zum)?|y\s+el|-|–)\s+(?P<second>{DATE_PATTERN})",
+    re.IGNORECASE,
+)
 # A trigger this close to a date (characters between them) governs it; German and
 # Japanese put the verb after the date ("am 1. März 2025 in Kraft", "3月1日から施行").
 _NEAR = 45
@@ -175,7 +209,12 @@ _SUPPORTED = frozenset({"en", "fr", "de", "es", "it", "ja", "pt", "nl", "pl", "s
 
 def is_candidate(sentence: str) -> bool:
     """The cheap prefilter: only a sentence with a trigger or a notice period is parsed."""
-    return bool(_TRIGGER_RE.search(sentence) or _AFTER_RE.search(sentence))
+    return bool(
+        _TRIGGER_RE.search(sentence)
+        or _AFTER_RE.search(sentence)
+        or _AB_RE.search(sentence)
+        or (_OBLIGATION_RE.search(sentence) and _BY_RE.search(sentence))
+    )
 
 
 def find_in_sentence(
@@ -183,6 +222,10 @@ def find_in_sentence(
 ) -> list[EffectiveDate]:
     """The governing dates of one sentence, in the order they are written."""
     triggers = [m.span() for m in _TRIGGER_RE.finditer(sentence)]
+    right_before = {m.end() for m in _AB_RE.finditer(sentence)}
+    if _OBLIGATION_RE.search(sentence):
+        right_before |= {m.end() for m in _BY_RE.finditer(sentence)}
+    right_before |= {end + 1 for _, end in triggers}
     found: list[tuple[int, EffectiveDate]] = []
     taken: list[tuple[int, int]] = []
     for position, on, days, phrase in _relative(sentence, anchor, bool(triggers)):
@@ -190,13 +233,72 @@ def find_in_sentence(
             continue
         found.append((position, EffectiveDate(on, days, phrase, sentence, section)))
         taken.append((position, position + len(phrase)))
+    obliged = bool(_OBLIGATION_RE.search(sentence))
+    for start, end, on, phrase in _windows(sentence, anchor, triggers, right_before, obliged):
+        taken.append((start, end))
+        if on >= anchor.captured:
+            found.append((start, EffectiveDate(on, None, phrase, sentence, section)))
     for match in _DATE_RE.finditer(sentence):
-        if not _governed(match.span(), triggers) or _overlaps(match.span(), taken):
+        governed = match.start() in right_before or _governed(match.span(), triggers)
+        if not governed or _overlaps(match.span(), taken):
             continue
         on = parse_date(match.group(), anchor.language)
         if on is not None and on >= anchor.captured:
             found.append((match.start(), EffectiveDate(on, None, match.group(), sentence, section)))
     return [entry for _, entry in sorted(found, key=lambda pair: pair[0])]
+
+
+def _windows(
+    sentence: str,
+    anchor: Anchor,
+    triggers: list[tuple[int, int]],
+    right_before: set[int],
+    obliged: bool,
+) -> Iterator[tuple[int, int, date, str]]:
+    """(start, end, date, phrase) of both ends of a governing range, then of each day written
+    without its year right after a trigger. A range governs when a trigger is near or the
+    sentence states an obligation (a window to comply in)."""
+    ranges: list[tuple[int, int]] = []
+    for match in _RANGE_RE.finditer(sentence):
+        if not (obliged or _governed((match.start("first"), match.end()), triggers)):
+            continue
+        last = parse_date(match["second"], anchor.language)
+        first = _first_of_range(match["first"], last, anchor.language) if last else None
+        if last is None or first is None:
+            continue
+        ranges.append(match.span())
+        yield match.start("first"), match.end("first"), first, match["first"]
+        yield match.start("second"), match.end("second"), last, match["second"]
+    for match in _YEARLESS_RE.finditer(sentence):
+        if match.start() not in right_before or _overlaps(match.span(), ranges):
+            continue
+        on = _upcoming(match.group(), anchor)
+        if on is not None:
+            yield match.start(), match.end(), on, match.group()
+
+
+def _first_of_range(first: str, last: date, language: str | None) -> date | None:
+    """ "March 1" before "March 31, 2025" is 2025-03-01; a bare "1" takes the month too."""
+    bare = re.fullmatch(r"(\d{1,2})\D*", first)
+    if bare:
+        day = int(bare[1])
+        on = last.replace(day=day) if day <= last.day else None
+    else:
+        on = parse_date(f"{first} {last.year}", language)
+    if on is not None and on > last:
+        on = on.replace(year=on.year - 1) if (on.month, on.day) != (2, 29) else None
+    return on
+
+
+def _upcoming(day_month: str, anchor: Anchor) -> date | None:
+    """The nearest such day on or after the page's date, if it is near enough to mean it."""
+    start = anchor.start
+    on = parse_date(f"{day_month} {start.year}", anchor.language)
+    if on is not None and on < start:
+        on = parse_date(f"{day_month} {start.year + 1}", anchor.language)
+    if on is None or (on - start).days > _YEARLESS_AHEAD:
+        return None
+    return on
 
 
 def _relative(
