@@ -375,3 +375,35 @@ def test_the_digest_lists_the_date_a_page_says_its_new_wording_takes_effect(
     (weekly,) = mailbox.messages
     text = weekly.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert f'Takes effect\n- 2026-12-20: Seller Code of Conduct (US): "{notice}"' in text
+
+
+def test_a_berlin_digest_due_in_the_repeated_autumn_hour_ends_at_the_same_moment_whenever_asked():
+    two_am = DigestSchedule(every="daily", day=0, hour=2, timezone="Europe/Berlin")
+    first_pass = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    second_pass = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, the hour again
+    assert last_period(two_am, first_pass) == last_period(two_am, second_pass)
+    day_after = last_period(two_am, datetime(2026, 10, 26, 9, tzinfo=UTC))
+    assert day_after[0] == last_period(two_am, second_pass)[1]  # no hour in two periods
+
+
+def test_a_change_listed_in_a_digest_is_not_listed_again_when_the_digest_hour_moves(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    daily_8 = {"every": "daily", "hour": 8}
+    seller = watch(tmp_path, site, mail_route(mailbox, digest=daily_8))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    site.route("/conduct", UNSOLICITED)
+    wall_clock.advance(hours=5)
+    check(seller, capsys)  # Sunday 13:00: the change
+    wall_clock.advance(hours=20)
+    check(seller, capsys)  # Monday 09:00: the digest to Monday 08:00 lists it
+    assert mailbox.messages[0]["Subject"].startswith("policywatch daily digest: 1 change")
+
+    document = yaml.safe_load(seller.config.read_text(encoding="utf-8"))
+    document["notify"][0]["digest"] = {"every": "daily", "hour": 12}
+    seller.config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    wall_clock.advance(hours=4)
+    check(seller, capsys)  # Monday 13:00: the day to Monday 12:00, which began at Sunday 12:00
+    assert [m["Subject"] for m in mailbox.messages[1:]] == [
+        "policywatch daily digest: no changes, 2026-11-30 08:00 to 2026-11-30 12:00 UTC"
+    ]

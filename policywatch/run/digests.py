@@ -77,6 +77,8 @@ def queue_digests(
     items = []
     for route, period in due:
         since, end = _since(previous.get(route.name), period), period.end
+        if since >= end:  # an earlier digest already reached past this period's end
+            continue
         if (since, end) not in found:
             found[since, end] = list(_changes(config, store, since, end))
         changes = [c for c in found[since, end] if c.severity >= route.min_severity]
@@ -128,7 +130,7 @@ def _outbox_item(
 def _previous_ends(store: Store) -> dict[str, datetime]:
     """Where each route's last queued digest ended: the next one starts there."""
     ends: dict[str, datetime] = {}
-    for entry in store.alerts():
+    for entry in store.alerts(payloads=False):  # the entries say it; no payload is read
         if entry.get("kind") == "digest" and entry.get("period_end"):
             end = parse_iso(entry["period_end"])
             ends[entry["route"]] = max(end, ends.get(entry["route"], end))
@@ -146,8 +148,9 @@ def _watching_since(config: Config, store: Store) -> datetime | None:
 
 
 def _since(previous_end: datetime | None, period: Period) -> datetime:
-    """The period's start, or earlier when digests were missed (downtime): no gap."""
-    if previous_end is None or previous_end >= period.start:
+    """Where the route's previous digest ended: earlier than the period's start after
+    downtime (no gap), later when the schedule moved (no change listed twice)."""
+    if previous_end is None:
         return period.start
     return max(previous_end, period.end - MAX_CATCH_UP)
 
