@@ -65,20 +65,21 @@ def queue_digests(
     digest missing.
     """
     due = [d for d in due_digests(config, now) if not store.alert_queued(digest_key(*d))]
+    previous = _previous_ends(store) if due else {}
+    # None for a period an earlier digest already reached past (the clock stepped back,
+    # or the schedule moved), checked first: it is cheap, and stays so until the next period.
+    due = [(r, p) for r, p in due if _since(previous.get(r.name), p) < p.end]
     if due:  # never "no changes" for a period that ended before anything was watched
         began = _watching_since(config, store)
         due = [(r, p) for r, p in due if began is not None and began < p.end]
     if not due:
         return 0
-    previous = _previous_ends(store)
     watches = [_health(store, page) for page in config.pages]
     soon = _takes_effect_soon(config, store, now)
     found: dict[tuple[datetime, datetime], list[DigestChange]] = {}
     items = []
     for route, period in due:
         since, end = _since(previous.get(route.name), period), period.end
-        if since >= end:  # an earlier digest already reached past this period's end
-            continue
         if (since, end) not in found:
             found[since, end] = list(_changes(config, store, since, end))
         changes = [c for c in found[since, end] if c.severity >= route.min_severity]
