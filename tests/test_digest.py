@@ -407,3 +407,23 @@ def test_a_change_listed_in_a_digest_is_not_listed_again_when_the_digest_hour_mo
     assert [m["Subject"] for m in mailbox.messages[1:]] == [
         "policywatch daily digest: no changes, 2026-11-30 08:00 to 2026-11-30 12:00 UTC"
     ]
+
+
+def test_a_clock_stepped_back_across_a_boundary_sends_no_second_digest_for_days_already_covered(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest={"every": "daily", "hour": 8}))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    wall_clock.advance(hours=25)
+    check(seller, capsys)  # Monday 09:00: the day to Monday 08:00
+    wall_clock.advance(days=3)
+    check(seller, capsys)  # the clock runs three days ahead: one digest to Thursday 08:00
+    wall_clock.advance(days=-2)
+    check(seller, capsys)  # set right, Tuesday 09:00: those days had their digest
+    wall_clock.advance(days=3)
+    check(seller, capsys)  # Friday 09:00: the day to Friday 08:00, from where the last one ended
+    assert [m["Subject"] for m in mailbox.messages] == [
+        "policywatch daily digest: no changes, 2026-11-29 08:00 to 2026-11-30 08:00 UTC",
+        "policywatch daily digest: no changes, 2026-11-30 08:00 to 2026-12-03 08:00 UTC",
+        "policywatch daily digest: no changes, 2026-12-03 08:00 to 2026-12-04 08:00 UTC",
+    ]
