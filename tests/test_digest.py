@@ -427,3 +427,20 @@ def test_a_clock_stepped_back_across_a_boundary_sends_no_second_digest_for_days_
         "policywatch daily digest: no changes, 2026-11-30 08:00 to 2026-12-03 08:00 UTC",
         "policywatch daily digest: no changes, 2026-12-03 08:00 to 2026-12-04 08:00 UTC",
     ]
+
+
+def test_a_page_failing_when_the_digest_is_written_is_not_counted_as_checked(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest=MONDAY_8))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    wall_clock.advance(hours=23)
+    check(seller, capsys)  # Monday 07:00: read fine
+    site.route("/conduct", "Service Unavailable", status=503)
+    wall_clock.advance(hours=2)
+    seller(capsys, "check")  # Monday 09:00: the page fails, then the digest is written
+    (digest,) = mailbox.messages
+    assert "1 page watched, none checked lately; 1 failing: Seller Code of Conduct" in html_of(
+        digest
+    )
+    assert "all checked" not in html_of(digest)
