@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import WallClock
 from tests.notify_receivers import HttpReceiver
@@ -327,3 +328,28 @@ def test_a_page_flapping_between_two_dates_sends_no_notice_until_it_settles_then
     assert not [s for s in flips if "effective date" in s]
     settled = on("2026-11-29", at="10:30") + on("2026-11-29", at="11:00")
     assert [s for s in settled if "effective date" in s] == [MOVED_BACK]
+
+
+def test_a_reworded_sentence_with_the_same_date_sends_no_second_reminder(
+    tmp_path, pageserver, mailbox, wall_clock, capsys
+):
+    on = _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys)
+    assert on("2026-11-29") == []
+    assert on("2026-12-06") == ["[reminder] Seller Code of Conduct: takes effect on 2026-12-20"]
+    reworded = on("2026-12-07", "The updated rules below take effect on December 20, 2026.")
+    assert not [s for s in reworded if s.startswith("[reminder]")]  # the change alert only
+    assert on("2026-12-19") == ["[reminder] Seller Code of Conduct: takes effect on 2026-12-20"]
+
+
+def test_a_watchlist_edit_that_stops_reading_the_dated_sentence_claims_no_withdrawal(
+    tmp_path, pageserver, mailbox, wall_clock, capsys
+):
+    on = _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys)
+    assert on("2026-11-29") == []
+    watchlist = tmp_path / "watchlist.yaml"
+    document = yaml.safe_load(watchlist.read_text(encoding="utf-8"))
+    document["pages"][0]["ignore"] = ["These changes will take effect on December 20, 2026"]
+    watchlist.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    # Our reading changed, not the page: re-deriving history alerts no one, and says
+    # nothing of a date the seller's page still states.
+    assert not [s for s in on("2026-11-30") if "withdrawn" in s]

@@ -5,7 +5,7 @@ lock. What is due follows from the dates the latest version of each page states 
 clock; those dates are kept in the page's state per version, so a pass reads no history and
 parses no document until a new version arrives, and comparing them with the new version's
 finds a date moved or withdrawn. The outbox's deterministic keys
-(`remind:<route>:<event uid>:<days>`, `cancel:<route>:<old uid>:<new uid>:<version>`) make
+(`remind:<route>:<page>:<date>:<days>`, `cancel:<route>:<old uid>:<new uid>:<version>`) make
 each reminder and each notice go out once.
 """
 
@@ -39,7 +39,9 @@ def queue_reminders(config: Config, store: Store, now: datetime) -> int:
             for route in routes:
                 days = due_reminder(route.remind, event.on, today)
                 if days is not None:
-                    key = f"remind:{route.name}:{event.uid}:{days}"
+                    # Keyed by page and date, not by the sentence: a reworded sentence or
+                    # re-derived text stating the same date is the same deadline, told once.
+                    key = f"remind:{route.name}:{page.id}:{event.on.isoformat()}:{days}"
                     items += _for(route, reminder_alert(event, days, today), key, now)
         for old, new in dropped:
             alert = cancelled_alert(old, new)
@@ -69,6 +71,8 @@ def _follow(
     current = version_events(store, latest)
     records = [event.record() for event in current]
     store.set_page_state(latest.page_id, effective={"of": stamp, "events": records})
+    if str(known.get("of", "")).startswith(f"{latest.id}:"):
+        return current, []  # the same version re-derived: our reading moved, not the page
     return current, list(changed_dates(before, current, today))
 
 
