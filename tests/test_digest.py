@@ -444,3 +444,19 @@ def test_a_page_failing_when_the_digest_is_written_is_not_counted_as_checked(
         digest
     )
     assert "all checked" not in html_of(digest)
+
+
+def test_a_page_flapping_between_two_versions_is_one_change_in_the_digest_not_one_per_flip(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest={"every": "daily", "hour": 8}))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    for version in [UNSOLICITED, CONDUCT] * 3:  # an A/B test: every poll shows the other one
+        site.route("/conduct", version)
+        wall_clock.advance(minutes=10)
+        check(seller, capsys)
+    assert len(seller.snapshots("conduct")) == 7
+    wall_clock.advance(days=1)
+    check(seller, capsys)  # Monday 09:00
+    (digest,) = mailbox.messages
+    assert digest["Subject"].startswith("policywatch daily digest: 1 change,")

@@ -29,6 +29,7 @@ from policywatch.diff.compare import diff_documents
 from policywatch.errors import StoreError, StoreLocked
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec, Route, short_id
+from policywatch.run.record import back_before_settling
 from policywatch.watchlist.rules import severity as change_severity
 from policywatch.watchlist.schedule import last_period
 
@@ -163,8 +164,12 @@ def _changes(
     version before it by the same diff and rules as the alert, loudest level included."""
     for page in config.pages:
         history = store.snapshots(page.id)
-        for old, new in pairwise(history):
+        for i, (old, new) in enumerate(pairwise(history)):
             if new.origin != "fetch" or not since <= parse_iso(new.captured_at) < end:
+                continue
+            # A flip of a flapping page is no change an alert announced (the page state's
+            # poll count is not kept per version: how long `old` was held decides).
+            if back_before_settling(page, {}, history[: i + 1], old, new):
                 continue
             try:
                 diff = diff_documents(
