@@ -375,3 +375,88 @@ def test_the_digest_lists_the_date_a_page_says_its_new_wording_takes_effect(
     (weekly,) = mailbox.messages
     text = weekly.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert f'Takes effect\n- 2026-12-20: Seller Code of Conduct (US): "{notice}"' in text
+
+
+def test_a_berlin_digest_due_in_the_repeated_autumn_hour_ends_at_the_same_moment_whenever_asked():
+    two_am = DigestSchedule(every="daily", day=0, hour=2, timezone="Europe/Berlin")
+    first_pass = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    second_pass = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, the hour again
+    assert last_period(two_am, first_pass) == last_period(two_am, second_pass)
+    day_after = last_period(two_am, datetime(2026, 10, 26, 9, tzinfo=UTC))
+    assert day_after[0] == last_period(two_am, second_pass)[1]  # no hour in two periods
+
+
+def test_a_change_listed_in_a_digest_is_not_listed_again_when_the_digest_hour_moves(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    daily_8 = {"every": "daily", "hour": 8}
+    seller = watch(tmp_path, site, mail_route(mailbox, digest=daily_8))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    site.route("/conduct", UNSOLICITED)
+    wall_clock.advance(hours=5)
+    check(seller, capsys)  # Sunday 13:00: the change
+    wall_clock.advance(hours=20)
+    check(seller, capsys)  # Monday 09:00: the digest to Monday 08:00 lists it
+    assert mailbox.messages[0]["Subject"].startswith("policywatch daily digest: 1 change")
+
+    document = yaml.safe_load(seller.config.read_text(encoding="utf-8"))
+    document["notify"][0]["digest"] = {"every": "daily", "hour": 12}
+    seller.config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    wall_clock.advance(hours=4)
+    check(seller, capsys)  # Monday 13:00: the day to Monday 12:00, which began at Sunday 12:00
+    assert [m["Subject"] for m in mailbox.messages[1:]] == [
+        "policywatch daily digest: no changes, 2026-11-30 08:00 to 2026-11-30 12:00 UTC"
+    ]
+
+
+def test_a_clock_stepped_back_across_a_boundary_sends_no_second_digest_for_days_already_covered(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest={"every": "daily", "hour": 8}))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    wall_clock.advance(hours=25)
+    check(seller, capsys)  # Monday 09:00: the day to Monday 08:00
+    wall_clock.advance(days=3)
+    check(seller, capsys)  # the clock runs three days ahead: one digest to Thursday 08:00
+    wall_clock.advance(days=-2)
+    check(seller, capsys)  # set right, Tuesday 09:00: those days had their digest
+    wall_clock.advance(days=3)
+    check(seller, capsys)  # Friday 09:00: the day to Friday 08:00, from where the last one ended
+    assert [m["Subject"] for m in mailbox.messages] == [
+        "policywatch daily digest: no changes, 2026-11-29 08:00 to 2026-11-30 08:00 UTC",
+        "policywatch daily digest: no changes, 2026-11-30 08:00 to 2026-12-03 08:00 UTC",
+        "policywatch daily digest: no changes, 2026-12-03 08:00 to 2026-12-04 08:00 UTC",
+    ]
+
+
+def test_a_page_failing_when_the_digest_is_written_is_not_counted_as_checked(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest=MONDAY_8))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    wall_clock.advance(hours=23)
+    check(seller, capsys)  # Monday 07:00: read fine
+    site.route("/conduct", "Service Unavailable", status=503)
+    wall_clock.advance(hours=2)
+    seller(capsys, "check")  # Monday 09:00: the page fails, then the digest is written
+    (digest,) = mailbox.messages
+    assert "1 page watched, none checked lately; 1 failing: Seller Code of Conduct" in html_of(
+        digest
+    )
+    assert "all checked" not in html_of(digest)
+
+
+def test_a_page_flapping_between_two_versions_is_one_change_in_the_digest_not_one_per_flip(
+    tmp_path, site, mailbox, wall_clock, capsys
+):
+    seller = watch(tmp_path, site, mail_route(mailbox, digest={"every": "daily", "hour": 8}))
+    check(seller, capsys)  # Sunday 29 Nov 08:00
+    for version in [UNSOLICITED, CONDUCT] * 3:  # an A/B test: every poll shows the other one
+        site.route("/conduct", version)
+        wall_clock.advance(minutes=10)
+        check(seller, capsys)
+    assert len(seller.snapshots("conduct")) == 7
+    wall_clock.advance(days=1)
+    check(seller, capsys)  # Monday 09:00
+    (digest,) = mailbox.messages
+    assert digest["Subject"].startswith("policywatch daily digest: 1 change,")

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import WallClock
 from tests.notify_receivers import HttpReceiver
@@ -272,3 +273,83 @@ def test_a_run_turn_with_no_page_due_still_sends_the_reminder_once(
         1,
     ]
     assert "2026-12-20 (in 1 day)" in _text(mailbox.messages[-1])
+
+
+DEC_20 = "These changes will take effect on December 20, 2026."
+JAN_10 = "These changes will take effect on January 10, 2027."
+
+
+def _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys):
+    """The Code of Conduct watched with `remind: [14, 1]` by email; `on(day, sentence)` checks
+    on `day` at the given time (UTC) and returns the subjects of the mails that arrived."""
+    pageserver.route("/conduct", announcing(DEC_20))
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    route = {"name": "mail", "url": mailbox.url(), "remind": [14, 1]}
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+
+    def on(day: str, sentence: str | None = None, at: str = "09:00") -> list[str]:
+        if sentence is not None:
+            pageserver.route("/conduct", announcing(sentence))
+        wall_clock.now = datetime.fromisoformat(f"{day}T{at}:00+00:00")
+        before = len(mailbox.messages)
+        code, out, err = seller(capsys, "check")
+        assert code == 0, out + err
+        return [str(m["subject"]) for m in mailbox.messages[before:]]
+
+    return on
+
+
+MOVED_OUT = "[reminder] Seller Code of Conduct: effective date moved from 2026-12-20 to 2027-01-10"
+MOVED_BACK = "[reminder] Seller Code of Conduct: effective date moved from 2027-01-10 to 2026-12-20"
+
+
+def test_a_date_moved_back_and_then_moved_again_is_told_each_time(
+    tmp_path, pageserver, mailbox, wall_clock, capsys
+):
+    on = _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys)
+    assert on("2026-11-29") == []
+    assert MOVED_OUT in on("2026-11-30", JAN_10)
+    assert on("2026-12-01") == []
+    assert MOVED_BACK in on("2026-12-02", DEC_20)
+    assert on("2026-12-03") == []
+    assert MOVED_OUT in on("2026-12-04", JAN_10)  # the page's word now: the seller must hear it
+    assert on("2026-12-05") == []
+
+
+def test_a_page_flapping_between_two_dates_sends_no_notice_until_it_settles_then_one(
+    tmp_path, pageserver, mailbox, wall_clock, capsys
+):
+    on = _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys)
+    assert on("2026-11-29") == []
+    assert MOVED_OUT in on("2026-11-29", JAN_10, at="09:05")  # a first move is told at once
+    flips = on("2026-11-29", DEC_20, at="09:10")  # back within minutes: flapping
+    flips += on("2026-11-29", JAN_10, at="09:15")
+    flips += on("2026-11-29", DEC_20, at="09:20")
+    assert not [s for s in flips if "effective date" in s]
+    settled = on("2026-11-29", at="10:30") + on("2026-11-29", at="11:00")
+    assert [s for s in settled if "effective date" in s] == [MOVED_BACK]
+
+
+def test_a_reworded_sentence_with_the_same_date_sends_no_second_reminder(
+    tmp_path, pageserver, mailbox, wall_clock, capsys
+):
+    on = _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys)
+    assert on("2026-11-29") == []
+    assert on("2026-12-06") == ["[reminder] Seller Code of Conduct: takes effect on 2026-12-20"]
+    reworded = on("2026-12-07", "The updated rules below take effect on December 20, 2026.")
+    assert not [s for s in reworded if s.startswith("[reminder]")]  # the change alert only
+    assert on("2026-12-19") == ["[reminder] Seller Code of Conduct: takes effect on 2026-12-20"]
+
+
+def test_a_watchlist_edit_that_stops_reading_the_dated_sentence_claims_no_withdrawal(
+    tmp_path, pageserver, mailbox, wall_clock, capsys
+):
+    on = _reminding(tmp_path, pageserver, mailbox, wall_clock, capsys)
+    assert on("2026-11-29") == []
+    watchlist = tmp_path / "watchlist.yaml"
+    document = yaml.safe_load(watchlist.read_text(encoding="utf-8"))
+    document["pages"][0]["ignore"] = ["These changes will take effect on December 20, 2026"]
+    watchlist.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    # Our reading changed, not the page: re-deriving history alerts no one, and says
+    # nothing of a date the seller's page still states.
+    assert not [s for s in on("2026-11-30") if "withdrawn" in s]

@@ -86,11 +86,17 @@ def proof_of_life(watches: Sequence[WatchHealth], now: datetime) -> str:
     failing = [w for w in watches if w.failing_since]
     ages = {w.name: _age(w, now) for w in watches}
     stale = [w for w in watches if not w.failing_since and ages[w.name] > 2 * w.interval]
-    fresh = [ages[w.name] for w in watches if ages[w.name] <= 2 * w.interval]
+    # A page failing now is not "checked", however recent its last good read: the line
+    # must never say "all checked" while a page cannot be read.
+    fresh = [
+        ages[w.name] for w in watches if not w.failing_since and ages[w.name] <= 2 * w.interval
+    ]
     hours = max(1, math.ceil(max(fresh, default=0) / 3600))
     count = f"{len(watches)} page{'s' if len(watches) != 1 else ''} watched"
     checked = "all" if len(fresh) == len(watches) else str(len(fresh))
     line = f"{count}, {checked} checked within the last {hours} h"
+    if not fresh:
+        line = f"{count}, none checked lately"
     if stale:
         line += "; not checked for longer: " + _named(
             stale,

@@ -78,16 +78,17 @@ class Outbox:
                 added += 1
         return added
 
-    def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
+    def alerts(self, status: str | None = None, *, payloads: bool = True) -> list[dict[str, Any]]:
         """Outbox entries, oldest first, optionally only those with one status.
 
         Each carries its `payload`, read from its blob (once per call for the
-        routes that share it).
+        routes that share it), unless `payloads` is False: the entries alone cost no
+        blob reads, however long the outbox has grown.
         """
         self.index.fresh()
         blobs: dict[str, bytes] = {}
         return [
-            self._with_payload(doc, blobs)
+            self._with_payload(doc, blobs) if payloads else copy.deepcopy(dict(doc))
             for doc in self.index.outbox
             if status is None or doc["status"] == status
         ]

@@ -257,9 +257,10 @@ class Store:
         """Queue alerts durably, skipping keys already queued; returns how many were new."""
         return self._outbox.enqueue(items)
 
-    def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Outbox entries, oldest first, each with its `payload`; optionally one status only."""
-        return self._outbox.alerts(status)
+    def alerts(self, status: str | None = None, *, payloads: bool = True) -> list[dict[str, Any]]:
+        """Outbox entries, oldest first, each with its `payload` unless `payloads` is False;
+        optionally one status only."""
+        return self._outbox.alerts(status, payloads=payloads)
 
     def pending_alerts(self, now: Stamp) -> list[dict[str, Any]]:
         """Alerts waiting to be sent whose next attempt is due at `now`."""

@@ -29,6 +29,7 @@ from policywatch.diff.compare import diff_documents
 from policywatch.errors import StoreError, StoreLocked
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec, Route, short_id
+from policywatch.run.record import back_before_settling
 from policywatch.watchlist.rules import severity as change_severity
 from policywatch.watchlist.schedule import last_period
 
@@ -65,12 +66,15 @@ def queue_digests(
     digest missing.
     """
     due = [d for d in due_digests(config, now) if not store.alert_queued(digest_key(*d))]
+    previous = _previous_ends(store) if due else {}
+    # None for a period an earlier digest already reached past (the clock stepped back,
+    # or the schedule moved), checked first: it is cheap, and stays so until the next period.
+    due = [(r, p) for r, p in due if _since(previous.get(r.name), p) < p.end]
     if due:  # never "no changes" for a period that ended before anything was watched
         began = _watching_since(config, store)
         due = [(r, p) for r, p in due if began is not None and began < p.end]
     if not due:
         return 0
-    previous = _previous_ends(store)
     watches = [_health(store, page) for page in config.pages]
     soon = _takes_effect_soon(config, store, now)
     found: dict[tuple[datetime, datetime], list[DigestChange]] = {}
@@ -128,7 +132,7 @@ def _outbox_item(
 def _previous_ends(store: Store) -> dict[str, datetime]:
     """Where each route's last queued digest ended: the next one starts there."""
     ends: dict[str, datetime] = {}
-    for entry in store.alerts():
+    for entry in store.alerts(payloads=False):  # the entries say it; no payload is read
         if entry.get("kind") == "digest" and entry.get("period_end"):
             end = parse_iso(entry["period_end"])
             ends[entry["route"]] = max(end, ends.get(entry["route"], end))
@@ -146,8 +150,9 @@ def _watching_since(config: Config, store: Store) -> datetime | None:
 
 
 def _since(previous_end: datetime | None, period: Period) -> datetime:
-    """The period's start, or earlier when digests were missed (downtime): no gap."""
-    if previous_end is None or previous_end >= period.start:
+    """Where the route's previous digest ended: earlier than the period's start after
+    downtime (no gap), later when the schedule moved (no change listed twice)."""
+    if previous_end is None:
         return period.start
     return max(previous_end, period.end - MAX_CATCH_UP)
 
@@ -159,8 +164,12 @@ def _changes(
     version before it by the same diff and rules as the alert, loudest level included."""
     for page in config.pages:
         history = store.snapshots(page.id)
-        for old, new in pairwise(history):
+        for i, (old, new) in enumerate(pairwise(history)):
             if new.origin != "fetch" or not since <= parse_iso(new.captured_at) < end:
+                continue
+            # A flip of a flapping page is no change an alert announced (the page state's
+            # poll count is not kept per version: how long `old` was held decides).
+            if back_before_settling(page, {}, history[: i + 1], old, new):
                 continue
             try:
                 diff = diff_documents(

@@ -258,7 +258,7 @@ def _announcement(
         store.set_page_state(page.id, flapping={**flapping, "severity": str(worst)})
         return None, True
     common = {"config_path": config.path, "data_dir": str(store.data_dir)}
-    if _back_before_settling(page, state, history, latest, snapshot):
+    if back_before_settling(page, state, history, latest, snapshot):
         since = latest.captured_at
         store.set_page_state(page.id, flapping={"since": since, "severity": str(level)})
         pair = [_first_seen(history, d) for d in (snapshot.digest, latest.digest)]
@@ -281,7 +281,7 @@ def _announcement(
     return alert, False
 
 
-def _back_before_settling(
+def back_before_settling(
     page: PageSpec,
     state: dict[str, Any],
     history: Sequence[Snapshot],

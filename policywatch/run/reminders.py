@@ -5,7 +5,8 @@ lock. What is due follows from the dates the latest version of each page states 
 clock; those dates are kept in the page's state per version, so a pass reads no history and
 parses no document until a new version arrives, and comparing them with the new version's
 finds a date moved or withdrawn. The outbox's deterministic keys
-(`remind:<route>:<event uid>:<days>`) make each reminder and each notice go out once.
+(`remind:<route>:<page>:<date>:<days>`, `cancel:<route>:<old uid>:<new uid>:<version>`) make
+each reminder and each notice go out once.
 """
 
 from __future__ import annotations
@@ -38,13 +39,17 @@ def queue_reminders(config: Config, store: Store, now: datetime) -> int:
             for route in routes:
                 days = due_reminder(route.remind, event.on, today)
                 if days is not None:
-                    key = f"remind:{route.name}:{event.uid}:{days}"
+                    # Keyed by page and date, not by the sentence: a reworded sentence or
+                    # re-derived text stating the same date is the same deadline, told once.
+                    key = f"remind:{route.name}:{page.id}:{event.on.isoformat()}:{days}"
                     items += _for(route, reminder_alert(event, days, today), key, now)
         for old, new in dropped:
             alert = cancelled_alert(old, new)
             for route in routes:
-                key = f"cancel:{route.name}:{old.uid}:{new.uid if new else 'withdrawn'}"
-                items += _for(route, alert, key, now)
+                # The version is in the key: a date moved back and then moved again is a
+                # second move the seller must hear of, not a repeat of the first notice.
+                change = f"{old.uid}:{new.uid if new else 'withdrawn'}:{latest.id}"
+                items += _for(route, alert, f"cancel:{route.name}:{change}", now)
     return store.enqueue_alerts(items) if items else 0
 
 
@@ -52,15 +57,22 @@ def _follow(
     store: Store, latest: Snapshot, today: date
 ) -> tuple[Sequence[Event], list[tuple[Event, Event | None]]]:
     """The events the latest version states, and the dates it dropped from those known at
-    the last pass (none on the first pass: no reminder was scheduled before it)."""
+    the last pass (none on the first pass: no reminder was scheduled before it).
+
+    While the page flaps, its flips are not news: the dates known before it began stand
+    until it settles, and then the settled version is compared with them, once.
+    """
     stamp = f"{latest.id}:{latest.doc_key}"  # a re-derived version is read again
-    known = store.page_state(latest.page_id).get("effective") or {}
+    state = store.page_state(latest.page_id)
+    known = state.get("effective") or {}
     before = [Event.from_record(record) for record in known.get("events", ())]
-    if known.get("of") == stamp:
+    if known.get("of") == stamp or state.get("flapping"):
         return before, []
     current = version_events(store, latest)
     records = [event.record() for event in current]
     store.set_page_state(latest.page_id, effective={"of": stamp, "events": records})
+    if str(known.get("of", "")).startswith(f"{latest.id}:"):
+        return current, []  # the same version re-derived: our reading moved, not the page
     return current, list(changed_dates(before, current, today))
 
 

@@ -86,7 +86,10 @@ def last_period(schedule: DigestSchedule, now: datetime) -> tuple[datetime, date
     a week that crosses a daylight saving change is 167 or 169 hours long.
     """
     zone = ZoneInfo(schedule.timezone)
-    end = _boundary_at_or_before(schedule, now.astimezone(zone).replace(tzinfo=None))
+    # fold=0: in the hour that repeats in autumn a boundary is its first occurrence,
+    # whichever of the two the clock is in, so every pass agrees on the period's end.
+    local = now.astimezone(zone).replace(tzinfo=None, fold=0)
+    end = _boundary_at_or_before(schedule, local)
     start = _previous(schedule, end)
     return (start.replace(tzinfo=zone).astimezone(UTC), end.replace(tzinfo=zone).astimezone(UTC))
 
