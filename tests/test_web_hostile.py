@@ -3,18 +3,32 @@ page is attacker-controlled, and so is every request that reaches `serve`."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from policywatch.cli import main
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, write_watchlist
-from tests.webdesk import Serving
+from tests.webdesk import Serving, fill_desk
 
 GUIDELINES = "All sellers must adhere to the following guidelines:"
 # Control characters and XML non-characters written into the page as bytes and as references.
 GARBLED = "Sellers must\x0b reply\x01 within 2 days&#xFFFE; or risk\x1b[31m suspension."
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory):
+    server = PageServer().start()
+    try:
+        config, data = fill_desk(tmp_path_factory.mktemp("desk"), server, edits=1)
+    finally:
+        server.stop()
+    serving = Serving(config, data)
+    yield serving, config, data
+    serving.stop()
 
 
 def garbled_desk(tmp_path: Path, server: PageServer) -> tuple[Path, Path]:
@@ -44,3 +58,23 @@ def test_a_page_with_control_characters_still_gives_feeds_a_reader_parses_and_a_
         assert "reply\\x01 within 2 days\\ufffe or risk\\x1b" in entry.content[0].value
     assert main(["-q", "-c", str(config), "-d", str(data), "site", str(tmp_path / "out")]) == 0
     assert not feedparser.parse((tmp_path / "out/feeds/changes.atom").read_bytes()).bozo
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+
+
+def test_asking_for_many_pages_that_do_not_exist_does_not_grow_the_server(desk):
+    serving = desk[0]
+    long_id = "x" * 100_000
+
+    def ask(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            assert serving.get(f"/pages/{i}{long_id}").status_code == 404
+
+    ask(180, 0)  # the server's buffers and allocator arenas reach their working size
+    before = rss_kib(serving.proc.pid)
+    ask(120, 1000)
+    # Each id kept costs its 100 kB and more: 120 of them would be well over 12 MB.
+    assert rss_kib(serving.proc.pid) - before < 4_000
