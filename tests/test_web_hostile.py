@@ -78,3 +78,10 @@ def test_asking_for_many_pages_that_do_not_exist_does_not_grow_the_server(desk):
     ask(120, 1000)
     # Each id kept costs its 100 kB and more: 120 of them would be well over 12 MB.
     assert rss_kib(serving.proc.pid) - before < 4_000
+
+
+@pytest.mark.parametrize("number", ["²", "9" * 5000])
+def test_an_odd_or_huge_timeline_page_number_shows_a_page_not_an_error(desk, number):
+    answer = desk[0].get("/timeline", params={"p": number})
+    assert answer.status_code == 200
+    assert "Every change, newest first" in answer.text
