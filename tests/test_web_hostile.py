@@ -4,6 +4,7 @@ page is attacker-controlled, and so is every request that reaches `serve`."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 
 import feedparser
@@ -85,3 +86,18 @@ def test_an_odd_or_huge_timeline_page_number_shows_a_page_not_an_error(desk, num
     answer = desk[0].get("/timeline", params={"p": number})
     assert answer.status_code == 200
     assert "Every change, newest first" in answer.text
+
+
+def test_a_static_copy_forbids_scripts_even_where_the_host_sends_no_policy(desk, tmp_path: Path):
+    _, config, data = desk
+    out = tmp_path / "site"
+    assert main(["-q", "-c", str(config), "-d", str(data), "site", str(out)]) == 0
+    pages = list(out.rglob("*.html"))
+    assert pages
+    for page in pages:
+        policy = re.search(
+            r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page.read_text()
+        )
+        assert policy is not None, page
+        content = unescape(policy.group(1))
+        assert "default-src 'none'" in content and "script-src" not in content

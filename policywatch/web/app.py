@@ -23,14 +23,10 @@ from policywatch.run.daemon import health
 from policywatch.web import feeds, pages
 from policywatch.web.desk import Desk
 from policywatch.web.pages import Missing, Rendered
-from policywatch.web.render import STATIC, Templates
+from policywatch.web.render import POLICY, STATIC, Templates
 
 SECURITY_HEADERS = [
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'",
-    ),
+    ("Content-Security-Policy", f"{POLICY}; frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
