@@ -101,3 +101,10 @@ def test_a_static_copy_forbids_scripts_even_where_the_host_sends_no_policy(desk,
         assert policy is not None, page
         content = unescape(policy.group(1))
         assert "default-src 'none'" in content and "script-src" not in content
+
+
+def test_serve_refuses_a_user_name_without_a_password_rather_than_serving_unlocked(desk):
+    _, config, data = desk
+    half = {"POLICYWATCH_WEB_USER": "seller", "POLICYWATCH_WEB_PASSWORD": ""}
+    with pytest.raises(AssertionError, match="POLICYWATCH_WEB_PASSWORD is empty"):
+        Serving(config, data, env=half)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from policywatch.errors import UsageError
 from policywatch.history.store import Store
 from policywatch.models import Config, short_id
 from policywatch.run.daemon import health
@@ -172,7 +173,12 @@ def _pager(path: str, query: dict[str, str]) -> Callable[[int], str]:
 
 
 def credentials_from_env() -> tuple[str, str] | None:
+    """Both variables, or neither: one alone (a password left empty in .env) would otherwise
+    serve the view to anyone while its owner believes it is locked."""
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if bool(user) != bool(password):
+        given, missing = (USER_ENV, PASSWORD_ENV) if user else (PASSWORD_ENV, USER_ENV)
+        raise UsageError(f"{given} is set but {missing} is empty: set both, or neither")
     return (user, password) if user and password else None
 
 
