@@ -13,7 +13,7 @@ import pytest
 from policywatch.cli import main
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, write_watchlist
-from tests.webdesk import Serving, fill_desk
+from tests.webdesk import Serving, desk_watchlist, fill_desk
 
 GUIDELINES = "All sellers must adhere to the following guidelines:"
 # Control characters and XML non-characters written into the page as bytes and as references.
@@ -108,3 +108,31 @@ def test_serve_refuses_a_user_name_without_a_password_rather_than_serving_unlock
     half = {"POLICYWATCH_WEB_USER": "seller", "POLICYWATCH_WEB_PASSWORD": ""}
     with pytest.raises(AssertionError, match="POLICYWATCH_WEB_PASSWORD is empty"):
         Serving(config, data, env=half)
+
+
+def test_an_unlocked_view_does_not_answer_a_web_page_that_rebinds_its_domain_to_loopback(
+    desk, tmp_path: Path, pageserver: PageServer
+):
+    serving, _, data = desk
+    port = serving.url.rsplit(":", 1)[1].strip("/")
+
+    def status(host: str, **kwargs) -> int:
+        return serving.get("/health", headers={"Host": f"{host}:{port}"}, **kwargs).status_code
+
+    assert status("attacker.example") == 421
+    assert "answers only to localhost" in serving.get("/", headers={"Host": "evil.test"}).text
+    assert [status(h) for h in ("localhost", "127.0.0.1", "[::1]")] == [200, 200, 200]
+    config = desk_watchlist(tmp_path, pageserver, base_url="https://desk.example.com/")
+    named = Serving(config, data)
+    locked = Serving(
+        config, data, env={"POLICYWATCH_WEB_USER": "u", "POLICYWATCH_WEB_PASSWORD": "p"}
+    )
+    try:
+        assert named.get("/", headers={"Host": "desk.example.com"}).status_code == 200
+        assert named.get("/", headers={"Host": "attacker.example"}).status_code == 421
+        # With a password the browser has nothing to send to the attacker's domain.
+        assert locked.get("/", headers={"Host": "desk.example.org"}).status_code == 401
+        assert locked.get("/", headers={"Host": "x.test"}, auth=("u", "p")).status_code == 200
+    finally:
+        named.stop()
+        locked.stop()

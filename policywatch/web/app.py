@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from policywatch.errors import UsageError
 from policywatch.history.store import Store
@@ -35,6 +36,10 @@ SECURITY_HEADERS = [
 ]
 HTML = "text/html; charset=utf-8"
 USER_ENV, PASSWORD_ENV = "POLICYWATCH_WEB_USER", "POLICYWATCH_WEB_PASSWORD"
+MISDIRECTED = (
+    b"without POLICYWATCH_WEB_USER/POLICYWATCH_WEB_PASSWORD this view answers only to localhost, "
+    b"an IP address or the host of defaults.base_url\n"
+)
 
 Answer = tuple[str, str, bytes]  # status, content type, body
 StartResponse = Callable[..., Any]
@@ -52,6 +57,7 @@ class WebApp:
         self.desk = Desk(data_dir, config)
         self.templates = Templates(static=False)
         self.base_url = config.defaults.base_url if config else None
+        self._base_host = urlsplit(self.base_url).hostname if self.base_url else None
         self.credentials = credentials
         self._one_at_a_time = threading.Lock()  # the Desk's caches serve one request at a time
 
@@ -61,6 +67,8 @@ class WebApp:
         if method not in ("GET", "HEAD"):
             status, kind, body = "405 Method Not Allowed", "text/plain", b"read-only: GET only\n"
             extra.append(("Allow", "GET, HEAD"))
+        elif self.credentials is None and not self._known_host(environ.get("HTTP_HOST", "")):
+            status, kind, body = "421 Misdirected Request", "text/plain", MISDIRECTED
         elif not self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
             status, kind, body = "401 Unauthorized", "text/plain", b"sign in\n"
             extra.append(("WWW-Authenticate", 'Basic realm="policywatch", charset="UTF-8"'))
@@ -70,6 +78,26 @@ class WebApp:
         headers = [("Content-Type", kind), ("Content-Length", str(len(body)))]
         start_response(status, headers + SECURITY_HEADERS + extra)
         return [b"" if method == "HEAD" else body]
+
+    def _known_host(self, header: str) -> bool:
+        """Without a password, answer only to an address, localhost or base_url's host.
+
+        A web page the seller visits can point its own domain at 127.0.0.1 (DNS rebinding)
+        and read an unlocked view as its own origin; the browser then sends that domain as
+        Host, which is how it is told apart. A password stops it anyway: the browser has none
+        to send to that domain.
+        """
+        try:
+            name = urlsplit("//" + header).hostname if header else None
+        except ValueError:
+            return False
+        if name is None or name == "localhost" or name == self._base_host:
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
 
     def _authorized(self, header: str) -> bool:
         if self.credentials is None:
@@ -151,7 +179,12 @@ class WebApp:
         return self.desk.store.raw_html(snap)
 
     def _base(self, environ: dict[str, Any]) -> str:
-        """Absolute links for feeds: the configured base_url, else where we were reached."""
+        """Absolute links for feeds: the configured base_url, else where we were reached.
+
+        The Host header is the client's own word, so a forged one only misleads whoever
+        forged it: a shared cache keys on the host too, and without a password only the
+        hosts `_known_host` accepts get this far. Behind a proxy, set base_url.
+        """
         if self.base_url:
             return self.base_url
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
