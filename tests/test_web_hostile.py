@@ -4,6 +4,7 @@ page is attacker-controlled, and so is every request that reaches `serve`."""
 from __future__ import annotations
 
 import re
+import shutil
 from html import unescape
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import feedparser
 import pytest
 
 from policywatch.cli import main
+from policywatch.web.site import MANIFEST
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, write_watchlist
 from tests.webdesk import Serving, desk_watchlist, fill_desk
@@ -136,3 +138,22 @@ def test_an_unlocked_view_does_not_answer_a_web_page_that_rebinds_its_domain_to_
     finally:
         named.stop()
         locked.stop()
+
+
+def test_a_symlink_planted_inside_the_site_folder_cannot_make_site_write_outside_it(
+    desk, tmp_path: Path
+):
+    _, config, data = desk
+    out, outside = tmp_path / "site", tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("mine\n")
+    site = ["-q", "-c", str(config), "-d", str(data), "site", str(out)]
+    assert main(site) == 0
+    (out / MANIFEST).unlink()
+    (out / MANIFEST).symlink_to(outside / "notes.txt")
+    assert main(site) == 0
+    assert (outside / "notes.txt").read_text() == "mine\n"
+    shutil.rmtree(out / "pages")
+    (out / "pages").symlink_to(outside)
+    assert main(site) == 2
+    assert sorted(p.name for p in outside.iterdir()) == ["notes.txt"]
