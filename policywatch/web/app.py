@@ -10,27 +10,25 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from policywatch.errors import UsageError
 from policywatch.history.store import Store
 from policywatch.models import Config, short_id
 from policywatch.run.daemon import health
 from policywatch.web import feeds, pages
 from policywatch.web.desk import Desk
 from policywatch.web.pages import Missing, Rendered
-from policywatch.web.render import STATIC, Templates
+from policywatch.web.render import POLICY, STATIC, Templates
 
 SECURITY_HEADERS = [
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'",
-    ),
+    ("Content-Security-Policy", f"{POLICY}; frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
@@ -38,6 +36,10 @@ SECURITY_HEADERS = [
 ]
 HTML = "text/html; charset=utf-8"
 USER_ENV, PASSWORD_ENV = "POLICYWATCH_WEB_USER", "POLICYWATCH_WEB_PASSWORD"
+MISDIRECTED = (
+    b"without POLICYWATCH_WEB_USER/POLICYWATCH_WEB_PASSWORD this view answers only to localhost, "
+    b"an IP address or the host of defaults.base_url\n"
+)
 
 Answer = tuple[str, str, bytes]  # status, content type, body
 StartResponse = Callable[..., Any]
@@ -55,6 +57,7 @@ class WebApp:
         self.desk = Desk(data_dir, config)
         self.templates = Templates(static=False)
         self.base_url = config.defaults.base_url if config else None
+        self._base_host = urlsplit(self.base_url).hostname if self.base_url else None
         self.credentials = credentials
         self._one_at_a_time = threading.Lock()  # the Desk's caches serve one request at a time
 
@@ -64,6 +67,8 @@ class WebApp:
         if method not in ("GET", "HEAD"):
             status, kind, body = "405 Method Not Allowed", "text/plain", b"read-only: GET only\n"
             extra.append(("Allow", "GET, HEAD"))
+        elif self.credentials is None and not self._known_host(environ.get("HTTP_HOST", "")):
+            status, kind, body = "421 Misdirected Request", "text/plain", MISDIRECTED
         elif not self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
             status, kind, body = "401 Unauthorized", "text/plain", b"sign in\n"
             extra.append(("WWW-Authenticate", 'Basic realm="policywatch", charset="UTF-8"'))
@@ -73,6 +78,26 @@ class WebApp:
         headers = [("Content-Type", kind), ("Content-Length", str(len(body)))]
         start_response(status, headers + SECURITY_HEADERS + extra)
         return [b"" if method == "HEAD" else body]
+
+    def _known_host(self, header: str) -> bool:
+        """Without a password, answer only to an address, localhost or base_url's host.
+
+        A web page the seller visits can point its own domain at 127.0.0.1 (DNS rebinding)
+        and read an unlocked view as its own origin; the browser then sends that domain as
+        Host, which is how it is told apart. A password stops it anyway: the browser has none
+        to send to that domain.
+        """
+        try:
+            name = urlsplit("//" + header).hostname if header else None
+        except ValueError:
+            return False
+        if name is None or name == "localhost" or name == self._base_host:
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
 
     def _authorized(self, header: str) -> bool:
         if self.credentials is None:
@@ -106,7 +131,7 @@ class WebApp:
             case []:
                 return self._ok(pages.overview(desk, query), path)
             case ["timeline"]:
-                number = int(query["p"]) if query.get("p", "").isdigit() else 1
+                number = _page_number(query.get("p", ""))
                 link = _pager("timeline", query)
                 return self._ok(pages.timeline(desk, query, number), path, page_path=link)
             case ["changes", page_id, pair] if ".." in pair:
@@ -154,11 +179,25 @@ class WebApp:
         return self.desk.store.raw_html(snap)
 
     def _base(self, environ: dict[str, Any]) -> str:
-        """Absolute links for feeds: the configured base_url, else where we were reached."""
+        """Absolute links for feeds: the configured base_url, else where we were reached.
+
+        The Host header is the client's own word, so a forged one only misleads whoever
+        forged it: a shared cache keys on the host too, and without a password only the
+        hosts `_known_host` accepts get this far. Behind a proxy, set base_url.
+        """
         if self.base_url:
             return self.base_url
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
         return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
+
+
+def _page_number(text: str) -> int:
+    """`?p=`, or 1 when it is no number int() takes: "²" passes isdigit() and 5,000 digits
+    pass isdecimal(), yet int() refuses both, which made the timeline answer 500."""
+    try:
+        return int(text) if text.isdecimal() else 1
+    except ValueError:
+        return 1
 
 
 def _pager(path: str, query: dict[str, str]) -> Callable[[int], str]:
@@ -167,7 +206,12 @@ def _pager(path: str, query: dict[str, str]) -> Callable[[int], str]:
 
 
 def credentials_from_env() -> tuple[str, str] | None:
+    """Both variables, or neither: one alone (a password left empty in .env) would otherwise
+    serve the view to anyone while its owner believes it is locked."""
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if bool(user) != bool(password):
+        given, missing = (USER_ENV, PASSWORD_ENV) if user else (PASSWORD_ENV, USER_ENV)
+        raise UsageError(f"{given} is set but {missing} is empty: set both, or neither")
     return (user, password) if user and password else None
 
 

@@ -9,6 +9,7 @@ renders HTML must not run it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from feedgen.feed import FeedGenerator
@@ -16,6 +17,7 @@ from feedgen.feed import FeedGenerator
 from policywatch.alerts.effective import latest_events
 from policywatch.alerts.links import change_path, change_url
 from policywatch.clock import parse_iso
+from policywatch.document.normalize import printable
 from policywatch.models import Severity
 from policywatch.views.calendar import calendar_ics
 from policywatch.web.desk import Desk
@@ -24,6 +26,8 @@ from policywatch.web.summaries import ChangeSummary
 
 LIMIT = 100  # entries per feed: readers keep their own history
 URN = "urn:policywatch:"
+# What XML 1.0 cannot hold beyond the control characters `printable` already escapes.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def route(desk: Desk, parts: Sequence[str], base: str | None) -> bytes:
@@ -84,11 +88,12 @@ def atom(title: str, name: str, changes: Sequence[ChangeSummary], base: str | No
         old, new = change.old.id, change.new.id
         entry.id(f"{URN}change:{change.page_id}:{old}..{new}")
         level = change.severity or "cosmetic"
-        entry.title(f"[{level}] {change.page_id}: {', '.join(change.sections[:3]) or 'changed'}")
+        sections = ", ".join(change.sections[:3]) or "changed"
+        entry.title(_xml(f"[{level}] {change.page_id}: {sections}"))
         entry.link(href=_link(base, up, change_path(change.page_id, old, new), change))
         entry.updated(parse_iso(change.at))
         entry.published(parse_iso(change.at))
-        entry.content(_text(change), type="text")
+        entry.content(_xml(_text(change)), type="text")
     return feed.atom_str(pretty=True)
 
 
@@ -98,6 +103,12 @@ def _link(base: str | None, up: str, path: str, change: ChangeSummary | None = N
     if base:
         return base.rstrip("/") + "/" + path
     return up + path
+
+
+def _xml(text: str) -> str:
+    """Page text as XML can hold it: one control character in a sentence or heading would
+    otherwise make every feed that lists the change (and `site`) fail, not just one entry."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", printable(text))
 
 
 def _text(change: ChangeSummary) -> str:

@@ -218,9 +218,11 @@ def _row(view: View, change: Any, dating: Dating) -> dict[str, Any]:
 
 
 def history(desk: Desk, page_id: str) -> Rendered:
-    versions = desk.snapshots(page_id)
-    if not versions:
+    # Checked before the store is asked: it keeps every page id it reads for the life of
+    # the server, and an id from a URL must not be one (a stream of them is a memory leak).
+    if page_id not in desk.page_ids():
         raise _unknown_page(desk, page_id)
+    versions = desk.snapshots(page_id)
     by_new = {c.new.id: c for c in desk.changes(page_id)}
     rows = [
         {

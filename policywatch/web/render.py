@@ -26,6 +26,10 @@ STATIC = {
     "icon.svg": ("image/svg+xml", (HERE / "static" / "icon.svg").read_bytes()),
 }
 STYLE = STATIC["style.css"][1]
+# No script at all, so a policy page's text can never run in the seller's browser. `serve`
+# sends it as a header (with frame-ancestors, which only a header can carry); every page also
+# carries it in a <meta>, for the static copy on a host or file system that sends no policy.
+POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'"
 
 
 def quote(text: str) -> str:
@@ -45,7 +49,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(quote=quote, short=short_id, change_path=change_path, raw_path=raw_path)
+    env.globals.update(
+        quote=quote, short=short_id, change_path=change_path, raw_path=raw_path, policy=POLICY
+    )
     return env
 
 

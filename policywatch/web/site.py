@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policywatch.alerts.links import change_path
+from policywatch.errors import UsageError
 from policywatch.history.files import atomic_write
 from policywatch.models import Config, sha256_hex, short_id
 from policywatch.run.daemon import health
@@ -37,6 +38,7 @@ class SiteReport:
 class Site:
     def __init__(self, desk: Desk, out: Path, base_url: str | None) -> None:
         self.desk, self.out, self.base_url = desk, out, base_url
+        self.root = out.resolve()
         self.templates = Templates(static=True)
         self.report = SiteReport()
         try:
@@ -52,6 +54,11 @@ class Site:
             self.report.kept += 1
             return
         target = self.out / name
+        if not target.parent.resolve().is_relative_to(self.root):
+            raise UsageError(
+                f"{target}: a symlink inside {self.out} leads out of it; "
+                "remove it and run `site` again (nothing is written outside OUT)"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, make(), durable=False)
         self.report.written += 1
@@ -82,7 +89,9 @@ class Site:
             parts = name.split("/")
             self.listing(f"feeds/{name}", feeds.route(desk, parts, self.base_url))
         self.listing("calendar.ics", feeds.calendar(desk))
-        (self.out / MANIFEST).write_text(json.dumps(self.seen, indent=1), encoding="utf-8")
+        manifest = json.dumps(self.seen, indent=1).encode("utf-8")
+        # A rename replaces a symlink planted in its place; write_text would follow it.
+        atomic_write(self.out / MANIFEST, manifest, durable=False)
         return self.report
 
     def _timeline(self) -> None:
