@@ -82,6 +82,8 @@ CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
 )
 LAUNCH_TIMEOUT = 30.0  # seconds
+TAB_TIMEOUT = 30.0  # seconds to open a tab; a browser that does not answer is treated as dead
+CLOSE_TIMEOUT = 5.0  # seconds to close a browser or stop Playwright before giving up on it
 
 
 def _locate(executable: str | None) -> tuple[str | None, str | None]:
@@ -245,8 +247,9 @@ class BrowserFetcher(Closing):
             reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
             return result(page, started, "error", reason=reason)
         try:
-            tab = await self._tabs.take(browser, page, self.defaults)
-        except Error as exc:
+            # Bounded: a browser killed while a tab opens can leave the call unanswered.
+            tab = await asyncio.wait_for(self._tabs.take(browser, page, self.defaults), TAB_TIMEOUT)
+        except (Error, TimeoutError) as exc:
             if not browser.is_connected() and not last_try:
                 return None  # it died while the tab was being opened
             reason = f"the browser could not open a tab for {page.url}: {first_line(exc)}"
@@ -336,8 +339,10 @@ class BrowserFetcher(Closing):
 
 
 async def _quietly(closing: Coroutine[Any, Any, None]) -> None:
-    """Closing what already died (a crashed browser) must not hide the real outcome."""
+    """Closing what already died (a crashed browser) must not hide the real outcome, nor
+    wait forever: Playwright can leave the close of a killed browser unanswered, and the
+    pages waiting to start the next one would wait with it."""
     try:
-        await closing
+        await asyncio.wait_for(closing, CLOSE_TIMEOUT)
     except Exception as exc:
         log.debug("ignoring error while closing the browser: %s", first_line(exc))
