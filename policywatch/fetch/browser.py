@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.content import FetchResult
 from policywatch.fetch.answers import Closing, timed_out
-from policywatch.fetch.render import Tabs, render, result
+from policywatch.fetch.render import Tab, Tabs, render, result
 from policywatch.fetch.tab import BACKSTOP_GRACE, first_line
 from policywatch.models import Defaults, PageSpec
 
@@ -84,6 +84,7 @@ CHROMIUM_ARGS = (
 LAUNCH_TIMEOUT = 30.0  # seconds
 TAB_TIMEOUT = 30.0  # seconds to open a tab; a browser that does not answer is treated as dead
 CLOSE_TIMEOUT = 5.0  # seconds to close a browser or stop Playwright before giving up on it
+GONE_POLL = 0.1  # seconds between looks at whether the browser is still there while a tab opens
 
 
 def _locate(executable: str | None) -> tuple[str | None, str | None]:
@@ -247,8 +248,7 @@ class BrowserFetcher(Closing):
             reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
             return result(page, started, "error", reason=reason)
         try:
-            # Bounded: a browser killed while a tab opens can leave the call unanswered.
-            tab = await asyncio.wait_for(self._tabs.take(browser, page, self.defaults), TAB_TIMEOUT)
+            tab = await _unless_gone(browser, self._tabs.take(browser, page, self.defaults))
         except (Error, TimeoutError) as exc:
             if not browser.is_connected() and not last_try:
                 return None  # it died while the tab was being opened
@@ -336,6 +336,25 @@ class BrowserFetcher(Closing):
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
             await _quietly(playwright.stop())
+
+
+async def _unless_gone(browser: Browser, opening: Coroutine[Any, Any, Tab]) -> Tab:
+    """Open a tab, or give up as soon as the browser is gone (or after TAB_TIMEOUT).
+
+    Playwright can leave a tab being opened in a browser killed meanwhile unanswered;
+    the page then waits for nothing while the other pages start a new browser.
+    """
+    task = asyncio.ensure_future(opening)
+    waited = 0.0
+    while not task.done() and browser.is_connected() and waited < TAB_TIMEOUT:
+        await asyncio.wait({task}, timeout=GONE_POLL)
+        waited += GONE_POLL
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    raise TimeoutError("the browser stopped answering while a tab was opened")
 
 
 async def _quietly(closing: Coroutine[Any, Any, None]) -> None:
