@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from policywatch.content import Document, Snapshot
+from policywatch.diff.compare import diff_documents
 from policywatch.errors import StoreError
 from policywatch.history import refs
 from policywatch.history.blobs import Blobs
@@ -50,6 +51,7 @@ from policywatch.history.outbox import Outbox
 from policywatch.history.pages import Pages
 from policywatch.history.records import INDEX_NAME, SCHEMA_VERSION, Stamp, new_snapshot_id, stamp
 from policywatch.history.versions import Versions
+from policywatch.models import DiffResult, Rule
 
 
 class Store:
@@ -181,6 +183,17 @@ class Store:
     def document(self, snap: Snapshot) -> Document:
         """The extracted sections of a stored version."""
         return self._blobs.document(snap)
+
+    def diff(self, old: Snapshot, new: Snapshot, rules: Sequence[Rule]) -> DiffResult:
+        """Two stored versions compared as alerts, digests and the web view compare them."""
+        return diff_documents(
+            self.document(old),
+            self.document(new),
+            page_id=new.page_id,
+            old_id=old.id,
+            new_id=new.id,
+            rules=tuple(rules),
+        )
 
     def raw_html(self, snap: Snapshot) -> bytes:
         """The page bytes as fetched, kept so a better extractor can re-derive sections."""

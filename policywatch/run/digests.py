@@ -25,7 +25,6 @@ from policywatch.alerts.effective import latest_events
 from policywatch.alerts.items import first_change
 from policywatch.alerts.links import change_url
 from policywatch.clock import iso, parse_iso, utcnow
-from policywatch.diff.compare import diff_documents
 from policywatch.errors import StoreError, StoreLocked
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec, Route, short_id
@@ -172,14 +171,7 @@ def _changes(
             if back_before_settling(page, {}, history[: i + 1], old, new):
                 continue
             try:
-                diff = diff_documents(
-                    store.document(old),
-                    store.document(new),
-                    page_id=page.id,
-                    old_id=old.id,
-                    new_id=new.id,
-                    rules=config.rules_for(page),
-                )
+                diff = store.diff(old, new, config.rules_for(page))
             except StoreError as exc:
                 log.warning(
                     "page=%s version %s left out of the digest: %s",

@@ -59,14 +59,7 @@ def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now:
     if announced is None or announced.digest == latest.digest:
         alert = health.settled_alert(page, latest, announced or latest, since, severity)
     else:
-        diff = diff_documents(
-            store.document(announced),
-            store.document(latest),
-            page_id=page.id,
-            old_id=announced.id,
-            new_id=latest.id,
-            rules=config.rules_for(page),
-        )
+        diff = store.diff(announced, latest, config.rules_for(page))
         level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
         alert = changes.change_alert(
             diff,

@@ -152,7 +152,7 @@ def change(desk: Desk, page_id: str, old: str, new: str) -> Rendered:
         raise Missing(f"no change {old}..{new} of {page_id}", known)
     history = desk.changes(page_id)
     at = next(i for i, c in enumerate(history) if c.new.id == found.new.id)
-    diff = desk.summaries.diff(desk.store, found.old, found.new, desk.rules(page_id))
+    diff = desk.store.diff(found.old, found.new, desk.rules(page_id))
     context = {
         "d": diff_context(desk, diff, found.old, found.new),
         "summary": found,
@@ -257,7 +257,7 @@ def _siblings(desk: Desk, page_id: str) -> list[str]:
 def versions(desk: Desk, page_id: str, old_ref: str, new_ref: str) -> Rendered:
     """Any two versions of a page compared, as the CLI's `diff PAGE OLD NEW` does."""
     old, new = (_resolve(desk, page_id, ref) for ref in (old_ref, new_ref))
-    diff = desk.summaries.diff(desk.store, old, new, desk.rules(page_id))
+    diff = desk.store.diff(old, new, desk.rules(page_id))
     return Rendered("diff.html", {"d": diff_context(desk, diff, old, new), "heading": "Compare"})
 
 
@@ -270,7 +270,7 @@ def markets(desk: Desk, page: str, first: str, second: str) -> Rendered:
             raise Missing(f"no watch {watch!r} with a stored version", known)
     old, new = (desk.store.latest(w) for w in watches)
     assert old is not None and new is not None
-    diff = desk.summaries.diff(desk.store, old, new, desk.rules(watches[0]))
+    diff = desk.store.diff(old, new, desk.rules(watches[0]))
     context = diff_context(desk, diff, old, new)
     context["meta"] = diff_meta(old, new, labels=(watches[0], watches[1]))
     return Rendered("diff.html", {"d": context, "heading": f"{first} compared with {second}"})

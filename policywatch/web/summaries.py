@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from policywatch.content import Snapshot
-from policywatch.diff.compare import diff_documents
 from policywatch.diff.rows import is_shown, section_views
 from policywatch.history.store import Store
 from policywatch.models import Change, DiffResult, Rule, SectionChange, Severity
@@ -125,19 +124,7 @@ class Summaries:
             key = (old.digest, new.digest, rules)
             known = self._known.get(key)
             if known is None:
-                known = self._known[key] = gist(self.diff(store, old, new, rules))
+                known = self._known[key] = gist(store.diff(old, new, rules))
             return known
 
         return ChangeSummary(old, new, source)
-
-    @staticmethod
-    def diff(store: Store, old: Snapshot, new: Snapshot, rules: tuple[Rule, ...]) -> DiffResult:
-        """The same diff the CLI's `diff` prints for these two versions."""
-        return diff_documents(
-            store.document(old),
-            store.document(new),
-            page_id=new.page_id,
-            old_id=old.id,
-            new_id=new.id,
-            rules=rules,
-        )
