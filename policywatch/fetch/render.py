@@ -25,6 +25,7 @@ from policywatch.content import FetchResult, FetchStatus
 from policywatch.fetch.tab import (
     BROWSER_MANAGED_HEADERS,
     LOCAL_SCHEMES,
+    PENDING_JS,
     Router,
     first_line,
     wait_for_policy,
@@ -111,6 +112,7 @@ class Tab:
     loading: set[Request] = field(default_factory=set)  # requests not yet answered
 
     async def open(self) -> None:
+        await self.context.add_init_script(PENDING_JS)
         await self.context.route("**/*", self._route)
         self.context.on("request", self._seen)
         self.context.on("requestfinished", self._answered)
@@ -264,12 +266,11 @@ async def render(
     if status is not None and status >= 400:
         reason = f"the server answered HTTP {status}"
         return result(page, started, "error", browser_tab.url, status, reason=reason)
-    reason = await wait_for_policy(browser_tab, page, remaining(), tab.idle)
+    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.idle)
     if router.refused:  # a request was refused or redirected to a refused address
         return result(page, started, "error", browser_tab.url, status, reason=router.refused[0])
-    if reason is not None:
+    if text is None:
         return result(page, started, "blocked", browser_tab.url, status, reason=reason)
-    text = await browser_tab.content()
     raw = text.encode("utf-8")
     if len(raw) > defaults.max_bytes:
         reason = f"rendered page is {len(raw)} bytes, over max_bytes {defaults.max_bytes}"

@@ -55,9 +55,12 @@ BROWSER_MANAGED_HEADERS = frozenset(
     {"user-agent", "host", "accept-encoding", "connection", "content-length"}
 )
 # After the policy element appears, wait until its text stops growing for this
-# long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
+# long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version:
+# SETTLE_QUIET while requests are on their way, SETTLE_IDLE once none is, and only
+# SETTLE_FAST when the page's scripts have nothing queued either (see PENDING_JS).
 SETTLE_QUIET = 0.3
 SETTLE_IDLE = 0.1
+SETTLE_FAST = 0.03
 SETTLE_LIMIT = 3.0
 SETTLE_POLL = 0.05
 # A page can freeze its renderer (an endless script), and then reading its DOM waits
@@ -75,17 +78,61 @@ _APPEARED_JS = """selector => {
   }
   return appeared;
 }"""
-_SETTLED_JS = """([selector, quietMs]) => {
+# One look at the element while it settles: the page's HTML once its text has kept its
+# size for the quiet spell that applies (`fast` when the page's scripts have no work
+# queued, else `slow`; ms) or when told to take it as it is (`force`); else how long it
+# has kept its size and how much work is queued (-1: unknown). Reading the HTML in the
+# same call saves the browser a round trip per page. The record lives in the page, so
+# the quiet spell is timed there.
+_SETTLED_JS = """([selector, fast, slow, force]) => {
   const element = document.querySelector(selector);
   const size = element ? element.textContent.length : -1;
   const now = performance.now();
   const last = window.__policywatchSettle;
+  let quiet = 0, pending = -1;
   if (!last || last.size !== size) {
     window.__policywatchSettle = {size, since: now};
-    return false;
+  } else {
+    quiet = now - last.since;
+    try { pending = window.__policywatchPending(); } catch (e) {}
   }
-  return now - last.since >= quietMs;
+  if (!force && !(quiet >= (pending === 0 ? fast : slow))) return [quiet, pending];
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
+  return doctype + (document.documentElement ? document.documentElement.outerHTML : "");
 }"""
+# Installed before the page's own scripts: counts the work they queue that can still
+# change the text within moments (timers due within a second, animation frames, idle
+# callbacks). Nothing queued and nothing on its way over the network means the article
+# is complete, so the page need not sit out a quiet spell. A page that keeps something
+# queued (an animation, a polling timer) only falls back to the quiet spell.
+PENDING_JS = """(() => {
+  const live = new Set();
+  function track(schedule, cancel, soon) {
+    const set = window[schedule], clear = window[cancel];
+    if (typeof set !== "function" || typeof clear !== "function") return;
+    window[schedule] = function (callback, ...rest) {
+      if (typeof callback !== "function" || !soon(rest[0])) {
+        return set.call(window, callback, ...rest);
+      }
+      let key;
+      const id = set.call(window, function (...args) {
+        live.delete(key);
+        return callback.apply(this, args);
+      }, ...rest);
+      key = schedule + id;
+      live.add(key);
+      return id;
+    };
+    window[cancel] = function (id) {
+      live.delete(schedule + id);
+      return clear.call(window, id);
+    };
+  }
+  track("setTimeout", "clearTimeout", delay => !(Number(delay) > 1000));
+  track("requestAnimationFrame", "cancelAnimationFrame", () => true);
+  track("requestIdleCallback", "cancelIdleCallback", () => true);
+  Object.defineProperty(window, "__policywatchPending", {value: () => live.size});
+})()"""
 
 
 def tracker(url: str) -> bool:
@@ -150,15 +197,17 @@ class Router:
 
 async def wait_for_policy(
     tab: Page, page: PageSpec, remaining: float, idle: Callable[[], bool]
-) -> str | None:
-    """Wait until the policy element has text, then until it stops growing.
+) -> tuple[str | None, str | None]:
+    """Wait until the policy element has text, then until it stops growing; then read the page.
 
     Stopped growing means unchanged for SETTLE_QUIET, or only SETTLE_IDLE while
     none of the page's requests is waiting for an answer (`idle`): an article that
     arrives in parts arrives over the network, so with nothing more on its way a
-    short quiet spell is enough. Returns why the page is `blocked` when the element
-    never shows up: the article did not render (sign-in wall, new layout), so
-    there is nothing to compare.
+    short quiet spell is enough; and SETTLE_FAST when the page's scripts have no
+    work queued either (the tab installs PENDING_JS). Returns (the page's HTML,
+    None), or (None, why the page is `blocked`) when the element never shows up:
+    the article did not render (sign-in wall, new layout), so there is nothing to
+    compare.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -167,21 +216,39 @@ async def wait_for_policy(
         handle = await tab.wait_for_function(_APPEARED_JS, arg=selector, timeout=remaining * 1000)
         appeared = await handle.json_value()
     except PlaywrightTimeout:
-        return (
+        reason = (
             f"the selector {selector} never appeared after {page.timeout:g} s: "
             "the page may need sign-in or has changed layout"
         )
+        return None, reason
     if isinstance(appeared, str):
-        return f"the selector {selector} is not valid in a browser ({appeared})"
+        return None, f"the selector {selector} is not valid in a browser ({appeared})"
     settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
+    await asyncio.sleep(SETTLE_FAST)  # the shortest spell there is: no look can end sooner
     while True:
-        quiet = SETTLE_IDLE if idle() else SETTLE_QUIET
-        if await tab.evaluate(_SETTLED_JS, [selector, quiet * 1000]):
-            return None
-        if time.monotonic() >= settled_by:
-            log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
-            return None
-        await asyncio.sleep(SETTLE_POLL)
+        fast, slow = (SETTLE_FAST, SETTLE_IDLE) if idle() else (SETTLE_QUIET, SETTLE_QUIET)
+        force = time.monotonic() >= settled_by
+        reading = await tab.evaluate(_SETTLED_JS, [selector, fast * 1000, slow * 1000, force])
+        if isinstance(reading, str):
+            if force:
+                log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
+            return reading, None
+        quiet, pending = _reading(reading)
+        needed = fast if pending == 0 else slow
+        await asyncio.sleep(min(SETTLE_POLL, max(needed - quiet, 0.0)))
+
+
+def _reading(value: object) -> tuple[float, int]:
+    """(seconds the text kept its size, queued script work) from an unsettled look.
+
+    The page's scripts can redefine what that look relies on, so anything else
+    reads as "just changed, work unknown": the page then sits out the quiet spells.
+    """
+    try:
+        quiet, pending = value  # type: ignore[misc]
+        return float(quiet) / 1000, int(pending)
+    except (TypeError, ValueError):
+        return 0.0, -1
 
 
 def first_line(exc: BaseException) -> str:
