@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from policywatch.alerts.links import change_path
 from policywatch.demo.site import EDITS, article
+from policywatch.history.store import Store
 from tests.notify_receivers import HttpReceiver
+from tests.webdesk import Serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generous for a loaded CI machine; a run takes about a second (measured in the report).
@@ -146,6 +149,35 @@ def test_demo_keeps_its_data_in_the_directory_given_and_history_reads_it(tmp_pat
     )
     assert history.returncode == 0, history.stderr
     assert "contacting-buyers: 2 version(s)" in history.stdout
+
+
+def test_the_demos_kept_data_read_without_a_watchlist_flags_what_its_alert_flagged(tmp_path):
+    """No watchlist at hand: the built-in rules apply, as they do to a watchlist without rules."""
+    process, out, err = run_demo(tmp_path, "-d", "kept")
+    assert process.returncode == 0, err
+    assert '[critical] Contacting buyers changed — "unsolicited"' in out
+
+    diff = subprocess.run(
+        [sys.executable, "-m", "policywatch", "-d", "kept", "diff", "contacting-buyers"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=demo_env(tmp_path),
+        timeout=LIVENESS,
+    )
+    serving = Serving(tmp_path / "no-watchlist.yaml", tmp_path / "kept")
+    try:
+        with Store(tmp_path / "kept") as store:
+            old, new = store.snapshots("contacting-buyers")
+        page = serving.get(change_path("contacting-buyers", old.id, new.id))
+    finally:
+        serving.stop()
+
+    assert diff.returncode == 0, diff.stderr
+    assert 'inappropriate messages to buyers.   [critical term "unsolicited" (new)]' in diff.stdout
+    assert page.status_code == 200
+    first = page.text.split("Read these first", 1)[1].split("Changed sections", 1)[0]
+    assert "unsolicited" in first and "critical" in first.lower()
 
 
 def test_demo_never_writes_into_a_directory_that_holds_something(tmp_path):

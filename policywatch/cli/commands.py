@@ -253,15 +253,10 @@ def _print_diff(
 
 
 def _watched_terms(args: argparse.Namespace, page_id: str) -> tuple[Rule, ...]:
-    """The rules that apply to a page, so a stored diff flags what its alert would flag.
+    """The rules that apply to a page, so a stored diff flags what its alert would flag."""
+    from policywatch.watchlist.rules import rules_of
 
-    Reading stored versions needs no watchlist, so without one there are no rules.
-    """
-    if not args.config.exists():
-        return ()
-    config = load_watchlist(args)
-    page = config.page(page_id)
-    return config.rules_for(page) if page else config.rules
+    return rules_of(load_watchlist(args) if args.config.exists() else None, page_id)
 
 
 def _latest_of(store: Store, watch: str, other: str) -> Snapshot:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from policywatch.models import DiffResult, Route, Rule, Severity
+from policywatch.models import Config, DiffResult, Route, Rule, Severity
 from policywatch.watchlist.rules_translated import REVIEW_WINDOWS, TRANSLATED
 
 # Why these terms: they are the wording Seller Central uses for what a seller (or the
@@ -227,6 +227,18 @@ class RuleSet:
             if hit := entry.regex.search(text):
                 found.append((entry.rule, entry.term if entry.term is not None else hit.group(0)))
         return found
+
+
+def rules_of(config: Config | None, page_id: str) -> tuple[Rule, ...]:
+    """The rules a stored page's versions are compared with, so a diff flags what its alert did.
+
+    Reading stored versions needs no watchlist; without one the built-in rules apply,
+    as they do to a watchlist that says nothing about rules.
+    """
+    if config is None:
+        return tuple(DEFAULT_RULES)
+    page = config.page(page_id)
+    return config.rules_for(page) if page else config.rules
 
 
 @lru_cache(maxsize=64)

@@ -15,6 +15,7 @@ from pathlib import Path
 from policywatch.content import Snapshot
 from policywatch.history.store import Store
 from policywatch.models import Config, Rule, short_id
+from policywatch.watchlist.rules import rules_of
 from policywatch.web.summaries import ChangeSummary, Summaries
 
 
@@ -61,10 +62,7 @@ class Desk:
 
     def rules(self, page_id: str) -> tuple[Rule, ...]:
         """The watched terms of a page, so the web view flags what its alert flagged."""
-        if self.config is None:
-            return ()
-        page = self.config.page(page_id)
-        return self.config.rules_for(page) if page else self.config.rules
+        return rules_of(self.config, page_id)
 
     def title(self, page_id: str, latest: Snapshot | None) -> str:
         page = self.config.page(page_id) if self.config else None
