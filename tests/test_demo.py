@@ -59,6 +59,18 @@ def run_demo(
     return process, out, err
 
 
+def on_kept_data(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A policywatch command on the data a `demo -d kept` left, run where no watchlist is."""
+    return subprocess.run(
+        [sys.executable, "-m", "policywatch", "-d", "kept", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=demo_env(tmp_path),
+        timeout=LIVENESS,
+    )
+
+
 def nothing_left_of(process: subprocess.Popen, tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no process of its session still runs
@@ -139,14 +151,7 @@ def test_demo_keeps_its_data_in_the_directory_given_and_history_reads_it(tmp_pat
 
     assert process.returncode == 0, err
     assert "The data is kept in kept" in out
-    history = subprocess.run(
-        [sys.executable, "-m", "policywatch", "-d", "kept", "history", "contacting-buyers"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=demo_env(tmp_path),
-        timeout=LIVENESS,
-    )
+    history = on_kept_data(tmp_path, "history", "contacting-buyers")
     assert history.returncode == 0, history.stderr
     assert "contacting-buyers: 2 version(s)" in history.stdout
 
@@ -157,14 +162,7 @@ def test_the_demos_kept_data_read_without_a_watchlist_flags_what_its_alert_flagg
     assert process.returncode == 0, err
     assert '[critical] Contacting buyers changed — "unsolicited"' in out
 
-    diff = subprocess.run(
-        [sys.executable, "-m", "policywatch", "-d", "kept", "diff", "contacting-buyers"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=demo_env(tmp_path),
-        timeout=LIVENESS,
-    )
+    diff = on_kept_data(tmp_path, "diff", "contacting-buyers")
     serving = Serving(tmp_path / "no-watchlist.yaml", tmp_path / "kept")
     try:
         with Store(tmp_path / "kept") as store:
