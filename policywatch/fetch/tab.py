@@ -104,29 +104,37 @@ _SETTLED_JS = """([selector, fast, slow, force]) => {
 # change the text within moments (timers due within a second, animation frames, idle
 # callbacks). Nothing queued and nothing on its way over the network means the article
 # is complete, so the page need not sit out a quiet spell. A page that keeps something
-# queued (an animation, a polling timer) only falls back to the quiet spell.
+# queued (an animation, a polling timer) only falls back to the quiet spell. The page's
+# functions are wrapped in proxies, so its scripts still see native code: sites that
+# look for a tampered browser must not take the monitor for a bot.
 PENDING_JS = """(() => {
   const live = new Set();
   function track(schedule, cancel, soon) {
     const set = window[schedule], clear = window[cancel];
     if (typeof set !== "function" || typeof clear !== "function") return;
-    window[schedule] = function (callback, ...rest) {
-      if (typeof callback !== "function" || !soon(rest[0])) {
-        return set.call(window, callback, ...rest);
-      }
-      let key;
-      const id = set.call(window, function (...args) {
-        live.delete(key);
-        return callback.apply(this, args);
-      }, ...rest);
-      key = schedule + id;
-      live.add(key);
-      return id;
-    };
-    window[cancel] = function (id) {
-      live.delete(schedule + id);
-      return clear.call(window, id);
-    };
+    window[schedule] = new Proxy(set, {
+      apply(target, self, args) {
+        const callback = args[0];
+        if (typeof callback !== "function" || !soon(args[1])) {
+          return Reflect.apply(target, self, args);
+        }
+        let key;
+        args[0] = function (...rest) {
+          live.delete(key);
+          return callback.apply(this, rest);
+        };
+        const id = Reflect.apply(target, self, args);
+        key = schedule + id;
+        live.add(key);
+        return id;
+      },
+    });
+    window[cancel] = new Proxy(clear, {
+      apply(target, self, args) {
+        live.delete(schedule + args[0]);
+        return Reflect.apply(target, self, args);
+      },
+    });
   }
   track("setTimeout", "clearTimeout", delay => !(Number(delay) > 1000));
   track("requestAnimationFrame", "cancelAnimationFrame", () => true);
