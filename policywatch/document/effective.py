@@ -101,15 +101,18 @@ _NEAR = 45
 
 _DAYS = r"(?:calendar\s+|business\s+|working\s+)?(?:days?|jours?|tage[n]?|d[íi]as|giorni|dagen|dni)"
 _NUMBER = r"(?P<n>\d{1,3})"
-# "in 15 days", "dans 15 jours", "in 15 Tagen", "en 15 días", "tra 15 giorni": from now.
+# "in 15 days", "dans 15 jours", "in 15 Tagen", "en 15 días", "dentro de 15 días" (Spanish
+# "dentro de" before a span of time is "at the end of it", not "within"), "tra 15 giorni":
+# from now.
 _IN_RE = re.compile(
-    rf"(?<!\w)(?:in|dans|d'ici|en|tra|fra|em|za|over)\s+{_NUMBER}\s+{_DAYS}(?!\w)", re.IGNORECASE
+    rf"(?<!\w)(?:in|dans|d'ici|en|dentro\s+de|tra|fra|em|za|over)\s+{_NUMBER}\s+{_DAYS}(?!\w)",
+    re.IGNORECASE,
 )
-# "within 14 days", "sous 14 jours", "innerhalb von 14 Tagen", "dentro de 14 días",
+# "within 14 days", "sous 14 jours", "innerhalb von 14 Tagen", "en un plazo de 14 días",
 # "entro 14 giorni", "14日以内": a period, a date only when anchored to the notice.
 _WITHIN_RE = re.compile(
     rf"(?<!\w)(?:within|sous|dans\s+un\s+d[ée]lai\s+de|innerhalb(?:\s+von)?|binnen|"
-    rf"dentro\s+de|en\s+un\s+plazo\s+de|entro|no\s+prazo\s+de|w\s+ci[ąa]gu)\s+{_NUMBER}\s+{_DAYS}"
+    rf"en\s+un\s+plazo\s+de|entro|no\s+prazo\s+de|w\s+ci[ąa]gu)\s+{_NUMBER}\s+{_DAYS}"
     r"|(?P<ja_n>\d{1,3})\s*日以内",
     re.IGNORECASE,
 )
