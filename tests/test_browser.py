@@ -282,65 +282,21 @@ def test_a_page_that_freezes_its_renderer_times_out_and_the_next_page_is_read(
 
 
 @needs_chromium
-def test_an_article_whose_rest_is_queued_in_a_script_is_not_read_half_built(
-    pageserver: PageServer, shared_fetcher: BrowserFetcher
+def test_a_page_that_breaks_serialising_itself_is_still_read_and_its_browser_spared(
+    pageserver: PageServer, fetcher: BrowserFetcher
 ) -> None:
-    """Nothing left to download, yet the rest of the article is due: it is waited for."""
-    pageserver.route("/help/queued", fixture("browser-queued.html"))
+    pageserver.route("/help/tampered", fixture("browser-tampered.html"))
+    page = help_page(pageserver.url("/help/tampered"), timeout=8)
 
-    result = shared_fetcher.fetch(help_page(pageserver.url("/help/queued")))
+    started = time.monotonic()
+    result = fetcher.fetch(page)
+    took = time.monotonic() - started
 
     assert result.status == "ok", result.reason
-    assert "Not contact customers except through Buyer-Seller Messaging." in result.text
-    assert result.text.count("<p>") == 5
-
-
-@needs_chromium
-def test_the_page_tells_which_script_work_it_still_has_queued() -> None:
-    """What lets a finished page be read at once: timers due soon, frames and idle callbacks."""
-    from playwright.sync_api import sync_playwright
-
-    probe = """async () => {
-      const pending = window.__policywatchPending, seen = {start: pending()};
-      seen.native = [setTimeout, clearTimeout, requestAnimationFrame, requestIdleCallback]
-        .every(f => Function.prototype.toString.call(f).includes("[native code]"));
-      const soon = setTimeout(() => {}, 500);
-      setTimeout(() => {}, 60000);  // a minute away: not work the page is waiting on
-      seen.timers = pending();
-      clearTimeout(soon);
-      seen.cleared = pending();
-      const frame = requestAnimationFrame(() => {});
-      const idle = requestIdleCallback(() => {});
-      seen.frames = pending();
-      cancelAnimationFrame(frame);
-      cancelIdleCallback(idle);
-      seen.cancelled = pending();
-      seen.sum = await new Promise(done => setTimeout((a, b) => done(a + b), 0, 2, 3));
-      seen.end = pending();
-      return seen;
-    }"""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=browser.chromium_path(), args=list(browser.CHROMIUM_ARGS)
-        )
-        try:
-            page = chromium.new_page()
-            page.add_init_script(tab.PENDING_JS)
-            page.goto("data:text/html,<p>Sellers must respond within 24 hours.</p>")
-            seen = page.evaluate(probe)
-        finally:
-            chromium.close()
-
-    assert seen == {
-        "start": 0,
-        "native": True,  # what a script looking for a tampered browser sees
-        "timers": 1,
-        "cleared": 0,
-        "frames": 2,
-        "cancelled": 0,
-        "sum": 5,  # the page's own timers still get their arguments
-        "end": 0,
-    }
+    assert "Not send unsolicited or inappropriate communications." in result.text
+    assert result.text.lstrip().lower().startswith("<!doctype html>")
+    assert took < 8  # within its own deadline: its browser was not killed as frozen
+    assert fetcher.launches == 1
 
 
 @needs_chromium

@@ -25,7 +25,6 @@ from policywatch.content import FetchResult, FetchStatus
 from policywatch.fetch.tab import (
     BROWSER_MANAGED_HEADERS,
     LOCAL_SCHEMES,
-    PENDING_JS,
     Router,
     first_line,
     wait_for_policy,
@@ -112,7 +111,6 @@ class Tab:
     loading: set[Request] = field(default_factory=set)  # requests not yet answered
 
     async def open(self) -> None:
-        await self.context.add_init_script(PENDING_JS)
         await self.context.route("**/*", self._route)
         self.context.on("request", self._seen)
         self.context.on("requestfinished", self._answered)

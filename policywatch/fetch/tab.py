@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -55,14 +56,12 @@ BROWSER_MANAGED_HEADERS = frozenset(
     {"user-agent", "host", "accept-encoding", "connection", "content-length"}
 )
 # After the policy element appears, wait until its text stops growing for this
-# long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version:
-# SETTLE_QUIET while requests are on their way, SETTLE_IDLE once none is, and only
-# SETTLE_FAST when the page's scripts have nothing queued either (see PENDING_JS).
+# long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
 SETTLE_QUIET = 0.3
 SETTLE_IDLE = 0.1
-SETTLE_FAST = 0.03
 SETTLE_LIMIT = 3.0
 SETTLE_POLL = 0.05
+SETTLE_STEP = 0.005  # the shortest wait between two looks, however close the spell's end
 # A page can freeze its renderer (an endless script), and then reading its DOM waits
 # forever: its browser is killed when it is this long past the page's deadline.
 BACKSTOP_GRACE = 2.0
@@ -79,68 +78,24 @@ _APPEARED_JS = """selector => {
   return appeared;
 }"""
 # One look at the element while it settles: the page's HTML once its text has kept its
-# size for the quiet spell that applies (`fast` when the page's scripts have no work
-# queued, else `slow`; ms) or when told to take it as it is (`force`); else how long it
-# has kept its size and how much work is queued (-1: unknown). Reading the HTML in the
-# same call saves the browser a round trip per page. The record lives in the page, so
-# the quiet spell is timed there.
-_SETTLED_JS = """([selector, fast, slow, force]) => {
+# size for `quietMs` or when told to take it as it is (`force`), else how long it has kept
+# its size. Reading the HTML in the same call saves the browser a round trip per page. The
+# record lives in the page, so the quiet spell is timed there.
+_SETTLED_JS = """([selector, quietMs, force]) => {
   const element = document.querySelector(selector);
   const size = element ? element.textContent.length : -1;
   const now = performance.now();
   const last = window.__policywatchSettle;
-  let quiet = 0, pending = -1;
+  let quiet = 0;
   if (!last || last.size !== size) {
     window.__policywatchSettle = {size, since: now};
   } else {
     quiet = now - last.since;
-    try { pending = window.__policywatchPending(); } catch (e) {}
   }
-  if (!force && !(quiet >= (pending === 0 ? fast : slow))) return [quiet, pending];
+  if (!force && !(quiet >= quietMs)) return {quiet};
   const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
   return doctype + (document.documentElement ? document.documentElement.outerHTML : "");
 }"""
-# Installed before the page's own scripts: counts the work they queue that can still
-# change the text within moments (timers due within a second, animation frames, idle
-# callbacks). Nothing queued and nothing on its way over the network means the article
-# is complete, so the page need not sit out a quiet spell. A page that keeps something
-# queued (an animation, a polling timer) only falls back to the quiet spell. The page's
-# functions are wrapped in proxies, so its scripts still see native code: sites that
-# look for a tampered browser must not take the monitor for a bot.
-PENDING_JS = """(() => {
-  const live = new Set();
-  function track(schedule, cancel, soon) {
-    const set = window[schedule], clear = window[cancel];
-    if (typeof set !== "function" || typeof clear !== "function") return;
-    window[schedule] = new Proxy(set, {
-      apply(target, self, args) {
-        const callback = args[0];
-        if (typeof callback !== "function" || !soon(args[1])) {
-          return Reflect.apply(target, self, args);
-        }
-        let key;
-        args[0] = function (...rest) {
-          live.delete(key);
-          return callback.apply(this, rest);
-        };
-        const id = Reflect.apply(target, self, args);
-        key = schedule + id;
-        live.add(key);
-        return id;
-      },
-    });
-    window[cancel] = new Proxy(clear, {
-      apply(target, self, args) {
-        live.delete(schedule + args[0]);
-        return Reflect.apply(target, self, args);
-      },
-    });
-  }
-  track("setTimeout", "clearTimeout", delay => !(Number(delay) > 1000));
-  track("requestAnimationFrame", "cancelAnimationFrame", () => true);
-  track("requestIdleCallback", "cancelIdleCallback", () => true);
-  Object.defineProperty(window, "__policywatchPending", {value: () => live.size});
-})()"""
 
 
 def tracker(url: str) -> bool:
@@ -211,11 +166,9 @@ async def wait_for_policy(
     Stopped growing means unchanged for SETTLE_QUIET, or only SETTLE_IDLE while
     none of the page's requests is waiting for an answer (`idle`): an article that
     arrives in parts arrives over the network, so with nothing more on its way a
-    short quiet spell is enough; and SETTLE_FAST when the page's scripts have no
-    work queued either (the tab installs PENDING_JS). Returns (the page's HTML,
-    None), or (None, why the page is `blocked`) when the element never shows up:
-    the article did not render (sign-in wall, new layout), so there is nothing to
-    compare.
+    short quiet spell is enough. Returns (the page's HTML, None), or (None, why the
+    page is `blocked`) when the element never shows up: the article did not render
+    (sign-in wall, new layout), so there is nothing to compare.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -232,31 +185,30 @@ async def wait_for_policy(
     if isinstance(appeared, str):
         return None, f"the selector {selector} is not valid in a browser ({appeared})"
     settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
-    await asyncio.sleep(SETTLE_FAST)  # the shortest spell there is: no look can end sooner
     while True:
-        fast, slow = (SETTLE_FAST, SETTLE_IDLE) if idle() else (SETTLE_QUIET, SETTLE_QUIET)
+        needed = SETTLE_IDLE if idle() else SETTLE_QUIET
         force = time.monotonic() >= settled_by
-        reading = await tab.evaluate(_SETTLED_JS, [selector, fast * 1000, slow * 1000, force])
+        reading = await tab.evaluate(_SETTLED_JS, [selector, needed * 1000, force])
         if isinstance(reading, str):
             if force:
                 log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
             return reading, None
-        quiet, pending = _reading(reading)
-        needed = fast if pending == 0 else slow
-        await asyncio.sleep(min(SETTLE_POLL, max(needed - quiet, 0.0)))
+        if force:  # the page's scripts broke serialising it; Playwright's own world reads it
+            return await tab.content(), None
+        await asyncio.sleep(min(SETTLE_POLL, max(needed - _quiet(reading), SETTLE_STEP)))
 
 
-def _reading(value: object) -> tuple[float, int]:
-    """(seconds the text kept its size, queued script work) from an unsettled look.
+def _quiet(reading: object) -> float:
+    """Seconds the text has kept its size, from a look that found it unsettled.
 
-    The page's scripts can redefine what that look relies on, so anything else
-    reads as "just changed, work unknown": the page then sits out the quiet spells.
+    The page's scripts can redefine what the look relies on, so anything else reads
+    as "just changed": the page then sits out the whole quiet spell.
     """
     try:
-        quiet, pending = value  # type: ignore[misc]
-        return float(quiet) / 1000, int(pending)
-    except (TypeError, ValueError):
-        return 0.0, -1
+        quiet = float(reading["quiet"]) / 1000  # type: ignore[index]
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return 0.0
+    return quiet if math.isfinite(quiet) else 0.0
 
 
 def first_line(exc: BaseException) -> str:
