@@ -288,14 +288,12 @@ def test_a_page_that_breaks_serialising_itself_is_still_read_and_its_browser_spa
     pageserver.route("/help/tampered", fixture("browser-tampered.html"))
     page = help_page(pageserver.url("/help/tampered"), timeout=8)
 
-    started = time.monotonic()
     result = fetcher.fetch(page)
-    took = time.monotonic() - started
 
+    # Read, not "timed out" by the backstop that kills a browser it takes for frozen.
     assert result.status == "ok", result.reason
     assert "Not send unsolicited or inappropriate communications." in result.text
     assert result.text.lstrip().lower().startswith("<!doctype html>")
-    assert took < 8  # within its own deadline: its browser was not killed as frozen
     assert fetcher.launches == 1
 
 
