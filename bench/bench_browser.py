@@ -26,13 +26,12 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,26 +189,9 @@ def policywatch_cycle(
 # --------------------------------------------------------------------------- set-up
 
 
-@contextmanager
-def page_server(count: int) -> Iterator[str]:
-    """Serve the pages from a child process, so it never takes the contenders' GIL."""
-    script = str(Path(__file__).with_name("js_pages.py"))
-    server = subprocess.Popen(
-        [sys.executable, script, "serve", "--pages", str(count)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None and server.stdin is not None
-        base = server.stdout.readline().strip()
-        if not base.startswith("http://127.0.0.1:"):
-            raise BenchError(f"page server did not start (said {base!r})")
-        yield base
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()  # the server exits when its stdin closes
-        server.wait(timeout=10)
+def page_server(count: int) -> AbstractContextManager[str]:
+    """The bench's pages served from a child process (see pages.child_server)."""
+    return pages.child_server(Path(__file__).with_name("js_pages.py"), count)
 
 
 def write_watchlist(path: Path, urls: Sequence[str], concurrency: int) -> None:

@@ -28,9 +28,9 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,29 +84,9 @@ def _cpu_seconds() -> float:
 # --------------------------------------------------------------------------- the page server
 
 
-@contextmanager
-def page_server(count: int) -> Iterator[str]:
-    """Serve the pages from a child process, so it never takes the contenders' GIL."""
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("pages.py")), "serve", "--pages", str(count)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        base = server.stdout.readline().strip()
-        if not base.startswith("http://127.0.0.1:"):
-            raise BenchError(f"page server did not start (said {base!r})")
-        yield base
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()  # the server exits when its stdin closes
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+def page_server(count: int) -> AbstractContextManager[str]:
+    """The bench's pages served from a child process (see pages.child_server)."""
+    return pages.child_server(Path(__file__).with_name("pages.py"), count)
 
 
 # --------------------------------------------------------------------------- contenders

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import pages
 
@@ -45,10 +44,7 @@ def split_page(index: int) -> tuple[str, str]:
 
 def serve(count: int) -> None:
     """Serve `count` pages and their articles until stdin closes; print the base URL first."""
-    sys.path.insert(0, str(pages.ROOT))
-    from tests.pageserver import PageServer
-
-    server = PageServer()
+    server = pages.page_server_class()()
     for index in range(count):
         shell, article = split_page(index)
         server.route(pages.page_path(index), shell)
@@ -59,12 +55,7 @@ def serve(count: int) -> None:
         )
     for path, (content_type, body) in ASSETS.items():
         server.route(path, body, content_type=content_type)
-    server.start()
-    print(server.url(""), flush=True)
-    try:
-        sys.stdin.read()
-    finally:
-        server.stop()
+    pages.serve_until_stdin_closes(server)
 
 
 def main() -> None:

@@ -17,8 +17,12 @@ from __future__ import annotations
 import argparse
 import random
 import string
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -285,18 +289,56 @@ Sign in to use the tool and get personalized help (desktop browser required).</d
 
 def serve(count: int) -> None:
     """Serve `count` pages until stdin closes; print the base URL first."""
+    server = page_server_class()()
+    for index in range(count):
+        server.route(page_path(index), page_html(index))
+    serve_until_stdin_closes(server)
+
+
+def page_server_class() -> type:
+    """The tests' PageServer, importable from the repository root."""
     sys.path.insert(0, str(ROOT))
     from tests.pageserver import PageServer
 
-    server = PageServer()
-    for index in range(count):
-        server.route(page_path(index), page_html(index))
+    return PageServer
+
+
+def serve_until_stdin_closes(server: Any) -> None:
+    """Start `server`, print its base URL on one line, and serve until stdin closes."""
     server.start()
     print(server.url(""), flush=True)
     try:
         sys.stdin.read()
     finally:
         server.stop()
+
+
+@contextmanager
+def child_server(script: Path, count: int) -> Iterator[str]:
+    """`script serve --pages COUNT` in a child process, so it never takes a contender's GIL.
+
+    Yields the base URL it printed; it stops when its stdin is closed.
+    """
+    server = subprocess.Popen(
+        [sys.executable, str(script), "serve", "--pages", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().strip()
+        if not base.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"page server {script.name} did not start (said {base!r})")
+        yield base
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def main() -> None:
