@@ -170,8 +170,8 @@ class BrowserFetcher(Closing):
     def fetch_each(self, pages: Iterable[PageSpec]) -> Iterator[tuple[PageSpec, FetchResult]]:
         """Render the pages, `browser_concurrency` at a time; yields each as soon as it is read."""
         answers: dict[Future[FetchResult], PageSpec] = {}
+        executable, reason = _locate(self.executable)  # the same answer for the whole batch
         for page in pages:
-            executable, reason = _locate(self.executable)
             answer: Future[FetchResult] = Future()
             if executable is None:
                 answer.set_result(result(page, time.monotonic(), "blocked", reason=reason))

@@ -25,8 +25,7 @@ class Pages:
         self._touches: dict[str, dict[str, str]] = {}  # page -> snapshot id -> last seen
         self._state_changes: dict[str, dict[str, Any]] = {}  # page -> fields not on disk
         self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
-        self._hold = 0  # counts lock acquisitions
-        self._checked: dict[str, int] = {}  # page -> the hold in which its files were checked
+        self._checked: set[str] = set()  # pages whose files were checked in this lock hold
 
     def files(self, page_id: str) -> PageFiles:
         """The page's files, read again when another writer replaced them.
@@ -39,8 +38,8 @@ class Pages:
         if page is None:
             return self._reload(page_id)
         if self.locked():
-            if self._checked.get(page_id) != self._hold:
-                self._checked[page_id] = self._hold
+            if page_id not in self._checked:
+                self._checked.add(page_id)
                 if page.changed_on_disk():
                     page = self._reload(page_id)
         elif page.changed_on_disk():
@@ -51,7 +50,7 @@ class Pages:
         """Read the page's files and re-apply our changes not yet on disk."""
         page = self._files[page_id] = PageFiles(self.data_dir, page_id)
         if self.locked():
-            self._checked[page_id] = self._hold
+            self._checked.add(page_id)
         page.state.update(self._state_changes.get(page_id, {}))
         page.log = (page.log + self._logged.get(page_id, []))[-OUTCOME_LOG_SIZE:]
         page.state_dirty = page_id in self._state_changes or page_id in self._logged
@@ -61,7 +60,7 @@ class Pages:
 
     def lock_taken(self) -> None:
         """Another writer may have stored anything before this hold: check pages anew."""
-        self._hold += 1
+        self._checked.clear()
 
     def dirty(self) -> bool:
         return any(page.state_dirty or page.versions_dirty for page in self._files.values())

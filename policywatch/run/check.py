@@ -84,6 +84,7 @@ def check_pages(
     fetcher: Fetcher | None = None,
     browser: object | None = None,
     deliver: bool = True,
+    queue: bool = True,
     skip_unknown: bool = False,
     lock_wait: float = 10.0,
     purpose: str | None = None,
@@ -95,7 +96,8 @@ def check_pages(
     under the lock, against the store as it is then (another process may have
     recorded the same change meanwhile). Raises StoreLocked when the store stays
     locked past `lock_wait` seconds at the start, and UsageError for a page id
-    not in the watchlist unless `skip_unknown`.
+    not in the watchlist unless `skip_unknown`. `queue`: queue the digests and
+    reminders that are due (the daemon's loop does that on its own turns).
     """
     pages = select_pages(config, page_ids, skip_unknown=skip_unknown)
     report = CheckReport()
@@ -143,9 +145,10 @@ def check_pages(
         from policywatch.alerts.deliver import deliver_pending
 
         with store.lock(record_wait, purpose=purpose):
-            try:  # queued even by --no-deliver
-                queue_digests(config, store, now or utcnow())
-                queue_reminders(config, store, now or utcnow())
+            try:  # queued even by --no-deliver; the daemon's loop queues them itself (`queue`)
+                if queue:
+                    queue_digests(config, store, now or utcnow())
+                    queue_reminders(config, store, now or utcnow())
             except Exception:  # a digest or a reminder must never hold back the alerts
                 log.exception("queuing digests or reminders failed; alerts are still delivered")
             if deliver:

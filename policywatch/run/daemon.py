@@ -112,6 +112,7 @@ class Work(threading.Thread):
                 page_ids=self.pages,
                 on_outcome=self._progress,
                 deliver=False,
+                queue=False,  # the loop queues digests, the delivery turn reminders
                 skip_unknown=True,  # a reload may have removed a page that was due
                 lock_wait=LOCK_TIMEOUT,
                 purpose=PURPOSE,
@@ -129,6 +130,7 @@ class Work(threading.Thread):
                         store,
                         page_ids=[page_id],
                         deliver=False,
+                        queue=False,
                         skip_unknown=True,
                         lock_wait=LOCK_TIMEOUT,
                         purpose=PURPOSE,
