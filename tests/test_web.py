@@ -189,8 +189,11 @@ def test_a_page_history_lists_every_version_with_what_changed(desk):
     page = serving.get("/pages/conduct@US").text
     with Store(data) as store:
         versions = store.snapshots("conduct@US")
-    for snap in versions:
+        sizes = [len(store.raw_html(snap)) for snap in versions]
+    for snap, size in zip(versions, sizes, strict=True):
         assert snap.id[:10] in page
+        assert f"{size} B" in page and snap.digest[:12] in page  # its size and hash
+    assert len(set(sizes)) > 1  # each row shows its own version's size
     assert page.count("sev-") == 3 and "first version" in page
     compare = re.search(r'href="(\.\./compare/conduct/UK/US)"', page)
     assert compare is not None

@@ -11,9 +11,14 @@ from urllib.parse import quote
 from policywatch.models import short_id
 
 
+def quote_id(page_id: str) -> str:
+    """A page id as one path segment ("conduct@DE" keeps its @)."""
+    return quote(page_id, safe="@")
+
+
 def change_path(page_id: str, old_id: str, new_id: str) -> str:
     """The path of one change's page, relative to the web view's root."""
-    return f"changes/{quote(page_id, safe='@')}/{short_id(old_id)}..{short_id(new_id)}"
+    return f"changes/{quote_id(page_id)}/{short_id(old_id)}..{short_id(new_id)}"
 
 
 def change_url(base_url: str | None, page_id: str, old_id: str, new_id: str) -> str | None:

@@ -45,7 +45,7 @@ class Desk:
         self._index_stamp: tuple[int, int] | None = None
         self._histories: dict[str, tuple[tuple[int, str], list[ChangeSummary]]] = {}
         self._timeline: tuple[tuple, list[ChangeSummary]] | None = None
-        self._latest: dict[str, Snapshot | None] = {}  # as `changes` last read it
+        self._raw_sizes: dict[str, int] = {}  # blob key -> bytes; a blob never changes
 
     def refresh(self) -> None:
         """Once per request: open the store anew if index.json changed (a page was added)."""
@@ -74,10 +74,17 @@ class Desk:
     def snapshots(self, page_id: str) -> list[Snapshot]:
         return self.store.snapshots(page_id)
 
+    def raw_size(self, snap: Snapshot) -> int:
+        """The size of a version's HTML as fetched, read once per blob, not per request."""
+        if not snap.raw_key:
+            return 0
+        if snap.raw_key not in self._raw_sizes:
+            self._raw_sizes[snap.raw_key] = len(self.store.raw_html(snap))
+        return self._raw_sizes[snap.raw_key]
+
     def changes(self, page_id: str) -> list[ChangeSummary]:
         """Every change of one page, oldest first; recomputed only when its history grew."""
         versions = self.snapshots(page_id)
-        self._latest[page_id] = versions[-1] if versions else None
         key = (len(versions), versions[-1].id if versions else "")
         known = self._histories.get(page_id)
         if known is None or known[0] != key:
@@ -127,7 +134,8 @@ class Desk:
         state = store.page_state(page_id)
         outcomes = store.outcomes(page_id)
         history = self.changes(page_id)
-        latest = self._latest.get(page_id)
+        versions = self.snapshots(page_id)
+        latest = versions[-1] if versions else None
         failures = int(state.get("consecutive_failures") or 0)
         last = outcomes[-1] if outcomes else {}
         seen = [latest.last_seen_at if latest else None, state.get("last_ok_at"), last.get("at")]

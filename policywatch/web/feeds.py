@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from feedgen.feed import FeedGenerator
 
 from policywatch.alerts.effective import latest_events
-from policywatch.alerts.links import change_path, change_url
+from policywatch.alerts.links import change_path
 from policywatch.clock import parse_iso
 from policywatch.document.normalize import printable
 from policywatch.models import Severity
@@ -90,16 +90,14 @@ def atom(title: str, name: str, changes: Sequence[ChangeSummary], base: str | No
         level = change.severity or "cosmetic"
         sections = ", ".join(change.sections[:3]) or "changed"
         entry.title(_xml(f"[{level}] {change.page_id}: {sections}"))
-        entry.link(href=_link(base, up, change_path(change.page_id, old, new), change))
+        entry.link(href=_link(base, up, change_path(change.page_id, old, new)))
         entry.updated(parse_iso(change.at))
         entry.published(parse_iso(change.at))
         entry.content(_xml(_text(change)), type="text")
     return feed.atom_str(pretty=True)
 
 
-def _link(base: str | None, up: str, path: str, change: ChangeSummary | None = None) -> str:
-    if base and change is not None:
-        return change_url(base, change.page_id, change.old.id, change.new.id) or path
+def _link(base: str | None, up: str, path: str) -> str:
     if base:
         return base.rstrip("/") + "/" + path
     return up + path

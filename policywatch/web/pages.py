@@ -26,11 +26,11 @@ from policywatch.errors import UsageError
 from policywatch.models import Change, DiffResult, Severity, sha256_hex, short_id
 from policywatch.views.terminal import alerts_json, diff_meta
 from policywatch.web.desk import Desk, Watch
-from policywatch.web.summaries import FIRST_TAGS, ChangeSummary, change_level
+from policywatch.web.summaries import FIRST_TAGS, SEVERITIES, ChangeSummary, change_level
 
 PER_PAGE = 50
 STATES = ("ok", "changed", "blocked", "failing", "unchecked")
-LEVELS = tuple(str(s) for s in sorted(Severity, reverse=True))
+LEVELS = tuple(str(s) for s in SEVERITIES)
 
 
 class Missing(Exception):
@@ -227,7 +227,7 @@ def history(desk: Desk, page_id: str) -> Rendered:
     rows = [
         {
             "snap": s,
-            "size": len(desk.store.raw_html(s)) if s.raw_key else 0,
+            "size": desk.raw_size(s),
             "stated": stated_date(s.metadata["last_updated"])
             if s.metadata.get("last_updated")
             else "",

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
-from urllib.parse import quote as _quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from policywatch.alerts.links import change_path
+from policywatch.alerts.links import change_path, quote_id
 from policywatch.content import Snapshot
 from policywatch.models import short_id
 from policywatch.web.pages import Rendered
@@ -32,13 +31,9 @@ STYLE = STATIC["style.css"][1]
 POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'"
 
 
-def quote(text: str) -> str:
-    return _quote(text, safe="@")
-
-
 def raw_path(snap: Snapshot) -> str:
     """Where a version's HTML is shown as plain text (looked up by id, never a file path)."""
-    return f"snapshots/{quote(snap.page_id)}/{short_id(snap.id)}.txt"
+    return f"snapshots/{quote_id(snap.page_id)}/{short_id(snap.id)}.txt"
 
 
 def environment() -> Environment:
@@ -50,7 +45,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        quote=quote, short=short_id, change_path=change_path, raw_path=raw_path, policy=POLICY
+        quote=quote_id, short=short_id, change_path=change_path, raw_path=raw_path, policy=POLICY
     )
     return env
 

@@ -23,6 +23,8 @@ from policywatch.watchlist.rules import severity
 # Tags read first on a change page: a flipped obligation or a changed number or time limit.
 FIRST_TAGS = ("obligation", "number")
 
+SEVERITIES = tuple(sorted(Severity, reverse=True))  # the most severe first
+
 
 @dataclass(frozen=True, slots=True)
 class Gist:
@@ -93,9 +95,7 @@ def gist(diff: DiffResult) -> Gist:
         terms=tuple(dict.fromkeys(m.term for c, _ in shown for m in c.matches)),
         flips=sum(1 for c, _ in shown if "obligation" in c.tags),
         numbers=sum(1 for c, _ in shown if "number" in c.tags),
-        by_severity=tuple(
-            (str(lv), levels[lv]) for lv in sorted(Severity, reverse=True) if levels.get(lv)
-        ),
+        by_severity=tuple((str(lv), levels[lv]) for lv in SEVERITIES if levels.get(lv)),
     )
 
 
