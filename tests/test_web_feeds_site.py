@@ -16,7 +16,7 @@ from policywatch.cli import main
 from policywatch.history.store import Store
 from policywatch.web.site import MANIFEST, build_site
 from tests.pageserver import PageServer
-from tests.seller import CONDUCT, INBOX, Seller
+from tests.seller import CONDUCT, INBOX, Seller, write_watchlist
 from tests.webdesk import (
     EDITS,
     HELP_PATH,
@@ -166,3 +166,29 @@ def test_a_base_url_that_is_not_a_web_address_is_refused_with_its_line(
         r"'desk\.example\.com/policywatch' is not an http\(s\) URL",
         error,
     )
+
+
+def test_a_page_in_one_marketplace_has_its_feed_and_filter_whatever_its_id(
+    tmp_path: Path, pageserver: PageServer
+):
+    """`marketplace: US` keeps the id as written ("conduct"): the marketplace comes from the
+    stored versions, not from an "@US" in the id."""
+    entry = {"id": "conduct", "url": pageserver.url(HELP_PATH), "fetch": "http"}
+    config = write_watchlist(tmp_path / "watchlist.yaml", [{**entry, "marketplace": "US"}])
+    data = tmp_path / "data"
+    pageserver.route(f"{HELP_PATH}?locale=en-US", CONDUCT)
+    check(config, data)
+    pageserver.route(f"{HELP_PATH}?locale=en-US", CONDUCT.replace(*EDITS[1]))
+    check(config, data)
+    serving = Serving(config, data)
+    try:
+        feed = serving.get("/feeds/marketplaces/US.atom")
+        missing = serving.get("/feeds/marketplaces/XX.atom")
+        timeline = serving.get("/timeline?marketplace=US")
+    finally:
+        serving.stop()
+
+    assert feed.status_code == 200 and len(atom_entries(feed.content)) == 1
+    assert missing.status_code == 404 and "feeds/marketplaces/US.atom" in missing.text
+    assert "<option selected>US</option>" in timeline.text
+    assert "changes/conduct/" in timeline.text  # the change is listed under its filter

@@ -71,6 +71,17 @@ class Desk:
     def page_ids(self) -> list[str]:
         return self.store.page_ids()
 
+    def markets(self) -> list[str]:
+        """The marketplaces changes can be picked by: the stored pages' and the watchlist's.
+
+        A change's marketplace is its version's, so the list comes from the versions, not
+        from how page ids are spelled ("conduct@DE.de-DE" is in marketplace DE).
+        """
+        found = {versions[-1].marketplace for versions in map(self.snapshots, self.page_ids())}
+        if self.config is not None:
+            found |= {page.marketplace for page in self.config.pages}
+        return sorted(m for m in found if m)
+
     def snapshots(self, page_id: str) -> list[Snapshot]:
         return self.store.snapshots(page_id)
 

@@ -44,11 +44,10 @@ def calendar(desk: Desk) -> bytes:
 
 def names(desk: Desk) -> list[str]:
     """Every feed's path under feeds/, for the 404 page and the static site."""
-    markets = sorted({p.rpartition("@")[2] for p in desk.page_ids() if "@" in p})
     return [
         "changes.atom",
         *(f"pages/{p}.atom" for p in desk.page_ids()),
-        *(f"marketplaces/{m}.atom" for m in markets),
+        *(f"marketplaces/{m}.atom" for m in desk.markets()),
         *(f"severity/{s}.atom" for s in LEVELS),
     ]
 
@@ -63,7 +62,7 @@ def select(desk: Desk, parts: Sequence[str]) -> tuple[str, list[ChangeSummary]]:
         case ["marketplaces", file] if file.endswith(".atom"):
             market = file[:-5]
             picked = [c for c in desk.timeline() if c.marketplace == market]
-            if picked or f"marketplaces/{file}" in names(desk):
+            if market in desk.markets():
                 return f"Changes in {market}", picked[:LIMIT]
         case ["severity", file] if file.endswith(".atom") and file[:-5] in LEVELS:
             floor = Severity.parse(file[:-5])

@@ -95,7 +95,7 @@ def timeline(desk: Desk, query: Mapping[str, str], number: int = 1) -> Rendered:
     changes = desk.timeline()
     pages = desk.page_ids()
     page = _clean(query.get("page"), pages)
-    markets = sorted({m for m in (c.marketplace for c in changes[:1000]) if m} | _markets(pages))
+    markets = desk.markets()
     market = _clean(query.get("marketplace"), markets)
     level = _clean(query.get("severity"), LEVELS)
     since, until = (query.get("since") or "")[:10], (query.get("until") or "")[:10]
@@ -133,10 +133,6 @@ def timeline(desk: Desk, query: Mapping[str, str], number: int = 1) -> Rendered:
             },
         },
     )
-
-
-def _markets(pages: Sequence[str]) -> set[str]:
-    return {p.rpartition("@")[2] for p in pages if "@" in p}
 
 
 def _unknown_page(desk: Desk, page_id: str) -> Missing:
