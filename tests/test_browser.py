@@ -298,6 +298,32 @@ def test_a_page_that_breaks_serialising_itself_is_still_read_and_its_browser_spa
 
 
 @needs_chromium
+def test_a_page_never_sees_the_cookies_or_storage_the_page_before_it_left(
+    pageserver: PageServer, fetcher: BrowserFetcher
+) -> None:
+    """Tabs are reused between pages; what one page stored must not change what the next shows."""
+    pageserver.route(
+        "/help/first",
+        "<!doctype html><html><body><div id='full-help-page'><p>First page.</p></div><script>"
+        "document.cookie = 'seen=1; path=/'; localStorage.setItem('seen', '1');"
+        "sessionStorage.setItem('seen', '1');</script></body></html>",
+    )
+    pageserver.route(
+        "/help/second",
+        "<!doctype html><html><body><div id='full-help-page'></div><script>"
+        "document.getElementById('full-help-page').textContent = 'cookie=[' + document.cookie"
+        " + '] local=[' + localStorage.getItem('seen') + '] session=['"
+        " + sessionStorage.getItem('seen') + ']';</script></body></html>",
+    )
+
+    first = fetcher.fetch(help_page(pageserver.url("/help/first")))
+    second = fetcher.fetch(help_page(pageserver.url("/help/second")))
+
+    assert first.status == "ok" and second.status == "ok", (first.reason, second.reason)
+    assert "cookie=[] local=[null] session=[null]" in second.text
+
+
+@needs_chromium
 def test_images_fonts_and_stylesheets_are_never_downloaded(
     pageserver: PageServer, shared_fetcher: BrowserFetcher
 ) -> None:
@@ -515,7 +541,7 @@ def concurrent(fetcher_defaults: Defaults = DEFAULTS, **settings: object) -> Bro
 
 
 @needs_chromium
-def test_several_javascript_pages_are_read_at_once_each_with_its_own_text(
+def test_pages_rendered_in_one_batch_each_keep_their_own_text(
     pageserver: PageServer,
 ) -> None:
     names = [f"A{n}" for n in range(8)]
