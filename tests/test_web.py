@@ -18,6 +18,7 @@ from markupsafe import escape
 
 from policywatch.alerts.links import change_path
 from policywatch.cli import main
+from policywatch.clock import readable
 from policywatch.history.store import Store
 from tests.pageserver import PageServer
 from tests.seller import CONDUCT, write_watchlist
@@ -58,6 +59,9 @@ def test_the_overview_lists_every_watch_with_its_state_and_last_change(desk):
     latest = changes_of(data, "conduct@US")[-1]
     assert f'href="{latest}"' in page.text  # the US watch's last change, by its permalink
     assert "sev-major" in page.text
+    with Store(data) as store:
+        newest = store.snapshots("conduct@US")[-1]
+    assert f">{readable(newest.captured_at)}</a>" in page.text  # as the alert wrote the time
 
 
 def test_the_overview_filters_by_marketplace_state_and_title(desk):

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from policywatch.alerts.links import change_path, quote_id
+from policywatch.clock import readable
 from policywatch.content import Snapshot
 from policywatch.models import short_id
 from policywatch.web.pages import Rendered
@@ -44,6 +45,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["when"] = lambda stamp: readable(stamp) if stamp else ""  # as alerts write it
     env.globals.update(
         quote=quote_id, short=short_id, change_path=change_path, raw_path=raw_path, policy=POLICY
     )
