@@ -255,34 +255,42 @@ def outbox_items(
     each event once, and a route whose URL changed (a rotated token) still does.
     "Unreachable" and "recovered" go to every route whatever its floor: a route
     kept for critical changes must still learn that nobody is watching the page.
-    A digest route without `instant: true` hears nothing between its digests
-    but the reminders it asked for; a reminder goes only to the routes that asked for it,
-    whatever their floor.
+    A digest route without `instant: true` hears nothing between its digests (the
+    digests and reminders it asked for pick their routes themselves: `outbox_entry`).
     """
-    created = created_at if isinstance(created_at, str) else iso(created_at)
-    payload = alert.to_payload()
     return [
-        {
-            "key": sha256_hex(f"{alert.key}\n{route.name}"),
-            "page_id": alert.page_id,
-            "route": route.name,
-            "kind": alert.kind,
-            "severity": str(alert.severity),
-            "payload": payload,
-            "created_at": created,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": created,
-            "last_error": None,
-            "sent_at": None,
-        }
+        outbox_entry(alert, route, created_at)
         for route in routes
-        if (route.instant or alert.kind == "reminder")
+        if route.instant
         and (
             route.min_severity <= alert.severity
-            or alert.kind in ("unreachable", "recovered", "history_lost", "reminder")
+            or alert.kind in ("unreachable", "recovered", "history_lost")
         )
     ]
+
+
+def outbox_entry(
+    alert: Alert, route: Route, created_at: str | datetime, key: str | None = None
+) -> dict[str, Any]:
+    """The pending outbox entry of `alert` for `route`, whatever the route's filters.
+
+    `key` defaults to the alert's identity plus the route name.
+    """
+    created = created_at if isinstance(created_at, str) else iso(created_at)
+    return {
+        "key": key or sha256_hex(f"{alert.key}\n{route.name}"),
+        "page_id": alert.page_id,
+        "route": route.name,
+        "kind": alert.kind,
+        "severity": str(alert.severity),
+        "payload": alert.to_payload(),
+        "created_at": created,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": created,
+        "last_error": None,
+        "sent_at": None,
+    }
 
 
 def html_page(title: str, facts: Sequence[tuple[str, str]], diff_page: str = "") -> str:

@@ -17,9 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
-from policywatch.alerts.compose import cli_command, page_name
+from policywatch.alerts.compose import cli_command, outbox_entry, page_name
 from policywatch.alerts.digest import DigestChange, Period, TakesEffect, WatchHealth, digest_alert
 from policywatch.alerts.effective import latest_events
 from policywatch.alerts.items import first_change
@@ -93,7 +92,8 @@ def queue_digests(
             web_view=config.defaults.base_url,
             floor=route.min_severity,
         )
-        items.append(_outbox_item(alert.to_payload(), route, now, since, end))
+        period_bounds = {"period_start": iso(since), "period_end": iso(end)}
+        items.append({**outbox_entry(alert, route, now, key=alert.key), **period_bounds})
     queued = store.enqueue_alerts(items)
     for item in items:
         log.info("route=%s digest queued for %s", item["route"], item["period_end"])
@@ -108,24 +108,6 @@ def _takes_effect_soon(config: Config, store: Store, now: datetime) -> list[Take
         for event in latest_events(store, [page.id for page in config.pages])
         if today <= event.on <= today + SOON
     ]
-
-
-def _outbox_item(
-    payload: dict[str, Any], route: Route, now: datetime, since: datetime, end: datetime
-) -> dict[str, Any]:
-    created = iso(now)
-    return {
-        "key": payload["key"],
-        "page_id": "",
-        "route": route.name,
-        "kind": "digest",
-        "severity": payload["severity"],
-        "payload": payload,
-        "created_at": created,
-        "next_attempt_at": created,
-        "period_start": iso(since),
-        "period_end": iso(end),
-    }
 
 
 def _previous_ends(store: Store) -> dict[str, datetime]:

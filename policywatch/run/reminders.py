@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from policywatch.alerts.compose import Alert, outbox_items
+from policywatch.alerts.compose import Alert, outbox_entry
 from policywatch.alerts.effective import Event, cancelled_alert, reminder_alert, version_events
 from policywatch.content import Snapshot
 from policywatch.history.store import Store
@@ -102,4 +102,4 @@ def changed_dates(
 
 def _for(route: Route, alert: Alert, key: str, now: datetime) -> list[dict[str, Any]]:
     """The outbox entry for one route, under the readable deterministic key."""
-    return [{**item, "key": key} for item in outbox_items(alert, [route], now)]
+    return [outbox_entry(alert, route, now, key)]
