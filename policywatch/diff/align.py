@@ -33,6 +33,7 @@ class Alignment:
         self.pairs: dict[int, int] = {}  # old index -> new index
         self.taken: set[int] = set()
         self.renames: dict[tuple[str, ...], tuple[str, ...]] = {}  # old path -> new path
+        self._folded: dict[str, str] = {}  # heading -> its fold: most headings are on both sides
         roots_old, roots_new = {s.path[:1] for s in old}, {s.path[:1] for s in new}
         if len(roots_old) == len(roots_new) == 1 and roots_old != roots_new:
             # A retitled page: every path starts with the title, so map the title first.
@@ -70,13 +71,22 @@ class Alignment:
         """Same headings, even if they gained a "1." or "(a)", capitals or a full stop."""
         by_path: dict[tuple[str, ...], list[int]] = {}
         for j in new_free:
-            by_path.setdefault(_plain_path(self.new[j].path), []).append(j)
+            by_path.setdefault(self._plain_path(self.new[j].path), []).append(j)
         for i in old_free:
             path = self.old[i].path
             # renames already names the new path of a retitled page's root section
-            candidates = by_path.get(_plain_path(self.renames.get(path) or self.translate(path)))
+            renamed = self.renames.get(path) or self.translate(path)
+            candidates = by_path.get(self._plain_path(renamed))
             if candidates:
                 self._pair(i, candidates.pop(0))
+
+    def _plain_path(self, path: tuple[str, ...]) -> tuple[str, ...]:
+        """A section's identity: its headings' words, whatever their numbering, case or stops."""
+        folded = self._folded
+        for heading in path:
+            if heading not in folded:
+                folded[heading] = fold(split_enumerator(heading)[1])
+        return tuple(map(folded.__getitem__, path))
 
     def _by_body(self, old_free: list[int], new_free: list[int]) -> None:
         by_body: dict[tuple[tuple[str, tuple[str, ...]], ...], list[int]] = {}
@@ -130,11 +140,6 @@ class Alignment:
 def _plain_body(block: Block) -> tuple[str, tuple[str, ...]]:
     """A block as alignment compares it: a list enumerator moving into or out of it is no edit."""
     return split_enumerator(block.text)[1], block.links
-
-
-def _plain_path(path: tuple[str, ...]) -> tuple[str, ...]:
-    """A section's identity: its headings' words, whatever their numbering, case or punctuation."""
-    return tuple(fold(split_enumerator(heading)[1]) for heading in path)
 
 
 def _children(sections: Sequence[Section]) -> dict[tuple[str, ...], tuple[str, ...]]:
