@@ -129,6 +129,15 @@ def test_ordinary_policy_text_matches_no_default_rule():
         ),
         ("A request for a review, then a reviewer's feedback_form.", ["review"]),
         (
+            "Sellers may REQUEST A Review once, BETWEEN 4 AND 30 DAYS, not 14 and 30 days; "
+            "no PreRedirect or redirects.",
+            ["redirect*", "request a review", "4 and 30 days", "4 AND 30 DAYS", "review"],
+        ),
+        (
+            "Request a review: 44 and 30 days, x5 and 30 days, or 5 and 30 daysx.",
+            ["request a review", "44 and 30 days", "review"],
+        ),
+        (
             "Customer reviews in the U.S. and in the \u212aingdom: contact buyers.",
             ["reviews", "contact buyers", "U.S.", "kingdom"],
         ),
