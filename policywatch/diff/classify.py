@@ -131,20 +131,21 @@ class Classifier:
         self, old: Unit | None, new: Unit | None, *, links_only: bool = False
     ) -> tuple[RuleMatch, ...]:
         """Watched terms on either side; `links_only` keeps the rules that opted in to links."""
-        # Keyed by id(rule): hashing a Rule hashes all its terms, far too slow per sentence.
-        found = [(side, rule, term) for side in (old, new) for rule, term in self._match(side)]
-        if links_only:
-            found = [item for item in found if item[1].links_alert]
-        in_old = {(id(rule), term): rule for side, rule, term in found if side is old}
-        in_new = {(id(rule), term): rule for side, rule, term in found if side is new}
+        in_old, in_new = self._found(old, links_only), self._found(new, links_only)
         result = []
         for key, rule in (in_old | in_new).items():
-            side = "both" if key in in_old and key in in_new else "old" if key in in_old else "new"
+            side = ("both" if key in in_new else "old") if key in in_old else "new"
             result.append(RuleMatch(rule.name, key[1], rule.severity, side))
         return tuple(result)
 
-    def _match(self, unit: Unit | None) -> list[tuple[Rule, str]]:
-        return self.rules.match(unit.text, unit.words) if unit is not None else []
+    def _found(self, unit: Unit | None, links_only: bool) -> dict[tuple[int, str], Rule]:
+        """The unit's (rule, term) matches, keyed by id(rule): hashing a Rule hashes its terms."""
+        if unit is None:
+            return {}
+        found = self.rules.match(unit.text, unit.words)
+        return {
+            (id(rule), term): rule for rule, term in found if rule.links_alert or not links_only
+        }
 
 
 def _unit_obligations(unit: Unit | None) -> frozenset[tuple[str, str]]:
