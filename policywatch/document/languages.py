@@ -9,6 +9,7 @@ words on the page; English when nothing tells.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -26,8 +27,12 @@ def language_code(tag: str | None) -> str:
     return code if code.isalpha() and 2 <= len(code) <= 3 else ENGLISH
 
 
+@functools.lru_cache(maxsize=1024)
 def matches_language(wanted: str, tag: str | None) -> bool:
-    """Whether a rule for `wanted` ("de", or "de-CH" for one region) fits a page in `tag`."""
+    """Whether a rule for `wanted` ("de", or "de-CH" for one region) fits a page in `tag`.
+
+    Cached: every diff asks it of every rule, and the tags are a handful of strings.
+    """
     have = (tag or ENGLISH).lower().replace("_", "-")
     want = wanted.lower().replace("_", "-")
     return have == want or (language_code(have) == want) or have.startswith(want + "-")
