@@ -199,6 +199,39 @@ def test_the_browser_reads_the_sections_a_plain_get_only_sees_as_an_app_shell(
     assert [b.kind for b in document.sections[1].blocks] == ["p", "li", "li"]
 
 
+@needs_chromium
+def test_an_article_whose_last_section_comes_from_a_slow_request_is_read_whole(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    """The first section shows at once; the rest takes longer than any quiet spell to arrive.
+
+    Read before the request is answered, the page would look like it lost a section.
+    """
+    pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
+    rest = "<h2>Communications</h2><p>You may not send unsolicited messages.</p>"
+    pageserver.route("/api/help/G1801/rest", rest, delay=1.0)
+
+    result = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801")))
+
+    assert result.status == "ok", result.reason
+    assert "You may contact buyers only when" in result.text
+    assert "You may not send unsolicited messages." in result.text
+
+
+@needs_chromium
+def test_a_page_that_keeps_a_request_open_is_read_as_it_is_within_its_timeout(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    """A request that never ends only holds the read to the settle limit, not the timeout."""
+    pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
+    pageserver.route("/api/help/G1801/rest", "<p>Never read.</p>", delay=30.0)
+
+    result = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801"), timeout=20.0))
+
+    assert result.status == "ok", result.reason
+    assert "You may contact buyers only when" in result.text
+
+
 # Real Seller Central DOM dumps with the traits that could trip a second parser:
 # hard line breaks inside a sentence, French page chrome, a new wrapper div.
 REAL_EXCERPTS = (

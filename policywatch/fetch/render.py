@@ -38,6 +38,8 @@ log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
 # Emptying a tab takes a few calls; a tab slower than this is closed, a new one opened.
 EMPTY_TIMEOUT = 5.0
+# Requests that stay open by design and bring no part of the article (server-sent events).
+STREAMS = frozenset({"eventsource", "websocket"})
 Key = tuple[object, ...]  # the context settings a tab can be reused for
 
 
@@ -109,6 +111,7 @@ class Tab:
     router: Router | None = None
     origins: set[str] = field(default_factory=set)  # whose storage to clear before reuse
     loading: set[Request] = field(default_factory=set)  # requests not yet answered
+    moved: float = field(default_factory=time.monotonic)  # when one last left or was answered
 
     async def open(self) -> None:
         await self.context.route("**/*", self._route)
@@ -140,15 +143,23 @@ class Tab:
             await self.router(route)
 
     async def _seen(self, request: Request) -> None:
-        self.loading.add(request)
+        if request.resource_type not in STREAMS:
+            self.loading.add(request)
+            self.moved = time.monotonic()
         await self._allowed(request.url)
 
     def _answered(self, request: Request) -> None:
-        self.loading.discard(request)
+        if request in self.loading:
+            self.loading.discard(request)
+            self.moved = time.monotonic()
 
-    def idle(self) -> bool:
-        """No request of the page is waiting for an answer: nothing more is on its way."""
-        return not self.loading
+    def network_quiet(self) -> float:
+        """Seconds since the page's last request left or was answered; 0 while one is waiting.
+
+        The part of an article that arrives late arrives over the network, so while a
+        request waits for its answer the article may not be whole yet.
+        """
+        return 0.0 if self.loading else time.monotonic() - self.moved
 
     async def _paused(self, event: dict[str, Any]) -> None:
         """Every hop of every request of the tab, redirects included, waits for its verdict."""
@@ -168,6 +179,7 @@ class Tab:
     async def empty(self) -> None:
         """Forget the pages read before: no cookie or storage left for the next one."""
         assert self.session is not None
+        self.loading.clear()  # the last page's requests died with it, answered or not
         await self.context.clear_cookies()
         for origin in self.origins:
             await self.session.send(
@@ -264,7 +276,7 @@ async def render(
     if status is not None and status >= 400:
         reason = f"the server answered HTTP {status}"
         return result(page, started, "error", browser_tab.url, status, reason=reason)
-    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.idle)
+    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.network_quiet)
     if router.refused:  # a request was refused or redirected to a refused address
         return result(page, started, "error", browser_tab.url, status, reason=router.refused[0])
     if text is None:

@@ -55,9 +55,9 @@ LOCAL_SCHEMES = frozenset({"data", "blob", "about"})  # no network behind these
 BROWSER_MANAGED_HEADERS = frozenset(
     {"user-agent", "host", "accept-encoding", "connection", "content-length"}
 )
-# After the policy element appears, wait until its text stops growing for this
-# long (at most SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
-SETTLE_QUIET = 0.3
+# After the policy element appears, wait until no request of the page is waiting for an
+# answer and neither the network nor the element's text has moved for SETTLE_IDLE (at most
+# SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
 SETTLE_IDLE = 0.1
 SETTLE_LIMIT = 3.0
 SETTLE_POLL = 0.05
@@ -78,9 +78,10 @@ _APPEARED_JS = """selector => {
   return appeared;
 }"""
 # One look at the element while it settles: the page's HTML once its text has kept its
-# size for `quietMs` or when told to take it as it is (`force`), else how long it has kept
-# its size. Reading the HTML in the same call saves the browser a round trip per page. The
-# record lives in the page, so the quiet spell is timed there.
+# size for `quietMs` (null: not yet, the network is still busy) or when told to take it as
+# it is (`force`), else how long it has kept its size. Reading the HTML in the same call
+# saves the browser a round trip per page. The record lives in the page, so the quiet
+# spell is timed there.
 _SETTLED_JS = """([selector, quietMs, force]) => {
   const element = document.querySelector(selector);
   const size = element ? element.textContent.length : -1;
@@ -92,7 +93,7 @@ _SETTLED_JS = """([selector, quietMs, force]) => {
   } else {
     quiet = now - last.since;
   }
-  if (!force && !(quiet >= quietMs)) return {quiet};
+  if (!force && !(quietMs !== null && quiet >= quietMs)) return {quiet};
   const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
   return doctype + (document.documentElement ? document.documentElement.outerHTML : "");
 }"""
@@ -159,16 +160,17 @@ class Router:
 
 
 async def wait_for_policy(
-    tab: Page, page: PageSpec, remaining: float, idle: Callable[[], bool]
+    tab: Page, page: PageSpec, remaining: float, network_quiet: Callable[[], float]
 ) -> tuple[str | None, str | None]:
-    """Wait until the policy element has text, then until it stops growing; then read the page.
+    """Wait until the policy element has text, then until it is whole; then read the page.
 
-    Stopped growing means unchanged for SETTLE_QUIET, or only SETTLE_IDLE while
-    none of the page's requests is waiting for an answer (`idle`): an article that
-    arrives in parts arrives over the network, so with nothing more on its way a
-    short quiet spell is enough. Returns (the page's HTML, None), or (None, why the
-    page is `blocked`) when the element never shows up: the article did not render
-    (sign-in wall, new layout), so there is nothing to compare.
+    Whole means none of the page's requests is waiting for an answer and neither the
+    network (`network_quiet`, seconds since a request last left or was answered, 0
+    while one waits) nor the element's text has moved for SETTLE_IDLE: an article
+    that arrives in parts arrives over the network, however slowly. A page still
+    loading at SETTLE_LIMIT is taken as it is. Returns (the page's HTML, None), or
+    (None, why the page is `blocked`) when the element never shows up: the article
+    did not render (sign-in wall, new layout), so there is nothing to compare.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -186,16 +188,19 @@ async def wait_for_policy(
         return None, f"the selector {selector} is not valid in a browser ({appeared})"
     settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
     while True:
-        needed = SETTLE_IDLE if idle() else SETTLE_QUIET
+        calm = network_quiet()
         force = time.monotonic() >= settled_by
-        reading = await tab.evaluate(_SETTLED_JS, [selector, needed * 1000, force])
+        quiet_ms = SETTLE_IDLE * 1000 if calm >= SETTLE_IDLE else None
+        reading = await tab.evaluate(_SETTLED_JS, [selector, quiet_ms, force])
         if isinstance(reading, str):
             if force:
-                log.debug("page=%s %s kept changing; taking it as it is", page.id, selector)
+                why = "kept changing" if network_quiet() else "was still loading"
+                log.debug("page=%s %s %s; taking it as it is", page.id, selector, why)
             return reading, None
         if force:  # the page's scripts broke serialising it; Playwright's own world reads it
             return await tab.content(), None
-        await asyncio.sleep(min(SETTLE_POLL, max(needed - _quiet(reading), SETTLE_STEP)))
+        wait = SETTLE_IDLE - min(calm, _quiet(reading)) if calm else SETTLE_POLL
+        await asyncio.sleep(min(SETTLE_POLL, max(wait, SETTLE_STEP)))
 
 
 def _quiet(reading: object) -> float:
