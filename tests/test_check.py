@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,35 @@ def test_an_unchanged_page_with_new_tokens_stores_nothing(seller, pageserver, ca
     assert code == 0
     assert "unchanged" in out
     assert len(seller.snapshots("conduct")) == 1
+
+
+# What only a new version needs: the differ, the renderers, effective dates (and dateparser,
+# ~70 ms alone), extraction's boilerplate. A cron `check` that finds nothing new loads none.
+CHANGE_ONLY = (
+    "dateparser",
+    "policywatch.diff.compare",
+    "policywatch.diff.render",
+    "policywatch.alerts.changes",
+    "policywatch.document.effective",
+    "policywatch.document.boilerplate",
+    "policywatch.run.digests",
+)
+
+
+def test_an_unchanged_check_imports_nothing_only_a_change_needs(seller, capsys):
+    seller(capsys, "check")
+    argv = ["-q", "-c", str(seller.config), "-d", str(seller.data), "check"]
+    probe = (
+        "import sys\n"
+        "from policywatch.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print([m for m in {CHANGE_ONLY!r} if m in sys.modules], file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (run.returncode, run.stdout) == (0, "")
+    assert run.stderr.strip() == "[]"
+    assert len(seller.snapshots("conduct")) == 1  # the poll was an unchanged one
 
 
 def test_a_reworded_bullet_stores_one_snapshot_and_one_changed_section(seller, pageserver, capsys):

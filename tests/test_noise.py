@@ -19,7 +19,7 @@ import yaml
 
 from policywatch.alerts.compose import Alert
 from policywatch.cli import main
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.errors import ConfigError
 from policywatch.fetch.http import Fetcher
 from policywatch.history.store import Store

@@ -21,7 +21,7 @@ from policywatch.alerts.changes import change_alert
 from policywatch.alerts.compose import Alert, outbox_items
 from policywatch.alerts.deliver import deliver_pending, notify_test
 from policywatch.alerts.notify import send
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.errors import UsageError
 from policywatch.history.store import Store
 from policywatch.models import Route, Severity

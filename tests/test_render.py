@@ -12,7 +12,8 @@ import pytest
 
 from policywatch.content import Document
 from policywatch.diff.compare import diff_documents
-from policywatch.diff.render import markdown_escape, render_diff
+from policywatch.diff.markdown import markdown_escape
+from policywatch.diff.render import render_diff
 from policywatch.models import DiffResult
 from policywatch.watchlist.rules import DEFAULT_RULES
 from tests.diff_support import document

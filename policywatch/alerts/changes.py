@@ -26,7 +26,8 @@ from policywatch.alerts.compose import (
 from policywatch.alerts.items import Item, alert_items, section_line
 from policywatch.alerts.links import change_url
 from policywatch.content import Snapshot
-from policywatch.diff.render import mark, markdown_escape, render_diff
+from policywatch.diff.markdown import markdown_escape
+from policywatch.diff.render import mark, render_diff
 from policywatch.diff.rows import Dating
 from policywatch.document.dates import page_date_line
 from policywatch.models import (

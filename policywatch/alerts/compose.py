@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from policywatch.clock import iso, readable
 from policywatch.content import Snapshot
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.models import PageSpec, Route, Severity, sha256_hex
 
 AlertKind = Literal[

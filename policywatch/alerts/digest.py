@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from policywatch.alerts.compose import Alert, Body, html_page, md_link, md_url, when
 from policywatch.clock import iso, parse_iso
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.models import Severity
 
 NO_MARKETPLACE = "no marketplace"

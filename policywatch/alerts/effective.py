@@ -16,7 +16,7 @@ from typing import Any
 from policywatch.alerts.compose import Alert, Body, html_page, md_link, when
 from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.document.effective import anchor_for, dated, find_in_document
 from policywatch.history.store import Store
 from policywatch.models import PATH_SEPARATOR, Severity, sha256_hex

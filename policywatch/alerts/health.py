@@ -16,7 +16,7 @@ from policywatch.alerts.compose import (
     when,
 )
 from policywatch.content import Snapshot
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.models import PageSpec, Severity, sha256_hex, short_id
 from policywatch.redact import redact_page_url
 

@@ -22,7 +22,7 @@ import apprise
 
 from policywatch import logs
 from policywatch.alerts.compose import Alert
-from policywatch.diff.render import markdown_escape
+from policywatch.diff.markdown import markdown_escape
 from policywatch.models import Route, Severity
 from policywatch.redact import redact
 

@@ -19,14 +19,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
-
-from dateparser.date import DateDataParser
+from typing import TYPE_CHECKING, Any
 
 from policywatch.content import Document
 from policywatch.document.dates import DATE_PATTERN, DAY_PATTERN, MONTH_PATTERN, stated_date
 from policywatch.document.languages import language_code
 from policywatch.document.segment import splitter
+
+if TYPE_CHECKING:
+    from dateparser.date import DateDataParser
 
 # Phrases that say a date governs the policy, in the marketplace languages (normalised
 # text: NFKC, one space). Each is matched on a word boundary, case-insensitively.
@@ -200,6 +201,10 @@ def parse_date(text: str, language: str | None) -> date | None:
 @lru_cache(maxsize=32)
 def _parser(code: str) -> DateDataParser:
     """One parser per language: building one loads its locale data (milliseconds)."""
+    # Imported here: dateparser takes ~70 ms to import, and only a sentence that names a
+    # date needs it, never a command (or a cron `check`) that merely imports this module.
+    from dateparser.date import DateDataParser
+
     languages = [code] if code in _SUPPORTED else ["en"]
     return DateDataParser(
         languages=languages,

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from policywatch.content import Document, Snapshot
-from policywatch.diff.compare import diff_documents
 from policywatch.errors import StoreError
 from policywatch.history import refs
 from policywatch.history.blobs import Blobs
@@ -186,6 +185,10 @@ class Store:
 
     def diff(self, old: Snapshot, new: Snapshot, rules: Sequence[Rule]) -> DiffResult:
         """Two stored versions compared as alerts, digests and the web view compare them."""
+        # Imported here: the differ (sentence splitting, watched terms) is for a change,
+        # and opening the store for an unchanged check or a listing never needs it.
+        from policywatch.diff.compare import diff_documents
+
         return diff_documents(
             self.document(old),
             self.document(new),

@@ -18,7 +18,6 @@ from policywatch.errors import StoreError, UsageError
 from policywatch.fetch.http import Fetcher
 from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
-from policywatch.run.digests import queue_digests
 from policywatch.run.fetching import (
     BrowserPool,
     Candidate,
@@ -35,7 +34,6 @@ from policywatch.run.history_tools import follow_rule_changes
 from policywatch.run.lag import queue_translation_lag
 from policywatch.run.outcome import CheckReport, PageOutcome, failed_poll, succeeded
 from policywatch.run.record import date_bump, drastic_change, record_change, record_unchanged
-from policywatch.run.reminders import queue_reminders
 
 log = logging.getLogger("policywatch.pipeline")  # kept from pipeline.py: operators filter on it
 
@@ -140,9 +138,12 @@ def check_pages(
     order = {p.id: i for i, p in enumerate(pages)}
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if config.routes:
-        # Imported here: apprise loads every plugin it has (~0.1 s), which a watchlist
-        # without routes never needs, and a cron `check` pays on every run.
+        # Imported here: apprise loads every plugin it has (~0.1 s), and digests and reminders
+        # read effective dates (~50 ms of imports), which a watchlist without routes never
+        # needs, and a cron `check` pays on every run.
         from policywatch.alerts.deliver import deliver_pending
+        from policywatch.run.digests import queue_digests
+        from policywatch.run.reminders import queue_reminders
 
         with store.lock(record_wait, purpose=purpose):
             try:  # queued even by --no-deliver; the daemon's loop queues them itself (`queue`)

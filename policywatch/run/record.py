@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from policywatch.alerts import changes, compose, health
+from policywatch.alerts import compose, health
 from policywatch.clock import iso, parse_iso
 from policywatch.content import Document, FetchResult, Snapshot
-from policywatch.diff.compare import diff_documents
 from policywatch.document.dates import page_date_line
 from policywatch.errors import StoreError
 from policywatch.history.store import Store
@@ -22,6 +21,11 @@ from policywatch.run.outcome import PageOutcome, page_outcome, succeeded
 from policywatch.watchlist.checks import format_interval
 from policywatch.watchlist.rules import link_only_routes
 from policywatch.watchlist.rules import severity as change_severity
+
+if TYPE_CHECKING:
+    # The differ and the change alert are imported where a version is recorded: most polls
+    # are unchanged, and a cron `check` would pay their renderers' imports on each run.
+    from policywatch.alerts import changes
 
 log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
 
@@ -59,6 +63,8 @@ def _settle(config: Config, store: Store, page: PageSpec, latest: Snapshot, now:
     if announced is None or announced.digest == latest.digest:
         alert = health.settled_alert(page, latest, announced or latest, since, severity)
     else:
+        from policywatch.alerts import changes  # only on a change: see the imports above
+
         diff = store.diff(announced, latest, config.rules_for(page))
         level = change_severity(diff, alert_on_cosmetic=config.defaults.alert_on_cosmetic)
         alert = changes.change_alert(
@@ -134,6 +140,8 @@ def record_change(
     `shown_date` is the "Last updated" date the page showed on the previous poll,
     which is newer than `latest`'s when only the date moved since.
     """
+    from policywatch.diff.compare import diff_documents  # only on a change: see the imports above
+
     snapshot = _new_snapshot(store, page, candidate, now, origin)
     raw = candidate.result.raw or (candidate.result.text or "").encode("utf-8")
     via = candidate.result.via
@@ -243,6 +251,8 @@ def _announcement(
     on the one it leaves, is flapping: one notice, then silence per flip until it
     settles (`_settle`). Any other change, the first one included, alerts now.
     """
+    from policywatch.alerts import changes  # only on a change: see the imports above
+
     state = store.page_state(page.id)
     history = store.snapshots(page.id)
     flapping = state.get("flapping")
@@ -305,6 +315,8 @@ def _return(
 ) -> changes.Return | None:
     """Whether the new version is wording the page had before: back to the older wording
     of the two is a revert; back to the newer one is a withdrawn change reinstated."""
+    from policywatch.alerts import changes  # only on a change: see the imports above
+
     seen = [i for i, s in enumerate(history) if s.digest == snapshot.digest]
     if not seen:
         return None
