@@ -3,6 +3,7 @@ Chromium renders them, on loopback, from the same page server every other test u
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -199,37 +200,88 @@ def test_the_browser_reads_the_sections_a_plain_get_only_sees_as_an_app_shell(
     assert [b.kind for b in document.sections[1].blocks] == ["p", "li", "li"]
 
 
+def read_as_it_was(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The pages the browser took as they were at the settle limit, not once they were whole."""
+    return [r.getMessage() for r in caplog.records if "read as it was" in r.getMessage()]
+
+
 @needs_chromium
 def test_an_article_whose_last_section_comes_from_a_slow_request_is_read_whole(
-    pageserver: PageServer, shared_fetcher: BrowserFetcher
+    pageserver: PageServer,
+    shared_fetcher: BrowserFetcher,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The first section shows at once; the rest takes longer than any quiet spell to arrive.
+    """The first section shows at once; the rest takes a redirect and a slow answer to arrive.
 
     Read before the request is answered, the page would look like it lost a section.
+    With the settle limit far away, reading it whole must not wait for the limit.
     """
+    caplog.set_level(logging.INFO, logger="policywatch.browser")
+    monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)
     pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
+    moved = {"Location": "/api/help/G1801/rest-v2"}
+    pageserver.route("/api/help/G1801/rest", "", status=302, headers=moved)
     rest = "<h2>Communications</h2><p>You may not send unsolicited messages.</p>"
-    pageserver.route("/api/help/G1801/rest", rest, delay=1.0)
+    pageserver.route("/api/help/G1801/rest-v2", rest, delay=1.0)
 
-    result = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801")))
+    result = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801"), timeout=60.0))
 
     assert result.status == "ok", result.reason
     assert "You may contact buyers only when" in result.text
     assert "You may not send unsolicited messages." in result.text
+    assert read_as_it_was(caplog) == []
 
 
 @needs_chromium
-def test_a_page_that_keeps_a_request_open_is_read_as_it_is_within_its_timeout(
-    pageserver: PageServer, shared_fetcher: BrowserFetcher
+def test_a_page_that_keeps_a_request_open_is_read_as_it_is_at_the_settle_limit(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A request that never ends only holds the read to the settle limit, not the timeout."""
-    pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
-    pageserver.route("/api/help/G1801/rest", "<p>Never read.</p>", delay=30.0)
+    """A request that never ends holds the read to the settle limit, not to the timeout.
 
-    result = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801"), timeout=20.0))
+    The log names what was still loading, for whoever wonders why the page is slow.
+    """
+    caplog.set_level(logging.INFO, logger="policywatch.browser")
+    pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
+    pageserver.route("/api/help/G1801/rest", "<p>Never read.</p>", delay=120.0)
+
+    result = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801"), timeout=60.0))
 
     assert result.status == "ok", result.reason
     assert "You may contact buyers only when" in result.text
+    (note,) = read_as_it_was(caplog)
+    assert "/api/help/G1801/rest was still loading" in note
+
+
+@needs_chromium
+def test_pixels_the_browser_never_fetches_and_a_popup_do_not_hold_the_read(
+    pageserver: PageServer,
+    shared_fetcher: BrowserFetcher,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A tracking pixel every 50 ms, and a popup polling its server, on this page and after it.
+
+    Neither can bring the article any text: with the settle limit far away, both
+    pages are read once whole, and the popup is closed rather than left running.
+    """
+    caplog.set_level(logging.INFO, logger="policywatch.browser")
+    monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)
+    pageserver.route("/help/G1801", fixture("browser-polling.html"))
+    pageserver.route("/help/poller", fixture("browser-poller.html"))
+    pageserver.route("/api/news", "No news.")
+    pageserver.route("/help/G1802", fixture("browser-slow-part.html"))
+    pageserver.route("/api/help/G1801/rest", "<p>You may not send unsolicited messages.</p>")
+
+    polling = shared_fetcher.fetch(help_page(pageserver.url("/help/G1801#popup"), timeout=60.0))
+    after = shared_fetcher.fetch(help_page(pageserver.url("/help/G1802"), timeout=60.0))
+
+    assert polling.status == "ok", polling.reason
+    assert after.status == "ok", after.reason
+    assert "You may not send unsolicited messages." in after.text
+    assert read_as_it_was(caplog) == []
+    assert pageserver.hits("/help/poller")  # the popup did open
+    assert not pageserver.hits("/pixel.gif")  # every pixel was refused before it left
 
 
 # Real Seller Central DOM dumps with the traits that could trip a second parser:

@@ -25,6 +25,7 @@ from policywatch.content import FetchResult, FetchStatus
 from policywatch.fetch.tab import (
     BROWSER_MANAGED_HEADERS,
     LOCAL_SCHEMES,
+    Network,
     Router,
     first_line,
     wait_for_policy,
@@ -38,8 +39,6 @@ log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
 # Emptying a tab takes a few calls; a tab slower than this is closed, a new one opened.
 EMPTY_TIMEOUT = 5.0
-# Requests that stay open by design and bring no part of the article (server-sent events).
-STREAMS = frozenset({"eventsource", "websocket"})
 Key = tuple[object, ...]  # the context settings a tab can be reused for
 
 
@@ -110,16 +109,17 @@ class Tab:
     session: CDPSession | None = None
     router: Router | None = None
     origins: set[str] = field(default_factory=set)  # whose storage to clear before reuse
-    loading: set[Request] = field(default_factory=set)  # requests not yet answered
-    moved: float = field(default_factory=time.monotonic)  # when one last left or was answered
+    network: Network = field(default_factory=Network)  # what the page still waits for
 
     async def open(self) -> None:
         await self.context.route("**/*", self._route)
         self.context.on("request", self._seen)
-        self.context.on("requestfinished", self._answered)
-        self.context.on("requestfailed", self._answered)
         self.page = await self.context.new_page()
         self.page.on("framenavigated", lambda frame: self._visited(frame.url))
+        self.page.on("request", self.network.sent)
+        self.page.on("requestfinished", self.network.ended)
+        self.page.on("requestfailed", self.network.ended)
+        self.page.on("popup", self._close_popup)
         self.session = await self.context.new_cdp_session(self.page)
         self.session.on("Fetch.requestPaused", self._paused)
         await self.session.send(
@@ -143,23 +143,15 @@ class Tab:
             await self.router(route)
 
     async def _seen(self, request: Request) -> None:
-        if request.resource_type not in STREAMS:
-            self.loading.add(request)
-            self.moved = time.monotonic()
         await self._allowed(request.url)
 
-    def _answered(self, request: Request) -> None:
-        if request in self.loading:
-            self.loading.discard(request)
-            self.moved = time.monotonic()
+    @staticmethod
+    async def _close_popup(popup: Page) -> None:
+        """A window the page opened: never read, and its scripts would go on using the CPU."""
+        from playwright.async_api import Error
 
-    def network_quiet(self) -> float:
-        """Seconds since the page's last request left or was answered; 0 while one is waiting.
-
-        The part of an article that arrives late arrives over the network, so while a
-        request waits for its answer the article may not be whole yet.
-        """
-        return 0.0 if self.loading else time.monotonic() - self.moved
+        with contextlib.suppress(Error):
+            await popup.close()
 
     async def _paused(self, event: dict[str, Any]) -> None:
         """Every hop of every request of the tab, redirects included, waits for its verdict."""
@@ -179,7 +171,7 @@ class Tab:
     async def empty(self) -> None:
         """Forget the pages read before: no cookie or storage left for the next one."""
         assert self.session is not None
-        self.loading.clear()  # the last page's requests died with it, answered or not
+        self.network.forget()
         await self.context.clear_cookies()
         for origin in self.origins:
             await self.session.send(
@@ -276,7 +268,7 @@ async def render(
     if status is not None and status >= 400:
         reason = f"the server answered HTTP {status}"
         return result(page, started, "error", browser_tab.url, status, reason=reason)
-    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.network_quiet)
+    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.network)
     if router.refused:  # a request was refused or redirected to a refused address
         return result(page, started, "error", browser_tab.url, status, reason=router.refused[0])
     if text is None:

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from policywatch.fetch.netpolicy import shown_url
 from policywatch.models import PageSpec
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Route
+    from playwright.async_api import Page, Request, Route
 
 log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
@@ -57,8 +56,10 @@ BROWSER_MANAGED_HEADERS = frozenset(
 )
 # After the policy element appears, wait until no request of the page is waiting for an
 # answer and neither the network nor the element's text has moved for SETTLE_IDLE (at most
-# SETTLE_LIMIT), so a half-rendered article is not taken for a new version.
+# SETTLE_LIMIT), so a half-rendered article is not taken for a new version. While an event
+# stream is open, whose messages are not seen, the text must keep still for SETTLE_STREAM.
 SETTLE_IDLE = 0.1
+SETTLE_STREAM = 0.3
 SETTLE_LIMIT = 3.0
 SETTLE_POLL = 0.05
 SETTLE_STEP = 0.005  # the shortest wait between two looks, however close the spell's end
@@ -159,18 +160,61 @@ class Router:
             await route.continue_()
 
 
+class Network:
+    """The requests of the page being read that may still bring part of its article.
+
+    Requests the router drops before they leave (pictures, fonts, trackers) never
+    bring text, so a page polling a tracker pixel is not kept waiting by it. Fed by
+    the page's own request events: a popup it opened is not part of its article.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: set[Request] = set()  # sent, not yet answered
+        self.streams: set[Request] = set()  # server-sent event streams, open by design
+        self.moved = time.monotonic()  # when a request last left or was answered
+
+    def sent(self, request: Request) -> None:
+        if request.resource_type in BLOCKED_RESOURCES or tracker(request.url):
+            return
+        (self.streams if request.resource_type == "eventsource" else self.waiting).add(request)
+        self.moved = time.monotonic()
+
+    def ended(self, request: Request) -> None:
+        if request in self.waiting or request in self.streams:
+            self.waiting.discard(request)
+            self.streams.discard(request)
+            self.moved = time.monotonic()
+
+    def forget(self) -> None:
+        """A new page: the last one's requests died with it, answered or not."""
+        self.waiting.clear()
+        self.streams.clear()
+
+    def spell(self) -> float:
+        """How long the network and the text must keep still for the article to be whole."""
+        return SETTLE_STREAM if self.streams else SETTLE_IDLE
+
+    def still_for(self) -> float:
+        """Seconds since a request last left or was answered; 0 while one waits for its answer."""
+        return 0.0 if self.waiting else time.monotonic() - self.moved
+
+    def loading(self) -> str | None:
+        """One request still waiting for its answer, as the log may show it."""
+        return next((shown_url(r.url) for r in self.waiting), None)
+
+
 async def wait_for_policy(
-    tab: Page, page: PageSpec, remaining: float, network_quiet: Callable[[], float]
+    tab: Page, page: PageSpec, remaining: float, network: Network
 ) -> tuple[str | None, str | None]:
     """Wait until the policy element has text, then until it is whole; then read the page.
 
     Whole means none of the page's requests is waiting for an answer and neither the
-    network (`network_quiet`, seconds since a request last left or was answered, 0
-    while one waits) nor the element's text has moved for SETTLE_IDLE: an article
-    that arrives in parts arrives over the network, however slowly. A page still
-    loading at SETTLE_LIMIT is taken as it is. Returns (the page's HTML, None), or
-    (None, why the page is `blocked`) when the element never shows up: the article
-    did not render (sign-in wall, new layout), so there is nothing to compare.
+    network nor the element's text has moved for the spell (see Network): an article
+    that arrives in parts arrives over the network, however slowly. A read during
+    which a request left or was answered is not trusted. A page still loading at
+    SETTLE_LIMIT is taken as it is. Returns (the page's HTML, None), or (None, why
+    the page is `blocked`) when the element never shows up: the article did not
+    render (sign-in wall, new layout), so there is nothing to compare.
     """
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -188,18 +232,26 @@ async def wait_for_policy(
         return None, f"the selector {selector} is not valid in a browser ({appeared})"
     settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
     while True:
-        calm = network_quiet()
+        spell, calm, moved = network.spell(), network.still_for(), network.moved
         force = time.monotonic() >= settled_by
-        quiet_ms = SETTLE_IDLE * 1000 if calm >= SETTLE_IDLE else None
+        quiet_ms = spell * 1000 if calm >= spell else None
         reading = await tab.evaluate(_SETTLED_JS, [selector, quiet_ms, force])
         if isinstance(reading, str):
-            if force:
-                why = "kept changing" if network_quiet() else "was still loading"
-                log.debug("page=%s %s %s; taking it as it is", page.id, selector, why)
+            if not force and network.moved != moved:
+                continue  # a request left or was answered while the page was read
+            if force and (loading := network.loading()):
+                log.info(
+                    "page=%s read as it was at the %g s settle limit: %s was still loading",
+                    page.id,
+                    SETTLE_LIMIT,
+                    loading,
+                )
+            elif force:
+                log.info("page=%s %s kept changing; read as it was", page.id, selector)
             return reading, None
         if force:  # the page's scripts broke serialising it; Playwright's own world reads it
             return await tab.content(), None
-        wait = SETTLE_IDLE - min(calm, _quiet(reading)) if calm else SETTLE_POLL
+        wait = spell - min(calm, _quiet(reading)) if calm else SETTLE_POLL
         await asyncio.sleep(min(SETTLE_POLL, max(wait, SETTLE_STEP)))
 
 
