@@ -113,12 +113,13 @@ class Tab:
 
     async def open(self) -> None:
         await self.context.route("**/*", self._route)
+        # Listened to on the context, as the request listener must be: the same events
+        # again on the page would double the messages the browser sends per request.
         self.context.on("request", self._seen)
+        self.context.on("requestfinished", self.network.ended)
+        self.context.on("requestfailed", self.network.ended)
         self.page = await self.context.new_page()
         self.page.on("framenavigated", lambda frame: self._visited(frame.url))
-        self.page.on("request", self.network.sent)
-        self.page.on("requestfinished", self.network.ended)
-        self.page.on("requestfailed", self.network.ended)
         self.page.on("popup", self._close_popup)
         self.session = await self.context.new_cdp_session(self.page)
         self.session.on("Fetch.requestPaused", self._paused)
@@ -143,7 +144,18 @@ class Tab:
             await self.router(route)
 
     async def _seen(self, request: Request) -> None:
+        if self._own(request):
+            self.network.sent(request)
         await self._allowed(request.url)
+
+    def _own(self, request: Request) -> bool:
+        """Whether the request is the read page's (its frames'), not a popup's it opened."""
+        from playwright.async_api import Error
+
+        try:
+            return request.frame.page is self.page
+        except Error:  # a frame still being created: counted, to be safe
+            return True
 
     @staticmethod
     async def _close_popup(popup: Page) -> None:

@@ -164,8 +164,9 @@ class Network:
     """The requests of the page being read that may still bring part of its article.
 
     Requests the router drops before they leave (pictures, fonts, trackers) never
-    bring text, so a page polling a tracker pixel is not kept waiting by it. Fed by
-    the page's own request events: a popup it opened is not part of its article.
+    bring text, so a page polling a tracker pixel is not kept waiting by it. Only
+    the read page's requests are `sent` here: a popup it opened is no part of its
+    article.
     """
 
     def __init__(self) -> None:
