@@ -100,6 +100,11 @@ class PageServer:
             def log_message(self, *args) -> None:
                 pass
 
+            def do_POST(self) -> None:
+                """A beacon or a form: its body is read and dropped, the route answers as to GET."""
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
+
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 with server._lock:

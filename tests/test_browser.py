@@ -217,7 +217,7 @@ def test_an_article_whose_last_section_comes_from_a_slow_request_is_read_whole(
     Read before the request is answered, the page would look like it lost a section.
     With the settle limit far away, reading it whole must not wait for the limit.
     """
-    caplog.set_level(logging.INFO, logger="policywatch.browser")
+    caplog.set_level(logging.DEBUG, logger="policywatch.browser")
     monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)
     pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
     moved = {"Location": "/api/help/G1801/rest-v2"}
@@ -241,7 +241,7 @@ def test_a_page_that_keeps_a_request_open_is_read_as_it_is_at_the_settle_limit(
 
     The log names what was still loading, for whoever wonders why the page is slow.
     """
-    caplog.set_level(logging.INFO, logger="policywatch.browser")
+    caplog.set_level(logging.DEBUG, logger="policywatch.browser")
     pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
     pageserver.route("/api/help/G1801/rest", "<p>Never read.</p>", delay=120.0)
 
@@ -254,22 +254,23 @@ def test_a_page_that_keeps_a_request_open_is_read_as_it_is_at_the_settle_limit(
 
 
 @needs_chromium
-def test_pixels_the_browser_never_fetches_and_a_popup_do_not_hold_the_read(
+def test_pixels_beacons_and_a_popup_do_not_hold_the_read(
     pageserver: PageServer,
     shared_fetcher: BrowserFetcher,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A tracking pixel every 50 ms, and a popup polling its server, on this page and after it.
+    """A pixel and a beacon every 50 ms, and a popup polling its server, here and after it.
 
     Neither can bring the article any text: with the settle limit far away, both
     pages are read once whole, and the popup is closed rather than left running.
     """
-    caplog.set_level(logging.INFO, logger="policywatch.browser")
+    caplog.set_level(logging.DEBUG, logger="policywatch.browser")
     monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)
     pageserver.route("/help/G1801", fixture("browser-polling.html"))
     pageserver.route("/help/poller", fixture("browser-poller.html"))
     pageserver.route("/api/news", "No news.")
+    pageserver.route("/beacon", "", status=204)
     pageserver.route("/help/G1802", fixture("browser-slow-part.html"))
     pageserver.route("/api/help/G1801/rest", "<p>You may not send unsolicited messages.</p>")
 
@@ -281,6 +282,7 @@ def test_pixels_the_browser_never_fetches_and_a_popup_do_not_hold_the_read(
     assert "You may not send unsolicited messages." in after.text
     assert read_as_it_was(caplog) == []
     assert pageserver.hits("/help/poller")  # the popup did open
+    assert pageserver.hits("/beacon")  # and the beacons did go out
     assert not pageserver.hits("/pixel.gif")  # every pixel was refused before it left
 
 

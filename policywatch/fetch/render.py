@@ -144,26 +144,21 @@ class Tab:
             await self.router(route)
 
     async def _seen(self, request: Request) -> None:
-        if self._own(request):
+        if _page_of(request) in (self.page, None):  # None: not known yet, counted to be safe
             self.network.sent(request)
         await self._allowed(request.url)
 
-    def _own(self, request: Request) -> bool:
-        """Whether the request is the read page's (its frames'), not a popup's it opened."""
-        from playwright.async_api import Error
+    async def _close_popup(self, popup: Page) -> None:
+        """A window the page opened: never read, and its scripts would go on using the CPU.
 
-        try:
-            return request.frame.page is self.page
-        except Error:  # a frame still being created: counted, to be safe
-            return True
-
-    @staticmethod
-    async def _close_popup(popup: Page) -> None:
-        """A window the page opened: never read, and its scripts would go on using the CPU."""
+        Its first request was counted before its window was known, and a closed window's
+        requests are never answered: they are let go, or the read would wait for them.
+        """
         from playwright.async_api import Error
 
         with contextlib.suppress(Error):
             await popup.close()
+        self.network.forget(lambda request: _page_of(request) is popup)
 
     async def _paused(self, event: dict[str, Any]) -> None:
         """Every hop of every request of the tab, redirects included, waits for its verdict."""
@@ -183,13 +178,24 @@ class Tab:
     async def empty(self) -> None:
         """Forget the pages read before: no cookie or storage left for the next one."""
         assert self.session is not None
-        self.network.forget()
+        self.network.forget(lambda request: True)
         await self.context.clear_cookies()
         for origin in self.origins:
             await self.session.send(
                 "Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"}
             )
         self.origins.clear()
+
+
+def _page_of(request: Request) -> Page | None:
+    """The tab or popup a request belongs to; None while its frame is still being created
+    (a new frame's or popup's first request) or for a service worker's request."""
+    from playwright.async_api import Error
+
+    try:
+        return request.frame.page
+    except Error:
+        return None
 
 
 class Tabs:

@@ -1,6 +1,7 @@
 """Inside one browser tab: every request routed through the network policy (which also drops
-what the text does not need), and the wait until the policy body has appeared and stopped
-changing. Everything here runs on the browser's event loop (Playwright's async API)."""
+what the text does not need), and the wait until the policy body has appeared and is whole
+(nothing on its way, nothing moving). Everything here runs on the browser's event loop
+(Playwright's async API)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -23,6 +25,9 @@ log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
 # Pictures, media, fonts and styles never carry policy text; skipping them saves most bytes.
 BLOCKED_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
+# Requests whose answer never reaches the page's text, so no read waits for them: the
+# blocked ones, and pings (sendBeacon, <a ping>), which have no answer a script can read.
+NO_TEXT = BLOCKED_RESOURCES | {"ping"}
 # Analytics, tag managers and ad networks: no policy text, and often the slowest requests
 # on a page. A host is blocked with all its subdomains.
 BLOCKED_HOSTS = frozenset(
@@ -175,7 +180,7 @@ class Network:
         self.moved = time.monotonic()  # when a request last left or was answered
 
     def sent(self, request: Request) -> None:
-        if request.resource_type in BLOCKED_RESOURCES or tracker(request.url):
+        if request.resource_type in NO_TEXT or tracker(request.url):
             return
         (self.streams if request.resource_type == "eventsource" else self.waiting).add(request)
         self.moved = time.monotonic()
@@ -186,10 +191,10 @@ class Network:
             self.streams.discard(request)
             self.moved = time.monotonic()
 
-    def forget(self) -> None:
-        """A new page: the last one's requests died with it, answered or not."""
-        self.waiting.clear()
-        self.streams.clear()
+    def forget(self, gone: Callable[[Request], bool]) -> None:
+        """Let go of the requests that will never be answered: their window is closed."""
+        self.waiting = {r for r in self.waiting if not gone(r)}
+        self.streams = {r for r in self.streams if not gone(r)}
 
     def spell(self) -> float:
         """How long the network and the text must keep still for the article to be whole."""
@@ -231,7 +236,8 @@ async def wait_for_policy(
         return None, reason
     if isinstance(appeared, str):
         return None, f"the selector {selector} is not valid in a browser ({appeared})"
-    settled_by = time.monotonic() + min(SETTLE_LIMIT, remaining)
+    limit = min(SETTLE_LIMIT, remaining)
+    settled_by = time.monotonic() + limit
     while True:
         spell, calm, moved = network.spell(), network.still_for(), network.moved
         force = time.monotonic() >= settled_by
@@ -240,20 +246,26 @@ async def wait_for_policy(
         if isinstance(reading, str):
             if not force and network.moved != moved:
                 continue  # a request left or was answered while the page was read
-            if force and (loading := network.loading()):
-                log.info(
-                    "page=%s read as it was at the %g s settle limit: %s was still loading",
-                    page.id,
-                    SETTLE_LIMIT,
-                    loading,
-                )
-            elif force:
-                log.info("page=%s %s kept changing; read as it was", page.id, selector)
+            if force:
+                _tell_read_as_it_was(page, limit, network.loading())
             return reading, None
         if force:  # the page's scripts broke serialising it; Playwright's own world reads it
             return await tab.content(), None
         wait = spell - min(calm, _quiet(reading)) if calm else SETTLE_POLL
         await asyncio.sleep(min(SETTLE_POLL, max(wait, SETTLE_STEP)))
+
+
+# Pages already said (at info) to have been read at the settle limit: a page that always
+# keeps loading would otherwise repeat it every poll; later reads are logged at debug.
+_TOLD: set[str] = set()
+
+
+def _tell_read_as_it_was(page: PageSpec, limit: float, loading: str | None) -> None:
+    """Say why a page took the whole settle limit: what it was still loading, if anything."""
+    why = f"{loading} was still loading" if loading else "its text or network kept moving"
+    level = logging.DEBUG if page.id in _TOLD else logging.INFO
+    _TOLD.add(page.id)
+    log.log(level, "page=%s read as it was at the %g s settle limit: %s", page.id, limit, why)
 
 
 def _quiet(reading: object) -> float:
