@@ -137,6 +137,7 @@ def test_ordinary_policy_text_matches_no_default_rule():
             "Request a review: 44 and 30 days, x5 and 30 days, or 5 and 30 daysx.",
             ["request a review", "44 and 30 days", "review"],
         ),
+        ("Refunds are issued within 30 days.", ["refund *"]),  # a space before the * too
         (
             "Customer reviews in the U.S. and in the \u212aingdom: contact buyers.",
             ["reviews", "contact buyers", "U.S.", "kingdom"],
@@ -147,7 +148,9 @@ def test_terms_match_alike_whether_or_not_the_caller_split_the_words_first(
     text: str, expected: list[str]
 ):
     """The word-list shortcut must agree with the plain search, odd spellings included."""
-    extra = Rule("extra", Severity.MINOR, terms=("don't stop", "U.S.", "kingdom", "ſtar ratings"))
+    extra = Rule(
+        "extra", Severity.MINOR, terms=("don't stop", "U.S.", "kingdom", "ſtar ratings", "refund *")
+    )
     ruleset = RuleSet((*DEFAULT_RULES, extra))
     assert terms(ruleset, text) == expected
     assert [term for _, term in ruleset.match(text, words(text))] == expected

@@ -176,7 +176,7 @@ class _Term:
         if term is None:
             return
         wildcard = term.strip().endswith("*")
-        body = term.strip().rstrip("*")
+        body = term.strip().rstrip("*").rstrip()  # "rating *" is "rating*", as in the regex
         runs = _WORD_RE.findall(body)
         if wildcard and _WORD_RE.match(body[-1:]):
             runs.pop()
