@@ -250,6 +250,7 @@ def test_a_page_that_keeps_a_request_open_is_read_as_it_is_at_the_settle_limit(
     assert result.status == "ok", result.reason
     assert "You may contact buyers only when" in result.text
     (note,) = read_as_it_was(caplog)
+    assert "at the 3 s settle limit: " in note  # not at the page's 60 s timeout
     assert "/api/help/G1801/rest was still loading" in note
 
 
@@ -262,8 +263,8 @@ def test_pixels_beacons_and_a_popup_do_not_hold_the_read(
 ) -> None:
     """A pixel and a beacon every 50 ms, and a popup polling its server, here and after it.
 
-    Neither can bring the article any text: with the settle limit far away, both
-    pages are read once whole, and the popup is closed rather than left running.
+    None of them can bring the article any text: with the settle limit far away,
+    both pages are read once whole.
     """
     caplog.set_level(logging.DEBUG, logger="policywatch.browser")
     monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)

@@ -178,7 +178,7 @@ class Tab:
     async def empty(self) -> None:
         """Forget the pages read before: no cookie or storage left for the next one."""
         assert self.session is not None
-        self.network.forget(lambda request: True)
+        self.network.forget()  # the last page's requests died with it
         await self.context.clear_cookies()
         for origin in self.origins:
             await self.session.send(

@@ -25,9 +25,6 @@ log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
 # Pictures, media, fonts and styles never carry policy text; skipping them saves most bytes.
 BLOCKED_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
-# Requests whose answer never reaches the page's text, so no read waits for them: the
-# blocked ones, and pings (sendBeacon, <a ping>), which have no answer a script can read.
-NO_TEXT = BLOCKED_RESOURCES | {"ping"}
 # Analytics, tag managers and ad networks: no policy text, and often the slowest requests
 # on a page. A host is blocked with all its subdomains.
 BLOCKED_HOSTS = frozenset(
@@ -105,6 +102,11 @@ _SETTLED_JS = """([selector, quietMs, force]) => {
 }"""
 
 
+def dropped(request: Request) -> bool:
+    """Whether the router drops the request before it leaves: no text could come of it."""
+    return request.resource_type in BLOCKED_RESOURCES or tracker(request.url)
+
+
 def tracker(url: str) -> bool:
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
     parts = host.split(".")
@@ -155,11 +157,7 @@ class Router:
 
     async def __call__(self, route: Route) -> None:
         request = route.request
-        if (
-            request.resource_type in BLOCKED_RESOURCES
-            or tracker(request.url)
-            or not await self.allowed(request.url)
-        ):
+        if dropped(request) or not await self.allowed(request.url):
             await route.abort("blockedbyclient")
         else:
             await route.continue_()
@@ -180,7 +178,8 @@ class Network:
         self.moved = time.monotonic()  # when a request last left or was answered
 
     def sent(self, request: Request) -> None:
-        if request.resource_type in NO_TEXT or tracker(request.url):
+        # A ping (sendBeacon, <a ping>) leaves, but has no answer a script can read.
+        if dropped(request) or request.resource_type == "ping":
             return
         (self.streams if request.resource_type == "eventsource" else self.waiting).add(request)
         self.moved = time.monotonic()
@@ -191,10 +190,10 @@ class Network:
             self.streams.discard(request)
             self.moved = time.monotonic()
 
-    def forget(self, gone: Callable[[Request], bool]) -> None:
-        """Let go of the requests that will never be answered: their window is closed."""
-        self.waiting = {r for r in self.waiting if not gone(r)}
-        self.streams = {r for r in self.streams if not gone(r)}
+    def forget(self, gone: Callable[[Request], bool] | None = None) -> None:
+        """Let go of requests that will never be answered (`gone`; all: a new page is read)."""
+        self.waiting = {r for r in self.waiting if gone and not gone(r)}
+        self.streams = {r for r in self.streams if gone and not gone(r)}
 
     def spell(self) -> float:
         """How long the network and the text must keep still for the article to be whole."""
