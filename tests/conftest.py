@@ -21,6 +21,12 @@ def real_pages_dir() -> Path:
     return Path(os.environ.get("POLICYWATCH_REAL_PAGES", ROOT.parent / "shared" / "real-pages"))
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_home(tmp_path_factory, monkeypatch):
+    """The notify URLs apprise accepted are remembered in the user's cache: never the tester's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture
 def pageserver():
     server = PageServer().start()

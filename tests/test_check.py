@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.seller import CONDUCT, REWORDED, Seller, pages_at, write_watchlist
+from tests.seller import CONDUCT, INBOX, REWORDED, Seller, pages_at, write_watchlist
 
 
 def watching(tmp_path: Path, **urls: str) -> Path:
@@ -63,14 +63,21 @@ CHANGE_ONLY = (
 )
 
 
-def test_an_unchanged_check_imports_nothing_only_a_change_needs(seller, capsys):
+@pytest.mark.parametrize("notify", [(), (INBOX,)], ids=["no-routes", "a-route"])
+def test_an_unchanged_check_imports_nothing_only_a_change_needs(
+    tmp_path, pageserver, capsys, notify
+):
+    """Nor, with notify routes and nothing to send, apprise (its plugins take 0.2-0.4 s)."""
+    pageserver.route("/conduct", CONDUCT)
+    pages = pages_at({"conduct": pageserver.url("/conduct")})
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=notify))
     seller(capsys, "check")
     argv = ["-q", "-c", str(seller.config), "-d", str(seller.data), "check"]
     probe = (
         "import sys\n"
         "from policywatch.cli import main\n"
         f"code = main({argv!r})\n"
-        f"print([m for m in {CHANGE_ONLY!r} if m in sys.modules], file=sys.stderr)\n"
+        f"print([m for m in {(*CHANGE_ONLY, 'apprise')!r} if m in sys.modules], file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

@@ -6,6 +6,10 @@ key to fix, so nothing is fetched or written on a typo.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -513,6 +517,65 @@ def test_an_optional_route_skips_quietly_only_while_its_variables_are_missing(tm
     assert "DISCORD_TOKEN not set" in waiting.skipped_routes[0]
     routes = load(tmp_path, text, env={"DISCORD_ID": "42", "DISCORD_TOKEN": "abc"}).routes
     assert [r.url for r in routes] == ["discord://42/abc"]
+
+
+def _loads_asking_apprise(watchlist: Path, cache: Path, env: dict[str, str]) -> bool:
+    """Load the watchlist as a fresh `policywatch` process does; whether it imported apprise."""
+    probe = (
+        "import sys\n"
+        "from policywatch.watchlist.load import load_config\n"
+        f"load_config({str(watchlist)!r})\n"
+        "print('apprise' in sys.modules)\n"
+    )
+    env = {**os.environ, **env, "XDG_CACHE_HOME": str(cache)}
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip() == "True"
+
+
+def test_a_notify_url_apprise_accepted_is_not_asked_again_on_the_next_run(tmp_path):
+    """Asking apprise loads all its plugins; a cron `check` paid that on every run."""
+    watchlist = write(
+        tmp_path,
+        page("a", "https://example.com/a")
+        + ("notify:\n  - ${SLACK_WEBHOOK_URL}\n  - json://127.0.0.1:9/hook\n"),
+    )
+    cache, env = tmp_path / "cache", {"SLACK_WEBHOOK_URL": SECRETS["SLACK_WEBHOOK_URL"]}
+    assert _loads_asking_apprise(watchlist, cache, env)
+    assert not _loads_asking_apprise(watchlist, cache, env)
+    remembered = (cache / "policywatch" / "accepted-notify-urls.json").read_text()
+    assert "s3cretSlackToken" not in remembered and "hooks.slack.com" not in remembered
+    # A new secret is a new URL: apprise is asked about it.
+    assert _loads_asking_apprise(
+        watchlist, cache, {"SLACK_WEBHOOK_URL": SECRETS["SLACK_WEBHOOK_URL"][:-5] + "Other"}
+    )
+
+
+def test_another_apprise_install_asks_again(tmp_path):
+    watchlist = write(tmp_path, page("a", "https://example.com/a") + "notify:\n  - json://h/x\n")
+    cache = tmp_path / "cache"
+    assert _loads_asking_apprise(watchlist, cache, {})
+    path = cache / "policywatch" / "accepted-notify-urls.json"
+    remembered = json.loads(path.read_text())
+    path.write_text(json.dumps({**remembered, "apprise": "/elsewhere/apprise/__init__.py:1:2"}))
+    assert _loads_asking_apprise(watchlist, cache, {})
+
+
+def test_a_notify_url_apprise_refused_is_refused_on_every_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = page("a", "https://example.com/a") + "notify:\n  - nosuch://host/x\n"
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="apprise cannot use"):
+            load(tmp_path, text)
+    assert not (tmp_path / "cache" / "policywatch" / "accepted-notify-urls.json").exists()
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    config = load(tmp_path, page("a", "https://example.com/a") + "notify:\n  - json://h/x\n")
+    assert [r.url for r in config.routes] == ["json://h/x"]
 
 
 # --------------------------------------------------------------------------- durations

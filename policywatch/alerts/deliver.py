@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policywatch.alerts.health import probe_alert
-from policywatch.alerts.notify import IDEMPOTENCY_HEADER, SEND_INTERVAL, Sent, send, send_once
 from policywatch.clock import iso, utcnow
 from policywatch.errors import UsageError
 from policywatch.models import Route
+
+if TYPE_CHECKING:
+    from policywatch.alerts.notify import Sent
 
 log = logging.getLogger("policywatch.notify")  # the name operators filter on
 
@@ -65,6 +67,10 @@ class _Sender:
 
     def send(self, route: Route, payload: Mapping[str, Any], key: str) -> Sent:
         """Send, retrying quick failures; never after a timeout, which may have delivered."""
+        # Imported at the first send: apprise takes ~0.1 s to import, which a cron `check`
+        # with nothing to deliver (nearly every run) would pay for nothing.
+        from policywatch.alerts.notify import SEND_INTERVAL, send_once
+
         wait = self._last.get(route.name, -SEND_INTERVAL) + SEND_INTERVAL - time.monotonic()
         if wait > 0:
             self.sleep(wait)
@@ -100,7 +106,7 @@ def deliver_pending(
     now = now or utcnow()
     by_name = {route.name: route for route in routes}
     sender = _Sender(max_attempts_per_run, pause, sleep)
-    down: dict[str, str] = {}
+    down: dict[str, Sent] = {}  # route -> how its first failure of this run went
     sent_count = failed = pending = gave_up = 0
     for entry in store.pending_alerts(now):
         key, name = entry["key"], entry["route"]
@@ -115,9 +121,11 @@ def deliver_pending(
             pending += 1
             continue
         if name in down:
-            sent = Sent(False, down[name])
+            sent = replace(down[name], maybe_arrived=False)  # not sent: it surely did not arrive
         else:
             if store.mark_in_flight(key, now):
+                from policywatch.alerts.notify import IDEMPOTENCY_HEADER
+
                 log.warning(
                     "route=%s page=%s sending again an alert whose last send was cut off or "
                     "unanswered; it may arrive twice (same %s)",
@@ -132,7 +140,7 @@ def deliver_pending(
             log.info("route=%s page=%s alert sent", name, entry.get("page_id"))
             continue
         reason = sent.reason or "unknown failure"
-        down[name] = reason
+        down[name] = sent
         attempts = int(entry.get("attempts") or 0) + 1
         give_up = _given_up(attempts, backoff, give_up_after)
         store.mark_attempt_failed(
@@ -172,5 +180,7 @@ def notify_test(
         raise UsageError(
             f"no notify route named {name!r}", hint=f"routes in the watchlist: {known}"
         )
+    from policywatch.alerts.notify import send
+
     payload = probe_alert().to_payload()
     return [(route, *send(route, payload)) for route in chosen]

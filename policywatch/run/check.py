@@ -138,17 +138,19 @@ def check_pages(
     order = {p.id: i for i, p in enumerate(pages)}
     report.outcomes.sort(key=lambda o: order[o.page_id])
     if config.routes:
-        # Imported here: apprise loads every plugin it has (~0.1 s), and digests and reminders
-        # read effective dates (~50 ms of imports), which a watchlist without routes never
-        # needs, and a cron `check` pays on every run.
+        # Imported here and only when some route needs them: digests and reminders read
+        # effective dates (~70 ms of imports), which a cron `check` would pay on every run.
         from policywatch.alerts.deliver import deliver_pending
-        from policywatch.run.digests import queue_digests
-        from policywatch.run.reminders import queue_reminders
 
         with store.lock(record_wait, purpose=purpose):
             try:  # queued even by --no-deliver; the daemon's loop queues them itself (`queue`)
-                if queue:
+                if queue and any(route.digest for route in config.routes):
+                    from policywatch.run.digests import queue_digests
+
                     queue_digests(config, store, now or utcnow())
+                if queue and any(route.remind for route in config.routes):
+                    from policywatch.run.reminders import queue_reminders
+
                     queue_reminders(config, store, now or utcnow())
             except Exception:  # a digest or a reminder must never hold back the alerts
                 log.exception("queuing digests or reminders failed; alerts are still delivered")

@@ -12,11 +12,17 @@ the schema: it depends on the environment, not on the file alone.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
+import logging
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from policywatch.models import Route, Severity
+from policywatch.history.files import atomic_write
+from policywatch.models import Route, Severity, sha256_hex
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid
 from policywatch.watchlist.schedule import schedule_of
@@ -68,10 +74,92 @@ def _route_label(raw: str) -> str:
     return scheme
 
 
+log = logging.getLogger("policywatch.config")
+ACCEPTED_KEEP = 256  # notify URLs remembered as accepted; older ones are asked again
+
+
 def _apprise_accepts(url: str) -> bool:
+    """Whether apprise can use `url`; a URL the installed apprise accepted before is trusted.
+
+    Asking loads every apprise plugin (0.2-0.4 s), which a cron `check` paid on every
+    run for URLs that never change. Accepted URLs are remembered in the user's cache
+    by a hash (the URL holds secrets) together with which apprise install accepted
+    them, so an upgrade asks again. A refused URL is never remembered.
+    """
+    cache = AcceptedUrls()
+    if cache.has(url):
+        return True
     import apprise
 
-    return bool(apprise.Apprise().add(url))
+    accepted = bool(apprise.Apprise().add(url))
+    if accepted:
+        cache.add(url)
+    return accepted
+
+
+class AcceptedUrls:
+    """The notify URLs the installed apprise accepted, kept in `$XDG_CACHE_HOME/policywatch`.
+
+    Only ever an optimisation: a cache that cannot be read or written is ignored.
+    """
+
+    def __init__(self) -> None:
+        base = _cache_home()
+        self.path = base / "policywatch" / "accepted-notify-urls.json" if base else None
+        self.install = _apprise_install() if base else None
+        self._hashes: list[str] | None = None
+
+    def has(self, url: str) -> bool:
+        return self.install is not None and _url_hash(url) in self._read()
+
+    def add(self, url: str) -> None:
+        if self.path is None or self.install is None:
+            return
+        hashes = [h for h in self._read() if h != _url_hash(url)] + [_url_hash(url)]
+        data = {"apprise": self.install, "accepted": hashes[-ACCEPTED_KEEP:]}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(data).encode(), durable=False)
+        except OSError as exc:
+            log.debug("cannot remember accepted notify URLs in %s: %s", self.path, exc)
+
+    def _read(self) -> list[str]:
+        if self._hashes is None:
+            self._hashes = []
+            try:
+                data = json.loads(self.path.read_bytes())  # type: ignore[union-attr]
+                if data.get("apprise") == self.install and isinstance(data.get("accepted"), list):
+                    self._hashes = [h for h in data["accepted"] if isinstance(h, str)]
+            except (OSError, ValueError, AttributeError):
+                pass  # no cache yet, or not ours: every URL is asked
+        return self._hashes
+
+
+def _cache_home() -> Path | None:
+    """The user's cache directory; None for a user without a home (some containers)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base:
+        return Path(base)
+    try:
+        return Path.home() / ".cache"
+    except (RuntimeError, KeyError):
+        return None
+
+
+def _url_hash(url: str) -> str:
+    return sha256_hex(f"policywatch notify url\x00{url}")
+
+
+def _apprise_install() -> str | None:
+    """Which apprise is installed (where, and when it was written), without importing it."""
+    spec = importlib.util.find_spec("apprise")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        stat = os.stat(spec.origin)
+    except OSError:
+        return None
+    return f"{spec.origin}:{stat.st_mtime_ns}:{stat.st_size}"
 
 
 def _route(
