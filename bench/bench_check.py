@@ -164,7 +164,17 @@ def _run(command: list[str], name: str) -> str:
 # --------------------------------------------------------------------------- set-up
 
 
-def write_watchlist(path: Path, urls: Sequence[str], per_host: int | None) -> None:
+# What a seller's watchlist sends alerts to; nothing is sent, as nothing changes.
+ROUTES = (
+    "json://127.0.0.1:9/hook",
+    "mailto://alerts:secret@mail.example.com?to=ops@example.com",
+    "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ",
+)
+
+
+def write_watchlist(
+    path: Path, urls: Sequence[str], per_host: int | None, routes: Sequence[str] = ()
+) -> None:
     """A watchlist of the pages with the Seller Central profile, HTTP only (no browser)."""
     document: dict = {
         "pages": [
@@ -175,6 +185,8 @@ def write_watchlist(path: Path, urls: Sequence[str], per_host: int | None) -> No
     document["defaults"] = {"allow_private": True}  # the pages are served on loopback
     if per_host is not None:
         document["defaults"] |= {"per_host": per_host, "workers": max(Defaults().workers, per_host)}
+    if routes:
+        document["notify"] = list(routes)
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
@@ -261,7 +273,7 @@ def print_table(report: dict) -> None:
     print(
         f"{report['pages']} unchanged pages of {report['page_kb']} KB average on loopback, "
         f"{report['repeat']} interleaved runs, {report['concurrency']} fetches at once "
-        "(all pages on one host)"
+        f"(all pages on one host), {report['notify_routes']} notify routes"
     )
     print(f"{'contender':<17}{'median s':>9}{'min s':>8}{'x floor':>8}{'CPU s':>8}{'x floor':>8}")
     for name, row in report["results"].items():
@@ -319,6 +331,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default: policywatch's own default)",
     )
     parser.add_argument("--no-urlwatch", action="store_true", help="leave urlwatch out")
+    parser.add_argument(
+        "--routes",
+        action="store_true",
+        help="give policywatch's watchlist three notify routes, as a seller's has "
+        "(nothing is sent: nothing changes)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--profile",
@@ -341,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         urls = [pages.page_url(base, i) for i in range(args.pages)]
         watchlist, data_dir = work / "watchlist.yaml", work / "data"
-        write_watchlist(watchlist, urls, args.per_host)
+        write_watchlist(watchlist, urls, args.per_host, ROUTES if args.routes else ())
         config = load_config(watchlist)
         concurrency = max(
             1, min(config.defaults.workers, config.defaults.per_host)
@@ -395,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "page_kb": round(statistics.mean(sample) / 1000),
             "load_config_s": round(median_seconds(lambda: load_config(watchlist)), 4),
             "concurrency": concurrency,
+            "notify_routes": len(ROUTES) if args.routes else 0,
             "python": sys.version.split()[0],
         }
         report = summary(contenders, args, info)
