@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import re
-import secrets
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
+from policywatch.atomic import atomic_write, fsync_dir
 from policywatch.errors import StoreError
 from policywatch.models import sha256_hex
 
@@ -30,35 +30,6 @@ REPAIR_HINT = (
 )
 
 Tables = dict[str, dict[str, Any]]
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write beside the target, then rename over it: readers see the old file or the new one.
-
-    The new file's bytes always reach the disk before the rename, so even a power cut
-    leaves the old file or the new one, never an empty one. `durable` also flushes the
-    rename itself; without it a power cut may bring the old file back.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        fsync_dir(path.parent)
 
 
 def damaged(path: Path, why: str, hint: str = REPAIR_HINT) -> StoreError:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from policywatch import __version__
+from policywatch.atomic import atomic_write
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.content import Snapshot
 from policywatch.errors import StoreError
 from policywatch.history.files import (
     all_blob_keys,
-    atomic_write,
     blob_path,
     open_db,
     read_blob,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from policywatch.history.files import atomic_write
+from policywatch.atomic import atomic_write
 from policywatch.models import Route, Severity, sha256_hex
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policywatch.alerts.links import change_path
+from policywatch.atomic import atomic_write
 from policywatch.errors import UsageError
-from policywatch.history.files import atomic_write
 from policywatch.models import Config, sha256_hex, short_id
 from policywatch.run.daemon import health
 from policywatch.web import feeds, pages
