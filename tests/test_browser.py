@@ -412,6 +412,43 @@ def test_a_page_never_sees_the_cookies_or_storage_the_page_before_it_left(
 
 
 @needs_chromium
+def test_a_page_read_beside_another_sites_page_never_sees_a_cookie_that_page_planted_for_it(
+    pageserver: PageServer,
+) -> None:
+    """Tabs of one origin share a browser context; a page of another origin never joins it.
+
+    The hostile page opens the victim's site in a popup, whose answer sets a cookie
+    there, while the victim's page, read at the same time, shows its cookies a second
+    later.
+    """
+    victim = pageserver.url("/help/victim").replace("127.0.0.1", "localhost")
+    plant = victim.replace("/help/victim", "/plant")
+    pageserver.route(
+        "/help/planter",
+        "<!doctype html><html><body><div id='full-help-page'><p>Nothing to see.</p></div>"
+        f"<script>window.open('{plant}');</script></body></html>",
+    )
+    pageserver.route("/plant", "<p>planted</p>", headers={"Set-Cookie": "planted=1; Path=/"})
+    pageserver.route(
+        "/help/victim",
+        "<!doctype html><html><body><div id='full-help-page'></div><script>setTimeout(() => {"
+        "document.getElementById('full-help-page').textContent = 'cookie=[' + document.cookie"
+        " + ']'; }, 1000);</script></body></html>",
+    )
+    pages = [
+        help_page(pageserver.url("/help/planter"), id="planter"),
+        help_page(victim, id="victim"),
+    ]
+
+    with concurrent(browser_concurrency=2) as fetcher:
+        results = by_id(fetcher.fetch_each(pages))
+
+    assert [results[p.id].status for p in pages] == ["ok", "ok"], results
+    assert len(pageserver.hits("/plant")) == 1  # the popup's answer did set it
+    assert "cookie=[]" in results["victim"].text
+
+
+@needs_chromium
 def test_images_fonts_and_stylesheets_are_never_downloaded(
     pageserver: PageServer, shared_fetcher: BrowserFetcher
 ) -> None:

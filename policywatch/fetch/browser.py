@@ -50,8 +50,9 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.content import FetchResult
 from policywatch.fetch.answers import Closing, timed_out
-from policywatch.fetch.render import Tab, Tabs, render, result
+from policywatch.fetch.render import render, result
 from policywatch.fetch.tab import BACKSTOP_GRACE, first_line
+from policywatch.fetch.tabs import Tab, Tabs
 from policywatch.models import Defaults, PageSpec
 
 if TYPE_CHECKING:
@@ -137,8 +138,8 @@ class BrowserFetcher(Closing):
     """Renders pages in one headless Chromium, started on first use and kept for the run.
 
     Up to `defaults.browser_concurrency` pages render at once, each in a tab of
-    its own that is emptied (cookies, storage, document) before another page
-    uses it. The browser is restarted once if it crashed. Safe to call from
+    its own, kept for later pages of the same origin and settings (see render.py
+    for what they share). The browser is restarted once if it crashed. Safe to call from
     several threads: every call becomes a coroutine on the fetcher's own event
     loop, the only place Playwright is used (see the module docstring).
     """

@@ -18,7 +18,7 @@ from policywatch.fetch.netpolicy import shown_url
 from policywatch.models import PageSpec
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Request, Route
+    from playwright.async_api import Page, Request
 
 log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
@@ -116,14 +116,15 @@ def tracker(url: str) -> bool:
 class Router:
     """Refuses, before they leave, the requests of one fetch that the address policy forbids.
 
-    The route handler (`__call__`) sees the first hop of every request in every
-    frame, and drops what the text does not need (BLOCKED_RESOURCES, BLOCKED_HOSTS)
-    before it is even judged. It is never shown a redirect hop, so the tab's own
+    The context's route handler (render.Shared) asks it about the first hop of every
+    request in every frame, after dropping what the text does not need
+    (BLOCKED_RESOURCES, BLOCKED_HOSTS). It is never shown a redirect hop, so the tab's own
     DevTools session also pauses every hop (the Fetch domain at the request stage)
     and asks `allowed` before it is sent; so does the context's request listener,
     the backstop for a hop neither sees (an out-of-process frame's redirect): the
     whole fetch is then refused, so nothing from it is stored. A router serves one
-    fetch; a reused tab (render.Tab) is handed a new one for the next page.
+    fetch (and judges with it the requests of its context whose window is not known
+    yet); a reused tab (render.Tab) is handed a new one for the next page.
     """
 
     def __init__(self, page: PageSpec) -> None:
@@ -155,21 +156,14 @@ class Router:
             return exc.reason
         return None
 
-    async def __call__(self, route: Route) -> None:
-        request = route.request
-        if dropped(request) or not await self.allowed(request.url):
-            await route.abort("blockedbyclient")
-        else:
-            await route.continue_()
-
 
 class Network:
     """The requests of the page being read that may still bring part of its article.
 
     Requests the router drops before they leave (pictures, fonts, trackers) never
     bring text, so a page polling a tracker pixel is not kept waiting by it. Only
-    the read page's requests are `sent` here: a popup it opened is no part of its
-    article.
+    the read page's requests are `sent` here, and those whose window is not known
+    yet: a popup it opened is no part of its article.
     """
 
     def __init__(self) -> None:
