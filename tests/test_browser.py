@@ -686,6 +686,37 @@ def test_pages_rendered_in_one_batch_each_keep_their_own_text(
         assert not any(f"policy {other} must" in text for other in others), page.id
 
 
+def renderer_pids(fetcher: BrowserFetcher) -> set[int]:
+    return {
+        pid
+        for pid, cmdline in chromium_processes(fetcher).items()
+        if "--type=renderer" in cmdline and alive(pid)
+    }
+
+
+@needs_chromium
+def test_the_renderers_that_read_a_sites_pages_read_them_again_next_cycle(
+    pageserver: PageServer,
+) -> None:
+    """A new renderer process for every page read cost half again the browser's CPU.
+
+    Tabs reading pages of one site share a browser context, in which Chromium lets
+    each tab keep its renderer from one page to the next.
+    """
+    names = [f"C{n}" for n in range(4)]
+    urls = serve_numbered(pageserver, names)
+    pages = [help_page(url, id=f"policy-{name}") for name, url in zip(names, urls, strict=True)]
+
+    with concurrent(browser_concurrency=2) as fetcher:
+        first = by_id(fetcher.fetch_each(pages))
+        before = renderer_pids(fetcher)
+        second = by_id(fetcher.fetch_each(pages))
+        after = renderer_pids(fetcher)
+
+    assert {r.status for r in (*first.values(), *second.values())} == {"ok"}
+    assert before and after == before
+
+
 @needs_chromium
 def test_pages_that_never_render_or_freeze_end_alone_while_the_pages_beside_them_are_read(
     pageserver: PageServer,

@@ -19,7 +19,7 @@ async API, the browser and every tab: each page is a coroutine on that loop,
 and all Playwright state is only ever touched there, so nothing needs a lock.
 `fetch` and `fetch_each` may be called from any thread; they hand coroutines
 to the loop (`run_coroutine_threadsafe`) and wait for the results. A semaphore
-bounds the pages in flight, and tabs are kept and reused (render.Tabs).
+bounds the pages in flight, and tabs are kept and reused (tabs.Tabs).
 
 Deadlines under concurrency: every Playwright call of a page is bounded by what
 is left of its `timeout`. A page whose renderer freezes (an endless script)
@@ -138,7 +138,7 @@ class BrowserFetcher(Closing):
     """Renders pages in one headless Chromium, started on first use and kept for the run.
 
     Up to `defaults.browser_concurrency` pages render at once, each in a tab of
-    its own, kept for later pages of the same origin and settings (see render.py
+    its own, kept for later pages of the same origin and settings (see tabs.py
     for what they share). The browser is restarted once if it crashed. Safe to call from
     several threads: every call becomes a coroutine on the fetcher's own event
     loop, the only place Playwright is used (see the module docstring).

@@ -116,7 +116,7 @@ def tracker(url: str) -> bool:
 class Router:
     """Refuses, before they leave, the requests of one fetch that the address policy forbids.
 
-    The context's route handler (render.Shared) asks it about the first hop of every
+    The context's route handler (tabs.Shared) asks it about the first hop of every
     request in every frame, after dropping what the text does not need
     (BLOCKED_RESOURCES, BLOCKED_HOSTS). It is never shown a redirect hop, so the tab's own
     DevTools session also pauses every hop (the Fetch domain at the request stage)
@@ -124,7 +124,7 @@ class Router:
     the backstop for a hop neither sees (an out-of-process frame's redirect): the
     whole fetch is then refused, so nothing from it is stored. A router serves one
     fetch (and judges with it the requests of its context whose window is not known
-    yet); a reused tab (render.Tab) is handed a new one for the next page.
+    yet); a reused tab (tabs.Tab) is handed a new one for the next page.
     """
 
     def __init__(self, page: PageSpec) -> None:

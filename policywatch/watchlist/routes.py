@@ -28,6 +28,9 @@ from policywatch.watchlist.checks import Invalid
 from policywatch.watchlist.schedule import schedule_of
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ACCEPTED_KEEP = 256  # notify URLs remembered as accepted; older ones are asked again
+
+log = logging.getLogger("policywatch.config")
 
 
 def _userinfo_span(raw: str) -> tuple[int, int]:
@@ -74,11 +77,7 @@ def _route_label(raw: str) -> str:
     return scheme
 
 
-log = logging.getLogger("policywatch.config")
-ACCEPTED_KEEP = 256  # notify URLs remembered as accepted; older ones are asked again
-
-
-def _apprise_accepts(url: str) -> bool:
+def _apprise_accepts(url: str, cache: AcceptedUrls) -> bool:
     """Whether apprise can use `url`; a URL the installed apprise accepted before is trusted.
 
     Asking loads every apprise plugin (0.2-0.4 s), which a cron `check` paid on every
@@ -86,7 +85,6 @@ def _apprise_accepts(url: str) -> bool:
     by a hash (the URL holds secrets) together with which apprise install accepted
     them, so an upgrade asks again. A refused URL is never remembered.
     """
-    cache = AcceptedUrls()
     if cache.has(url):
         return True
     import apprise
@@ -116,7 +114,8 @@ class AcceptedUrls:
         if self.path is None or self.install is None:
             return
         hashes = [h for h in self._read() if h != _url_hash(url)] + [_url_hash(url)]
-        data = {"apprise": self.install, "accepted": hashes[-ACCEPTED_KEEP:]}
+        self._hashes = hashes[-ACCEPTED_KEEP:]
+        data = {"apprise": self.install, "accepted": self._hashes}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(data).encode(), durable=False)
@@ -169,6 +168,7 @@ def _route(
     file: str,
     lines: Callable[..., int],
     skipped: list[str],
+    cache: AcceptedUrls,
 ) -> Route | None:
     """One notify route, or None (noted in `skipped`) for an optional route whose variables
     are not set yet."""
@@ -193,7 +193,7 @@ def _route(
             + " (or mark the route `optional: true` to skip it until then)",
             at,
         )
-    if not _apprise_accepts(url):
+    if not _apprise_accepts(url, cache):
         used = _ENV_REF.findall(raw)
         raise Invalid(
             f"apprise cannot use this notify URL (scheme {urlsplit(url).scheme or 'missing'!r})",
@@ -223,8 +223,9 @@ def build_routes(
     skipped for want of their variables."""
     routes: list[Route] = []
     skipped: list[str] = []
+    cache = AcceptedUrls()
     for i, model in enumerate(models):
-        route = _route(model, i, env, file, lines, skipped)
+        route = _route(model, i, env, file, lines, skipped, cache)
         if route is None:
             continue
         name, n = route.name, 2
