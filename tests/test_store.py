@@ -712,6 +712,26 @@ def test_a_second_writer_waits_then_names_the_one_holding_the_lock(tmp_path: Pat
         assert store.page_ids() == []
 
 
+def test_the_holder_is_named_right_after_a_longer_holder_released_the_lock(
+    tmp_path: Path,
+) -> None:
+    earlier = Store(tmp_path)
+    with earlier.lock(purpose="policywatch check --page " + "a-long-page-id " * 8):
+        pass
+    held, release = FORK.Event(), FORK.Event()
+    holder = FORK.Process(target=_hold_lock, args=(tmp_path, held, release))
+    holder.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(StoreLocked) as caught, earlier.lock(timeout=0.1):
+            pass
+        assert f"pid {holder.pid}, `policywatch run`, since" in caught.value.message
+        assert json.loads((tmp_path / ".lock").read_text())["command"] == "policywatch run"
+    finally:
+        release.set()
+        holder.join(10)
+
+
 def _record_twenty(data_dir: Path, who: str) -> None:
     store = Store(data_dir)
     for n in range(20):

@@ -7,10 +7,12 @@ import json
 import os
 import sys
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import StoreError, StoreLocked
@@ -18,42 +20,70 @@ from policywatch.errors import StoreError, StoreLocked
 LOCK_NAME = ".lock"
 
 
-def take_lock(data_dir: Path, timeout: float, purpose: str) -> IO[str]:
-    """The data directory's flock, waited for up to `timeout` seconds (StoreLocked after)."""
-    try:
-        handle = open(data_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the lock file in {data_dir}: {exc.strerror or exc}",
-            hint="check that the directory is writable, or choose another with -d/--data-dir",
-        ) from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = _read_holder(handle)
-                handle.close()
-                raise _locked_error(data_dir, holder, timeout) from None
-            time.sleep(0.05)
-    handle.seek(0)
-    handle.truncate()
-    handle.write(json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())}))
-    handle.flush()
-    return handle
+class WriteLock:
+    """The data directory's flock, its file kept open for as long as the Store lives.
+
+    A check takes the lock once per page to record it: opening, truncating and closing
+    the lock file each time cost more than the page's own write. Who holds the lock is
+    written over the previous holder's record, padded with spaces to its length (JSON
+    allows them), so the file is never truncated and never holds a mix of two records.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._fd: int | None = None
+
+    def acquire(self, timeout: float, purpose: str) -> None:
+        """Wait up to `timeout` seconds for the lock; StoreLocked naming its holder after."""
+        fd = self._open()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _locked_error(self.data_dir, _read_holder(fd), timeout) from None
+                time.sleep(0.05)
+        record = json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())})
+        data = record.encode("utf-8")
+        os.pwrite(fd, data.ljust(os.fstat(fd).st_size), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._closing()
+            self._fd = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            try:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the lock file in {self.data_dir}: {exc.strerror or exc}",
+                    hint="check that the directory is writable, "
+                    "or choose another with -d/--data-dir",
+                ) from exc
+            # A Store dropped without close() (a read-only listing) still gives its file back.
+            self._closing = weakref.finalize(self, os.close, self._fd)
+        return self._fd
 
 
 @contextmanager
 def locked(data_dir: Path, timeout: float, purpose: str) -> Iterator[None]:
     """The lock alone, for fsck, which must not read a damaged directory as a Store."""
-    handle = take_lock(data_dir, timeout, purpose)
+    lock = WriteLock(data_dir)
+    lock.acquire(timeout, purpose)
     try:
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        lock.release()
+        lock.close()
 
 
 def _locked_error(data_dir: Path, holder: Mapping[str, Any], timeout: float) -> StoreLocked:
@@ -72,11 +102,10 @@ def _locked_error(data_dir: Path, holder: Mapping[str, Any], timeout: float) -> 
     )
 
 
-def _read_holder(handle: IO[str]) -> dict[str, Any]:
+def _read_holder(fd: int) -> dict[str, Any]:
     """Who holds the lock, as its holder wrote it (empty if it has not written yet)."""
     try:
-        handle.seek(0)
-        holder = json.loads(handle.read() or "{}")
+        holder = json.loads(os.pread(fd, 64 * 1024, 0) or b"{}")
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
@@ -84,8 +113,13 @@ def _read_holder(handle: IO[str]) -> dict[str, Any]:
 
 def command_line() -> str:
     """How this process was started, for the lock file; URLs are left out (they hold secrets)."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return _command_line(tuple(sys.argv))
+
+
+@lru_cache(maxsize=4)  # worked out at every take of the lock, once per page of a check
+def _command_line(argv: tuple[str, ...]) -> str:
+    name = Path(argv[0]).name if argv and argv[0] else "python"
     if name in ("__main__.py", "policywatch"):
         name = "policywatch"
-    words = [name, *("<url>" if "://" in arg else arg for arg in sys.argv[1:])]
+    words = [name, *("<url>" if "://" in arg else arg for arg in argv[1:])]
     return " ".join(words)[:120]

@@ -32,11 +32,10 @@ after copying index.json to index.json.bak-<schema>.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from policywatch.content import Document, Snapshot
 from policywatch.errors import StoreError
@@ -44,7 +43,7 @@ from policywatch.history import refs
 from policywatch.history.blobs import Blobs
 from policywatch.history.files import os_errors
 from policywatch.history.index import Index
-from policywatch.history.lock import command_line, take_lock
+from policywatch.history.lock import WriteLock, command_line
 from policywatch.history.migrate import migrate
 from policywatch.history.outbox import Outbox
 from policywatch.history.pages import Pages
@@ -70,8 +69,9 @@ class Store:
                 f"{self.data_dir} is not a directory",
                 hint="point -d/--data-dir (or $POLICYWATCH_DATA) at a directory",
             )
-        self._lock_file: IO[str] | None = None
+        self._write_lock = WriteLock(self.data_dir)
         self._lock_depth = 0
+        self._cleaned = False  # leftovers of a writer that died mid-write, once per Store
         self._index = Index(self.data_dir, self._locked)
         self._blobs = Blobs(self.data_dir, self.index_path, self._before_blob)
         self._pages = Pages(self.data_dir, self._locked)
@@ -91,7 +91,10 @@ class Store:
 
     def close(self) -> None:
         """Write whatever is batched; the Store is not used afterwards."""
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self._write_lock.close()
 
     # ------------------------------------------------------------------ locking and writing
 
@@ -121,30 +124,23 @@ class Store:
                         self._save()
                 finally:
                     self._lock_depth = 0
-                    self._release()
+                    self._write_lock.release()
             else:
                 self._lock_depth -= 1
 
     def _acquire(self, timeout: float, purpose: str) -> None:
-        with os_errors(self.data_dir, "create the lock file"):
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        handle = take_lock(self.data_dir, timeout, purpose)
-        self._lock_file = handle
+        self._write_lock.acquire(timeout, purpose)
         try:
-            for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
-                leftover.unlink(missing_ok=True)  # from a writer that died mid-write
+            if not self._cleaned:
+                for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
+                    leftover.unlink(missing_ok=True)
+                self._cleaned = True
             if self._index.changed_on_disk():
                 self._index.load()
             self._pages.lock_taken()
         except BaseException:
-            self._release()
+            self._write_lock.release()
             raise
-
-    def _release(self) -> None:
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
 
     def _durable(self, op: Callable[[], Any]) -> Any:
         """Apply a change under the lock and write the changed files before returning."""
