@@ -8,16 +8,20 @@ on loopback, then runs `policywatch fsck --repair`.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import multiprocessing
+import os
+import signal
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from policywatch.clock import parse_iso
+from policywatch.clock import iso, parse_iso
+from policywatch.history.store import Store
 from policywatch.run.check import check_pages
 from policywatch.watchlist.load import load_config
 from tests.pageserver import PageServer
-from tests.seller import CONDUCT, REWORDED, Seller, conduct_seller
+from tests.seller import CONDUCT, REWORDED, Seller, conduct_seller, pages_at, write_watchlist
 
 PAGE = "conduct"
 
@@ -134,6 +138,42 @@ def test_a_poll_under_a_clock_a_day_ahead_does_not_stay_latest(
         assert store.latest(PAGE).id == real.outcomes[0].snapshot_id
         alerts = store.alerts()
     assert not any("revert" in a["title"].lower() for a in alerts)
+
+
+def _check_killed_after(watchlist: Path, data: Path, now: datetime, polls: int) -> None:
+    """A `check` that loses its power once it has reported `polls` pages."""
+    reported = []
+
+    def power_cut(outcome) -> None:
+        reported.append(outcome.page_id)
+        if len(reported) == polls:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    check_pages(load_config(watchlist), Store(data), now=now, deliver=False, on_outcome=power_cut)
+
+
+def test_a_check_killed_halfway_keeps_every_poll_it_had_reported(
+    tmp_path: Path, pageserver: PageServer
+) -> None:
+    pageserver.route("/conduct", CONDUCT)
+    urls = {f"conduct-{n}": pageserver.url("/conduct") for n in range(4)}
+    watchlist = write_watchlist(tmp_path / "watchlist.yaml", pages_at(urls), notify=())
+    first = parse_iso("2026-03-02T09:00:00Z")
+    check_pages(load_config(watchlist), Store(tmp_path / "data"), now=first, deliver=False)
+
+    later = first + timedelta(hours=1)
+    child = multiprocessing.get_context("fork").Process(
+        target=_check_killed_after, args=(watchlist, tmp_path / "data", later, 2)
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+
+    with Store(tmp_path / "data") as store:
+        seen = [page for page in urls if store.latest(page).last_seen_at == iso(later)]
+        polls = [store.page_state(page)["polls_on_latest"] for page in urls]
+    assert len(seen) >= 2  # each poll is on disk once it is reported, not at the end
+    assert sorted(polls, reverse=True) == [2] * len(seen) + [1] * (len(urls) - len(seen))
 
 
 def test_fsck_of_a_healthy_directory_finds_nothing(seller: Seller, capsys) -> None:

@@ -648,14 +648,14 @@ def test_a_check_taking_the_lock_again_sees_a_version_another_process_stored_sin
 ) -> None:
     check = Store(tmp_path)
     first = record(check, "You may contact buyers about their order.", day(0))
-    with check.lock(write=False):  # one page's poll: the page is read and kept in memory
+    with check.lock():  # one page's poll: the page is read and kept in memory
         check.touch(PAGE, first.id, day(0))
 
     def cron_check() -> None:
         record(Store(tmp_path), "You may not contact buyers for marketing.", day(1))
 
     assert run_child(cron_check) == 0
-    with check.lock(write=False):  # the next page's poll
+    with check.lock():  # the next page's poll
         assert check.latest(PAGE).captured_at == day(1)
         assert len(check.snapshots(PAGE)) == 2
 

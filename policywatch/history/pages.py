@@ -2,7 +2,7 @@
 
 Every poll reads and sets these; they live in the page's state.json and are batched in
 memory until the next write. The batch is kept apart from the files so it can be laid
-again over whatever another writer stored meanwhile (see `Store.lock(write=False)`).
+again over whatever another writer stored meanwhile (see `Pages._reload`).
 """
 
 from __future__ import annotations

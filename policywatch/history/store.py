@@ -102,15 +102,11 @@ class Store:
         return self._lock_depth > 0
 
     @contextmanager
-    def lock(
-        self, timeout: float = 10, *, purpose: str | None = None, write: bool = True
-    ) -> Iterator[Store]:
+    def lock(self, timeout: float = 10, *, purpose: str | None = None) -> Iterator[Store]:
         """Hold the data directory's write lock; batched changes are written on the way out.
 
         Waits up to `timeout` seconds for another writer, then raises StoreLocked naming
         it. Re-entrant. `purpose` (e.g. "policywatch run") is shown to whoever waits.
-        `write=False` leaves batched changes for a later write (`flush()`): they are
-        re-applied over whatever another writer stores meanwhile.
         """
         if self._lock_depth == 0:
             self._acquire(timeout, purpose or command_line())
@@ -120,8 +116,7 @@ class Store:
         finally:
             if self._lock_depth == 1:
                 try:
-                    if write:
-                        self._save()
+                    self._save()
                 finally:
                     self._lock_depth = 0
                     self._write_lock.release()

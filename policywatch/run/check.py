@@ -116,8 +116,9 @@ def check_pages(
 
     def finished(page: PageSpec, fetched: Fetched) -> None:
         fetched = run.follow_up(page, fetched, known[page.id])
-        # Unchanged polls stay batched to the one write at the end; a version is written at once.
-        with store.lock(record_wait, purpose=purpose, write=False):
+        # Written as soon as decided: the write overlaps the other fetches, and a check
+        # killed halfway keeps every poll it finished.
+        with store.lock(record_wait, purpose=purpose):
             outcome = run.process(page, fetched)
         report.outcomes.append(outcome)
         if on_outcome:
