@@ -26,6 +26,10 @@ class Pages:
         self._state_changes: dict[str, dict[str, Any]] = {}  # page -> fields not on disk
         self._logged: dict[str, list[dict[str, Any]]] = {}  # page -> outcomes not on disk
         self._checked: set[str] = set()  # pages whose files were checked in this lock hold
+        # Pages handed out since the last write: only they can have changed. A check
+        # writes once per page, and looking through every loaded page each time made
+        # a cycle of N pages cost N^2.
+        self._handed: dict[str, None] = {}
 
     def files(self, page_id: str) -> PageFiles:
         """The page's files, read again when another writer replaced them.
@@ -35,16 +39,19 @@ class Pages:
         a check of N pages O(N^2) stats, as it takes the lock once per page.
         """
         page = self._files.get(page_id)
-        if page is None:
-            return self._reload(page_id)
-        if self.locked():
-            if page_id not in self._checked:
-                self._checked.add(page_id)
-                if page.changed_on_disk():
-                    page = self._reload(page_id)
-        elif page.changed_on_disk():
+        if page is None or (self._unchecked(page_id) and page.changed_on_disk()):
             page = self._reload(page_id)
+        self._handed[page_id] = None
         return page
+
+    def _unchecked(self, page_id: str) -> bool:
+        """Whether another writer may have replaced the page's files since we looked."""
+        if not self.locked():
+            return True
+        if page_id in self._checked:
+            return False
+        self._checked.add(page_id)
+        return True
 
     def _reload(self, page_id: str) -> PageFiles:
         """Read the page's files and re-apply our changes not yet on disk."""
@@ -63,18 +70,22 @@ class Pages:
         self._checked.clear()
 
     def dirty(self) -> bool:
-        return any(page.state_dirty or page.versions_dirty for page in self._files.values())
+        return bool(self._pending())
 
     def to_write(self) -> list[PageFiles]:
         """Pages with changes to write, each over what another writer may have stored."""
-        pending = [p for p, page in self._files.items() if page.state_dirty or page.versions_dirty]
-        return [self.files(page_id) for page_id in pending]
+        return [self.files(page_id) for page_id in self._pending()]
+
+    def _pending(self) -> list[str]:
+        files = self._files
+        return [p for p in self._handed if files[p].state_dirty or files[p].versions_dirty]
 
     def written(self) -> None:
         """The batch is on disk now."""
         self._touches.clear()
         self._state_changes.clear()
         self._logged.clear()
+        self._handed.clear()
 
     def touch(self, page_id: str, snapshot_id: str, seen_at: Stamp) -> None:
         """An unchanged poll: move the version's last_seen_at forward, written at the next flush."""
