@@ -732,6 +732,26 @@ def test_the_holder_is_named_right_after_a_longer_holder_released_the_lock(
         holder.join(10)
 
 
+def test_a_lock_file_removed_by_hand_is_not_locked_by_two_writers(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with store.lock():
+        pass
+    (tmp_path / ".lock").unlink()  # "a stale lock file", removed by an operator
+    held, release = FORK.Event(), FORK.Event()
+    holder = FORK.Process(target=_hold_lock, args=(tmp_path, held, release))
+    holder.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(StoreLocked) as caught, store.lock(timeout=0.1):
+            pass
+        assert f"pid {holder.pid}, `policywatch run`" in caught.value.message
+    finally:
+        release.set()
+        holder.join(10)
+    with store.lock(timeout=5):
+        assert store.page_ids() == []
+
+
 def _record_twenty(data_dir: Path, who: str) -> None:
     store = Store(data_dir)
     for n in range(20):

@@ -31,20 +31,28 @@ class WriteLock:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        self.path = data_dir / LOCK_NAME
         self._fd: int | None = None
+        self._closing: weakref.finalize | None = None
 
     def acquire(self, timeout: float, purpose: str) -> None:
         """Wait up to `timeout` seconds for the lock; StoreLocked naming its holder after."""
-        fd = self._open()
         deadline = time.monotonic() + timeout
         while True:
+            fd = self._open()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise _locked_error(self.data_dir, _read_holder(fd), timeout) from None
                 time.sleep(0.05)
+                continue
+            if self._still_at_path(fd):
+                break
+            # Removed or replaced (by hand, by a cleanup) since we opened it: whoever opens
+            # the path now locks another file, so that file is the lock to take.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self.close()
         record = json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())})
         data = record.encode("utf-8")
         os.pwrite(fd, data.ljust(os.fstat(fd).st_size), 0)
@@ -54,15 +62,15 @@ class WriteLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._fd is not None:
+        if self._closing is not None:
             self._closing()
-            self._fd = None
+        self._fd = self._closing = None
 
     def _open(self) -> int:
         if self._fd is None:
             try:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             except OSError as exc:
                 raise StoreError(
                     f"cannot create the lock file in {self.data_dir}: {exc.strerror or exc}",
@@ -72,6 +80,14 @@ class WriteLock:
             # A Store dropped without close() (a read-only listing) still gives its file back.
             self._closing = weakref.finalize(self, os.close, self._fd)
         return self._fd
+
+    def _still_at_path(self, fd: int) -> bool:
+        try:
+            there = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (there.st_ino, there.st_dev) == (held.st_ino, held.st_dev)
 
 
 @contextmanager
