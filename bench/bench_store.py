@@ -71,14 +71,16 @@ def pad_history(data_dir: Path, total: int) -> None:
 
 
 def store_cycle(data_dir: Path) -> None:
-    """The store's part of an unchanged cycle, exactly the calls check_pages makes."""
+    """The store's part of an unchanged cycle, exactly the calls check_pages makes: the lock
+    and the write once per page."""
     now = datetime.now(UTC)
-    with Store(data_dir) as store, store.lock():
+    with Store(data_dir) as store:
         for page_id in store.page_ids():
-            latest = store.latest(page_id)
-            store.page_state(page_id)
-            store.touch(page_id, latest.id, now)
-            store.set_page_state(page_id, consecutive_failures=0, last_ok_at=iso(now))
+            with store.lock():
+                latest = store.latest(page_id)
+                store.page_state(page_id)
+                store.touch(page_id, latest.id, now)
+                store.set_page_state(page_id, consecutive_failures=0, last_ok_at=iso(now))
 
 
 def timed(work: Callable[[], object]) -> float:
