@@ -752,6 +752,54 @@ def test_a_lock_file_removed_by_hand_is_not_locked_by_two_writers(tmp_path: Path
         assert store.page_ids() == []
 
 
+def _lock_inherited_store(store: Store, outcome) -> None:
+    try:
+        with store.lock(timeout=0.3, purpose="forked worker"):
+            outcome.value = 1
+    except StoreLocked:
+        outcome.value = 2
+
+
+def test_a_forked_child_never_shares_its_parents_lock(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with store.lock():  # the lock file is open from now on
+        pass
+    outcome = FORK.Value("i", 0)
+    with store.lock(purpose="policywatch run"):
+        assert run_child(_lock_inherited_store, store, outcome) == 0
+        assert outcome.value == 2  # locked out, not let in through the inherited file
+        with pytest.raises(StoreLocked), Store(tmp_path).lock(timeout=0.1):
+            pass  # and the child's exit did not release the parent's lock
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_a_lock_file_that_is_no_plain_file_is_refused_and_nothing_outside_is_written(
+    tmp_path: Path, kind: str
+) -> None:
+    data, outside = tmp_path / "data", tmp_path / "notes.txt"
+    data.mkdir()
+    outside.write_text("keep me")
+    if kind == "fifo":
+        os.mkfifo(data / ".lock")
+    else:
+        (data / ".lock").symlink_to(outside)
+
+    with pytest.raises(StoreError) as caught, Store(data).lock(timeout=0.1):
+        pass
+    assert str(data / ".lock") in caught.value.message
+    assert outside.read_text() == "keep me"
+
+
+def test_a_huge_lock_file_is_cut_down_to_one_record(tmp_path: Path) -> None:
+    with open(tmp_path / ".lock", "wb") as handle:
+        handle.truncate(200 * 1024 * 1024)  # sparse: no disk, but a read would take it all
+    store = Store(tmp_path)
+    with store.lock(purpose="policywatch run"):
+        pass
+    assert (tmp_path / ".lock").stat().st_size < 4096
+    assert json.loads((tmp_path / ".lock").read_text())["command"] == "policywatch run"
+
+
 def _record_twenty(data_dir: Path, who: str) -> None:
     store = Store(data_dir)
     for n in range(20):

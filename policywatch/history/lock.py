@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 import sys
 import time
 import weakref
@@ -20,13 +21,17 @@ from policywatch.errors import StoreError, StoreLocked
 LOCK_NAME = ".lock"
 
 
+# Room for the holder's record; a bigger lock file (left by anything else) is cut down once.
+_RECORD_ROOM = 4096
+
+
 class WriteLock:
     """The data directory's flock, its file kept open for as long as the Store lives.
 
     A check takes the lock once per page to record it: opening, truncating and closing
     the lock file each time cost more than the page's own write. Who holds the lock is
     written over the previous holder's record, padded with spaces to its length (JSON
-    allows them), so the file is never truncated and never holds a mix of two records.
+    allows them), so the file holds one record and is not truncated on every take.
     """
 
     def __init__(self, data_dir: Path) -> None:
@@ -34,6 +39,7 @@ class WriteLock:
         self.path = data_dir / LOCK_NAME
         self._fd: int | None = None
         self._closing: weakref.finalize | None = None
+        self.held = False
 
     def acquire(self, timeout: float, purpose: str) -> None:
         """Wait up to `timeout` seconds for the lock; StoreLocked naming its holder after."""
@@ -53,32 +59,63 @@ class WriteLock:
             # the path now locks another file, so that file is the lock to take.
             fcntl.flock(fd, fcntl.LOCK_UN)
             self.close()
-        record = json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())})
-        data = record.encode("utf-8")
-        os.pwrite(fd, data.ljust(os.fstat(fd).st_size), 0)
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"{self.path} was removed or replaced each time policywatch took it",
+                    hint="stop whatever deletes files in the data directory (-d/--data-dir)",
+                )
+        self.held = True
+        try:
+            self._write_holder(fd, purpose)
+        except OSError as exc:
+            self.release()
+            raise StoreError(
+                f"cannot write to the lock file {self.path}: {exc.strerror or exc}",
+                hint="check that the disk is not full and the directory is writable",
+            ) from exc
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self.held = False
 
     def close(self) -> None:
         if self._closing is not None:
             self._closing()
         self._fd = self._closing = None
+        self.held = False
+
+    def _write_holder(self, fd: int, purpose: str) -> None:
+        record = json.dumps({"pid": os.getpid(), "command": purpose, "since": iso(utcnow())})
+        data = record.encode("utf-8")
+        size = os.fstat(fd).st_size
+        if size > _RECORD_ROOM:
+            os.ftruncate(fd, len(data))
+            size = len(data)
+        os.pwrite(fd, data.ljust(size), 0)
 
     def _open(self) -> int:
         if self._fd is None:
             try:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
             except OSError as exc:
                 raise StoreError(
-                    f"cannot create the lock file in {self.data_dir}: {exc.strerror or exc}",
-                    hint="check that the directory is writable, "
-                    "or choose another with -d/--data-dir",
+                    f"cannot open the lock file {self.path}: {exc.strerror or exc}",
+                    hint="check that the directory is writable and that .lock is a plain "
+                    "file (policywatch creates it), or choose another with -d/--data-dir",
                 ) from exc
-            # A Store dropped without close() (a read-only listing) still gives its file back.
-            self._closing = weakref.finalize(self, os.close, self._fd)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise StoreError(
+                    f"{self.path} is not a plain file",
+                    hint="remove it: policywatch creates its lock file itself",
+                )
+            self._fd = fd
+            # A Store dropped without close() gives its file back when it is collected
+            # (a Store is a reference cycle: at the next garbage collection).
+            self._closing = weakref.finalize(self, os.close, fd)
+            _OPEN.add(self)
         return self._fd
 
     def _still_at_path(self, fd: int) -> bool:
@@ -88,6 +125,23 @@ class WriteLock:
             return False
         held = os.fstat(fd)
         return (there.st_ino, there.st_dev) == (held.st_ino, held.st_dev)
+
+
+_OPEN: weakref.WeakSet[WriteLock] = weakref.WeakSet()
+
+
+def _drop_inherited() -> None:
+    """A forked child lets go of its parent's lock files without unlocking them.
+
+    An flock belongs to the open file, not the process: a child keeping its copy
+    would get in while the parent holds the lock, release it under the parent, or
+    keep a killed parent's lock held for as long as it lives.
+    """
+    for lock in list(_OPEN):
+        lock.close()
+
+
+os.register_at_fork(after_in_child=_drop_inherited)
 
 
 @contextmanager

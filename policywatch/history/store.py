@@ -94,7 +94,8 @@ class Store:
         try:
             self.flush()
         finally:
-            self._write_lock.close()
+            if self._lock_depth == 0:  # closing the file would drop a lock still in use
+                self._write_lock.close()
 
     # ------------------------------------------------------------------ locking and writing
 
@@ -108,6 +109,8 @@ class Store:
         Waits up to `timeout` seconds for another writer, then raises StoreLocked naming
         it. Re-entrant. `purpose` (e.g. "policywatch run") is shown to whoever waits.
         """
+        if self._lock_depth and not self._write_lock.held:
+            self._lock_depth = 0  # forked while the parent held it: this process holds nothing
         if self._lock_depth == 0:
             self._acquire(timeout, purpose or command_line())
         self._lock_depth += 1
