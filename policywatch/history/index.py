@@ -31,13 +31,16 @@ class Index:
 
         A writer saves the index before its first blob, so blobs found after an empty
         read may be a first write that landed in between: read once more before
-        calling the index lost.
+        calling the index lost. Blobs are looked for once, after the read: looked for
+        again later, a first write landing meanwhile would look like a lost index.
         """
         self.db = open_db(self.path)
         self.storage = storage_of(self.db)
         if not self.storage.read() and self._has_blobs():
             self.db = open_db(self.path)
             self.storage = storage_of(self.db)
+            if not self.storage.read():
+                self._refuse_lost_index()
         self.meta = self.db.table("meta", cache_size=0)
         self.page_list = self.db.table("pages", cache_size=0)
         self.outbox = self.db.table("outbox", cache_size=0)
@@ -53,7 +56,6 @@ class Index:
     def _check_schema(self) -> int:
         """The store's schema (0: nothing stored yet); refuses what this version cannot read."""
         if not self.storage.read():
-            self._refuse_lost_index()
             return 0
         schemas = [doc.get("schema", 0) for doc in self.meta]
         if not all(type(s) is int for s in schemas):
@@ -74,12 +76,11 @@ class Index:
 
     def _refuse_lost_index(self) -> None:
         """Stored content without an index is damage, never a fresh start that loses history."""
-        if self._has_blobs():
-            state = "empty" if self.path.exists() else "missing"
-            raise StoreError(
-                f"{self.path} is {state} but {self.data_dir / 'blobs'} holds stored versions",
-                hint="run `policywatch fsck --repair` to rebuild the index from them",
-            )
+        state = "empty" if self.path.exists() else "missing"
+        raise StoreError(
+            f"{self.path} is {state} but {self.data_dir / 'blobs'} holds stored versions",
+            hint="run `policywatch fsck --repair` to rebuild the index from them",
+        )
 
     def fresh(self) -> None:
         """Readers without the lock pick up what another process wrote to index.json."""
