@@ -12,9 +12,12 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from itertools import count
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -692,22 +695,29 @@ def _hold_lock(data_dir: Path, held, release) -> None:
         release.wait(20)
 
 
-def test_a_second_writer_waits_then_names_the_one_holding_the_lock(tmp_path: Path) -> None:
+@contextmanager
+def held_elsewhere(data_dir: Path) -> Iterator[BaseProcess]:
+    """Another process holding the data directory's lock as `policywatch run`."""
     held, release = FORK.Event(), FORK.Event()
-    holder = FORK.Process(target=_hold_lock, args=(tmp_path, held, release))
+    holder = FORK.Process(target=_hold_lock, args=(data_dir, held, release))
     holder.start()
     try:
         assert held.wait(10)
-        store = Store(tmp_path)
+        yield holder
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_a_second_writer_waits_then_names_the_one_holding_the_lock(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with held_elsewhere(tmp_path) as holder:
         started = time.monotonic()
         with pytest.raises(StoreLocked) as caught, store.lock(timeout=0.3):
             pass
         assert time.monotonic() - started >= 0.3
         assert f"pid {holder.pid}, `policywatch run`, since" in caught.value.message
         assert str(tmp_path) in caught.value.message
-    finally:
-        release.set()
-        holder.join(10)
     with store.lock(timeout=5):
         assert store.page_ids() == []
 
@@ -718,18 +728,11 @@ def test_the_holder_is_named_right_after_a_longer_holder_released_the_lock(
     earlier = Store(tmp_path)
     with earlier.lock(purpose="policywatch check --page " + "a-long-page-id " * 8):
         pass
-    held, release = FORK.Event(), FORK.Event()
-    holder = FORK.Process(target=_hold_lock, args=(tmp_path, held, release))
-    holder.start()
-    try:
-        assert held.wait(10)
+    with held_elsewhere(tmp_path) as holder:
         with pytest.raises(StoreLocked) as caught, earlier.lock(timeout=0.1):
             pass
         assert f"pid {holder.pid}, `policywatch run`, since" in caught.value.message
         assert json.loads((tmp_path / ".lock").read_text())["command"] == "policywatch run"
-    finally:
-        release.set()
-        holder.join(10)
 
 
 def test_a_lock_file_removed_by_hand_is_not_locked_by_two_writers(tmp_path: Path) -> None:
@@ -737,17 +740,10 @@ def test_a_lock_file_removed_by_hand_is_not_locked_by_two_writers(tmp_path: Path
     with store.lock():
         pass
     (tmp_path / ".lock").unlink()  # "a stale lock file", removed by an operator
-    held, release = FORK.Event(), FORK.Event()
-    holder = FORK.Process(target=_hold_lock, args=(tmp_path, held, release))
-    holder.start()
-    try:
-        assert held.wait(10)
+    with held_elsewhere(tmp_path) as holder:
         with pytest.raises(StoreLocked) as caught, store.lock(timeout=0.1):
             pass
         assert f"pid {holder.pid}, `policywatch run`" in caught.value.message
-    finally:
-        release.set()
-        holder.join(10)
     with store.lock(timeout=5):
         assert store.page_ids() == []
 
