@@ -768,6 +768,50 @@ def test_a_forked_child_never_shares_its_parents_lock(tmp_path: Path) -> None:
             pass  # and the child's exit did not release the parent's lock
 
 
+def test_a_child_forked_inside_a_hold_writes_nothing_when_it_leaves_it(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    go_on_read, go_on_write = os.pipe()
+    child = None
+    try:
+        with store.lock():
+            store.set_page_state(PAGE, etag='"before the fork"')
+            child = os.fork()
+            if child == 0:
+                os.read(go_on_read, 1)  # leaves the hold once the parent stored something newer
+    finally:
+        if child == 0:
+            os._exit(0)
+    newer = Store(tmp_path)
+    with newer.lock():
+        newer.set_page_state(PAGE, etag='"newer"')
+    os.write(go_on_write, b"x")
+    os.waitpid(child, 0)
+
+    assert Store(tmp_path).page_state(PAGE)["etag"] == '"newer"'
+
+
+def test_a_lock_file_removed_once_is_taken_anew_even_without_waiting(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with store.lock():
+        pass
+    (tmp_path / ".lock").unlink()
+    with store.lock(timeout=0):
+        assert (tmp_path / ".lock").exists()
+
+
+def test_a_store_opened_before_the_first_version_still_refuses_a_lost_index(
+    tmp_path: Path,
+) -> None:
+    early = Store(tmp_path)  # the daemon, opened on a fresh directory
+    record(Store(tmp_path), "Do not send unsolicited messages.", day(0))
+    (tmp_path / "index.json").unlink()
+
+    with pytest.raises(StoreError) as caught, early.lock():
+        pass
+    assert "fsck --repair" in caught.value.hint
+    assert not (tmp_path / "index.json").exists()
+
+
 @pytest.mark.parametrize("kind", ["fifo", "symlink"])
 def test_a_lock_file_that_is_no_plain_file_is_refused_and_nothing_outside_is_written(
     tmp_path: Path, kind: str

@@ -44,6 +44,7 @@ class WriteLock:
     def acquire(self, timeout: float, purpose: str) -> None:
         """Wait up to `timeout` seconds for the lock; StoreLocked naming its holder after."""
         deadline = time.monotonic() + timeout
+        replaced = 0
         while True:
             fd = self._open()
             try:
@@ -59,11 +60,15 @@ class WriteLock:
             # the path now locks another file, so that file is the lock to take.
             fcntl.flock(fd, fcntl.LOCK_UN)
             self.close()
+            replaced += 1
+            if replaced == 1:
+                continue  # once is the usual case: take the new file at once, whatever the wait
             if time.monotonic() >= deadline:
                 raise StoreError(
                     f"{self.path} was removed or replaced each time policywatch took it",
                     hint="stop whatever deletes files in the data directory (-d/--data-dir)",
                 )
+            time.sleep(0.05)
         self.held = True
         try:
             self._write_holder(fd, purpose)

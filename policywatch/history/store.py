@@ -32,6 +32,7 @@ after copying index.json to index.json.bak-<schema>.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +73,7 @@ class Store:
         self._write_lock = WriteLock(self.data_dir)
         self._lock_depth = 0
         self._cleaned = False  # leftovers of a writer that died mid-write, once per Store
+        self._closed = False
         self._index = Index(self.data_dir, self._locked)
         self._blobs = Blobs(self.data_dir, self.index_path, self._before_blob)
         self._pages = Pages(self.data_dir, self._locked)
@@ -91,10 +93,11 @@ class Store:
 
     def close(self) -> None:
         """Write whatever is batched; the Store is not used afterwards."""
+        self._closed = True
         try:
             self.flush()
         finally:
-            if self._lock_depth == 0:  # closing the file would drop a lock still in use
+            if self._lock_depth == 0:  # inside lock(), closed on the way out (see `lock`)
                 self._write_lock.close()
 
     # ------------------------------------------------------------------ locking and writing
@@ -114,15 +117,20 @@ class Store:
         if self._lock_depth == 0:
             self._acquire(timeout, purpose or command_line())
         self._lock_depth += 1
+        entered_by = os.getpid()
         try:
             yield self
         finally:
-            if self._lock_depth == 1:
+            if os.getpid() != entered_by:
+                pass  # a forked child leaving its parent's hold: nothing of it is the child's
+            elif self._lock_depth == 1:
                 try:
                     self._save()
                 finally:
                     self._lock_depth = 0
                     self._write_lock.release()
+                    if self._closed:
+                        self._write_lock.close()
             else:
                 self._lock_depth -= 1
 
@@ -133,7 +141,9 @@ class Store:
                 for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
                     leftover.unlink(missing_ok=True)
                 self._cleaned = True
-            if self._index.changed_on_disk():
+            # An index still empty is read again too: one missing when the Store was opened
+            # and still missing now has the same (no) signature, though blobs came meanwhile.
+            if self._index.changed_on_disk() or not self._index.storage.read():
                 self._index.load()
             self._pages.lock_taken()
         except BaseException:
