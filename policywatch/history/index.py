@@ -82,6 +82,11 @@ class Index:
             hint="run `policywatch fsck --repair` to rebuild the index from them",
         )
 
+    def stale(self) -> bool:
+        """Replaced on disk, or still empty: an index missing when it was read and missing now
+        has the same (no) signature, though another writer may have stored versions since."""
+        return self.changed_on_disk() or not self.storage.read()
+
     def fresh(self) -> None:
         """Readers without the lock pick up what another process wrote to index.json."""
         if not self.locked() and self.changed_on_disk():

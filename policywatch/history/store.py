@@ -141,9 +141,7 @@ class Store:
                 for leftover in self.data_dir.glob(f".{INDEX_NAME}.*.tmp"):
                     leftover.unlink(missing_ok=True)
                 self._cleaned = True
-            # An index still empty is read again too: one missing when the Store was opened
-            # and still missing now has the same (no) signature, though blobs came meanwhile.
-            if self._index.changed_on_disk() or not self._index.storage.read():
+            if self._index.stale():
                 self._index.load()
             self._pages.lock_taken()
         except BaseException:
