@@ -21,7 +21,8 @@ from policywatch.errors import StoreError, StoreLocked
 LOCK_NAME = ".lock"
 
 
-# Room for the holder's record; a bigger lock file (left by anything else) is cut down once.
+# Room for the holder's record (and all a waiter reads of it); a bigger lock file, left by
+# anything else, is cut down once.
 _RECORD_ROOM = 4096
 
 
@@ -180,7 +181,7 @@ def _locked_error(data_dir: Path, holder: Mapping[str, Any], timeout: float) -> 
 def _read_holder(fd: int) -> dict[str, Any]:
     """Who holds the lock, as its holder wrote it (empty if it has not written yet)."""
     try:
-        holder = json.loads(os.pread(fd, 64 * 1024, 0) or b"{}")
+        holder = json.loads(os.pread(fd, _RECORD_ROOM, 0) or b"{}")
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}

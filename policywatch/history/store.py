@@ -164,12 +164,13 @@ class Store:
 
         `durable`: page state written with queued alerts reaches the disk with them.
         """
-        if self._index.dirty or self._pages.dirty():
+        pages = self._pages.to_write()
+        if self._index.dirty or pages:
             self._index.mark_schema()
         with os_errors(self.data_dir, "write the index"):
             if self._index.dirty:
                 self._index.save()
-            for page in self._pages.to_write():
+            for page in pages:
                 page.save(durable)
         self._pages.written()
 
