@@ -226,7 +226,9 @@ def test_a_check_cycle_writes_only_the_files_that_changed(
         assert files == ["index.json", f"pages/{PAGE}/state.json", f"pages/{PAGE}/versions.json"]
         index_writes.clear()
         store.set_page_state(PAGE, etag='"4"')
-    assert index_writes == [f"pages/{PAGE}/state.json"]  # the rest of the cycle: one write
+    # The rest of the cycle: no file replaced, one line appended to the page's state.log.
+    assert index_writes == []
+    assert len((tmp_path / "pages" / PAGE / "state.log").read_bytes().splitlines()) == 1
 
     reopened = Store(tmp_path)
     assert [a["payload"]["snapshot"] for a in reopened.pending_alerts(utcnow())] == [changed.id]
@@ -644,6 +646,99 @@ def test_batched_state_and_outcomes_join_what_another_writer_stored_meanwhile(
     reopened.outcomes(PAGE)[0]["status"] = "changed by a caller"
     assert reopened.page_state(PAGE)["etag"] == '"v2"'
     assert reopened.outcomes(PAGE)[0]["status"] == "error"
+
+
+def unchanged_poll(store: Store, snap: Snapshot, hour: int) -> None:
+    """What a check records for a page that did not change, as `check_pages` does it."""
+    with store.lock():
+        store.touch(PAGE, snap.id, T0 + timedelta(days=1, hours=hour))
+        store.set_page_state(PAGE, polls_on_latest=hour, consecutive_failures=0)
+
+
+def journal_of(store_dir: Path) -> Path:
+    return store_dir / "pages" / PAGE / "state.log"
+
+
+def test_an_unchanged_poll_appends_a_line_and_a_reopened_store_reads_it(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    state_file = tmp_path / "pages" / PAGE / "state.json"
+    before = state_file.stat()
+    for hour in (1, 2, 3):
+        unchanged_poll(store, baseline, hour)
+
+    after = state_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert len(journal_of(tmp_path).read_bytes().splitlines()) == 3
+    reopened = Store(tmp_path)
+    assert reopened.latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=3))
+    assert reopened.snapshots(PAGE)[-1].last_seen_at == iso(T0 + timedelta(days=1, hours=3))
+    assert reopened.page_state(PAGE)["polls_on_latest"] == 3
+
+
+def test_state_json_takes_in_the_log_every_few_polls_so_the_log_stays_small(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    sizes = []
+    for hour in range(1, 101):
+        unchanged_poll(store, baseline, hour)
+        sizes.append(journal_of(tmp_path).stat().st_size if journal_of(tmp_path).exists() else 0)
+
+    assert max(sizes) < 2000
+    assert sizes.count(0) >= 10  # written whole again, the log gone, about every ninth poll
+    reopened = Store(tmp_path)
+    assert reopened.page_state(PAGE)["polls_on_latest"] == 100
+    assert reopened.latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=100))
+
+
+def test_a_line_cut_short_by_a_crash_is_skipped_and_the_next_poll_still_reads(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    unchanged_poll(store, baseline, 1)
+    unchanged_poll(store, baseline, 2)
+    journal = journal_of(tmp_path)
+    journal.write_bytes(journal.read_bytes()[:-9])  # the second poll's line, torn mid-write
+
+    torn = Store(tmp_path)
+    assert torn.page_state(PAGE)["polls_on_latest"] == 1
+    assert torn.latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=1))
+    unchanged_poll(torn, baseline, 3)
+    assert Store(tmp_path).page_state(PAGE)["polls_on_latest"] == 3
+    assert Store(tmp_path).latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=3))
+
+
+def test_lines_left_over_from_before_state_json_was_written_again_are_ignored(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    unchanged_poll(store, baseline, 5)
+    left_over = journal_of(tmp_path).read_bytes()
+    with store.lock():  # a blocked poll logs an outcome: state.json is written whole
+        store.set_page_state(PAGE, polls_on_latest=0, consecutive_failures=1)
+        store.record_outcome(PAGE, {"at": day(2), "status": "blocked", "reason": "captcha"})
+    assert not journal_of(tmp_path).exists()
+    journal_of(tmp_path).write_bytes(left_over)  # a crash before the old log was removed
+
+    assert Store(tmp_path).page_state(PAGE)["polls_on_latest"] == 0
+    assert Store(tmp_path).page_state(PAGE)["consecutive_failures"] == 1
+
+
+def test_a_store_opened_earlier_sees_the_polls_another_process_appended(tmp_path: Path) -> None:
+    daemon = Store(tmp_path)
+    baseline = record(daemon, "Do not send unsolicited messages.", day(0))
+    unchanged_poll(daemon, baseline, 1)
+
+    assert run_child(lambda: unchanged_poll(Store(tmp_path), baseline, 2)) == 0
+    assert daemon.page_state(PAGE)["polls_on_latest"] == 2
+    with daemon.lock():
+        assert daemon.latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=2))
+    unchanged_poll(daemon, baseline, 3)
+    assert Store(tmp_path).page_state(PAGE)["polls_on_latest"] == 3
 
 
 def test_a_check_taking_the_lock_again_sees_a_version_another_process_stored_since(

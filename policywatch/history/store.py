@@ -4,6 +4,7 @@ Layout of DATA_DIR (schema 3):
 
     index.json                  TinyDB: meta, pages (the page list), outbox
     pages/<page>/state.json     TinyDB: page state, outcome log, and the latest version
+    pages/<page>/state.log      what unchanged polls changed since state.json, a line each
     pages/<page>/versions.json  TinyDB: every version of the page, in recorded order
     blobs/ab/<sha256>.gz        raw HTML, Document JSON, alert payloads and one small
                                 record per version, gzip, named by the sha256 of the bytes
@@ -11,8 +12,9 @@ Layout of DATA_DIR (schema 3):
 
 Each file is a TinyDB file kept in memory and replaced atomically (temp file, fsync,
 rename) only when it changed, so one poll costs the same however long the history:
-an unchanged poll rewrites its page's small state.json and nothing else, and a page's
-versions.json is read only when its history is needed (a change, `history`, a REF).
+an unchanged poll appends a line to its page's state.log (state.json takes the lines
+in every few polls), and a page's versions.json is read only when its history is
+needed (a change, `history`, a REF).
 
 The Store is a facade over one part per concern: `Index` (index.json: schema, page
 list, outbox table), `Blobs`, `Versions` (and `refs` for command-line REFs), `Pages`
