@@ -25,6 +25,7 @@ import pytest
 from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.content import Block, Document, Section, Snapshot
 from policywatch.errors import RefError, StoreError, StoreLocked
+from policywatch.history import page as page_module
 from policywatch.history.records import new_snapshot_id
 from policywatch.history.store import Store
 from policywatch.models import sha256_hex
@@ -739,6 +740,88 @@ def test_a_store_opened_earlier_sees_the_polls_another_process_appended(tmp_path
         assert daemon.latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=2))
     unchanged_poll(daemon, baseline, 3)
     assert Store(tmp_path).page_state(PAGE)["polls_on_latest"] == 3
+
+
+def test_a_reader_never_goes_back_in_time_when_a_writer_takes_the_log_in_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = Store(tmp_path)
+    baseline = record(writer, "Do not send unsolicited messages.", day(0))
+    for hour in range(1, 6):
+        unchanged_poll(writer, baseline, hour)
+    real_open_db, pending = page_module.open_db, [True]
+
+    def writer_between_the_two_files(path: Path):
+        db = real_open_db(path)
+        if path.name == "state.json" and pending:  # the reader has read state.json: now
+            pending.clear()
+            for hour in range(6, 11):  # takes the log into state.json, starts a new log
+                unchanged_poll(writer, baseline, hour)
+        return db
+
+    monkeypatch.setattr(page_module, "open_db", writer_between_the_two_files)
+    assert Store(tmp_path).page_state(PAGE)["polls_on_latest"] >= 5
+
+
+def test_a_failed_state_json_write_is_retried_whole_so_no_poll_hides_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    unchanged_poll(store, baseline, 1)
+    real_replace, full = os.replace, [True]
+
+    def disk_full_once(src: str, dst: str) -> None:
+        if Path(dst).name == "state.json" and full:
+            full.clear()
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", disk_full_once)
+    with pytest.raises(StoreError, match="No space left"), store.lock():
+        store.set_page_state(PAGE, unreachable_alerted=True)  # guards the alert queued with it
+        store.enqueue_alerts([alert_for(baseline, "unreachable")])
+    unchanged_poll(store, baseline, 3)
+
+    reopened = Store(tmp_path)
+    assert reopened.page_state(PAGE)["unreachable_alerted"] is True
+    assert reopened.page_state(PAGE)["polls_on_latest"] == 3
+    assert len(reopened.alerts()) == 1
+
+
+def test_a_flag_set_from_0_to_false_is_stored_as_false(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    with store.lock():
+        store.set_page_state(PAGE, unreachable_alerted=0, backoff=2.0)
+    unchanged_poll(store, baseline, 1)
+    with store.lock():
+        store.set_page_state(PAGE, unreachable_alerted=False, backoff=2)
+
+    state = Store(tmp_path).page_state(PAGE)
+    assert state["unreachable_alerted"] is False and type(state["backoff"]) is int
+
+
+@pytest.mark.parametrize("odd", ["dangling symlink", "directory", "fifo"])
+def test_a_state_log_that_is_no_plain_file_is_ignored_and_polls_are_kept(
+    tmp_path: Path, odd: str
+) -> None:
+    store = Store(tmp_path)
+    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    journal = journal_of(tmp_path)
+    if odd == "dangling symlink":
+        journal.symlink_to(tmp_path / "elsewhere")
+    elif odd == "directory":
+        journal.mkdir()
+    else:
+        os.mkfifo(journal)
+
+    for hour in (1, 2, 3):
+        unchanged_poll(Store(tmp_path), baseline, hour)  # a FIFO must not block the read
+    reopened = Store(tmp_path)
+    assert reopened.page_state(PAGE)["polls_on_latest"] == 3
+    assert reopened.latest(PAGE).last_seen_at == iso(T0 + timedelta(days=1, hours=3))
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_a_check_taking_the_lock_again_sees_a_version_another_process_stored_since(

@@ -4,19 +4,13 @@ state.json holds the page state, the outcome log and the latest version whole, s
 unchanged poll never reads the history; versions.json holds every version in recorded
 order (`seq`), a return to an earlier version as an episode naming it (`of`).
 
-state.log holds what unchanged polls changed since state.json was written (page state
-fields, the latest version's last-seen time), a JSON line each, appended: a line costs
-a write to an open file where rewriting state.json costs a new file, an fsync and a
-rename, which was most of an unchanged poll's store work. Every JOURNAL_LINES lines, or
-with anything else to write, state.json is written whole and the log starts again. Each
-line names the state.json it continues (`gen`), so lines left behind by a crash between
-the two are ignored, as is a line a crash cut short.
+state.log holds what the unchanged polls since then changed (see `journal`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -27,15 +21,11 @@ from typing import Any
 
 from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
-from policywatch.errors import StoreError
-from policywatch.history.files import damaged, open_db, signature, storage_of
+from policywatch.history.files import damaged, open_db, storage_of
+from policywatch.history.journal import JOURNAL_NAME, Journal
 from policywatch.models import sha256_hex
 
 OUTCOME_LOG_SIZE = 50
-JOURNAL_NAME = "state.log"
-# Unchanged polls appended to state.log before state.json is written whole again: a poll
-# then costs about a ninth of a rewrite, and the log stays around a kilobyte.
-JOURNAL_LINES = 8
 _PAGE_DIR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _EPISODE_FIELDS = ("id", "captured_at", "last_seen_at", "url", "origin")
 
@@ -77,11 +67,21 @@ class PageFiles:
     def __init__(self, data_dir: Path, page_id: str) -> None:
         self.page_id = page_id
         self.folder = data_dir / "pages" / page_dir_name(page_id)
-        self.state_db = open_db(self.folder / "state.json")
+        self.journal = Journal(self.folder / JOURNAL_NAME)  # opened first: see Journal
+        try:
+            self.state_db = open_db(self.folder / "state.json")
+            self._read_state()
+            for entry in self.journal.read(self.gen):
+                self._apply(entry)
+        finally:
+            self.journal.close()
         self.versions_db: Any = None
         self.rows: list[Row] | None = None
         self.by_id: dict[str, Row] = {}
         self.state_dirty = self.versions_dirty = False
+        self._base = (dict(self.state), list(self.log), self.head)
+
+    def _read_state(self) -> None:
         path = self.folder / "state.json"
         entries = list(self.state_db.table("page", cache_size=0))
         try:
@@ -94,47 +94,18 @@ class PageFiles:
             self.gen: str | None = entry.get("gen")  # the state.json the log's lines continue
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise damaged(path, f"its page entry is incomplete: {exc!r}") from None
-        self.journal = self.folder / JOURNAL_NAME
-        self._replay()
 
-    def _replay(self) -> None:
-        """Lay the lines of state.log that continue this state.json over it."""
-        self.journal_lines, self._torn = 0, False
-        self._journal_signature = signature(self.journal)  # before reading: a later line reloads
-        if self._journal_signature is not None and self.gen is not None:
-            try:
-                raw = self.journal.read_bytes()
-            except FileNotFoundError:
-                raw = b""
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot read {self.journal}: {exc.strerror}",
-                    hint="check the permissions of the data directory (-d/--data-dir)",
-                ) from exc
-            self._torn = not raw.endswith(b"\n") and bool(raw)
-            for line in raw.splitlines():
-                if self._apply(line):
-                    self.journal_lines += 1
-        self._base = (dict(self.state), list(self.log), self.head)
-
-    def _apply(self, line: bytes) -> bool:
-        """One line of the log over the state; False if cut short or of another state.json."""
-        try:
-            entry = json.loads(line)
-            if entry["gen"] != self.gen or not isinstance(entry["state"], dict):
-                return False
-            seen = entry.get("seen")
-            if seen is not None and self.head is not None and _later(seen, self.head.last_seen_at):
-                self.head = replace(self.head, last_seen_at=seen)
-        except (ValueError, TypeError, KeyError):  # a crash or a power cut cut it short
-            return False
+    def _apply(self, entry: Mapping[str, Any]) -> None:
+        """One unchanged poll from the log: its state fields, and when the head was seen."""
         self.state.update(entry["state"])
-        return True
+        seen = entry.get("seen")
+        if isinstance(seen, str) and self.head is not None:
+            with contextlib.suppress(ValueError):  # a time we did not write
+                if _later(seen, self.head.last_seen_at):
+                    self.head = replace(self.head, last_seen_at=seen)
 
     def changed_on_disk(self) -> bool:
-        if storage_of(self.state_db).changed_on_disk():
-            return True
-        if signature(self.journal) != self._journal_signature:
+        if storage_of(self.state_db).changed_on_disk() or self.journal.changed_on_disk():
             return True
         return self.versions_db is not None and storage_of(self.versions_db).changed_on_disk()
 
@@ -225,14 +196,18 @@ class PageFiles:
 
     def _write_state(self, durable: bool) -> None:
         """state.json whole, under a new `gen`: the lines of state.log before it no longer apply."""
-        self.gen = secrets.token_hex(8)
+        gen = secrets.token_hex(8)
         table = self.state_db.table("page", cache_size=0)
         table.truncate()
         head = None if self.head is None else {**self.head.to_dict(), "of": self.head_of}
-        table.insert({"state": self.state, "log": self.log, "head": head, "gen": self.gen})
-        storage_of(self.state_db).save(durable=durable)
-        self.journal.unlink(missing_ok=True)
-        self._journal_signature, self.journal_lines, self._torn = None, 0, False
+        table.insert({"state": self.state, "log": self.log, "head": head, "gen": gen})
+        try:
+            storage_of(self.state_db).save(durable=durable)
+        except BaseException:
+            self.gen = None  # which state.json is on disk is unknown: the next write is whole
+            raise
+        self.gen = gen
+        self.journal.reset()
         self._base = (dict(self.state), list(self.log), self.head)
 
     def _append_poll(self) -> bool:
@@ -242,7 +217,7 @@ class PageFiles:
         the outcome log, a new head or a field removed need state.json written whole.
         """
         state, log, head = self._base
-        if self.gen is None or self.journal_lines >= JOURNAL_LINES or self.log != log:
+        if self.gen is None or self.journal.full() or self.log != log:
             return False
         if self.head is not head and (
             self.head is None
@@ -252,28 +227,25 @@ class PageFiles:
             return False
         if not state.keys() <= self.state.keys():
             return False
-        entry: dict[str, Any] = {"gen": self.gen, "state": {}}
-        entry["state"] = {k: v for k, v in self.state.items() if k not in state or state[k] != v}
+        changed = {k: v for k, v in self.state.items() if k not in state or not _same(state[k], v)}
+        entry: dict[str, Any] = {"gen": self.gen, "state": changed}
         if self.head is not head and self.head is not None:
             entry["seen"] = self.head.last_seen_at
-        if not entry["state"] and "seen" not in entry:
+        if not changed and "seen" not in entry:
             return True  # set to what it was: nothing to write
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-        data = (("\n" if self._torn else "") + line).encode("utf-8")
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        fd = os.open(self.journal, flags, 0o666)
-        try:
-            self._torn = True  # until every byte is written: the next line starts on its own
-            while data:
-                data = data[os.write(fd, data) :]
-            self._torn = False
-            stat = os.fstat(fd)
-        finally:
-            os.close(fd)
-        self._journal_signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        self.journal_lines += 1
+        if not self.journal.append(entry):
+            return False
         self._base = (dict(self.state), list(self.log), self.head)
         return True
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as stored: 1, 1.0 and True are equal in Python, not in JSON."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict | list):
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return bool(a == b)
 
 
 def _seq(entry: Mapping[str, Any]) -> int:

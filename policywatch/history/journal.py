@@ -1,0 +1,150 @@
+"""A page's state.log: what unchanged polls changed since its state.json was written, a line each.
+
+Rewriting state.json costs a new file, an fsync and a rename, which was most of an
+unchanged poll's store work; appending a JSON line to an open file costs a write.
+Each line names the state.json it continues (`gen`, a token written into state.json),
+so lines that a crash left behind from an older state.json, or one it cut short, are
+skipped. The log only saves time: one that cannot be read or written (not a plain
+file, too big) is ignored, and the page's state.json is written whole instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from policywatch.errors import StoreError
+
+JOURNAL_NAME = "state.log"
+# Lines appended before state.json is written whole again: a poll then costs about a
+# ninth of a rewrite, and the log stays around a kilobyte.
+JOURNAL_LINES = 8
+# A log larger than this was not written by us (8 lines of page state): it is not read.
+MAX_BYTES = 1 << 20
+
+Signature = tuple[int, int, int] | None
+
+
+def _signature_of(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _path_signature(path: Path) -> Signature:
+    try:
+        return _signature_of(os.stat(path, follow_symlinks=False))
+    except FileNotFoundError:
+        return None
+
+
+class Journal:
+    """One page's state.log, opened before its state.json is read.
+
+    A writer that rewrites state.json then removes the log; had the log been opened
+    only after state.json was read, a reader could find neither the old lines nor a
+    state.json they belong to, and go back up to JOURNAL_LINES polls in time. The
+    open file keeps the old lines readable.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0  # lines that continue the state.json read with it
+        self.torn = False  # the last line lacks its newline: the next one starts afresh
+        self.signature: Signature = None
+        self._fd: int | None = None
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            self._fd = os.open(path, flags)
+        except FileNotFoundError:
+            return
+        except OSError:  # a symlink, or unreadable: ignored, and state.json written whole
+            self.lines, self.signature = JOURNAL_LINES, _path_signature(path)
+
+    def read(self, gen: str | None) -> list[dict[str, Any]]:
+        """The entries that continue the state.json whose token is `gen`, in order."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return []
+        try:
+            info = os.fstat(fd)
+            self.signature = _signature_of(info)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+                self.lines = JOURNAL_LINES  # not ours: never read, written over at the next write
+                return []
+            raw = _read_all(fd, self.path)
+        finally:
+            os.close(fd)
+        self.torn = bool(raw) and not raw.endswith(b"\n")
+        if gen is None:  # a state.json from before the log: none of its lines can apply
+            return []
+        entries = [e for e in map(_entry, raw.splitlines()) if e is not None and e["gen"] == gen]
+        self.lines = len(entries)
+        return entries
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def changed_on_disk(self) -> bool:
+        return _path_signature(self.path) != self.signature
+
+    def full(self) -> bool:
+        return self.lines >= JOURNAL_LINES
+
+    def append(self, entry: dict[str, Any]) -> bool:
+        """Append one entry; False when the log cannot take it (state.json is then written)."""
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+        data = (("\n" if self.torn else "") + line).encode("utf-8")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.path, flags | os.O_NONBLOCK, 0o666)
+        except OSError:  # a symlink, a directory, a pipe nobody reads, or no room to create it
+            return False
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            self.torn = True  # until every byte is written: the next line starts on its own
+            while data:
+                data = data[os.write(fd, data) :]
+            self.torn = False
+            self.signature = _signature_of(os.fstat(fd))
+        finally:
+            os.close(fd)
+        self.lines += 1
+        return True
+
+    def reset(self) -> None:
+        """state.json was written whole: its lines no longer apply, and the log starts again."""
+        with contextlib.suppress(OSError):  # e.g. a directory in its place: its lines never apply
+            self.path.unlink(missing_ok=True)
+        self.signature, self.lines, self.torn = _path_signature(self.path), 0, False
+        if self.signature is not None:
+            self.lines = JOURNAL_LINES  # still there: not a file we can append to
+
+
+def _read_all(fd: int, path: Path) -> bytes:
+    chunks = []
+    try:
+        while chunk := os.read(fd, 64 * 1024):
+            chunks.append(chunk)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read {path}: {exc.strerror}",
+            hint="check the permissions of the data directory (-d/--data-dir)",
+        ) from exc
+    return b"".join(chunks)
+
+
+def _entry(line: bytes) -> dict[str, Any] | None:
+    """A line's entry, or None for a line a crash or a power cut cut short."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(entry, dict) and isinstance(entry.get("state"), dict) and "gen" in entry:
+        return entry
+    return None
