@@ -649,6 +649,12 @@ def test_batched_state_and_outcomes_join_what_another_writer_stored_meanwhile(
     assert reopened.outcomes(PAGE)[0]["status"] == "error"
 
 
+def polled_page(data_dir: Path) -> tuple[Store, Snapshot]:
+    """A store holding the page's first version, as the first check leaves it."""
+    store = Store(data_dir)
+    return store, record(store, "Do not send unsolicited messages.", day(0))
+
+
 def unchanged_poll(store: Store, snap: Snapshot, hour: int) -> None:
     """What a check records for a page that did not change, as `check_pages` does it."""
     with store.lock():
@@ -661,8 +667,7 @@ def journal_of(store_dir: Path) -> Path:
 
 
 def test_an_unchanged_poll_appends_a_line_and_a_reopened_store_reads_it(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    store, baseline = polled_page(tmp_path)
     state_file = tmp_path / "pages" / PAGE / "state.json"
     before = state_file.stat()
     for hour in (1, 2, 3):
@@ -680,8 +685,7 @@ def test_an_unchanged_poll_appends_a_line_and_a_reopened_store_reads_it(tmp_path
 def test_state_json_takes_in_the_log_every_few_polls_so_the_log_stays_small(
     tmp_path: Path,
 ) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    store, baseline = polled_page(tmp_path)
     sizes = []
     for hour in range(1, 101):
         unchanged_poll(store, baseline, hour)
@@ -697,8 +701,7 @@ def test_state_json_takes_in_the_log_every_few_polls_so_the_log_stays_small(
 def test_a_line_cut_short_by_a_crash_is_skipped_and_the_next_poll_still_reads(
     tmp_path: Path,
 ) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    store, baseline = polled_page(tmp_path)
     unchanged_poll(store, baseline, 1)
     unchanged_poll(store, baseline, 2)
     journal = journal_of(tmp_path)
@@ -715,8 +718,7 @@ def test_a_line_cut_short_by_a_crash_is_skipped_and_the_next_poll_still_reads(
 def test_lines_left_over_from_before_state_json_was_written_again_are_ignored(
     tmp_path: Path,
 ) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    store, baseline = polled_page(tmp_path)
     unchanged_poll(store, baseline, 5)
     left_over = journal_of(tmp_path).read_bytes()
     with store.lock():  # a blocked poll logs an outcome: state.json is written whole
@@ -730,8 +732,7 @@ def test_lines_left_over_from_before_state_json_was_written_again_are_ignored(
 
 
 def test_a_store_opened_earlier_sees_the_polls_another_process_appended(tmp_path: Path) -> None:
-    daemon = Store(tmp_path)
-    baseline = record(daemon, "Do not send unsolicited messages.", day(0))
+    daemon, baseline = polled_page(tmp_path)
     unchanged_poll(daemon, baseline, 1)
 
     assert run_child(lambda: unchanged_poll(Store(tmp_path), baseline, 2)) == 0
@@ -745,8 +746,7 @@ def test_a_store_opened_earlier_sees_the_polls_another_process_appended(tmp_path
 def test_a_reader_never_goes_back_in_time_when_a_writer_takes_the_log_in_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = Store(tmp_path)
-    baseline = record(writer, "Do not send unsolicited messages.", day(0))
+    writer, baseline = polled_page(tmp_path)
     for hour in range(1, 6):
         unchanged_poll(writer, baseline, hour)
     real_open_db, pending = page_module.open_db, [True]
@@ -766,8 +766,7 @@ def test_a_reader_never_goes_back_in_time_when_a_writer_takes_the_log_in_meanwhi
 def test_a_failed_state_json_write_is_retried_whole_so_no_poll_hides_behind_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    store, baseline = polled_page(tmp_path)
     unchanged_poll(store, baseline, 1)
     real_replace, full = os.replace, [True]
 
@@ -790,8 +789,7 @@ def test_a_failed_state_json_write_is_retried_whole_so_no_poll_hides_behind_it(
 
 
 def test_a_flag_set_from_0_to_false_is_stored_as_false(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    store, baseline = polled_page(tmp_path)
     with store.lock():
         store.set_page_state(PAGE, unreachable_alerted=0, backoff=2.0)
     unchanged_poll(store, baseline, 1)
@@ -806,8 +804,7 @@ def test_a_flag_set_from_0_to_false_is_stored_as_false(tmp_path: Path) -> None:
 def test_a_state_log_that_is_no_plain_file_is_ignored_and_polls_are_kept(
     tmp_path: Path, odd: str
 ) -> None:
-    store = Store(tmp_path)
-    baseline = record(store, "Do not send unsolicited messages.", day(0))
+    _, baseline = polled_page(tmp_path)
     journal = journal_of(tmp_path)
     if odd == "dangling symlink":
         journal.symlink_to(tmp_path / "elsewhere")
