@@ -49,13 +49,26 @@ def os_errors(data_dir: Path, action: str) -> Iterator[None]:
         ) from exc
 
 
-def signature(path: Path) -> tuple[int, int, int] | None:
-    """What changes when another writer replaces the file (None: there is no file)."""
+Signature = tuple[int, int, int] | None
+
+
+def signature(path: Path, *, follow_symlinks: bool = True) -> Signature:
+    """What changes when another writer replaces or appends to the file (None: no file)."""
     try:
-        stat = os.stat(path)
+        return signature_of(os.stat(path, follow_symlinks=follow_symlinks))
     except FileNotFoundError:
         return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def signature_of(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def cannot_read(path: Path, exc: OSError) -> StoreError:
+    return StoreError(
+        f"cannot read {path}: {exc.strerror}",
+        hint="check the permissions of the data directory (-d/--data-dir)",
+    )
 
 
 def read_tables(path: Path) -> Tables | None:
@@ -65,10 +78,7 @@ def read_tables(path: Path) -> Tables | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StoreError(
-            f"cannot read {path}: {exc.strerror}",
-            hint="check the permissions of the data directory (-d/--data-dir)",
-        ) from exc
+        raise cannot_read(path, exc) from exc
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -5,19 +5,19 @@ unchanged poll's store work; appending a JSON line to an open file costs a write
 Each line names the state.json it continues (`gen`, a token written into state.json),
 so lines that a crash left behind from an older state.json, or one it cut short, are
 skipped. The log only saves time: one that cannot be read or written (not a plain
-file, too big) is ignored, and the page's state.json is written whole instead.
+file, too big) is left alone, and the page's state.json is written whole instead.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
-from policywatch.errors import StoreError
+from policywatch.history.files import Signature, cannot_read, signature, signature_of
+from policywatch.history.records import canonical_json
 
 JOURNAL_NAME = "state.log"
 # Lines appended before state.json is written whole again: a poll then costs about a
@@ -25,19 +25,6 @@ JOURNAL_NAME = "state.log"
 JOURNAL_LINES = 8
 # A log larger than this was not written by us (8 lines of page state): it is not read.
 MAX_BYTES = 1 << 20
-
-Signature = tuple[int, int, int] | None
-
-
-def _signature_of(info: os.stat_result) -> tuple[int, int, int]:
-    return (info.st_ino, info.st_mtime_ns, info.st_size)
-
-
-def _path_signature(path: Path) -> Signature:
-    try:
-        return _signature_of(os.stat(path, follow_symlinks=False))
-    except FileNotFoundError:
-        return None
 
 
 class Journal:
@@ -53,33 +40,40 @@ class Journal:
         self.path = path
         self.lines = 0  # lines that continue the state.json read with it
         self.torn = False  # the last line lacks its newline: the next one starts afresh
+        self.usable = True  # False: something else is in its place, never read or written
         self.signature: Signature = None
         self._fd: int | None = None
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
             self._fd = os.open(path, flags)
         except FileNotFoundError:
-            return
-        except OSError:  # a symlink, or unreadable: ignored, and state.json written whole
-            self.lines, self.signature = JOURNAL_LINES, _path_signature(path)
+            pass
+        except OSError:  # a symlink, or unreadable
+            self._unusable()
 
     def read(self, gen: str | None) -> list[dict[str, Any]]:
-        """The entries that continue the state.json whose token is `gen`, in order."""
+        """The entries that continue the state.json whose token is `gen`, in order.
+
+        None: a state.json from before the log, whose next write is whole anyway.
+        """
         fd, self._fd = self._fd, None
         if fd is None:
             return []
         try:
             info = os.fstat(fd)
-            self.signature = _signature_of(info)
+            self.signature = signature_of(info)
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-                self.lines = JOURNAL_LINES  # not ours: never read, written over at the next write
+                self.usable = False
                 return []
-            raw = _read_all(fd, self.path)
+            if gen is None:
+                return []
+            with open(fd, "rb", closefd=False) as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise cannot_read(self.path, exc) from exc
         finally:
             os.close(fd)
         self.torn = bool(raw) and not raw.endswith(b"\n")
-        if gen is None:  # a state.json from before the log: none of its lines can apply
-            return []
         entries = [e for e in map(_entry, raw.splitlines()) if e is not None and e["gen"] == gen]
         self.lines = len(entries)
         return entries
@@ -90,15 +84,15 @@ class Journal:
             self._fd = None
 
     def changed_on_disk(self) -> bool:
-        return _path_signature(self.path) != self.signature
+        return signature(self.path, follow_symlinks=False) != self.signature
 
     def full(self) -> bool:
-        return self.lines >= JOURNAL_LINES
+        """Whether the next write must be state.json whole."""
+        return not self.usable or self.lines >= JOURNAL_LINES
 
     def append(self, entry: dict[str, Any]) -> bool:
         """Append one entry; False when the log cannot take it (state.json is then written)."""
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-        data = (("\n" if self.torn else "") + line).encode("utf-8")
+        data = (b"\n" if self.torn else b"") + canonical_json(entry) + b"\n"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
             fd = os.open(self.path, flags | os.O_NONBLOCK, 0o666)
@@ -111,7 +105,7 @@ class Journal:
             while data:
                 data = data[os.write(fd, data) :]
             self.torn = False
-            self.signature = _signature_of(os.fstat(fd))
+            self.signature = signature_of(os.fstat(fd))
         finally:
             os.close(fd)
         self.lines += 1
@@ -119,24 +113,15 @@ class Journal:
 
     def reset(self) -> None:
         """state.json was written whole: its lines no longer apply, and the log starts again."""
-        with contextlib.suppress(OSError):  # e.g. a directory in its place: its lines never apply
+        self.signature, self.lines, self.torn, self.usable = None, 0, False, True
+        try:
             self.path.unlink(missing_ok=True)
-        self.signature, self.lines, self.torn = _path_signature(self.path), 0, False
-        if self.signature is not None:
-            self.lines = JOURNAL_LINES  # still there: not a file we can append to
+        except OSError:  # e.g. a directory in its place: left alone, its lines never apply
+            self._unusable()
 
-
-def _read_all(fd: int, path: Path) -> bytes:
-    chunks = []
-    try:
-        while chunk := os.read(fd, 64 * 1024):
-            chunks.append(chunk)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot read {path}: {exc.strerror}",
-            hint="check the permissions of the data directory (-d/--data-dir)",
-        ) from exc
-    return b"".join(chunks)
+    def _unusable(self) -> None:
+        self.usable = False
+        self.signature = signature(self.path, follow_symlinks=False)
 
 
 def _entry(line: bytes) -> dict[str, Any] | None:

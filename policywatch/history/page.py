@@ -10,7 +10,6 @@ state.log holds what the unchanged polls since then changed (see `journal`).
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from policywatch.clock import parse_iso
 from policywatch.content import Snapshot
 from policywatch.history.files import damaged, open_db, storage_of
 from policywatch.history.journal import JOURNAL_NAME, Journal
+from policywatch.history.records import canonical_json
 from policywatch.models import sha256_hex
 
 OUTCOME_LOG_SIZE = 50
@@ -79,7 +79,14 @@ class PageFiles:
         self.rows: list[Row] | None = None
         self.by_id: dict[str, Row] = {}
         self.state_dirty = self.versions_dirty = False
-        self._base = (dict(self.state), list(self.log), self.head)
+        self._base = self._as_written()
+
+    def _as_written(self) -> tuple[dict[str, Any], list[dict[str, Any]], Snapshot | None]:
+        """What is on disk now, for the next write to tell a poll's bookkeeping from the rest.
+
+        Shallow copies do: Pages replaces values and lists, it never changes them in place.
+        """
+        return dict(self.state), list(self.log), self.head
 
     def _read_state(self) -> None:
         path = self.folder / "state.json"
@@ -181,8 +188,9 @@ class PageFiles:
         loses nothing either way.
         """
         if self.state_dirty:
-            if durable or self.versions_dirty or not self._append_poll():
-                self._write_state(durable or self.versions_dirty)
+            whole = durable or self.versions_dirty
+            if whole or not self._append_poll():
+                self._write_state(durable=whole)
             self.state_dirty = False
         if self.versions_dirty and self.versions_db is not None and self.rows is not None:
             table = self.versions_db.table("snapshots", cache_size=0)
@@ -208,7 +216,7 @@ class PageFiles:
             raise
         self.gen = gen
         self.journal.reset()
-        self._base = (dict(self.state), list(self.log), self.head)
+        self._base = self._as_written()
 
     def _append_poll(self) -> bool:
         """Append what an unchanged poll changed to state.log; False if state.json must be written.
@@ -235,7 +243,7 @@ class PageFiles:
             return True  # set to what it was: nothing to write
         if not self.journal.append(entry):
             return False
-        self._base = (dict(self.state), list(self.log), self.head)
+        self._base = self._as_written()
         return True
 
 
@@ -244,7 +252,7 @@ def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict | list):
-        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+        return canonical_json(a) == canonical_json(b)
     return bool(a == b)
 
 
