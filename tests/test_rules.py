@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from policywatch.models import (
@@ -69,6 +71,23 @@ def test_patterns_are_case_insensitive_regexes_reported_by_the_words_they_matche
     rules = RuleSet([Rule("r", Severity.CRITICAL, patterns=(pattern,))])
     assert terms(rules, "Ask them to Leave a positive review") == ["Leave a positive review"]
     assert terms(rules, "leave the page") == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"\b\d+\s*(?:and|to)\s*\d+\s+DAYS\b", "between 4 and 30 Days after delivery"),
+        (r"(?:gift|free) cards?", "Never offer FREE cards."),  # every letter inside a group
+        (r"coupons?|vouchers", "Do not send vouchers."),  # a branch at the top
+        (r"(?x) rebate \s+ codes  # comment", "No rebate codes."),  # spaces that are no letters
+        (r"\x52ebates?", "Rebates are banned."),  # a letter written as an escape
+        (r"coupons?", "Ne proposez pas de Coupons à vos clients."),  # text that is not ASCII
+    ],
+)
+def test_a_pattern_is_found_however_it_is_written(pattern: str, text: str):
+    rules = RuleSet([Rule("r", Severity.CRITICAL, patterns=(pattern,))])
+    assert terms(rules, text) == [re.search(pattern, text, re.IGNORECASE).group(0)]
+    assert terms(rules, "Nothing here.") == []
 
 
 def test_matches_name_their_rule_in_rule_order_once_per_term():
