@@ -33,7 +33,9 @@ from policywatch.watchlist.rules import RuleSet, words
 # --------------------------------------------------------------------------- classifying
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and a diff
+# makes a Unit of every sentence that changed.
+@dataclass(slots=True)
 class Unit:
     """One sentence of one block, with its fold precomputed for alignment.
 
@@ -167,7 +169,10 @@ def _unit_numbers(unit: Unit | None) -> list[tuple[str, str]]:
 
     Every number `numbers` finds is a whole spelled-out word or starts a run of
     digits. Without spelled-out words, trying each digit run in turn finds what
-    `finditer` would, without trying the pattern at every character.
+    `finditer` would, without trying the pattern at every character. A run of
+    digits it takes has no word character before it, so it starts a word: when no
+    word starts with a digit (the smallest word's first character sorts after "9"),
+    there is none.
     """
     if unit is None:
         return []
@@ -176,6 +181,8 @@ def _unit_numbers(unit: Unit | None) -> list[tuple[str, str]]:
     words = unit.words
     if words is None or not SPELLED.keys().isdisjoint(words):
         return numbers(unit.text)
+    if not words or min(words)[0] > "9":
+        return []
     folded = unit.text.lower()  # for ASCII text, its casefold
     matches = []
     end = 0
