@@ -94,8 +94,15 @@ def _english(text: str) -> list[str]:
 
 
 def _is_abbreviation(text: str, period: int) -> bool:
-    """Whether the period at `period` closes an abbreviation rather than a sentence."""
-    found = _ABBREVIATION_RE.search(text, max(0, period - _ABBREVIATION_WINDOW), period)
+    """Whether the period at `period` closes an abbreviation rather than a sentence.
+
+    After a word longer than any abbreviation ("delivery."), the window holds word
+    characters only (str.isalnum is \\w without "_"), so nothing could match.
+    """
+    start = period - _ABBREVIATION_WINDOW
+    if start > 0 and text[start:period].isalnum():
+        return False
+    found = _ABBREVIATION_RE.search(text, max(0, start), period)
     if found is None:
         return False
     return found["number"] is None or _NUMBER_AFTER_RE.match(text, period + 1) is not None
