@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from itertools import compress, count
+from operator import itemgetter
 
 # --------------------------------------------------------------------------- folding
 
@@ -70,6 +72,9 @@ _DEONTIC = frozenset(
 )
 # The words with a meaning of their own above; any other token is only a possible stem.
 _CUES = frozenset({*_CONTRACTED, *_MODALS, "do", "does", *_LIMITERS, "longer"})
+# The first four letters of every cue and stem: a token without one of them is neither.
+_HEADS = frozenset({*(cue[:4] for cue in _CUES), *_STEM_BY_HEAD})
+_HEAD = itemgetter(slice(0, 4))
 
 
 def obligations(text: str) -> frozenset[tuple[str, str]]:
@@ -84,13 +89,12 @@ def obligations(text: str) -> frozenset[tuple[str, str]]:
 def _obligations(tokens: list[str]) -> frozenset[tuple[str, str]]:
     """`obligations` of a text from its lower-case word tokens."""
     found: set[tuple[str, str]] = set()
-    # Most words are neither a cue nor a stem: one comprehension picks the few worth a look.
-    cues = [i for i, token in enumerate(tokens) if token in _CUES or token[:4] in _STEM_BY_HEAD]
-    for i in cues:
+    # Most words are neither a cue nor a stem: one pass in C picks the few worth a look.
+    for i in compress(count(), map(_HEADS.__contains__, map(_HEAD, tokens))):
         token = tokens[i]
         if token not in _CUES:
-            stem = _STEM_BY_HEAD[token[:4]]
-            if token.startswith(stem):
+            stem = _STEM_BY_HEAD.get(token[:4])
+            if stem is not None and token.startswith(stem):
                 before = tokens[max(0, i - 3) : i]
                 negative = any(t in ("not", "never", "longer") or t.endswith("n't") for t in before)
                 found.add((stem, "-" if negative else "+"))
