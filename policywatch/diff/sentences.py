@@ -77,6 +77,8 @@ def _sentences(block: Block, split: Callable[[str], list[str]]) -> list[str]:
 
 def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, int, int, int]]:
     """SequenceMatcher opcodes, without building a matcher for the usual edits in place."""
+    if len(old) == len(new) == 1:  # one block or sentence for one, the commonest edit
+        return [("equal" if old[0] == new[0] else "replace", 0, 1, 0, 1)]
     if len(old) == len(new):
         where = {item: i for i, item in enumerate(old)}
         if len(where) == len(old) and all(where.get(item, j) == j for j, item in enumerate(new)):
