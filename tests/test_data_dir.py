@@ -7,6 +7,7 @@ on loopback, then runs `policywatch fsck --repair`.
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
@@ -87,6 +88,32 @@ def test_an_index_that_vanished_is_refused_and_fsck_repair_rebuilds_it(
     assert code == 0 and "lost: the alert outbox" in out
     code, out, _ = seller(capsys, "check", "--no-deliver")
     assert code == 0 and "changed" in out
+
+
+def test_a_repair_that_cannot_write_the_new_index_keeps_the_old_one_and_its_alerts(
+    seller: Seller, capsys, monkeypatch
+) -> None:
+    assert seller(capsys, "check", "--no-deliver")[0] == 0  # the change queues its alert
+    queued = [a["title"] for a in seller.alerts(capsys)]
+    edit_index(seller, lambda d: d["meta"]["1"].__setitem__("schema", "three"))
+    index = seller.data / "index.json"
+    damaged = index.read_bytes()
+    replace = os.replace
+
+    def disk_full_at_the_index(src, dst, *args, **kwargs):
+        if Path(dst) == index:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", disk_full_at_the_index)
+    code, _, err = seller(capsys, "fsck", "--repair")
+    assert code != 0 and "No space left" in err and "Traceback" not in err
+    assert index.read_bytes() == damaged
+
+    monkeypatch.undo()
+    code, out, _ = seller(capsys, "fsck", "--repair")
+    assert code == 0 and "lost: the alert outbox" not in out
+    assert queued and [a["title"] for a in seller.alerts(capsys)] == queued
 
 
 @pytest.mark.parametrize("how", ["missing", "garbage"])

@@ -97,10 +97,11 @@ class MemoryFileStorage(Storage):
     put a snapshot and its alerts into one atomic step and batch unchanged polls.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fresh: bool = False) -> None:
+        """`fresh`: start empty whatever the file holds; `save()` then replaces it whole."""
         self.path = path
         self.signature = signature(path)
-        self._data = read_tables(path)
+        self._data = None if fresh else read_tables(path)
         self.dirty = False
 
     def changed_on_disk(self) -> bool:
@@ -124,8 +125,8 @@ class MemoryFileStorage(Storage):
         self.dirty = False
 
 
-def open_db(path: Path) -> TinyDB:
-    return TinyDB(path, storage=MemoryFileStorage)
+def open_db(path: Path, *, fresh: bool = False) -> TinyDB:
+    return TinyDB(path, storage=MemoryFileStorage, fresh=fresh)
 
 
 def storage_of(db: TinyDB) -> MemoryFileStorage:

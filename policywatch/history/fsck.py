@@ -209,8 +209,8 @@ def _rebuild_index(
     entries = list((tables or {}).get("outbox", {}).values())
     outbox = [e for e in entries if all(isinstance(e.get(k), str) for k in ("key", "status"))]
     dropped = [e for e in entries if e not in outbox]
-    index.unlink(missing_ok=True)
-    db = open_db(index)
+    # Written over the damaged file in one rename: a repair cut short keeps it, and its outbox.
+    db = open_db(index, fresh=True)
     db.table("meta").insert(
         {"schema": SCHEMA_VERSION, "created_at": iso(utcnow()), "by": __version__}
     )
