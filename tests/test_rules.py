@@ -15,7 +15,13 @@ from policywatch.models import (
     SectionChange,
     Severity,
 )
-from policywatch.watchlist.rules import DEFAULT_RULES, RuleSet, severity, words
+from policywatch.watchlist.rules import (
+    DEFAULT_RULES,
+    RuleSet,
+    _pattern_needle,
+    severity,
+    words,
+)
 
 PATH = ("Seller Code of Conduct", "Communications")
 
@@ -88,6 +94,12 @@ def test_a_pattern_is_found_however_it_is_written(pattern: str, text: str):
     rules = RuleSet([Rule("r", Severity.CRITICAL, patterns=(pattern,))])
     assert terms(rules, text) == [re.search(pattern, text, re.IGNORECASE).group(0)]
     assert terms(rules, "Nothing here.") == []
+
+
+def test_the_review_window_pattern_is_searched_only_in_text_that_says_days():
+    window = next(r for r in DEFAULT_RULES if r.name == "review-requests").patterns[0]
+    assert _pattern_needle(re.compile(window, re.IGNORECASE)) == "days"
+    assert _pattern_needle(re.compile(r"coupons?|vouchers")) == ""  # no letter every match holds
 
 
 def test_matches_name_their_rule_in_rule_order_once_per_term():

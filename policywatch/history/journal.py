@@ -54,7 +54,8 @@ class Journal:
     def read(self, gen: str | None) -> list[dict[str, Any]]:
         """The entries that continue the state.json whose token is `gen`, in order.
 
-        None: a state.json from before the log, whose next write is whole anyway.
+        `gen` None is a state.json from before the log, whose next write is whole anyway:
+        nothing is read.
         """
         fd, self._fd = self._fd, None
         if fd is None:

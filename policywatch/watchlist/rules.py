@@ -229,7 +229,9 @@ class RuleSet:
             for pattern in rule.patterns:
                 self._terms.append(_Term(rule, None, "", re.compile(pattern, re.IGNORECASE)))
         # For word lists: each term under its longest required word; the others, each with
-        # the needle the lower-cased text must hold.
+        # the needle the lower-cased text must hold. A pattern's needle (its fixed letters)
+        # only sifts ASCII text: other text can match a letter by a fold `lower` does not make
+        # ("ſ" for "s"), so there the pattern keeps its empty `needle` and is searched.
         self._by_word: dict[str, list[int]] = {}
         self._unkeyed: list[tuple[int, str]] = []
         for index, entry in enumerate(self._terms):
