@@ -222,3 +222,18 @@ def test_a_watched_term_in_a_cosmetic_change_does_not_alert():
 def test_a_moved_section_is_a_minor_change_even_with_the_same_text():
     assert severity(one_section(kind="moved")) == Severity.MINOR
     assert severity(one_section(kind="unchanged")) is None
+
+
+def test_the_words_of_an_ascii_sentence_are_its_lower_cased_word_runs():
+    """The byte-table word split agrees with a plain regex on every ASCII character."""
+    for code in range(128):
+        text = f"Sellers{chr(code)}MAY_not {chr(code)}send 4-30{chr(code)}"
+        assert words(text) == re.findall(r"\w+", text.lower(), re.ASCII), repr(chr(code))
+    assert words("Don't send   unsolicited\tmessages.") == [
+        "don",
+        "t",
+        "send",
+        "unsolicited",
+        "messages",
+    ]
+    assert words("Vendeurs : ne pas envoyer de messages non sollicités.") is None
