@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import add
 
 import sentencex
 
@@ -40,21 +41,43 @@ _ABBREVIATIONS = (
 # A sentence ends at . ! ? (and closing quotes or brackets) before a space and a capital or
 # digit, unless the period closes an abbreviation: a listed word, a dotted one (e.g, i.e,
 # U.S), a capital initial (J. Smith), or "No." before a number.
-_AFTER_END = r"(?=([\"'”’)\]]*\s+)[\"'“‘(\[]?[A-Z0-9])"
-# Candidate ends. The first character is spelled out so the regex engine can skip ahead to
-# it instead of trying every position; most blocks only have periods, and a regex that
-# starts with one literal character skips fastest of all.
-_END_RE = re.compile(r"[.!?…][.!?…]*" + _AFTER_END)
-_PERIOD_END_RE = re.compile(r"\.\.*" + _AFTER_END)
-# Searched in the few characters before a candidate's period, so the abbreviations cost one
-# small search per sentence end, not forty look-behinds at every period: a listed word, a
-# capital initial, "No"/"Nos" (only before a number), each a whole word; or the last letter
-# of a dotted abbreviation ("e.g", "U.S").
-_ABBREVIATION_RE = re.compile(
-    rf"(?:^|\W)(?:(?i:{'|'.join(_ABBREVIATIONS)})|[A-Z]|(?P<number>[Nn]os?))\Z|\.[A-Za-z]\Z"
+_AFTER_END = r"(?=[\"'”’)\]]*\s+[\"'“‘(\[]?[A-Z0-9])"
+
+
+def _not_after(words: str) -> str:
+    """Look-behinds: the period does not close one of `words`, a whole word (or the text's first).
+
+    A look-behind must have one width, so `words` must all be of one length.
+    """
+    return rf"(?<!\W{words}\.)(?<!^{words}\.)"
+
+
+_NOT_ABBREVIATION = (
+    "".join(
+        _not_after("(?i:" + "|".join(word for word in _ABBREVIATIONS if len(word) == length) + ")")
+        for length in sorted({len(word) for word in _ABBREVIATIONS})
+    )
+    + _not_after("[A-Z]")
+    + r"(?<!\.[A-Za-z]\.)"
+    + rf"(?:{_not_after('[Nn]o')}{_not_after('[Nn]os')}|(?!\s+\d))"
 )
-_ABBREVIATION_WINDOW = max(map(len, _ABBREVIATIONS)) + 1  # the word and the character before
-_NUMBER_AFTER_RE = re.compile(r"\s+\d")
+
+
+def _ends(first: str) -> re.Pattern[str]:
+    """Where sentences end, for `re.split`: the end marks and closing quotes kept, the space cut.
+
+    The abbreviation look-behinds come after the look-ahead for a capital, so the regex
+    engine tries them only where a sentence could end, and a paragraph is split in one
+    call in C, with no Python step per sentence.
+    """
+    return re.compile(rf"({first}{_AFTER_END}{_NOT_ABBREVIATION}[\"'”’)\]]*)\s+")
+
+
+# The first character is spelled out so the regex engine can skip ahead to it instead of
+# trying every position; most blocks only have periods, and a regex that starts with one
+# literal character skips fastest of all.
+_END_RE = _ends("[.!?…][.!?…]*")
+_PERIOD_END_RE = _ends(r"\.\.*")
 
 
 def split_sentences(text: str, language: str | None = None) -> list[str]:
@@ -75,37 +98,13 @@ def splitter(language: str | None) -> Callable[[str], list[str]]:
 
 
 def _english(text: str) -> list[str]:
-    ends = _END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE
-    sentences = []
-    start = 0
-    for end in ends.finditer(text):
-        stop = end.end()
-        if text[stop - 1] == "." and _is_abbreviation(text, stop - 1):
-            continue
-        cut = stop + len(end[1])
-        sentence = text[start:cut].strip()
-        if sentence:
-            sentences.append(sentence)
-        start = cut
-    tail = text[start:].strip()
+    """Each end mark (and closing quote) stays with its sentence; the space after it goes."""
+    parts = (_END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE).split(text)
+    sentences = list(map(str.strip, map(add, parts[0:-1:2], parts[1::2])))
+    tail = parts[-1].strip()
     if tail:
         sentences.append(tail)
     return sentences
-
-
-def _is_abbreviation(text: str, period: int) -> bool:
-    """Whether the period at `period` closes an abbreviation rather than a sentence.
-
-    After a word longer than any abbreviation ("delivery."), the window holds word
-    characters only (str.isalnum is \\w without "_"), so nothing could match.
-    """
-    start = period - _ABBREVIATION_WINDOW
-    if start > 0 and text[start:period].isalnum():
-        return False
-    found = _ABBREVIATION_RE.search(text, max(0, start), period)
-    if found is None:
-        return False
-    return found["number"] is None or _NUMBER_AFTER_RE.match(text, period + 1) is not None
 
 
 # --------------------------------------------------------------------------- other languages
