@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from policywatch.content import Block, Section
-from policywatch.diff.classify import Classifier
-from policywatch.diff.sentences import MAX_PAIRING_CELLS, diff_blocks
+from policywatch.diff.classify import Classifier, Draft, UnitPair
+from policywatch.diff.sentences import MAX_PAIRING_CELLS, Run, block_runs, run_changes
 from policywatch.diff.signals import fold
 from policywatch.document.normalize import split_enumerator
-from policywatch.models import SectionChange, SectionChangeKind
+from policywatch.models import Change, SectionChange, SectionChangeKind
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -173,18 +174,45 @@ def kept_in_place(pairs: dict[int, int]) -> set[int]:
     return kept
 
 
-def compare_sections(old: Section, new: Section, in_place: bool, cls: Classifier) -> SectionChange:
-    """The SectionChange for one paired section: renamed, moved, modified or unchanged."""
+@dataclass(slots=True)
+class SectionPlan:
+    """A section's entry in the diff, before its changes are classified with the whole page's.
+
+    `kind` None is "modified" or "unchanged", whichever its changes say.
+    """
+
+    kind: SectionChangeKind | None
+    old_path: tuple[str, ...] | None
+    new_path: tuple[str, ...] | None
+    runs: list[Run]
+    heading: UnitPair | None = None  # a renamed section's old and new heading
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Where its changes are: the new section, or the removed one."""
+        return self.new_path or self.old_path or ()
+
+    def drafts(self) -> list[Draft]:
+        heading: list[Draft] = [(self.path, *self.heading, ("heading",))] if self.heading else []
+        return heading + [(self.path, a, b, ()) for run in self.runs for a, b in run.pairs]
+
+    def finish(self, changes: Iterator[Change], cls: Classifier) -> SectionChange:
+        """The SectionChange, taking its drafts' Changes from `changes`, in `drafts` order."""
+        heading = [next(changes)] if self.heading else []
+        body = run_changes(self.path, self.runs, changes, cls)
+        kind = self.kind or ("modified" if body else "unchanged")
+        return SectionChange(kind, self.old_path, self.new_path, (*heading, *body))
+
+
+def plan_section(old: Section, new: Section, in_place: bool, cls: Classifier) -> SectionPlan:
+    """The plan of one paired section: renamed, moved, modified or unchanged."""
     # Same path: the digests tell. Otherwise the digest covers the path too; compare blocks.
     same_body = old.digest == new.digest if old.path == new.path else old.blocks == new.blocks
-    changes = [] if same_body else diff_blocks(new.path, old.blocks, new.blocks, cls)
+    runs = [] if same_body else block_runs(old.blocks, new.blocks, cls)
     if old.heading != new.heading:
-        heading = cls.change(
-            new.path,
+        heading = (
             cls.unit(old.heading, Block("h", old.heading)),
             cls.unit(new.heading, Block("h", new.heading)),
-            ("heading",),
         )
-        return SectionChange("renamed", old.path, new.path, (heading, *changes))
-    kind: SectionChangeKind = "moved" if not in_place else "modified" if changes else "unchanged"
-    return SectionChange(kind, old.path, new.path, tuple(changes))
+        return SectionPlan("renamed", old.path, new.path, runs, heading)
+    return SectionPlan(None if in_place else "moved", old.path, new.path, runs)

@@ -51,6 +51,8 @@ class Unit:
 
 
 UnitPair = tuple[Unit | None, Unit | None]
+# A change before it is classified: its section's path, its old and new sentence, extra tags.
+Draft = tuple[tuple[str, ...], Unit | None, Unit | None, tuple[str, ...]]
 
 
 class Classifier:
@@ -98,36 +100,53 @@ class Classifier:
             key = " ".join(tokens) if tokens is not None and not self.ignore else self.key(text)
         return Unit(text, key, block, tokens, plain)
 
-    def change(
-        self,
-        path: tuple[str, ...],
-        old: Unit | None,
-        new: Unit | None,
-        extra: tuple[str, ...] = (),
-    ) -> Change:
-        old_text = old.text if old else None
-        new_text = new.text if new else None
-        kind = change_kind(old_text, new_text)
-        if old_text is not None and new_text is not None:
-            fragments = inline_fragments(old_text, new_text)
-        else:
-            fragments = (Fragment("insert" if new else "delete", new_text or old_text or ""),)
-        if is_cosmetic(old, new):
-            return Change(
-                kind, path, old_text, new_text, fragments, False, (*extra, "cosmetic-only")
-            )
-        tags = list(extra)
-        old_duties, new_duties = self.obligations(old), self.obligations(new)
-        if old_duties != new_duties and (
-            kind == "modified" or self.is_deontic(old_duties | new_duties)
+    def changes(self, drafts: Sequence[Draft]) -> list[Change]:
+        """The Changes of a whole page's drafts, tagged, in the drafts' order.
+
+        Each step runs over every draft before the next step starts. Done draft by draft,
+        the steps (the inline diff, the rules' regexes, the number and obligation scans)
+        kept pushing each other's code and data out of the CPU's caches: on the diff
+        bench, step by step takes about a tenth less time for the same Changes.
+        """
+        texts = [
+            (old.text if old else None, new.text if new else None) for _, old, new, _ in drafts
+        ]
+        fragments = [
+            inline_fragments(old, new)
+            if old is not None and new is not None
+            else (Fragment("insert" if new is not None else "delete", new or old or ""),)
+            for old, new in texts
+        ]
+        cosmetic = [is_cosmetic(old, new) for _, old, new, _ in drafts]
+        substantive = [draft for draft, plain in zip(drafts, cosmetic, strict=True) if not plain]
+        duties = iter(
+            [(self.obligations(old), self.obligations(new)) for _, old, new, _ in substantive]
+        )
+        numbers = iter([self.numbers(old) != self.numbers(new) for _, old, new, _ in substantive])
+        matches = iter([self.matches(old, new) for _, old, new, _ in substantive])
+        result = []
+        for (path, _, _, extra), (old, new), inline, plain in zip(
+            drafts, texts, fragments, cosmetic, strict=True
         ):
-            tags.append("obligation")
-        if self.numbers(old) != self.numbers(new):
-            tags.append("number")
-        matches = self.matches(old, new)
-        if matches:
-            tags.append("term")
-        return Change(kind, path, old_text, new_text, fragments, True, tuple(tags), matches)
+            kind = change_kind(old, new)
+            if plain:
+                result.append(
+                    Change(kind, path, old, new, inline, False, (*extra, "cosmetic-only"))
+                )
+                continue
+            tags = list(extra)
+            old_duties, new_duties = next(duties)
+            if old_duties != new_duties and (
+                kind == "modified" or self.is_deontic(old_duties | new_duties)
+            ):
+                tags.append("obligation")
+            if next(numbers):
+                tags.append("number")
+            found = next(matches)
+            if found:
+                tags.append("term")
+            result.append(Change(kind, path, old, new, inline, True, tuple(tags), found))
+        return result
 
     def matches(
         self, old: Unit | None, new: Unit | None, *, links_only: bool = False

@@ -29,14 +29,14 @@ import re
 from collections.abc import Sequence
 
 from policywatch.content import Document
-from policywatch.diff.align import Alignment, compare_sections, kept_in_place
+from policywatch.diff.align import Alignment, SectionPlan, kept_in_place, plan_section
 from policywatch.diff.classify import Classifier
-from policywatch.diff.sentences import diff_blocks
+from policywatch.diff.sentences import block_runs
 from policywatch.document.languages import (
     matches_language,
     page_language,
 )
-from policywatch.models import DiffResult, Rule, SectionChange
+from policywatch.models import DiffResult, Rule
 from policywatch.watchlist.rules import compile_rules
 
 
@@ -73,24 +73,25 @@ def diff_documents(
     pairs = alignment.pairs
     kept = kept_in_place(pairs)
     from_new = {j: i for i, j in pairs.items()}
-    entries: list[tuple[tuple[int, int, int], SectionChange]] = []
+    plans: list[tuple[tuple[int, int, int], SectionPlan]] = []
     for j, section in enumerate(new.sections):
         i = from_new.get(j)
         if i is None:
-            added = diff_blocks(section.path, (), section.blocks, cls)
-            entries.append(((j, 0, 0), SectionChange("added", None, section.path, tuple(added))))
+            runs = block_runs((), section.blocks, cls)
+            plans.append(((j, 0, 0), SectionPlan("added", None, section.path, runs)))
             continue
         before = old.sections[i]
         in_place = i in kept and alignment.translate(before.path) == section.path
-        entries.append(((j, 0, 0), compare_sections(before, section, in_place, cls)))
+        plans.append(((j, 0, 0), plan_section(before, section, in_place, cls)))
     anchor = -1
     for i, section in enumerate(old.sections):
         if i in pairs:
             anchor = pairs[i]
             continue
-        removed = diff_blocks(section.path, section.blocks, (), cls)
-        entries.append(
-            ((anchor, 1, i), SectionChange("removed", section.path, None, tuple(removed)))
-        )
+        runs = block_runs(section.blocks, (), cls)
+        plans.append(((anchor, 1, i), SectionPlan("removed", section.path, None, runs)))
+    # Every change of the page is classified in one go (see Classifier.changes).
+    changes = iter(cls.changes([draft for _, plan in plans for draft in plan.drafts()]))
+    entries = [(key, plan.finish(changes, cls)) for key, plan in plans]
     entries.sort(key=lambda entry: entry[0])
     return DiffResult(page_id, old_id, new_id, tuple(change for _, change in entries))

@@ -8,10 +8,10 @@ links are attached to the sentences that carry them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
-from itertools import groupby
+from itertools import groupby, islice
 from operator import eq
 
 from policywatch.content import Block
@@ -30,23 +30,30 @@ MAX_PAIRING_CELLS = 40_000
 # --------------------------------------------------------------------------- inside a section
 
 
-def diff_blocks(
-    path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: Classifier
-) -> list[Change]:
-    """Changes between two block lists, looking at sentences only where blocks differ."""
+@dataclass(slots=True)
+class Run:
+    """A run of differing blocks, with its sentences paired: the drafts of its changes."""
+
+    old: Sequence[Block]
+    new: Sequence[Block]
+    pairs: list[UnitPair]
+
+
+def block_runs(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> list[Run]:
+    """The runs of blocks that differ, looking at sentences only there."""
     head, tail = common_ends(old, new, lambda a, b: a.text == b.text and a.links == b.links)
     old, new = old[head : len(old) - tail], new[head : len(new) - tail]
-    changes: list[Change] = []
-    for op, i1, i2, j1, j2 in _opcodes([block_body(b) for b in old], [block_body(b) for b in new]):
-        if op != "equal":
-            changes.extend(_diff_run(path, old[i1:i2], new[j1:j2], cls))
-    return _tag_moves(changes, cls)
+    return [
+        _run(old[i1:i2], new[j1:j2], cls)
+        for op, i1, i2, j1, j2 in _opcodes(
+            [block_body(b) for b in old], [block_body(b) for b in new]
+        )
+        if op != "equal"
+    ]
 
 
-def _diff_run(
-    path: tuple[str, ...], old: Sequence[Block], new: Sequence[Block], cls: Classifier
-) -> list[Change]:
-    """Changes in one run of differing blocks, sentence by sentence."""
+def _run(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> Run:
+    """One run of differing blocks, its sentences paired: reworded, added or removed."""
     old_sentences = [(s, b) for b in old for s in _sentences(b, cls.split)]
     new_sentences = [(s, b) for b in new for s in _sentences(b, cls.split)]
     head, tail = common_ends(old_sentences, new_sentences, lambda a, b: a[0] == b[0])
@@ -62,8 +69,18 @@ def _diff_run(
             )
         else:
             pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2], cls.words))
-    changes = [cls.change(path, a, b) for a, b in pairs]
-    return _attach_links(path, old, new, pairs, changes, cls)
+    return Run(old, new, pairs)
+
+
+def run_changes(
+    path: tuple[str, ...], runs: Sequence[Run], changes: Iterator[Change], cls: Classifier
+) -> list[Change]:
+    """A section's changes: its runs' pairs classified (`changes`, in order), links, moves."""
+    result: list[Change] = []
+    for run in runs:
+        classified = list(islice(changes, len(run.pairs)))
+        result.extend(_attach_links(path, run.old, run.new, run.pairs, classified, cls))
+    return _tag_moves(result, cls)
 
 
 def _sentences(block: Block, split: Callable[[str], list[str]]) -> list[str]:
