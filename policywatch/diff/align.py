@@ -193,6 +193,7 @@ class SectionPlan:
         return self.new_path or self.old_path or ()
 
     def drafts(self) -> list[Draft]:
+        """Its changes to classify: a new heading first, then its runs' pairs, as `finish` reads."""
         heading: list[Draft] = [(self.path, *self.heading, ("heading",))] if self.heading else []
         return heading + [(self.path, a, b, ()) for run in self.runs for a, b in run.pairs]
 

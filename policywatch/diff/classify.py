@@ -111,13 +111,9 @@ class Classifier:
         texts = [
             (old.text if old else None, new.text if new else None) for _, old, new, _ in drafts
         ]
-        fragments = [
-            inline_fragments(old, new)
-            if old is not None and new is not None
-            else (Fragment("insert" if new is not None else "delete", new or old or ""),)
-            for old, new in texts
-        ]
+        fragments = [_fragments(old_text, new_text) for old_text, new_text in texts]
         cosmetic = [is_cosmetic(old, new) for _, old, new, _ in drafts]
+        # Duties, numbers and watched terms are looked for in substantive changes only.
         substantive = [draft for draft, plain in zip(drafts, cosmetic, strict=True) if not plain]
         duties = iter(
             [(self.obligations(old), self.obligations(new)) for _, old, new, _ in substantive]
@@ -125,14 +121,13 @@ class Classifier:
         numbers = iter([self.numbers(old) != self.numbers(new) for _, old, new, _ in substantive])
         matches = iter([self.matches(old, new) for _, old, new, _ in substantive])
         result = []
-        for (path, _, _, extra), (old, new), inline, plain in zip(
+        for (path, _, _, extra), (old_text, new_text), inline, plain in zip(
             drafts, texts, fragments, cosmetic, strict=True
         ):
-            kind = change_kind(old, new)
+            kind = change_kind(old_text, new_text)
             if plain:
-                result.append(
-                    Change(kind, path, old, new, inline, False, (*extra, "cosmetic-only"))
-                )
+                cosmetic_tags = (*extra, "cosmetic-only")
+                result.append(Change(kind, path, old_text, new_text, inline, False, cosmetic_tags))
                 continue
             tags = list(extra)
             old_duties, new_duties = next(duties)
@@ -145,7 +140,7 @@ class Classifier:
             found = next(matches)
             if found:
                 tags.append("term")
-            result.append(Change(kind, path, old, new, inline, True, tuple(tags), found))
+            result.append(Change(kind, path, old_text, new_text, inline, True, tuple(tags), found))
         return result
 
     def matches(
@@ -167,6 +162,13 @@ class Classifier:
         return {
             (id(rule), term): rule for rule, term in found if rule.links_alert or not links_only
         }
+
+
+def _fragments(old: str | None, new: str | None) -> tuple[Fragment, ...]:
+    """The inline diff of a reworded sentence; an added or removed one is a single fragment."""
+    if old is not None and new is not None:
+        return inline_fragments(old, new)
+    return (Fragment("insert" if new is not None else "delete", new or old or ""),)
 
 
 def _unit_obligations(unit: Unit | None) -> frozenset[tuple[str, str]]:
