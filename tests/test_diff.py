@@ -197,6 +197,20 @@ def test_a_renamed_and_reworded_section_is_one_section_with_its_edits():
     ]
 
 
+def test_a_section_that_lost_its_heading_reports_its_edits_where_it_now_is():
+    """Stored versions may hold a section with an empty path: its changes are found there."""
+    kept = [block("Use Buyer-Seller Messaging."), block("Do not share buyer data.")]
+    old = Document("", (section(["Terms"], [block("Sellers may contact buyers."), *kept]),), "o")
+    new = Document("", (section([], [block("Sellers may not contact buyers."), *kept]),), "n")
+    result = diff(old, new)
+    assert [(s.kind, s.old_path, s.new_path) for s in result.sections] == [
+        ("renamed", ("Terms",), ())
+    ]
+    heading, edit = result.changes
+    assert "heading" in heading.tags and edit.new == "Sellers may not contact buyers."
+    assert heading.section == edit.section == ()
+
+
 def test_subsections_follow_their_renamed_parent_without_being_reported():
     old = conduct()
     parent = f"{TITLE} > Contacting buyers"

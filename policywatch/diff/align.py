@@ -1,10 +1,11 @@
-"""Aligning sections: which old section became which new one (kept, moved, renamed, split)."""
+"""Aligning sections: which old section became which new one (kept, moved, renamed, split),
+and each section's plan: what differs in it, waiting for the page's changes to be classified."""
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from policywatch.content import Block, Section
@@ -189,18 +190,19 @@ class SectionPlan:
 
     @property
     def path(self) -> tuple[str, ...]:
-        """Where its changes are: the new section, or the removed one."""
-        return self.new_path or self.old_path or ()
+        """Where its changes are: the path in the new page, or the removed section's."""
+        path = self.new_path if self.new_path is not None else self.old_path
+        return path if path is not None else ()
 
     def drafts(self) -> list[Draft]:
         """Its changes to classify: a new heading first, then its runs' pairs, as `finish` reads."""
-        heading: list[Draft] = [(self.path, *self.heading, ("heading",))] if self.heading else []
-        return heading + [(self.path, a, b, ()) for run in self.runs for a, b in run.pairs]
+        heading = [Draft(self.path, *self.heading, ("heading",))] if self.heading else []
+        return heading + [Draft(self.path, a, b) for run in self.runs for a, b in run.pairs]
 
-    def finish(self, changes: Iterator[Change], cls: Classifier) -> SectionChange:
-        """The SectionChange, taking its drafts' Changes from `changes`, in `drafts` order."""
-        heading = [next(changes)] if self.heading else []
-        body = run_changes(self.path, self.runs, changes, cls)
+    def finish(self, changes: list[Change], cls: Classifier) -> SectionChange:
+        """The SectionChange, from the Changes of its `drafts`, in the same order."""
+        heading, rest = (changes[:1], changes[1:]) if self.heading else ([], changes)
+        body = run_changes(self.path, self.runs, rest, cls)
         kind = self.kind or ("modified" if body else "unchanged")
         return SectionChange(kind, self.old_path, self.new_path, (*heading, *body))
 

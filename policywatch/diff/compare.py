@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import accumulate
 
 from policywatch.content import Document
 from policywatch.diff.align import Alignment, SectionPlan, kept_in_place, plan_section
@@ -90,8 +91,15 @@ def diff_documents(
             continue
         runs = block_runs(section.blocks, (), cls)
         plans.append(((anchor, 1, i), SectionPlan("removed", section.path, None, runs)))
-    # Every change of the page is classified in one go (see Classifier.changes).
-    changes = iter(cls.changes([draft for _, plan in plans for draft in plan.drafts()]))
-    entries = [(key, plan.finish(changes, cls)) for key, plan in plans]
+    # Every change of the page is classified in one go (see Classifier.changes), then each
+    # plan takes back the Changes of its own drafts.
+    batches = [plan.drafts() for _, plan in plans]
+    classified = cls.changes([draft for batch in batches for draft in batch])
+    entries = [
+        (key, plan.finish(classified[end - len(batch) : end], cls))
+        for (key, plan), batch, end in zip(
+            plans, batches, accumulate(map(len, batches)), strict=True
+        )
+    ]
     entries.sort(key=lambda entry: entry[0])
     return DiffResult(page_id, old_id, new_id, tuple(change for _, change in entries))

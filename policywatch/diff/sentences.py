@@ -8,10 +8,10 @@ links are attached to the sentences that carry them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
-from itertools import groupby, islice
+from itertools import groupby
 from operator import eq
 
 from policywatch.content import Block
@@ -73,13 +73,15 @@ def _run(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> Run:
 
 
 def run_changes(
-    path: tuple[str, ...], runs: Sequence[Run], changes: Iterator[Change], cls: Classifier
+    path: tuple[str, ...], runs: Sequence[Run], changes: list[Change], cls: Classifier
 ) -> list[Change]:
-    """A section's changes: its runs' pairs classified (`changes`, in order), links, moves."""
+    """A section's changes, links and moves added; `changes` are its runs' pairs, classified."""
     result: list[Change] = []
+    start = 0
     for run in runs:
-        classified = list(islice(changes, len(run.pairs)))
-        result.extend(_attach_links(path, run.old, run.new, run.pairs, classified, cls))
+        end = start + len(run.pairs)
+        result.extend(_attach_links(path, run.old, run.new, run.pairs, changes[start:end], cls))
+        start = end
     return _tag_moves(result, cls)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from operator import add
 
 import sentencex
 
@@ -57,8 +56,9 @@ _NOT_ABBREVIATION = (
         _not_after("(?i:" + "|".join(word for word in _ABBREVIATIONS if len(word) == length) + ")")
         for length in sorted({len(word) for word in _ABBREVIATIONS})
     )
-    + _not_after("[A-Z]")
-    + r"(?<!\.[A-Za-z]\.)"
+    + _not_after("[A-Z]")  # an initial: "J. Smith"
+    + r"(?<!\.[A-Za-z]\.)"  # the last letter of a dotted word: "e.g.", "U.S."
+    # "No." and "Nos." are abbreviations only before a number: "No. 5", but "Say no. Then".
     + rf"(?:{_not_after('[Nn]o')}{_not_after('[Nn]os')}|(?!\s+\d))"
 )
 
@@ -99,8 +99,12 @@ def splitter(language: str | None) -> Callable[[str], list[str]]:
 
 def _english(text: str) -> list[str]:
     """Each end mark (and closing quote) stays with its sentence; the space after it goes."""
-    parts = (_END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE).split(text)
-    sentences = list(map(str.strip, map(add, parts[0:-1:2], parts[1::2])))
+    ends = _END_RE if "!" in text or "?" in text or "…" in text else _PERIOD_END_RE
+    # Text and end marks alternate, text first and last; an end mark is never empty, so
+    # neither is a sentence.
+    parts = ends.split(text)
+    pairs = zip(parts[0:-1:2], parts[1::2], strict=True)
+    sentences = [(words + end).strip() for words, end in pairs]
     tail = parts[-1].strip()
     if tail:
         sentences.append(tail)

@@ -130,6 +130,7 @@ def _term_regex(term: str) -> str:
 _WORD_RE = re.compile(r"\w+")
 # ASCII bytes with capitals lower-cased and every byte that is not a word character (\w is
 # [A-Za-z0-9_] in ASCII) made a space: splitting the result on spaces gives the \w+ runs.
+# bytes.translate takes a table of all 256 bytes; only ASCII text is ever translated.
 _ASCII_WORDS = bytes(
     c + 32 if 65 <= c <= 90 else c if chr(c).isalnum() or c == 95 else 32 for c in range(128)
 ).ljust(256, b" ")
