@@ -447,6 +447,19 @@ def test_sentences_split_at_full_stops_but_not_at_abbreviations_or_decimals():
     ]
 
 
+def test_a_closing_quote_stays_with_its_sentence_and_a_dotted_abbreviation_ends_none():
+    text = (
+        'Amazon says "Do not contact buyers." (See the Seller Code of Conduct.) Use a channel, '
+        "e.g. Buyer-Seller Messaging. Ask once."
+    )
+    assert split_sentences(text) == [
+        'Amazon says "Do not contact buyers."',
+        "(See the Seller Code of Conduct.)",
+        "Use a channel, e.g. Buyer-Seller Messaging.",
+        "Ask once.",
+    ]
+
+
 @pytest.mark.parametrize("ending", ["", " Is that clear?", " It is!", " And so on…"])
 def test_full_stops_split_the_same_way_whatever_else_ends_the_paragraph(ending: str):
     text = "Write to J. Smith at Acme Ltd. Orders No. 7 and Nos. 8 count. Say no. Then wait."
