@@ -196,8 +196,9 @@ class SectionPlan:
 
     def drafts(self) -> list[Draft]:
         """Its changes to classify: a new heading first, then its runs' pairs, as `finish` reads."""
-        heading = [Draft(self.path, *self.heading, ("heading",))] if self.heading else []
-        return heading + [Draft(self.path, a, b) for run in self.runs for a, b in run.pairs]
+        path = self.path
+        heading = [Draft(path, *self.heading, ("heading",))] if self.heading else []
+        return heading + [Draft(path, a, b) for run in self.runs for a, b in run.pairs]
 
     def finish(self, changes: list[Change], cls: Classifier) -> SectionChange:
         """The SectionChange, from the Changes of its `drafts`, in the same order."""

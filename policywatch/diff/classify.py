@@ -118,9 +118,8 @@ class Classifier:
         """
         texts = [(d.old.text if d.old else None, d.new.text if d.new else None) for d in drafts]
         fragments = [_fragments(old_text, new_text) for old_text, new_text in texts]
-        cosmetic = [is_cosmetic(d.old, d.new) for d in drafts]
         # Duties, numbers and watched terms matter in substantive changes only (None: cosmetic).
-        todo = [None if plain else d for d, plain in zip(drafts, cosmetic, strict=True)]
+        todo = [None if is_cosmetic(d.old, d.new) else d for d in drafts]
         duties = [d and (self.obligations(d.old), self.obligations(d.new)) for d in todo]
         renumbered = [d and self.numbers(d.old) != self.numbers(d.new) for d in todo]
         terms = [d and self.matches(d.old, d.new) for d in todo]
