@@ -211,6 +211,17 @@ def test_a_section_that_lost_its_heading_reports_its_edits_where_it_now_is():
     assert heading.section == edit.section == ()
 
 
+def test_a_page_whose_only_section_lost_its_title_and_was_rewritten_is_one_renamed_section():
+    """An empty path is a path like any other: the retitled root pairs by path, not by body."""
+    old = Document("", (section(["Terms"], [block("Sellers may contact buyers.")]),), "o")
+    new = Document("", (section([], [block("Marketing messages are prohibited.")]),), "n")
+    result = diff(old, new)
+    assert [(s.kind, s.old_path, s.new_path) for s in result.sections] == [
+        ("renamed", ("Terms",), ())
+    ]
+    assert [c.kind for c in result.changes if "heading" not in c.tags] == ["removed", "added"]
+
+
 def test_subsections_follow_their_renamed_parent_without_being_reported():
     old = conduct()
     parent = f"{TITLE} > Contacting buyers"

@@ -76,8 +76,10 @@ class Alignment:
             by_path.setdefault(self._plain_path(self.new[j].path), []).append(j)
         for i in old_free:
             path = self.old[i].path
-            # renames already names the new path of a retitled page's root section
-            renamed = self.renames.get(path) or self.translate(path)
+            # renames already names the new path of a retitled page's root section (even ())
+            renamed = self.renames.get(path)
+            if renamed is None:
+                renamed = self.translate(path)
             candidates = by_path.get(self._plain_path(renamed))
             if candidates:
                 self._pair(i, candidates.pop(0))
