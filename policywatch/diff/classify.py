@@ -23,6 +23,7 @@ from policywatch.diff.signals import (
 )
 from policywatch.document.languages import (
     ENGLISH,
+    UNSPACED,
     language_code,
     words_of,
 )
@@ -49,6 +50,8 @@ class Unit:
     block: Block
     words: list[str] | None
     plain: str  # the text without its list enumerator ("1.", "(a)"), which is never wording
+    word_set: frozenset[str] | None  # set(words), which the watched-term search looks up
+    bag: frozenset[str]  # the words of `key` its similarity to another sentence is measured by
 
 
 UnitPair = tuple[Unit | None, Unit | None]
@@ -88,10 +91,6 @@ class Classifier:
         # The plain text: "2." numbering the clause is no amount in any language.
         return wording.numbers(unit.plain, self.code) if unit else []
 
-    def words(self, key: str) -> set[str]:
-        """The words of a folded sentence to measure similarity by (see languages.words_of)."""
-        return words_of(key, self.code)
-
     def key(self, text: str) -> str:
         return fold(text, self.ignore)
 
@@ -101,12 +100,17 @@ class Classifier:
 
     def unit(self, text: str, block: Block) -> Unit:
         tokens = words(text)
+        word_set = None if tokens is None else frozenset(tokens)
         enumerator, plain = split_enumerator(text)
-        if enumerator:
-            key = self.plain_key(text)
-        else:  # for ASCII text without ignore patterns the fold is just its words
-            key = " ".join(tokens) if tokens is not None and not self.ignore else self.key(text)
-        return Unit(text, key, block, tokens, plain)
+        if not enumerator and tokens is not None and not self.ignore:
+            # For ASCII text the fold is just its words, and so are the words of the fold
+            # (see languages.words_of), except where words are not spaced.
+            key = " ".join(tokens)
+            bag = word_set if self.code not in UNSPACED else frozenset(words_of(key, self.code))
+        else:
+            key = self.plain_key(text) if enumerator else self.key(text)
+            bag = frozenset(words_of(key, self.code))
+        return Unit(text, key, block, tokens, plain, word_set, bag)  # type: ignore[arg-type]
 
     def changes(self, drafts: Sequence[Draft]) -> list[Change]:
         """The Changes of a whole page's drafts, tagged, in the drafts' order.
@@ -161,7 +165,7 @@ class Classifier:
         """The unit's (rule, term) matches, keyed by id(rule): hashing a Rule hashes its terms."""
         if unit is None:
             return {}
-        found = self.rules.match(unit.text, unit.words)
+        found = self.rules.match(unit.text, unit.word_set)
         return {
             (id(rule), term): rule for rule, term in found if rule.links_alert or not links_only
         }

@@ -68,7 +68,7 @@ def _run(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> Run:
                 if a.text != b.text
             )
         else:
-            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2], cls.words))
+            pairs.extend(_pair_sentences(old_units[i1:i2], new_units[j1:j2]))
     return Run(old, new, pairs)
 
 
@@ -122,23 +122,16 @@ def _in_place_opcodes(
     return opcodes
 
 
-def _pair_sentences(
-    old: Sequence[Unit], new: Sequence[Unit], words: Callable[[str], set[str]]
-) -> list[UnitPair]:
-    """Pair reworded sentences in order (best total similarity); the rest are added/removed.
-
-    `words` gives the words of a sentence's key to compare them by.
-    """
+def _pair_sentences(old: Sequence[Unit], new: Sequence[Unit]) -> list[UnitPair]:
+    """Pair reworded sentences in order (best total similarity); the rest are added/removed."""
     n, m = len(old), len(new)
     if not n or not m or n * m > MAX_PAIRING_CELLS:
         return [(a, None) for a in old] + [(None, b) for b in new]
     if n == m == 1:  # one sentence reworded (or replaced): the usual edit, no table needed
-        if _similarity(words(old[0].key), words(new[0].key)):
+        if _similarity(old[0].bag, new[0].bag):
             return [(old[0], new[0])]
         return [(old[0], None), (None, new[0])]
-    new_words = [words(b.key) for b in new]
-    old_words = [words(a.key) for a in old]
-    score = [[_similarity(words, other) for other in new_words] for words in old_words]
+    score = [[_similarity(a.bag, b.bag) for b in new] for a in old]
     # best[i][j]: the highest total similarity pairing old[i:] with new[j:] in order.
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
@@ -163,7 +156,7 @@ def _pair_sentences(
     return pairs
 
 
-def _similarity(a: set[str], b: set[str]) -> float:
+def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
     """Share of words two sentences have in common (Dice); 0 below the pairing threshold.
 
     Word order is left out on purpose: it is cheap, and a reworded sentence keeps

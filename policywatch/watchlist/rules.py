@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
+from operator import itemgetter
 
 from policywatch.models import Config, DiffResult, Route, Rule, Severity
 from policywatch.watchlist.rules_translated import REVIEW_WINDOWS, TRANSLATED
@@ -191,6 +193,29 @@ class _Term:
             self.required = None
         self.exact = not wildcard and body.isascii() and _WORD_RE.fullmatch(body) is not None
 
+    def search(self, text: str, lowered: str) -> tuple[Rule, str] | None:
+        """(rule, term) when this term is in `text` (`lowered` is `text.lower()`), else None."""
+        return self._hit(text) if self.needle in lowered else None
+
+    def search_lowered(self, text: str, lowered: str) -> tuple[Rule, str] | None:
+        """`search` for ASCII text known to hold the term's needle and required words.
+
+        A single whole word is then found already; another term is searched in the
+        lower-cased text when it can be (see `_lowered_term_regex`).
+        """
+        if self.exact:
+            return self.rule, self.term  # type: ignore[return-value]
+        if self.lowered is not None:
+            return (self.rule, self.term) if self.lowered.search(lowered) else None  # type: ignore[return-value]
+        return self._hit(text)
+
+    def _hit(self, text: str) -> tuple[Rule, str] | None:
+        """For a pattern the "term" is the text it matched, not the regular expression."""
+        hit = self.regex.search(text)
+        if hit is None:
+            return None
+        return self.rule, self.term if self.term is not None else hit.group(0)
+
 
 def _pattern_needle(pattern: re.Pattern[str]) -> str:
     """The longest ASCII run of characters every match of `pattern` holds, lower-cased.
@@ -238,52 +263,51 @@ class RuleSet:
         # the needle the lower-cased text must hold. A pattern's needle (its fixed letters)
         # only sifts ASCII text: other text can match a letter by a fold `lower` does not make
         # ("ſ" for "s"), so there the pattern keeps its empty `needle` and is searched.
-        self._by_word: dict[str, list[int]] = {}
-        self._unkeyed: list[tuple[int, str]] = []
+        self._by_word: dict[str, list[tuple[int, _Term]]] = {}
+        self._unkeyed: list[tuple[int, _Term, str]] = []
         for index, entry in enumerate(self._terms):
             if entry.required:
                 key = max(sorted(entry.required), key=len)
-                self._by_word.setdefault(key, []).append(index)
+                self._by_word.setdefault(key, []).append((index, entry))
             elif entry.required is not None:
-                self._unkeyed.append((index, entry.needle or _pattern_needle(entry.regex)))
+                needle = entry.needle or _pattern_needle(entry.regex)
+                self._unkeyed.append((index, entry, needle))
 
-    def match(self, text: str, text_words: list[str] | None = None) -> list[tuple[Rule, str]]:
+    def match(self, text: str, word_set: AbstractSet[str] | None = None) -> list[tuple[Rule, str]]:
         """Every (rule, term) found in `text`, in rule order; a term is reported once.
 
-        For a pattern the "term" is the text it matched ("between 4 and 30 days"), which
-        is what a reader needs to see, not the regular expression. `text_words` is
-        `words(text)` when the caller has it already.
+        For a pattern the "term" is the text it matched ("between 4 and 30 days").
+        `word_set` is `set(words(text))` when the caller has it already.
         """
         if not text:
             return []
-        if text_words is None:
-            text_words = words(text)
-        present = None if text_words is None else frozenset(text_words)
         lowered = text.lower()
-        found = []
+        present = word_set
+        if present is None and (text_words := words(text)) is not None:
+            present = frozenset(text_words)
         if present is None:
-            candidates = self._terms
-        else:
-            # Only terms whose longest word is in the text or whose needle is, in rule order.
-            indices = [i for key in self._by_word.keys() & present for i in self._by_word[key]]
-            indices += [i for i, needle in self._unkeyed if needle in lowered]
-            indices.sort()
-            candidates = [self._terms[i] for i in indices]
-        for entry in candidates:
-            if present is not None and entry.required:
-                if not entry.required <= present:
-                    continue
-                if entry.exact:
-                    found.append((entry.rule, entry.term))
-                    continue
-            elif entry.needle not in lowered:
-                continue
-            if present is not None and entry.lowered is not None:
-                if entry.lowered.search(lowered):
-                    found.append((entry.rule, entry.term))
-            elif hit := entry.regex.search(text):
-                found.append((entry.rule, entry.term if entry.term is not None else hit.group(0)))
-        return found
+            return [hit for entry in self._terms if (hit := entry.search(text, lowered))]
+        # Only terms whose longest word is in the text or whose needle is are tried; every
+        # changed sentence is matched, and most find nothing, so the few hits are put back
+        # in rule order afterwards instead of sorting the candidates.
+        found = [
+            (index, hit)
+            for key in self._by_word.keys() & present
+            for index, entry in self._by_word[key]
+            if entry.required <= present  # type: ignore[operator]
+            and (hit := entry.search_lowered(text, lowered))
+        ]
+        found += [
+            (index, hit)
+            for index, entry, needle in self._unkeyed
+            if needle in lowered and (hit := entry.search_lowered(text, lowered))
+        ]
+        if len(found) > 1:
+            found.sort(key=_first)
+        return [hit for _, hit in found]
+
+
+_first = itemgetter(0)
 
 
 def rules_of(config: Config | None, page_id: str) -> tuple[Rule, ...]:
