@@ -54,11 +54,12 @@ def block_runs(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> l
 
 def _run(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> Run:
     """One run of differing blocks, its sentences paired: reworded, added or removed."""
-    old_sentences = [(s, b) for b in old for s in _sentences(b, cls.split)]
-    new_sentences = [(s, b) for b in new for s in _sentences(b, cls.split)]
-    head, tail = common_ends(old_sentences, new_sentences, lambda a, b: a[0] == b[0])
-    old_units = [cls.unit(s, b) for s, b in old_sentences[head : len(old_sentences) - tail]]
-    new_units = [cls.unit(s, b) for s, b in new_sentences[head : len(new_sentences) - tail]]
+    old_texts, old_blocks = _sentences_of(old, cls.split)
+    new_texts, new_blocks = _sentences_of(new, cls.split)
+    head, tail = common_ends(old_texts, new_texts, eq)
+    old_end, new_end = len(old_texts) - tail, len(new_texts) - tail
+    old_units = list(map(cls.unit, old_texts[head:old_end], old_blocks[head:old_end]))
+    new_units = list(map(cls.unit, new_texts[head:new_end], new_blocks[head:new_end]))
     pairs: list[UnitPair] = []
     for op, i1, i2, j1, j2 in _opcodes([u.key for u in old_units], [u.key for u in new_units]):
         if op == "equal":
@@ -83,6 +84,24 @@ def run_changes(
         result.extend(_attach_links(path, run.old, run.new, run.pairs, changes[start:end], cls))
         start = end
     return _tag_moves(result, cls)
+
+
+def _sentences_of(
+    blocks: Sequence[Block], split: Callable[[str], list[str]]
+) -> tuple[list[str], list[Block]]:
+    """The blocks' sentences in order, and the block of each.
+
+    Two flat lists rather than a (sentence, block) pair each: the untouched
+    sentences at both ends are compared as plain strings, and a diff makes no
+    tuple for each of the hundreds of sentences it only looks at.
+    """
+    texts: list[str] = []
+    owners: list[Block] = []
+    for block in blocks:
+        sentences = _sentences(block, split)
+        texts += sentences
+        owners += [block] * len(sentences)
+    return texts, owners
 
 
 def _sentences(block: Block, split: Callable[[str], list[str]]) -> list[str]:
