@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from policywatch.content import Document
 from policywatch.diff.compare import diff_documents
-from policywatch.diff.inline import inline_fragments
+from policywatch.diff.inline import engine_diff, inline_fragments, plain_edit
 from policywatch.document.extract import extract_document
 from policywatch.document.segment import split_sentences
 from policywatch.models import Change, DiffResult, Fragment, PageSpec, Severity
@@ -496,6 +498,61 @@ def test_the_inline_diff_works_on_whole_words():
         Fragment("insert", "14"),
         Fragment("equal", " days."),
     )
+
+
+def test_a_number_swapped_and_words_added_around_a_clause_read_as_just_that():
+    assert inline_fragments("Reply within 30 days.", "Reply within 14 days.") == (
+        Fragment("equal", "Reply within "),
+        Fragment("delete", "30"),
+        Fragment("insert", "14"),
+        Fragment("equal", " days."),
+    )
+    assert inline_fragments(
+        "Sellers may contact customers after delivery.",
+        "Sellers may contact your customers after delivery today.",
+    ) == (
+        Fragment("equal", "Sellers may contact "),
+        Fragment("insert", "your "),
+        Fragment("equal", "customers after delivery"),
+        Fragment("insert", " today"),
+        Fragment("equal", "."),
+    )
+
+
+def test_an_edit_worked_out_without_diff_match_patch_reads_exactly_as_it_would_read_it():
+    """The inline diff answers plain edits itself; it must never answer them differently.
+
+    Few words, so that words repeat at an edit's edges and kept runs are short: the
+    cases where diff-match-patch's clean-ups move an edit, which must go to it.
+    """
+    rng = random.Random(1801)
+    words = ["may", "not", "sell", "30", "14", "days", "your", "today", " ", " ", ", "]
+
+    def some(low: int, high: int) -> list[str]:
+        return [rng.choice(words) for _ in range(rng.randint(low, high))]
+
+    shapes = {
+        "added": lambda old: old[:2] + some(1, 3) + old[2:],
+        "removed": lambda old: old[:1] + old[1 + rng.randint(1, 3) :],
+        "swapped": lambda old: old[:2] + [w.upper() for w in some(1, 3)] + old[4:],
+        "kept inside": lambda old: old[:1] + some(1, 3) + old[1:-1] + some(1, 3) + old[-1:],
+    }
+    answered: Counter[str] = Counter()
+    for _ in range(4000):
+        shape = rng.choice(list(shapes))
+        old = some(3, 12)
+        new = shapes[shape](old)
+        old, new = (new, old) if rng.random() < 0.5 else (old, new)
+        if old == new:
+            continue
+        edit = plain_edit(old, new)
+        if edit is not None:
+            answered[shape] += 1
+            assert edit == engine_diff(old, new), (old, new)
+    assert all(answered[shape] >= 100 for shape in shapes), answered
+    # Kept words found twice in the longer side are kept where diff-match-patch keeps them.
+    twice = ["not", " ", "may", " ", "sell", " ", "may", " ", "sell", "!"]
+    assert plain_edit(["may", " ", "sell"], twice) == engine_diff(["may", " ", "sell"], twice)
 
 
 # --------------------------------------------------------------------------- real pages

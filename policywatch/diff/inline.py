@@ -57,12 +57,14 @@ def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
 
 
 def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
-    """diff-match-patch over words: each distinct token becomes one character."""
+    """Two texts diffed word by word: directly where that is exact, else by diff-match-patch."""
     old_tokens = _INLINE_TOKEN_RE.findall(old)
     new_tokens = _INLINE_TOKEN_RE.findall(new)
-    edit = _one_sided_edit(old_tokens, new_tokens)
-    if edit is not None:
-        return edit
+    return plain_edit(old_tokens, new_tokens) or engine_diff(old_tokens, new_tokens)
+
+
+def engine_diff(old_tokens: list[str], new_tokens: list[str]) -> list[tuple[FragmentOp, str]]:
+    """diff-match-patch over words: each distinct token becomes one character."""
     words = list(dict.fromkeys(old_tokens + new_tokens))
     # One private-use character per distinct word; past U+F8FF, skip to a plane with no surrogates.
     chars = {w: chr(0xE000 + i if i < 0x1900 else 0xF0000 + i) for i, w in enumerate(words)}
@@ -76,28 +78,73 @@ def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
     return [(_FRAGMENT_OPS[op], "".join(map(back.__getitem__, text))) for op, text in diffs]
 
 
-def _one_sided_edit(
-    old_tokens: list[str], new_tokens: list[str]
-) -> list[tuple[FragmentOp, str]] | None:
-    """diff-match-patch's answer when, between shared words, words were only added or removed.
+_Part = tuple[FragmentOp, list[str]]
 
-    It trims the shared ends and reports the rest as one insertion (or deletion);
-    its clean-ups would slide that edit along only if its last word repeats the
-    one before it or its first word the one after it. None in those cases and
-    when both sides changed: then diff-match-patch must do the work.
+
+def plain_edit(old_tokens: list[str], new_tokens: list[str]) -> list[tuple[FragmentOp, str]] | None:
+    """`engine_diff` for the commonest edits, worked out without diff-match-patch; else None.
+
+    Its own work on a short sentence costs several times the rest of an inline diff.
+    Between the words shared at both ends, it reports these edits as they are:
+    - words only added, or only removed ("may" -> "may not");
+    - words replaced by words none of which were there ("30" -> "14");
+    - the old words kept whole with words added on both sides ("your ... today"), or
+      the new ones with words removed on both sides.
+    Its clean-ups change that answer only where an edit with kept words on both
+    sides ends with the word before it or starts with the word after it (the edit
+    slides along), or where the words kept between two edits are no more than
+    either edit (they are folded into them). None then, and for any other edit.
+    The two lists must differ.
     """
     head, tail = common_ends(old_tokens, new_tokens, eq)
+    before, after = old_tokens[:head], old_tokens[len(old_tokens) - tail :]
     old_middle = old_tokens[head : len(old_tokens) - tail]
     new_middle = new_tokens[head : len(new_tokens) - tail]
-    if old_middle and new_middle:
+    edits: list[_Part] | None
+    if not old_middle or not new_middle:
+        edits = [("delete" if old_middle else "insert", old_middle or new_middle)]
+    elif set(old_middle).isdisjoint(new_middle):
+        edits = [("delete", old_middle), ("insert", new_middle)]
+    else:
+        edits = _kept_inside(old_middle, new_middle)
+    if edits is None:
         return None
-    middle = old_middle or new_middle
-    before, after = old_tokens[:head], old_tokens[len(old_tokens) - tail :]
-    if (before and before[-1] == middle[-1]) or (after and after[0] == middle[0]):
+    parts: list[_Part] = [("equal", before), *edits, ("equal", after)]
+    if _slides(parts):
         return None
-    op: FragmentOp = "delete" if old_middle else "insert"
-    parts: list[tuple[FragmentOp, list[str]]] = [("equal", before), (op, middle), ("equal", after)]
     return [(kind, "".join(tokens)) for kind, tokens in parts if tokens]
+
+
+def _kept_inside(old: list[str], new: list[str]) -> list[_Part] | None:
+    """The shorter side found whole in the longer, where diff-match-patch finds it (first).
+
+    None when it is not there, or when it is no longer than the words around it on
+    either side: diff-match-patch would fold it into them.
+    """
+    if len(old) == len(new):
+        return None
+    op: FragmentOp = "insert" if len(old) < len(new) else "delete"
+    short, long = (old, new) if op == "insert" else (new, old)
+    size = len(short)
+    for i in range(len(long) - size + 1):
+        if long[i] == short[0] and long[i : i + size] == short:
+            left, right = long[:i], long[i + size :]
+            if size <= len(left) and size <= len(right):
+                return None
+            return [(op, left), ("equal", short), (op, right)]
+    return None
+
+
+def _slides(parts: list[_Part]) -> bool:
+    """Whether an edit between kept words starts with the word after it or ends with the one
+    before it: diff-match-patch's clean-ups would slide it along."""
+    triples = zip(parts, parts[1:], parts[2:], strict=False)
+    return any(
+        kind != "equal"
+        and left_kind == right_kind == "equal"
+        and ((left and left[-1] == edit[-1]) or (right and right[0] == edit[0]))
+        for (left_kind, left), (kind, edit), (right_kind, right) in triples
+    )
 
 
 _T = TypeVar("_T")
