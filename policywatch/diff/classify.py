@@ -155,6 +155,8 @@ class Classifier:
     ) -> tuple[RuleMatch, ...]:
         """Watched terms on either side; `links_only` keeps the rules that opted in to links."""
         in_old, in_new = self._found(old, links_only), self._found(new, links_only)
+        if not in_old and not in_new:  # most changed sentences hold no watched term
+            return ()
         result = []
         for key, rule in (in_old | in_new).items():
             side = ("both" if key in in_new else "old") if key in in_old else "new"

@@ -204,6 +204,8 @@ def _attach_links(
     moved, a locale segment), the change is `link-only`: recorded and shown, but
     not substantive; only rules that opted in (`links: alert`) match it.
     """
+    if not any(block.links for block in (*old, *new)):  # the usual edit: no link near it
+        return changes
     old_targets, new_targets = _links(old), _links(new)
     removed = [target for target in old_targets if target not in new_targets]
     added = [target for target in new_targets if target not in old_targets]
