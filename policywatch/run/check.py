@@ -190,11 +190,12 @@ class _Run:
             )
             fetched = read_fetch(page, self.browsers.fetch(page), known)
             fetched = replace(fetched, by_browser=not isinstance(fetched.verdict, str))
-        latest = self.store.latest(page.id)
         candidate = fetched.verdict
+        if not isinstance(candidate, Candidate):  # unchanged (most polls), blocked or failed
+            return fetched
+        latest = self.store.latest(page.id)
         if (
-            isinstance(candidate, Candidate)
-            and latest is not None
+            latest is not None
             and latest.digest != candidate.document.digest
             and drastic_change(self.store, latest, candidate.document)
         ):
