@@ -10,6 +10,7 @@ import pytest
 
 from policywatch.content import Document
 from policywatch.diff.compare import diff_documents
+from policywatch.document.languages import page_language
 from policywatch.errors import ConfigError
 from policywatch.models import Change, Rule
 from policywatch.watchlist.load import load_config
@@ -154,6 +155,24 @@ def test_the_built_in_rules_watch_the_wording_of_the_pages_own_language(
 
 def test_a_german_page_is_not_matched_against_the_english_terms():
     assert matches("de", "Wir prüfen das.", "Wir prüfen das Review.") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # Without an umlaut the sample is ASCII, and its words are found another way.
+        ("Sie muessen die Bewertungen der Kunden und ihre Nachrichten nicht loeschen.", "de"),
+        ("Sie müssen die Bewertungen der Kunden und ihre Nachrichten nicht löschen.", "de"),
+        ("You must not delete the reviews of your customers or their messages.", "en"),
+        ("Vous ne devez pas supprimer les avis des clients ou leurs messages.", "fr"),
+        ("お客様のレビューを削除しないでください。", "ja"),
+    ],
+)
+def test_a_page_that_does_not_say_its_language_is_read_in_the_language_of_its_words(
+    text: str, language: str
+):
+    undeclared = document({"Policy": [text]})
+    assert page_language(undeclared, undeclared) == language
 
 
 def load_rules(tmp_path: Path, rules: str) -> tuple[Rule, ...]:
