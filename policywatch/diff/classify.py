@@ -100,17 +100,18 @@ class Classifier:
 
     def unit(self, text: str, block: Block) -> Unit:
         tokens = words(text)
-        word_set = None if tokens is None else frozenset(tokens)
         enumerator, plain = split_enumerator(text)
         if not enumerator and tokens is not None and not self.ignore:
             # For ASCII text the fold is just its words, and so are the words of the fold
             # (see languages.words_of), except where words are not spaced.
             key = " ".join(tokens)
+            word_set = frozenset(tokens)
             bag = word_set if self.code not in UNSPACED else frozenset(words_of(key, self.code))
         else:
             key = self.plain_key(text) if enumerator else self.key(text)
+            word_set = None if tokens is None else frozenset(tokens)
             bag = frozenset(words_of(key, self.code))
-        return Unit(text, key, block, tokens, plain, word_set, bag)  # type: ignore[arg-type]
+        return Unit(text, key, block, tokens, plain, word_set, bag)
 
     def changes(self, drafts: Sequence[Draft]) -> list[Change]:
         """The Changes of a whole page's drafts, tagged, in the drafts' order.
