@@ -90,11 +90,12 @@ def plain_edit(old_tokens: list[str], new_tokens: list[str]) -> list[tuple[Fragm
     - words replaced by words none of which were there ("30" -> "14");
     - the old words kept whole with words added on both sides ("your ... today"), or
       the new ones with words removed on both sides.
-    Its clean-ups change that answer only where an edit with kept words on both
-    sides ends with the word before it or starts with the word after it (the edit
-    slides along), or where the words kept between two edits are no more than
-    either edit (they are folded into them). None then, and for any other edit.
-    The two lists must differ.
+    Its clean-ups change that answer only where an edit between kept words ends
+    with the kept words before it or starts with those after it (the edit slides
+    along; refused here, more often than needed, whenever a word repeats across an
+    edit's edge), or where the words kept between two edits are no longer than the
+    edits on both sides (they are folded into them). None then, and for any other
+    edit. The two lists must differ: an empty edit has no edge to compare.
     """
     head, tail = common_ends(old_tokens, new_tokens, eq)
     before, after = old_tokens[:head], old_tokens[len(old_tokens) - tail :]
@@ -119,7 +120,7 @@ def _kept_inside(old: list[str], new: list[str]) -> list[_Part] | None:
     """The shorter side found whole in the longer, where diff-match-patch finds it (first).
 
     None when it is not there, or when it is no longer than the words around it on
-    either side: diff-match-patch would fold it into them.
+    both sides: diff-match-patch would fold it into them.
     """
     if len(old) == len(new):
         return None
