@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from policywatch.content import Document
 from policywatch.diff.compare import diff_documents
 from policywatch.document.languages import page_language
+from policywatch.document.normalize import ascii_runs
 from policywatch.errors import ConfigError
 from policywatch.models import Change, Rule
 from policywatch.watchlist.load import load_config
@@ -173,6 +175,13 @@ def test_a_page_that_does_not_say_its_language_is_read_in_the_language_of_its_wo
 ):
     undeclared = document({"Policy": [text]})
     assert page_language(undeclared, undeclared) == language
+
+
+def test_the_words_a_language_is_guessed_from_are_the_letter_runs_whatever_lies_between():
+    """The guess counts the same words in ASCII text, found by a byte table, as the regex."""
+    for code in range(128):
+        text = f"Sie{chr(code)}UND_die2der {chr(code)}Nicht{chr(code)}"
+        assert ascii_runs(text, letters=True) == re.findall(r"[^\W\d_]+", text.casefold())
 
 
 def load_rules(tmp_path: Path, rules: str) -> tuple[Rule, ...]:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from policywatch.clock import parse_iso
 from policywatch.content import Document, Snapshot
+from policywatch.document.normalize import ascii_runs
 
 ENGLISH = "en"
 
@@ -144,9 +145,6 @@ for _code, _words in _COMMON_WORDS.items():
 _KANA_RE = re.compile(r"[\u3040-\u30ff]")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _LETTERS_RE = re.compile(r"[^\W\d_]+")
-# ASCII letters lower-cased and every other byte a space: split, the words _LETTERS_RE finds
-# in the casefolded text when it is ASCII, for a fraction of the regex's time.
-_ASCII_LETTERS = bytes(c | 32 if chr(c).isalpha() else 32 for c in range(128)).ljust(256, b" ")
 _SAMPLE = 800  # characters, ~120 words: the first paragraphs tell as well as the whole page
 
 
@@ -161,7 +159,7 @@ def detect_language(texts: Iterable[str]) -> str | None:
             break
     sample = "\n".join(parts)[:_SAMPLE]
     if sample.isascii():  # every diff of a page that does not say its language comes here
-        words = sample.encode().translate(_ASCII_LETTERS).decode().split()
+        words = ascii_runs(sample, letters=True)  # _LETTERS_RE's words, found faster
     elif _KANA_RE.search(sample):
         return "ja"
     elif _ARABIC_RE.search(sample):

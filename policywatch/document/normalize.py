@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Invisible characters that editors and CMSs sprinkle into text: zero-width space,
@@ -112,6 +112,28 @@ def _escape(match: re.Match[str]) -> str:
 
 def _replace_special(match: re.Match[str]) -> str:
     return _REPLACEMENTS[match.group()]
+
+
+def _lowering_table(keep: Callable[[str], bool]) -> bytes:
+    """A `bytes.translate` table: ASCII letters lower-cased, what `keep` takes kept, the rest
+    a space. It covers all 256 bytes, though only ASCII text is ever translated."""
+    return bytes(
+        c | 32 if chr(c).isalpha() else c if keep(chr(c)) else 32 for c in range(128)
+    ).ljust(256, b" ")
+
+
+_WORD_CHARACTERS = _lowering_table(lambda c: c.isalnum() or c == "_")  # ASCII \w
+_LETTERS = _lowering_table(str.isalpha)
+
+
+def ascii_runs(text: str, *, letters: bool = False) -> list[str]:
+    r"""The runs of word characters (only letters, with `letters`) of lower-cased ASCII `text`.
+
+    What `re.findall(r"\w+")` (or `[^\W\d_]+`) finds in `text.lower()`, for a third of
+    the time: every changed sentence, and the language guess of every diff, is cut
+    into words, and a byte table and a split do it in C. `text` must be ASCII.
+    """
+    return text.encode().translate(_LETTERS if letters else _WORD_CHARACTERS).decode().split()
 
 
 def split_enumerator(text: str) -> tuple[str, str]:
