@@ -31,8 +31,11 @@ def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
     spaces or punctuation mark) to one private character, as its linesToChars
     does for lines, makes it diff words, and diff_cleanupSemantic then merges
     scattered small edits into phrases a reader can follow. Words shared at both
-    ends are cut off first: they are equal whatever the middle does.
+    ends are cut off first: they are equal whatever the middle does. A text added
+    or removed whole (the other side empty) is one fragment.
     """
+    if not old or not new:
+        return tuple(Fragment(op, text) for op, text in (("delete", old), ("insert", new)) if text)
     head = _ENGINE.diff_commonPrefix(old, new)
     if head < max(len(old), len(new)):
         head = old.rfind(" ", 0, head) + 1
