@@ -123,9 +123,19 @@ class SectionChange:
 
     @property
     def label(self) -> str:
-        return PATH_SEPARATOR.join(
-            self.new_path if self.new_path is not None else self.old_path or ()
-        )
+        return PATH_SEPARATOR.join(section_path(self.old_path, self.new_path))
+
+
+def section_path(
+    old_path: tuple[str, ...] | None, new_path: tuple[str, ...] | None
+) -> tuple[str, ...]:
+    """Where a section's changes are: its path in the new page, else the removed section's.
+
+    An empty new path is still the new path: the section lost its heading.
+    """
+    if new_path is not None:
+        return new_path
+    return old_path if old_path is not None else ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from policywatch.diff.classify import Classifier, Draft, UnitPair
 from policywatch.diff.sentences import MAX_PAIRING_CELLS, Run, block_runs, run_changes
 from policywatch.diff.signals import fold
 from policywatch.document.normalize import split_enumerator
-from policywatch.models import Change, SectionChange, SectionChangeKind
+from policywatch.models import Change, SectionChange, SectionChangeKind, section_path
 
 # A section whose blocks are at least this similar to an unmatched one elsewhere
 # is the same section under a new heading (renamed and edited), not removed + added.
@@ -192,9 +192,8 @@ class SectionPlan:
 
     @property
     def path(self) -> tuple[str, ...]:
-        """Where its changes are: the path in the new page, or the removed section's."""
-        path = self.new_path if self.new_path is not None else self.old_path
-        return path if path is not None else ()
+        """Where its changes are (see models.section_path)."""
+        return section_path(self.old_path, self.new_path)
 
     def drafts(self) -> list[Draft]:
         """Its changes to classify: a new heading first, then its runs' pairs, as `finish` reads."""
