@@ -87,6 +87,11 @@ class PageServer:
             self.routes[path] = route
         return route
 
+    def route_in_turn(self, path: str, *bodies: str) -> None:
+        """Each request gets the next body; the last one is served from then on."""
+        queue = list(bodies)
+        self.route(path, lambda: queue.pop(0) if len(queue) > 1 else queue[0])
+
     def hits(self, path: str) -> list[Seen]:
         with self._lock:
             return [r for r in self.requests if r.path.split("?")[0] == path]

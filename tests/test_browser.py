@@ -287,6 +287,83 @@ def test_pixels_beacons_and_a_popup_do_not_hold_the_read(
     assert not pageserver.hits("/pixel.gif")  # every pixel was refused before it left
 
 
+SLOW_PART_RULE = "<h2>Communications</h2><p>You may not send unsolicited messages.</p>"
+SLOW_PART_REWORDED = "<h2>Communications</h2><p>You may send messages about the order.</p>"
+
+
+@pytest.fixture
+def slow_part_url(pageserver: PageServer) -> str:
+    """The article whose last section comes from its API (/api/help/G1801/rest)."""
+    pageserver.route("/help/G1801", fixture("browser-slow-part.html"))
+    return pageserver.url("/help/G1801")
+
+
+def check_once(tmp_path: Path, url: str, fetcher: BrowserFetcher) -> tuple[str, int]:
+    """One `check` of the page as the daemon runs it: (its status, the versions stored)."""
+    watchlist = write_watchlist(
+        tmp_path / "watchlist.yaml",
+        [{"id": "communications", "url": url, "fetch": "browser"}],
+        notify=(),
+        defaults={"select": "#full-help-page", "timeout": 30},
+    )
+    with Store(tmp_path / "data") as store:
+        [outcome] = check_pages(load_config(watchlist), store, browser=fetcher).outcomes
+        return outcome.status, len(store.snapshots("communications"))
+
+
+@needs_chromium
+def test_a_quick_read_takes_the_article_once_nothing_is_loading_without_the_quiet_spell(
+    pageserver: PageServer,
+    slow_part_url: str,
+    shared_fetcher: BrowserFetcher,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A poll of a page we hold only needs to recognise it; it still waits for every request.
+
+    With a quiet spell as long as the settle limit, a full read would be taken at the limit.
+    """
+    caplog.set_level(logging.DEBUG, logger="policywatch.browser")
+    monkeypatch.setattr(tab, "SETTLE_IDLE", 60.0)
+    monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)
+    pageserver.route("/api/help/G1801/rest", SLOW_PART_RULE, delay=0.5)
+
+    result = shared_fetcher.fetch(help_page(slow_part_url, timeout=30.0), quick=True)
+
+    assert (result.status, result.quick) == ("ok", True), result.reason
+    assert "You may not send unsolicited messages." in result.text
+    assert read_as_it_was(caplog) == []
+
+
+@needs_chromium
+def test_a_quick_read_that_is_not_the_version_held_is_read_again_in_full_before_it_is_believed(
+    pageserver: PageServer, slow_part_url: str, shared_fetcher: BrowserFetcher, tmp_path: Path
+) -> None:
+    """The quick read of the second poll catches a glitch; the full read finds the page as held."""
+    rest = (SLOW_PART_RULE, SLOW_PART_REWORDED, SLOW_PART_RULE)
+    pageserver.route_in_turn("/api/help/G1801/rest", *rest)
+
+    assert check_once(tmp_path, slow_part_url, shared_fetcher) == ("new", 1)
+    assert check_once(tmp_path, slow_part_url, shared_fetcher) == ("unchanged", 1)
+    assert len(pageserver.hits("/help/G1801")) == 3  # first poll, quick read, full read
+
+
+@needs_chromium
+def test_an_unchanged_page_is_read_once_a_poll_and_a_changed_one_twice_before_it_is_stored(
+    pageserver: PageServer, slow_part_url: str, shared_fetcher: BrowserFetcher, tmp_path: Path
+) -> None:
+    pageserver.route("/api/help/G1801/rest", SLOW_PART_RULE)
+    check_once(tmp_path, slow_part_url, shared_fetcher)
+
+    assert check_once(tmp_path, slow_part_url, shared_fetcher) == ("unchanged", 1)
+    assert len(pageserver.hits("/help/G1801")) == 2
+
+    pageserver.route("/api/help/G1801/rest", SLOW_PART_REWORDED)
+
+    assert check_once(tmp_path, slow_part_url, shared_fetcher) == ("changed", 2)
+    assert len(pageserver.hits("/help/G1801")) == 4  # the quick read, then the full one
+
+
 # Real Seller Central DOM dumps with the traits that could trip a second parser:
 # hard line breaks inside a sentence, French page chrome, a new wrapper div.
 REAL_EXCERPTS = (

@@ -283,17 +283,11 @@ def sections_cut(page: str) -> str:
     return re.sub(r"<h2>Communications</h2>.*?(?=<p>Last updated)", "", page, flags=re.S)
 
 
-def serve_in_turn(server: PageServer, path: str, *bodies: str) -> None:
-    """Each request gets the next body; the last one is served from then on."""
-    queue = list(bodies)
-    server.route(path, lambda: queue.pop(0) if len(queue) > 1 else queue[0])
-
-
 def test_a_fetch_that_loses_most_sections_is_fetched_again_and_a_glitch_records_nothing(
     seller: Seller, pageserver: PageServer, capsys
 ):
     seller(capsys, "check", "--no-deliver")
-    serve_in_turn(pageserver, "/conduct", sections_cut(CONDUCT), CONDUCT)
+    pageserver.route_in_turn("/conduct", sections_cut(CONDUCT), CONDUCT)
 
     code, out, _ = seller(capsys, "check", "--no-deliver")
 
@@ -325,7 +319,7 @@ def test_a_loss_the_second_fetch_neither_confirms_nor_undoes_is_blocked(
     seller: Seller, pageserver: PageServer, capsys
 ):
     seller(capsys, "check", "--no-deliver")
-    serve_in_turn(pageserver, "/conduct", sections_cut(CONDUCT), sections_cut(REWORDED))
+    pageserver.route_in_turn("/conduct", sections_cut(CONDUCT), sections_cut(REWORDED))
 
     code, out, _ = seller(capsys, "check", "--no-deliver")
 

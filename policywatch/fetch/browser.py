@@ -43,7 +43,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Collection, Coroutine, Iterable, Iterator
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,12 +164,18 @@ class BrowserFetcher(Closing):
         self._slots = asyncio.Semaphore(self.defaults.browser_concurrency)
         self._starting = asyncio.Lock()
 
-    def fetch(self, page: PageSpec) -> FetchResult:
+    def fetch(self, page: PageSpec, *, quick: bool = False) -> FetchResult:
         """Render one page within its timeout (plus a browser start); never raises."""
-        return next(self.fetch_each([page]))[1]
+        return next(self.fetch_each([page], quick={page.id} if quick else ()))[1]
 
-    def fetch_each(self, pages: Iterable[PageSpec]) -> Iterator[tuple[PageSpec, FetchResult]]:
-        """Render the pages, `browser_concurrency` at a time; yields each as soon as it is read."""
+    def fetch_each(
+        self, pages: Iterable[PageSpec], *, quick: Collection[str] = ()
+    ) -> Iterator[tuple[PageSpec, FetchResult]]:
+        """Render the pages, `browser_concurrency` at a time; yields each as soon as it is read.
+
+        The pages whose ids are in `quick` are read without waiting for them to keep
+        still (FetchResult.quick): enough to recognise a version already held.
+        """
         answers: dict[Future[FetchResult], PageSpec] = {}
         executable, reason = _locate(self.executable)  # the same answer for the whole batch
         for page in pages:
@@ -177,7 +183,7 @@ class BrowserFetcher(Closing):
             if executable is None:
                 answer.set_result(result(page, time.monotonic(), "blocked", reason=reason))
             else:
-                self._submit(page, executable, answer)
+                self._submit(page, executable, answer, page.id in quick)
             answers[answer] = page
         for answer in as_completed(answers):
             yield answers[answer], answer.result()
@@ -194,7 +200,9 @@ class BrowserFetcher(Closing):
         thread.join()
         loop.close()
 
-    def _submit(self, page: PageSpec, executable: str, answer: Future[FetchResult]) -> None:
+    def _submit(
+        self, page: PageSpec, executable: str, answer: Future[FetchResult], quick: bool
+    ) -> None:
         with self._lock:
             if self._loop is None:  # first use, or after close()
                 self._fresh_loop_state()
@@ -204,7 +212,7 @@ class BrowserFetcher(Closing):
                 )
                 self._thread.start()
             running = asyncio.run_coroutine_threadsafe(
-                self._fetch(page, executable, answer), self._loop
+                self._fetch(page, executable, answer, quick), self._loop
             )
 
         def ended(_: Future[None]) -> None:  # a page cancelled by close() still gets an answer
@@ -216,7 +224,9 @@ class BrowserFetcher(Closing):
 
     # ---- everything below runs on the event loop's thread
 
-    async def _fetch(self, page: PageSpec, executable: str, answer: Future[FetchResult]) -> None:
+    async def _fetch(
+        self, page: PageSpec, executable: str, answer: Future[FetchResult], quick: bool
+    ) -> None:
         """Render one page in a slot of its own, retried once in a new browser after a crash."""
         me = asyncio.current_task()
         assert me is not None
@@ -225,10 +235,10 @@ class BrowserFetcher(Closing):
         async with self._slots:
             started = time.monotonic()
             try:
-                outcome = await self._attempt(page, executable, started, last_try=False)
+                outcome = await self._attempt(page, executable, started, quick, last_try=False)
                 if outcome is None:
                     log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
-                    outcome = await self._attempt(page, executable, started, last_try=True)
+                    outcome = await self._attempt(page, executable, started, quick, last_try=True)
             except Exception as exc:  # a broken driver must cost one page, not the whole run
                 log.exception("page=%s unexpected browser failure; restarting Playwright", page.id)
                 await self._shutdown()
@@ -237,7 +247,7 @@ class BrowserFetcher(Closing):
             answer.set_result(outcome)
 
     async def _attempt(
-        self, page: PageSpec, executable: str, started: float, *, last_try: bool
+        self, page: PageSpec, executable: str, started: float, quick: bool, *, last_try: bool
     ) -> FetchResult | None:
         """One try at the page; None when its browser died under it and a retry is allowed."""
         from playwright.async_api import Error
@@ -257,7 +267,7 @@ class BrowserFetcher(Closing):
             return result(page, started, "error", reason=reason)
         # page.timeout bounds the page's own work, not starting the browser or opening a tab.
         begun = time.monotonic()
-        work = asyncio.ensure_future(render(tab, page, self.defaults, started, begun))
+        work = asyncio.ensure_future(render(tab, page, self.defaults, started, begun, quick=quick))
         try:
             done, _ = await asyncio.wait({work}, timeout=page.timeout + BACKSTOP_GRACE)
             if not done:

@@ -11,12 +11,13 @@ from policywatch.models import Defaults, PageSpec
 
 
 async def render(
-    tab: Tab, page: PageSpec, defaults: Defaults, started: float, begun: float
+    tab: Tab, page: PageSpec, defaults: Defaults, started: float, begun: float, *, quick: bool
 ) -> FetchResult:
     """Load the page, wait for the policy element, serialise the DOM, all within its timeout.
 
     Raises playwright's Error for navigation trouble (the caller tells a crash
-    from a bad page); a policy element that never appears is `blocked`.
+    from a bad page); a policy element that never appears is `blocked`. A `quick`
+    read does not wait for the page to keep still (see tab.wait_for_policy).
     """
     from playwright.async_api import Error
 
@@ -38,7 +39,7 @@ async def render(
     if status is not None and status >= 400:
         reason = f"the server answered HTTP {status}"
         return result(page, started, "error", browser_tab.url, status, reason=reason)
-    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.network)
+    text, reason = await wait_for_policy(browser_tab, page, remaining(), tab.network, quick=quick)
     if router.refused:  # a request was refused or redirected to a refused address
         return result(page, started, "error", browser_tab.url, status, reason=router.refused[0])
     if text is None:
@@ -47,7 +48,7 @@ async def render(
     if len(raw) > defaults.max_bytes:
         reason = f"rendered page is {len(raw)} bytes, over max_bytes {defaults.max_bytes}"
         return result(page, started, "error", browser_tab.url, status, reason=reason)
-    return result(page, started, "ok", browser_tab.url, status, text=text, raw=raw)
+    return result(page, started, "ok", browser_tab.url, status, text=text, raw=raw, quick=quick)
 
 
 def result(
@@ -60,6 +61,7 @@ def result(
     text: str | None = None,
     raw: bytes | None = None,
     reason: str | None = None,
+    quick: bool = False,
 ) -> FetchResult:
     return FetchResult(
         url=page.url,
@@ -71,4 +73,5 @@ def result(
         reason=reason,
         via="browser",
         elapsed=time.monotonic() - started,
+        quick=quick,
     )

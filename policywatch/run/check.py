@@ -108,6 +108,8 @@ def check_pages(
             follow_rule_changes(store, page, now)
         known = {page.id: known_version(store, page) for page in pages}
         by_browser = [page for page in pages if fetch_path_of(store, page) == "browser"]
+        # A page we hold a version of is first read quickly: most polls find it unchanged.
+        quick = {page.id for page in by_browser if known[page.id].fingerprint}
         http_jobs = [conditional_job(store, page) for page in pages if page not in by_browser]
     record_wait = max(lock_wait, RECORD_WAIT)
 
@@ -127,7 +129,7 @@ def check_pages(
             progress(len(report.outcomes), len(pages))
 
     try:
-        for page, result in run.browsers.fetch_each(by_browser):
+        for page, result in run.browsers.fetch_each(by_browser, quick):
             finished(page, read(page, result))
         for page, fetched in run.fetcher.fetch_each(http_jobs, read):
             finished(page, fetched)
@@ -173,7 +175,8 @@ class _Run:
     def follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
         """The fetches a first answer may call for, made before the lock is taken.
 
-        An `auto` page that plain HTTP could not read goes to the browser; a page
+        A quick browser read that is not the version we hold is read again in full;
+        an `auto` page that plain HTTP could not read goes to the browser; a page
         that lost most of its sections is fetched again before either is believed.
         """
         try:
@@ -183,6 +186,10 @@ class _Run:
             return replace(fetched, verdict=f"internal error while fetching again: {exc!r}")
 
     def _follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
+        if fetched.result.quick and fetched.verdict is not None:
+            # It may have caught the article still being built: only a full read is believed.
+            log.debug("page=%s quick read is not the version held; reading in full", page.id)
+            fetched = read_fetch(page, self.browsers.fetch(page), known)
         result, candidate = fetched.result, fetched.verdict
         if isinstance(candidate, str) and auto_needs_browser(page, result, candidate):
             log.info(

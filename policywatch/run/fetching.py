@@ -4,7 +4,7 @@ whether what came back is the policy page at all (the gate, then extraction)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,16 @@ class BrowserPool:
     def fetch(self, page: PageSpec) -> FetchResult:
         return self._started().fetch(page)
 
-    def fetch_each(self, pages: Sequence[PageSpec]) -> Iterator[tuple[PageSpec, FetchResult]]:
-        """Each page with its result as soon as it is read: the browser renders several at once."""
+    def fetch_each(
+        self, pages: Sequence[PageSpec], quick: Collection[str] = ()
+    ) -> Iterator[tuple[PageSpec, FetchResult]]:
+        """Each page with its result as soon as it is read: the browser renders several at once.
+
+        The pages whose ids are in `quick` are read quickly (FetchResult.quick).
+        """
         if not pages:
             return iter(())
-        return self._started().fetch_each(pages)
+        return self._started().fetch_each(pages, quick=quick)
 
     def _started(self) -> Any:
         if self._browser is None:
