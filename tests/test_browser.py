@@ -328,7 +328,9 @@ def test_a_quick_read_takes_the_article_once_nothing_is_loading_without_the_quie
     monkeypatch.setattr(tab, "SETTLE_LIMIT", 60.0)
     pageserver.route("/api/help/G1801/rest", SLOW_PART_RULE, delay=0.5)
 
-    result = shared_fetcher.fetch(help_page(slow_part_url, timeout=30.0), quick=True)
+    page = help_page(slow_part_url, timeout=30.0)
+
+    [(_, result)] = shared_fetcher.fetch_each([page], recognise={page.id: lambda read: True})
 
     assert (result.status, result.quick) == ("ok", True), result.reason
     assert "You may not send unsolicited messages." in result.text
@@ -362,6 +364,59 @@ def test_an_unchanged_page_is_read_once_a_poll_and_a_changed_one_twice_before_it
 
     assert check_once(tmp_path, slow_part_url, shared_fetcher) == ("changed", 2)
     assert len(pageserver.hits("/help/G1801")) == 4  # the quick read, then the full one
+
+
+@needs_chromium
+def test_a_quick_read_whose_test_breaks_is_read_again_in_full(
+    pageserver: PageServer, slow_part_url: str, shared_fetcher: BrowserFetcher
+) -> None:
+    pageserver.route("/api/help/G1801/rest", SLOW_PART_RULE)
+    page = help_page(slow_part_url)
+
+    def broken(read: FetchResult) -> bool:
+        raise ValueError("the parser gave up")
+
+    [(_, result)] = shared_fetcher.fetch_each([page], recognise={page.id: broken})
+
+    assert (result.status, result.quick) == ("ok", False), result.reason
+    assert len(pageserver.hits("/help/G1801")) == 2
+
+
+@needs_chromium
+def test_a_quick_read_is_never_compared_with_a_version_another_check_stored_meanwhile(
+    pageserver: PageServer, slow_part_url: str, shared_fetcher: BrowserFetcher, tmp_path: Path
+) -> None:
+    """A cron `check` records the reworded page while the daemon reads it.
+
+    The daemon's quick read recognised the version it knew, which says nothing about
+    the newer one: it records nothing, where comparing would store the old wording
+    again as a change.
+    """
+    pageserver.route("/api/help/G1801/rest", SLOW_PART_RULE)
+    check_once(tmp_path, slow_part_url, shared_fetcher)
+    pageserver.route("/help/G1801/static", fixture("browser-slow-part-reworded.html"))
+    cron = write_watchlist(
+        tmp_path / "cron.yaml",
+        [{"id": "communications", "url": pageserver.url("/help/G1801/static"), "fetch": "http"}],
+        notify=(),
+        defaults={"select": "#full-help-page"},
+    )
+    cron_runs: list[str] = []
+
+    def rest_while_cron_records_the_page() -> str:
+        if not cron_runs:
+            with Store(tmp_path / "data") as store:
+                [outcome] = check_pages(load_config(cron), store).outcomes
+                cron_runs.append(outcome.status)
+        return SLOW_PART_RULE
+
+    pageserver.route("/api/help/G1801/rest", rest_while_cron_records_the_page)
+
+    assert check_once(tmp_path, slow_part_url, shared_fetcher) == ("blocked", 2)
+    assert cron_runs == ["changed"]
+    with Store(tmp_path / "data") as store:
+        [outcome] = store.outcomes("communications")
+    assert "a version stored meanwhile, after a quick read" in outcome["reason"]
 
 
 # Real Seller Central DOM dumps with the traits that could trip a second parser:

@@ -43,7 +43,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Collection, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +82,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
+# Tells a quick read of the version held from anything else (run/check.py gives it); it runs
+# in a worker thread, as it parses the page.
+Recognise = Callable[[FetchResult], bool]
 LAUNCH_TIMEOUT = 30.0  # seconds
 TAB_TIMEOUT = 30.0  # seconds to open a tab; a browser that does not answer is treated as dead
 CLOSE_TIMEOUT = 5.0  # seconds to close a browser or stop Playwright before giving up on it
@@ -164,18 +167,21 @@ class BrowserFetcher(Closing):
         self._slots = asyncio.Semaphore(self.defaults.browser_concurrency)
         self._starting = asyncio.Lock()
 
-    def fetch(self, page: PageSpec, *, quick: bool = False) -> FetchResult:
+    def fetch(self, page: PageSpec) -> FetchResult:
         """Render one page within its timeout (plus a browser start); never raises."""
-        return next(self.fetch_each([page], quick={page.id} if quick else ()))[1]
+        return next(self.fetch_each([page]))[1]
 
     def fetch_each(
-        self, pages: Iterable[PageSpec], *, quick: Collection[str] = ()
+        self, pages: Iterable[PageSpec], *, recognise: Mapping[str, Recognise] | None = None
     ) -> Iterator[tuple[PageSpec, FetchResult]]:
         """Render the pages, `browser_concurrency` at a time; yields each as soon as it is read.
 
-        The pages whose ids are in `quick` are read without waiting for them to keep
-        still (FetchResult.quick): enough to recognise a version already held.
+        A page whose id `recognise` maps to a test is first read quickly, without
+        waiting for it to keep still (FetchResult.quick). A quick read the test does
+        not recognise (a change, or a half-built article) is read again in full, in
+        the same slot, and only that read is yielded.
         """
+        recognise = recognise or {}
         answers: dict[Future[FetchResult], PageSpec] = {}
         executable, reason = _locate(self.executable)  # the same answer for the whole batch
         for page in pages:
@@ -183,7 +189,7 @@ class BrowserFetcher(Closing):
             if executable is None:
                 answer.set_result(result(page, time.monotonic(), "blocked", reason=reason))
             else:
-                self._submit(page, executable, answer, page.id in quick)
+                self._submit(page, executable, answer, recognise.get(page.id))
             answers[answer] = page
         for answer in as_completed(answers):
             yield answers[answer], answer.result()
@@ -201,7 +207,11 @@ class BrowserFetcher(Closing):
         loop.close()
 
     def _submit(
-        self, page: PageSpec, executable: str, answer: Future[FetchResult], quick: bool
+        self,
+        page: PageSpec,
+        executable: str,
+        answer: Future[FetchResult],
+        recognise: Recognise | None,
     ) -> None:
         with self._lock:
             if self._loop is None:  # first use, or after close()
@@ -212,7 +222,7 @@ class BrowserFetcher(Closing):
                 )
                 self._thread.start()
             running = asyncio.run_coroutine_threadsafe(
-                self._fetch(page, executable, answer, quick), self._loop
+                self._fetch(page, executable, answer, recognise), self._loop
             )
 
         def ended(_: Future[None]) -> None:  # a page cancelled by close() still gets an answer
@@ -225,26 +235,45 @@ class BrowserFetcher(Closing):
     # ---- everything below runs on the event loop's thread
 
     async def _fetch(
-        self, page: PageSpec, executable: str, answer: Future[FetchResult], quick: bool
+        self,
+        page: PageSpec,
+        executable: str,
+        answer: Future[FetchResult],
+        recognise: Recognise | None,
     ) -> None:
-        """Render one page in a slot of its own, retried once in a new browser after a crash."""
+        """Render one page in a slot of its own; a quick read not recognised, again in full.
+
+        The full read keeps the slot, so a changed page is settled as soon as it is seen
+        rather than behind the rest of the batch.
+        """
         me = asyncio.current_task()
         assert me is not None
         self._pages.add(me)
         me.add_done_callback(self._pages.discard)
         async with self._slots:
             started = time.monotonic()
-            try:
-                outcome = await self._attempt(page, executable, started, quick, last_try=False)
-                if outcome is None:
-                    log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
-                    outcome = await self._attempt(page, executable, started, quick, last_try=True)
-            except Exception as exc:  # a broken driver must cost one page, not the whole run
-                log.exception("page=%s unexpected browser failure; restarting Playwright", page.id)
-                await self._shutdown()
-                reason = f"unexpected browser failure: {first_line(exc)}"
-                outcome = result(page, started, "error", reason=reason)
+            outcome = await self._read(page, executable, started, quick=recognise is not None)
+            if outcome.quick and not await asyncio.to_thread(_recognised, recognise, outcome):
+                log.debug("page=%s quick read is not the version held; reading in full", page.id)
+                outcome = await self._read(page, executable, started, quick=False)
             answer.set_result(outcome)
+
+    async def _read(
+        self, page: PageSpec, executable: str, started: float, *, quick: bool
+    ) -> FetchResult:
+        """One read of the page, retried once in a new browser after a crash."""
+        try:
+            outcome = await self._attempt(page, executable, started, quick, last_try=False)
+            if outcome is None:
+                log.warning("page=%s Chromium crashed; restarting it and retrying", page.id)
+                outcome = await self._attempt(page, executable, started, quick, last_try=True)
+        except Exception as exc:  # a broken driver must cost one page, not the whole run
+            log.exception("page=%s unexpected browser failure; restarting Playwright", page.id)
+            await self._shutdown()
+            reason = f"unexpected browser failure: {first_line(exc)}"
+            outcome = result(page, started, "error", reason=reason)
+        assert outcome is not None  # the last try always answers
+        return outcome
 
     async def _attempt(
         self, page: PageSpec, executable: str, started: float, quick: bool, *, last_try: bool
@@ -347,6 +376,15 @@ class BrowserFetcher(Closing):
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
             await _quietly(playwright.stop())
+
+
+def _recognised(recognise: Recognise | None, quick_read: FetchResult) -> bool:
+    """Whether the caller's test knows the quick read; one that fails to answer does not."""
+    try:
+        return recognise is not None and recognise(quick_read)
+    except Exception:  # the full read is always the safe answer
+        log.exception("recognising a quick read failed; reading the page in full")
+        return False
 
 
 async def _unless_gone(browser: Browser, opening: Coroutine[Any, Any, Tab]) -> Tab:

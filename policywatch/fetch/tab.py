@@ -1,7 +1,7 @@
 """Inside one browser tab: every request routed through the network policy (which also drops
 what the text does not need), and the wait until the policy body has appeared and is whole
-(nothing on its way, nothing moving; for a quick read, only nothing on its way). Everything
-here runs on the browser's event loop (Playwright's async API)."""
+(nothing on its way, nothing moving). Everything here runs on the browser's event loop
+(Playwright's async API)."""
 
 from __future__ import annotations
 
@@ -60,9 +60,10 @@ BROWSER_MANAGED_HEADERS = frozenset(
 # answer and neither the network nor the element's text has moved for SETTLE_IDLE (at most
 # SETTLE_LIMIT), so a half-rendered article is not taken for a new version. While an event
 # stream is open, whose messages are not seen, the text must keep still for SETTLE_STREAM.
-# A quick read waits for no quiet spell, only for nothing to be loading: it can recognise
-# the version we hold, and whatever it does not recognise is read again in full.
+# A quick read, of a page whose version we hold, only waits SETTLE_QUICK: it can recognise
+# that version, and whatever it does not recognise is read again in full.
 SETTLE_IDLE = 0.1
+SETTLE_QUICK = 0.03
 SETTLE_STREAM = 0.3
 SETTLE_LIMIT = 3.0
 SETTLE_POLL = 0.05
@@ -212,7 +213,7 @@ async def wait_for_policy(
     Whole means none of the page's requests is waiting for an answer and neither the
     network nor the element's text has moved for the spell (see Network): an article
     that arrives in parts arrives over the network, however slowly. A `quick` read
-    only waits for nothing to be waiting. A read during which a request left or was
+    waits SETTLE_QUICK whatever is open. A read during which a request left or was
     answered is not trusted. A page still loading at SETTLE_LIMIT is taken as it is.
     Returns (the page's HTML, None), or (None, why the page is `blocked`) when the
     element never shows up: the article did not render (sign-in wall, new layout),
@@ -235,10 +236,10 @@ async def wait_for_policy(
     limit = min(SETTLE_LIMIT, remaining)
     settled_by = time.monotonic() + limit
     while True:
-        spell = 0.0 if quick else network.spell()
+        spell = SETTLE_QUICK if quick else network.spell()
         calm, moved = network.still_for(), network.moved
         force = time.monotonic() >= settled_by
-        quiet_ms = spell * 1000 if calm >= spell and not network.waiting else None
+        quiet_ms = spell * 1000 if calm >= spell else None
         reading = await tab.evaluate(_SETTLED_JS, [selector, quiet_ms, force])
         if isinstance(reading, str):
             if not force and network.moved != moved:

@@ -29,6 +29,7 @@ from policywatch.run.fetching import (
     fetch_path_of,
     known_version,
     read_fetch,
+    recognises,
 )
 from policywatch.run.history_tools import follow_rule_changes
 from policywatch.run.lag import queue_translation_lag
@@ -40,6 +41,8 @@ log = logging.getLogger("policywatch.pipeline")  # kept from pipeline.py: operat
 
 # How an outcome says a drastic change was not confirmed by the second fetch.
 UNCONFIRMED = "unconfirmed change"
+# Another check (a cron run beside the daemon) recorded the page while this one read it.
+STORED_MEANWHILE = "a version stored meanwhile"
 
 # Seconds a check waits for the store to record one page's result. Writers hold the
 # lock only for such short steps, never across a fetch, so this is generous.
@@ -108,9 +111,10 @@ def check_pages(
             follow_rule_changes(store, page, now)
         known = {page.id: known_version(store, page) for page in pages}
         by_browser = [page for page in pages if fetch_path_of(store, page) == "browser"]
-        # A page we hold a version of is first read quickly: most polls find it unchanged.
-        quick = {page.id for page in by_browser if known[page.id].fingerprint}
         http_jobs = [conditional_job(store, page) for page in pages if page not in by_browser]
+    # A page we hold a version of is first read quickly: most polls find it unchanged.
+    tests = {page.id: recognises(page, known[page.id]) for page in by_browser}
+    recognise = {page_id: test for page_id, test in tests.items() if test is not None}
     record_wait = max(lock_wait, RECORD_WAIT)
 
     def read(page: PageSpec, result: FetchResult) -> Fetched:
@@ -129,7 +133,7 @@ def check_pages(
             progress(len(report.outcomes), len(pages))
 
     try:
-        for page, result in run.browsers.fetch_each(by_browser, quick):
+        for page, result in run.browsers.fetch_each(by_browser, recognise):
             finished(page, read(page, result))
         for page, fetched in run.fetcher.fetch_each(http_jobs, read):
             finished(page, fetched)
@@ -175,8 +179,7 @@ class _Run:
     def follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
         """The fetches a first answer may call for, made before the lock is taken.
 
-        A quick browser read that is not the version we hold is read again in full;
-        an `auto` page that plain HTTP could not read goes to the browser; a page
+        An `auto` page that plain HTTP could not read goes to the browser; a page
         that lost most of its sections is fetched again before either is believed.
         """
         try:
@@ -186,10 +189,6 @@ class _Run:
             return replace(fetched, verdict=f"internal error while fetching again: {exc!r}")
 
     def _follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
-        if fetched.result.quick and fetched.verdict is not None:
-            # It may have caught the article still being built: only a full read is believed.
-            log.debug("page=%s quick read is not the version held; reading in full", page.id)
-            fetched = read_fetch(page, self.browsers.fetch(page), known)
         result, candidate = fetched.result, fetched.verdict
         if isinstance(candidate, str) and auto_needs_browser(page, result, candidate):
             log.info(
@@ -238,6 +237,10 @@ class _Run:
         latest = store.latest(page.id)
         if fetched.by_browser:
             store.set_page_state(page.id, fetch_path="browser")
+        if result.quick and (latest is None or latest.id != fetched.known.snapshot_id):
+            # It recognised the version we knew; only a full read may be compared with another.
+            reason = f"{STORED_MEANWHILE}, after a quick read; the next poll reads it in full"
+            return failed_poll(config, store, page, "blocked", reason, now, result.via)
         if candidate is None and latest is not None and latest.id != fetched.known.snapshot_id:
             # Another process stored a version while we fetched: compare in full.
             candidate = accept(page, result)
@@ -254,7 +257,7 @@ class _Run:
             and latest.digest != candidate.document.digest
             and drastic_change(store, latest, candidate.document)
         ):
-            reason = "page lost sections or much wording against a version stored meanwhile"
+            reason = f"page lost sections or much wording against {STORED_MEANWHILE}"
             return failed_poll(config, store, page, "blocked", reason, now, result.via)
         # The date the page showed last time, even when only the date moved (no version).
         shown_date = store.page_state(page.id).get("last_updated")

@@ -164,9 +164,9 @@ def stall_limit(config: Config, page_ids: Sequence[str], env: Mapping[str, str] 
     """Seconds a batch may finish no page before the watchdog calls it stuck.
 
     The worst a healthy page can take: every attempt to its deadline and the
-    waits between them, the browser too for `auto`/`browser` pages, all twice
-    (the second look at a page that lost most sections), plus the wait to record
-    it. `POLICYWATCH_STUCK_AFTER` overrides it.
+    waits between them, the browser too for `auto`/`browser` pages (twice: a
+    quick read, then a full one), all twice (the second look at a page that lost
+    most sections), plus the wait to record it. `POLICYWATCH_STUCK_AFTER` overrides it.
     """
     override = (os.environ if env is None else env).get(STUCK_AFTER_ENV)
     if override:
@@ -181,7 +181,7 @@ def stall_limit(config: Config, page_ids: Sequence[str], env: Mapping[str, str] 
             continue
         fetch = attempts * page.timeout + (RETRY_BUDGET if attempts > 1 else 0.0)
         if page.fetch != "http":
-            fetch += LAUNCH_TIMEOUT + page.timeout + SETTLE_LIMIT
+            fetch += LAUNCH_TIMEOUT + 2 * (page.timeout + SETTLE_LIMIT)
         worst = max(worst, 2 * fetch)
     return worst + RECORD_WAIT + STALL_SLACK
 

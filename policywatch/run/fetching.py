@@ -4,7 +4,7 @@ whether what came back is the policy page at all (the gate, then extraction)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,15 +71,15 @@ class BrowserPool:
         return self._started().fetch(page)
 
     def fetch_each(
-        self, pages: Sequence[PageSpec], quick: Collection[str] = ()
+        self, pages: Sequence[PageSpec], recognise: Mapping[str, Callable[[FetchResult], bool]]
     ) -> Iterator[tuple[PageSpec, FetchResult]]:
         """Each page with its result as soon as it is read: the browser renders several at once.
 
-        The pages whose ids are in `quick` are read quickly (FetchResult.quick).
+        The pages `recognise` has a test for are first read quickly (BrowserFetcher.fetch_each).
         """
         if not pages:
             return iter(())
-        return self._started().fetch_each(pages, quick=quick)
+        return self._started().fetch_each(pages, recognise=recognise)
 
     def _started(self) -> Any:
         if self._browser is None:
@@ -117,6 +117,13 @@ def read_fetch(page: PageSpec, result: FetchResult, known: Known) -> Fetched:
     except Exception as exc:  # the run must survive any single page
         log.exception("page=%s unexpected failure while reading the page", page.id)
         return Fetched(result, f"internal error while reading the page: {exc!r}", known)
+
+
+def recognises(page: PageSpec, known: Known) -> Callable[[FetchResult], bool] | None:
+    """The test a quick browser read must pass to be taken as the version held, if one is held."""
+    if known.fingerprint is None:
+        return None
+    return lambda result: read_fetch(page, result, known).verdict is None
 
 
 def auto_needs_browser(page: PageSpec, result: FetchResult, reason: str) -> bool:
