@@ -141,8 +141,8 @@ class FetchResult:
     reason: str | None = None  # human sentence for blocked/error: what happened and what to do
     via: Literal["http", "browser"] = "http"
     elapsed: float = 0.0
-    # A browser read taken as soon as the policy showed and nothing was loading, without
-    # waiting for the page to keep still: good to recognise the version held, not a new one.
+    # A browser read taken after a short quiet (tab.SETTLE_QUICK), not once the page kept
+    # still: good to recognise the version held, never to believe a new one.
     quick: bool = False
 
 

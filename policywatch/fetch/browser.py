@@ -176,8 +176,8 @@ class BrowserFetcher(Closing):
     ) -> Iterator[tuple[PageSpec, FetchResult]]:
         """Render the pages, `browser_concurrency` at a time; yields each as soon as it is read.
 
-        A page whose id `recognise` maps to a test is first read quickly, without
-        waiting for it to keep still (FetchResult.quick). A quick read the test does
+        A page whose id `recognise` maps to a test is first read quickly, after a
+        short quiet rather than once it kept still (FetchResult.quick). A quick read the test does
         not recognise (a change, or a half-built article) is read again in full, in
         the same slot, and only that read is yielded.
         """

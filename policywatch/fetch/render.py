@@ -17,7 +17,7 @@ async def render(
 
     Raises playwright's Error for navigation trouble (the caller tells a crash
     from a bad page); a policy element that never appears is `blocked`. A `quick`
-    read does not wait for the page to keep still (see tab.wait_for_policy).
+    read waits only a short quiet (see tab.wait_for_policy).
     """
     from playwright.async_api import Error
 
