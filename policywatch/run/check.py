@@ -29,6 +29,7 @@ from policywatch.run.fetching import (
     fetch_path_of,
     known_version,
     read_fetch,
+    read_in_full,
     recognises,
 )
 from policywatch.run.history_tools import follow_rule_changes
@@ -113,7 +114,7 @@ def check_pages(
         by_browser = [page for page in pages if fetch_path_of(store, page) == "browser"]
         http_jobs = [conditional_job(store, page) for page in pages if page not in by_browser]
     # A page we hold a version of is first read quickly: most polls find it unchanged.
-    tests = {page.id: recognises(page, known[page.id]) for page in by_browser}
+    tests = {page.id: recognises(page, known[page.id], now or utcnow()) for page in by_browser}
     recognise = {page_id: test for page_id, test in tests.items() if test is not None}
     record_wait = max(lock_wait, RECORD_WAIT)
 
@@ -217,6 +218,8 @@ class _Run:
         now = self.now or utcnow()
         try:
             outcome = self._decide(page, fetched, now)
+            if read_in_full(fetched.result) and outcome.snapshot_id is not None:
+                self.store.set_page_state(page.id, read_in_full_at=iso(now))
             if page.siblings and outcome.status not in ("blocked", "error"):
                 queue_translation_lag(self.config, self.store, page, now)
             return outcome

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from policywatch.clock import parse_iso
 from policywatch.content import Document, FetchResult
 from policywatch.document.extract import NotPolicy, extract_document, prepare
 from policywatch.document.parse import parse_html
@@ -17,6 +19,9 @@ from policywatch.history.store import Store
 from policywatch.models import Config, PageSpec
 
 log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
+
+# A page read quickly is still read in full at least this often (see `recognises`).
+FULL_READ_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,12 @@ def conditional_job(store: Store, page: PageSpec) -> tuple[PageSpec, str | None,
 
 @dataclass(frozen=True)
 class Known:
-    """The version we held when the check started, and its cleaned-body fingerprint."""
+    """The version we held when the check started, its cleaned-body fingerprint, and when
+    the browser last read the page in full (not quickly; see `recognises`)."""
 
     fingerprint: str | None = None
     snapshot_id: str | None = None
+    read_in_full_at: str | None = None
 
 
 def known_version(store: Store, page: PageSpec) -> Known:
@@ -56,7 +63,7 @@ def known_version(store: Store, page: PageSpec) -> Known:
         return Known()
     state = store.page_state(page.id)
     fingerprint = state.get("fingerprint") if state.get("fingerprint_of") == latest.id else None
-    return Known(fingerprint, latest.id)
+    return Known(fingerprint, latest.id, state.get("read_in_full_at"))
 
 
 class BrowserPool:
@@ -119,11 +126,27 @@ def read_fetch(page: PageSpec, result: FetchResult, known: Known) -> Fetched:
         return Fetched(result, f"internal error while reading the page: {exc!r}", known)
 
 
-def recognises(page: PageSpec, known: Known) -> Callable[[FetchResult], bool] | None:
-    """The test a quick browser read must pass to be taken as the version held, if one is held."""
-    if known.fingerprint is None:
+def recognises(page: PageSpec, known: Known, now: datetime) -> Callable[[FetchResult], bool] | None:
+    """The test a quick browser read must pass to be taken as the version held; None when
+    the page is to be read in full: no version held, or none read in full for FULL_READ_EVERY.
+
+    A quick read does not wait for the page to keep still, so it can take an article that
+    is swapped in late for the one held; a full read at least daily bounds how long.
+    """
+    if known.fingerprint is None or known.read_in_full_at is None:
+        return None
+    try:
+        age = now - parse_iso(known.read_in_full_at)
+    except ValueError:
+        return None
+    if not timedelta(0) <= age < FULL_READ_EVERY:  # a clock set back reads in full too
         return None
     return lambda result: read_fetch(page, result, known).verdict is None
+
+
+def read_in_full(result: FetchResult) -> bool:
+    """A browser page read in full (not quickly): its outcome renews `read_in_full_at`."""
+    return result.via == "browser" and result.status == "ok" and not result.quick
 
 
 def auto_needs_browser(page: PageSpec, result: FetchResult, reason: str) -> bool:
