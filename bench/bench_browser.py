@@ -39,7 +39,8 @@ import js_pages
 import pages
 import yaml
 
-from policywatch.fetch.browser import CHROMIUM_ARGS, PROCESS_TAG_ENV, BrowserFetcher, chromium_path
+from policywatch.fetch.browser import PROCESS_TAG_ENV, BrowserFetcher
+from policywatch.fetch.chromium import CHROMIUM_ARGS, chromium_path
 from policywatch.history.store import Store
 from policywatch.models import Config
 from policywatch.run.check import check_pages

@@ -21,7 +21,7 @@ import pytest
 from policywatch.content import FetchResult
 from policywatch.document.extract import extract_document
 from policywatch.errors import ConfigError
-from policywatch.fetch import browser, gate, tab
+from policywatch.fetch import chromium, gate, tab
 from policywatch.fetch.browser import PROCESS_TAG_ENV, BrowserFetcher
 from policywatch.fetch.http import Fetcher
 from policywatch.history.store import Store
@@ -33,7 +33,7 @@ from tests import realcorpus
 from tests.pageserver import PageServer, fixture, fresh_noise
 from tests.seller import write_watchlist
 
-UNAVAILABLE = browser.available()
+UNAVAILABLE = chromium.available()
 
 
 def needs_chromium(test: Callable[..., None]) -> Callable[..., None]:
@@ -724,9 +724,9 @@ def test_without_chromium_a_page_needing_the_browser_is_blocked_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     missing = str(tmp_path / "no-such-chromium")
-    monkeypatch.setenv(browser.CHROMIUM_ENV, missing)
+    monkeypatch.setenv(chromium.CHROMIUM_ENV, missing)
 
-    reason = browser.available()
+    reason = chromium.available()
     with BrowserFetcher(DEFAULTS) as fetcher:
         result = fetcher.fetch(help_page("http://127.0.0.1:9/never-contacted"))
 
@@ -745,7 +745,7 @@ def test_without_the_browser_extra_the_reason_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "playwright.async_api", None)  # as if not installed
 
-    reason = browser.available("/usr/bin/true")
+    reason = chromium.available("/usr/bin/true")
 
     assert reason == (
         "the Playwright package is not installed; "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.fetch import browser
+from policywatch.fetch import chromium
 from tests.pageserver import PageServer, Seen, fixture
 from tests.seller import (
     CONDUCT,
@@ -52,7 +52,7 @@ def serve_app_shell(server: PageServer) -> str:
 
 @pytest.mark.browser
 @pytest.mark.skipif(
-    browser.available() is not None, reason=f"needs the browser: {browser.available()}"
+    chromium.available() is not None, reason=f"needs the browser: {chromium.available()}"
 )
 def test_an_app_shell_is_read_through_the_browser_and_the_next_check_goes_straight_there(
     tmp_path: Path, pageserver: PageServer, capsys, monkeypatch
@@ -73,7 +73,7 @@ def test_an_app_shell_is_read_through_the_browser_and_the_next_check_goes_straig
     assert "Not send unsolicited or inappropriate communications" in document.sections[0].text
 
     # Next check: no plain GET first. With Chromium gone it says so and stores nothing.
-    monkeypatch.setenv(browser.CHROMIUM_ENV, str(tmp_path / "chromium-was-removed"))
+    monkeypatch.setenv(chromium.CHROMIUM_ENV, str(tmp_path / "chromium-was-removed"))
     code, out, _ = seller(capsys, "check", "--no-deliver")
 
     assert code == 1
@@ -101,7 +101,7 @@ def test_fetch_http_on_an_app_shell_is_blocked_as_needing_javascript(
 def test_without_chromium_an_app_shell_is_blocked_with_the_fix_never_stored(
     tmp_path: Path, pageserver: PageServer, capsys, monkeypatch
 ):
-    monkeypatch.setenv(browser.CHROMIUM_ENV, str(tmp_path / "no-chromium"))
+    monkeypatch.setenv(chromium.CHROMIUM_ENV, str(tmp_path / "no-chromium"))
     url = serve_app_shell(pageserver)
     seller = Seller(
         tmp_path,
@@ -113,7 +113,7 @@ def test_without_chromium_an_app_shell_is_blocked_with_the_fix_never_stored(
     [page] = seller.json(capsys, "check", "--no-deliver")["pages"]
 
     assert page["status"] == "blocked"
-    assert page["reason"] == browser.available()
+    assert page["reason"] == chromium.available()
     assert "apt-get install chromium" in page["reason"]
     assert seller.snapshots("conduct") == []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from policywatch.fetch.browser import CHROMIUM_ARGS, chromium_path
+from policywatch.fetch.chromium import CHROMIUM_ARGS, chromium_path
 from tests.pageserver import PageServer
 from tests.test_browser import needs_chromium
 from tests.webdesk import SCRIPT_SENTENCE, Serving, fill_desk

@@ -6,9 +6,7 @@ page's scripts run. This module drives the system's Chromium through
 Playwright, waits for the policy element, and hands back the rendered DOM as a
 `FetchResult(via="browser")` that the rest of the pipeline treats like any other fetch.
 
-Playwright is an optional extra and the browser is never downloaded: we use
-Debian's Chromium (`/usr/bin/chromium`) or `POLICYWATCH_CHROMIUM`. Without
-either, `fetch` reports the page `blocked` with the fix, never a change.
+Which Chromium runs, and with which flags, is `chromium`'s concern.
 
 Several pages at once, one thread. Rendering is mostly waiting (for the page's
 scripts, its requests, the settle time), so one browser renders up to
@@ -39,7 +37,6 @@ import contextlib
 import logging
 import os
 import secrets
-import shutil
 import signal
 import threading
 import time
@@ -50,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.content import FetchResult
 from policywatch.fetch.answers import Closing, timed_out
+from policywatch.fetch.chromium import CHROMIUM_ARGS, launch_failure, locate
 from policywatch.fetch.render import render, result
 from policywatch.fetch.tab import BACKSTOP_GRACE, first_line
 from policywatch.fetch.tabs import Tab, Tabs
@@ -60,28 +58,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("policywatch.browser")  # the name operators filter on
 
-CHROMIUM_ENV = "POLICYWATCH_CHROMIUM"
 # Set in the browser's environment so its processes can be told apart from any
 # other Chromium on the machine (e.g. to check none outlive `close()`).
 PROCESS_TAG_ENV = "POLICYWATCH_BROWSER_TAG"
 LAUNCH_ENV = "POLICYWATCH_BROWSER_LAUNCH"  # which of them: a frozen page kills only its own
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-INSTALL_EXTRA = "install the browser extra: pip install 'policywatch[browser]'"
-INSTALL_CHROMIUM = f"install Chromium: apt-get install chromium, or set {CHROMIUM_ENV}"
-
-# Headless, no GPU, and none of Chromium's own background traffic (updates,
-# sync, field trials): a monitor must only ever request the pages it watches.
-CHROMIUM_ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-)
 # Tells a quick read of the version held from anything else (run/check.py gives it); it runs
 # in a worker thread, as it parses the page.
 Recognise = Callable[[FetchResult], bool]
@@ -89,52 +69,6 @@ LAUNCH_TIMEOUT = 30.0  # seconds
 TAB_TIMEOUT = 30.0  # seconds to open a tab; a browser that does not answer is treated as dead
 CLOSE_TIMEOUT = 5.0  # seconds to close a browser or stop Playwright before giving up on it
 GONE_POLL = 0.1  # seconds between looks at whether the browser is still there while a tab opens
-
-
-def _locate(executable: str | None) -> tuple[str | None, str | None]:
-    """(path of the Chromium to run, None) or (None, why there is none and how to fix it)."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return None, f"the Playwright package is not installed; {INSTALL_EXTRA}"
-    found = chromium_path(executable)
-    if found is not None:
-        return found, None
-    for wanted, origin in (
-        (executable, "the configured path"),
-        (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV),
-    ):
-        if wanted:
-            return None, f"Chromium not found at {wanted} ({origin}); {INSTALL_CHROMIUM}"
-    return None, f"no Chromium found; {INSTALL_CHROMIUM}"
-
-
-def chromium_path(executable: str | None = None) -> str | None:
-    """The Chromium to run: the configured path, else POLICYWATCH_CHROMIUM, else the system's."""
-    wanted = executable or os.environ.get(CHROMIUM_ENV)
-    if wanted:
-        return shutil.which(wanted)
-    for candidate in (DEFAULT_CHROMIUM, "chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found is not None:
-            return found
-    return None
-
-
-def available(executable: str | None = None) -> str | None:
-    """None when pages can be rendered; otherwise the reason and the fix, for a `blocked` report."""
-    return _locate(executable)[1]
-
-
-def _launch_failure(exc: BaseException) -> str:
-    """What the browser itself printed while failing to start (a missing library, a bad flag).
-
-    Playwright's own first line ("browser has been closed") says nothing useful;
-    the browser's stderr, which it quotes under "Browser logs", usually does.
-    """
-    logs = str(exc).split("Call log:", 1)[0]
-    said = [line.split("[err] ", 1)[1].strip() for line in logs.splitlines() if "[err] " in line]
-    return " | ".join(said[-3:]) or first_line(exc)
 
 
 class BrowserFetcher(Closing):
@@ -183,7 +117,7 @@ class BrowserFetcher(Closing):
         """
         recognise = recognise or {}
         answers: dict[Future[FetchResult], PageSpec] = {}
-        executable, reason = _locate(self.executable)  # the same answer for the whole batch
+        executable, reason = locate(self.executable)  # the same answer for the whole batch
         for page in pages:
             answer: Future[FetchResult] = Future()
             if executable is None:
@@ -285,7 +219,7 @@ class BrowserFetcher(Closing):
             browser, launch = await self._ensure_browser(executable)
         except Error as exc:
             log.warning("could not start Chromium %s: %s", executable, exc)
-            reason = f"could not start Chromium ({executable}): {_launch_failure(exc)}"
+            reason = f"could not start Chromium ({executable}): {launch_failure(exc)}"
             return result(page, started, "error", reason=reason)
         try:
             tab = await _unless_gone(browser, self._tabs.take(browser, page, self.defaults))

@@ -15,7 +15,7 @@ def browser_warning(config: Config) -> str | None:
     A warning rather than an error: the watchlist is valid, and the machine that
     runs `check` (the container) may well have the browser this one lacks.
     """
-    from policywatch.fetch import browser
+    from policywatch.fetch import chromium
 
     needing = [
         page.id
@@ -23,11 +23,11 @@ def browser_warning(config: Config) -> str | None:
         if page.fetch == "browser"
         or (page.fetch == "auto" and page.profile and PROFILES[page.profile].client_rendered)
     ]
-    missing = browser.available() if needing else None
+    missing = chromium.available() if needing else None
     if missing is None:
         return None
-    if browser.INSTALL_CHROMIUM not in missing and browser.chromium_path() is None:
-        missing += f"; and {browser.INSTALL_CHROMIUM}"
+    if chromium.INSTALL_CHROMIUM not in missing and chromium.chromium_path() is None:
+        missing += f"; and {chromium.INSTALL_CHROMIUM}"
     shown = ", ".join(needing[:5]) + (f" and {len(needing) - 5} more" if len(needing) > 5 else "")
     return (
         f"{config.path}: {len(needing)} page{'s' if len(needing) > 1 else ''} need the "
