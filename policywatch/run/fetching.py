@@ -63,7 +63,8 @@ def known_version(store: Store, page: PageSpec) -> Known:
         return Known()
     state = store.page_state(page.id)
     fingerprint = state.get("fingerprint") if state.get("fingerprint_of") == latest.id else None
-    return Known(fingerprint, latest.id, state.get("read_in_full_at"))
+    full = state.get("read_in_full_at")
+    return Known(fingerprint, latest.id, full if isinstance(full, str) else None)
 
 
 class BrowserPool:
@@ -130,8 +131,8 @@ def recognises(page: PageSpec, known: Known, now: datetime) -> Callable[[FetchRe
     """The test a quick browser read must pass to be taken as the version held; None when
     the page is to be read in full: no version held, or none read in full for FULL_READ_EVERY.
 
-    A quick read does not wait for the page to keep still, so it can take an article that
-    is swapped in late for the one held; a full read at least daily bounds how long.
+    A quick read waits only a short quiet, so it can take the held article for the one a
+    page swaps in a moment later; a full read at least daily bounds how long.
     """
     if known.fingerprint is None or known.read_in_full_at is None:
         return None
