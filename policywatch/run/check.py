@@ -104,8 +104,14 @@ def check_pages(
     pages = select_pages(config, page_ids, skip_unknown=skip_unknown)
     report = CheckReport()
     own_fetcher = fetcher is None
+    started = now or utcnow()  # what a full read is dated (see fetching.recognises)
     run = _Run(
-        config, store, fetcher or Fetcher(config.defaults), BrowserPool(config, browser), now
+        config,
+        store,
+        fetcher or Fetcher(config.defaults),
+        BrowserPool(config, browser),
+        now,
+        started,
     )
     with store.lock(lock_wait, purpose=purpose):
         for page in pages:
@@ -114,7 +120,7 @@ def check_pages(
         by_browser = [page for page in pages if fetch_path_of(store, page) == "browser"]
         http_jobs = [conditional_job(store, page) for page in pages if page not in by_browser]
     # A page we hold a version of is first read quickly: most polls find it unchanged.
-    tests = {page.id: recognises(page, known[page.id], now or utcnow()) for page in by_browser}
+    tests = {page.id: recognises(page, known[page.id], started) for page in by_browser}
     recognise = {page_id: test for page_id, test in tests.items() if test is not None}
     record_wait = max(lock_wait, RECORD_WAIT)
 
@@ -176,6 +182,7 @@ class _Run:
     fetcher: Fetcher
     browsers: BrowserPool
     now: datetime | None
+    started: datetime  # when the check began: one date for every decision to read in full
 
     def follow_up(self, page: PageSpec, fetched: Fetched, known: Known) -> Fetched:
         """The fetches a first answer may call for, made before the lock is taken.
@@ -219,7 +226,7 @@ class _Run:
         try:
             outcome = self._decide(page, fetched, now)
             if read_in_full(fetched.result) and outcome.snapshot_id is not None:
-                self.store.set_page_state(page.id, read_in_full_at=iso(now))
+                self.store.set_page_state(page.id, read_in_full_at=iso(self.started))
             if page.siblings and outcome.status not in ("blocked", "error"):
                 queue_translation_lag(self.config, self.store, page, now)
             return outcome

@@ -129,10 +129,12 @@ def read_fetch(page: PageSpec, result: FetchResult, known: Known) -> Fetched:
 
 def recognises(page: PageSpec, known: Known, now: datetime) -> Callable[[FetchResult], bool] | None:
     """The test a quick browser read must pass to be taken as the version held; None when
-    the page is to be read in full: no version held, or none read in full for FULL_READ_EVERY.
+    the page is to be read in full: no version held, or the next poll (one `interval` on)
+    would come FULL_READ_EVERY or more after the last full read.
 
     A quick read waits only a short quiet, so it can take the held article for the one a
-    page swaps in a moment later; a full read at least daily bounds how long.
+    page swaps in a moment later; a full read at least daily bounds how long. Read in full
+    one poll early, the day holds even when polls come a little early or late.
     """
     if known.fingerprint is None or known.read_in_full_at is None:
         return None
@@ -140,7 +142,8 @@ def recognises(page: PageSpec, known: Known, now: datetime) -> Callable[[FetchRe
         age = now - parse_iso(known.read_in_full_at)
     except ValueError:
         return None
-    if not timedelta(0) <= age < FULL_READ_EVERY:  # a clock set back reads in full too
+    next_poll = timedelta(seconds=page.interval)
+    if not timedelta(0) <= age < FULL_READ_EVERY - next_poll:  # a clock set back: in full too
         return None
     return lambda result: read_fetch(page, result, known).verdict is None
 
