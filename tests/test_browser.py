@@ -319,7 +319,7 @@ def check_once(
 
 
 @needs_chromium
-def test_a_quick_read_takes_the_article_once_nothing_is_loading_without_the_quiet_spell(
+def test_a_quick_read_takes_the_article_once_nothing_is_loading_without_the_full_quiet_spell(
     pageserver: PageServer,
     slow_part_url: str,
     shared_fetcher: BrowserFetcher,
