@@ -7,7 +7,7 @@ outputs share, so both agree on one shape.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -144,6 +144,11 @@ class FetchResult:
     # A browser read taken after a short quiet (tab.SETTLE_QUICK), not once the page kept
     # still: good to recognise the version held, never to believe a new one.
     quick: bool = False
+
+
+# Whether a quick browser read is the version held (see BrowserFetcher.fetch_each); the
+# browser runs it in a worker thread, as it parses the page.
+Recognise = Callable[[FetchResult], bool]
 
 
 # --------------------------------------------------------------------------- storage

@@ -40,12 +40,12 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policywatch.content import FetchResult
+from policywatch.content import FetchResult, Recognise
 from policywatch.fetch.answers import Closing, timed_out
 from policywatch.fetch.chromium import CHROMIUM_ARGS, launch_failure, locate
 from policywatch.fetch.render import render, result
@@ -62,9 +62,6 @@ log = logging.getLogger("policywatch.browser")  # the name operators filter on
 # other Chromium on the machine (e.g. to check none outlive `close()`).
 PROCESS_TAG_ENV = "POLICYWATCH_BROWSER_TAG"
 LAUNCH_ENV = "POLICYWATCH_BROWSER_LAUNCH"  # which of them: a frozen page kills only its own
-# Tells a quick read of the version held from anything else (run/check.py gives it); it runs
-# in a worker thread, as it parses the page.
-Recognise = Callable[[FetchResult], bool]
 LAUNCH_TIMEOUT = 30.0  # seconds
 TAB_TIMEOUT = 30.0  # seconds to open a tab; a browser that does not answer is treated as dead
 CLOSE_TIMEOUT = 5.0  # seconds to close a browser or stop Playwright before giving up on it

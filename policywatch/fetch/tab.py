@@ -206,7 +206,7 @@ class Network:
 
 
 async def wait_for_policy(
-    tab: Page, page: PageSpec, remaining: float, network: Network, *, quick: bool = False
+    tab: Page, page: PageSpec, remaining: float, network: Network, *, quick: bool
 ) -> tuple[str | None, str | None]:
     """Wait until the policy element has text, then until it is whole; then read the page.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from policywatch.clock import iso, utcnow
-from policywatch.content import FetchResult, Snapshot
+from policywatch.content import Snapshot
 from policywatch.errors import StoreError, UsageError
 from policywatch.fetch.http import Fetcher
 from policywatch.history.store import Store
@@ -23,6 +23,7 @@ from policywatch.run.fetching import (
     Candidate,
     Fetched,
     Known,
+    PageReader,
     accept,
     auto_needs_browser,
     conditional_job,
@@ -30,7 +31,6 @@ from policywatch.run.fetching import (
     known_version,
     read_fetch,
     read_in_full,
-    recognises,
 )
 from policywatch.run.history_tools import follow_rule_changes
 from policywatch.run.lag import queue_translation_lag
@@ -104,7 +104,7 @@ def check_pages(
     pages = select_pages(config, page_ids, skip_unknown=skip_unknown)
     report = CheckReport()
     own_fetcher = fetcher is None
-    started = now or utcnow()  # what a full read is dated (see fetching.recognises)
+    started = now or utcnow()  # what a full read is dated (see fetching.may_read_quickly)
     run = _Run(
         config,
         store,
@@ -119,13 +119,8 @@ def check_pages(
         known = {page.id: known_version(store, page) for page in pages}
         by_browser = [page for page in pages if fetch_path_of(store, page) == "browser"]
         http_jobs = [conditional_job(store, page) for page in pages if page not in by_browser]
-    # A page we hold a version of is first read quickly: most polls find it unchanged.
-    tests = {page.id: recognises(page, known[page.id], started) for page in by_browser}
-    recognise = {page_id: test for page_id, test in tests.items() if test is not None}
+    reader = PageReader(known)
     record_wait = max(lock_wait, RECORD_WAIT)
-
-    def read(page: PageSpec, result: FetchResult) -> Fetched:
-        return read_fetch(page, result, known[page.id])
 
     def finished(page: PageSpec, fetched: Fetched) -> None:
         fetched = run.follow_up(page, fetched, known[page.id])
@@ -140,9 +135,10 @@ def check_pages(
             progress(len(report.outcomes), len(pages))
 
     try:
-        for page, result in run.browsers.fetch_each(by_browser, recognise):
-            finished(page, read(page, result))
-        for page, fetched in run.fetcher.fetch_each(http_jobs, read):
+        # A page we hold a version of is first read quickly: most polls find it unchanged.
+        for page, result in run.browsers.fetch_each(by_browser, reader.tests(by_browser, started)):
+            finished(page, reader.read(page, result))
+        for page, fetched in run.fetcher.fetch_each(http_jobs, reader.read):
             finished(page, fetched)
     finally:
         run.browsers.close()

@@ -4,13 +4,14 @@ whether what came back is the policy page at all (the gate, then extraction)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from policywatch.clock import parse_iso
-from policywatch.content import Document, FetchResult
+from policywatch.content import Document, FetchResult, Recognise
 from policywatch.document.extract import NotPolicy, extract_document, prepare
 from policywatch.document.parse import parse_html
 from policywatch.fetch import gate
@@ -79,7 +80,7 @@ class BrowserPool:
         return self._started().fetch(page)
 
     def fetch_each(
-        self, pages: Sequence[PageSpec], recognise: Mapping[str, Callable[[FetchResult], bool]]
+        self, pages: Sequence[PageSpec], recognise: Mapping[str, Recognise]
     ) -> Iterator[tuple[PageSpec, FetchResult]]:
         """Each page with its result as soon as it is read: the browser renders several at once.
 
@@ -127,25 +128,53 @@ def read_fetch(page: PageSpec, result: FetchResult, known: Known) -> Fetched:
         return Fetched(result, f"internal error while reading the page: {exc!r}", known)
 
 
-def recognises(page: PageSpec, known: Known, now: datetime) -> Callable[[FetchResult], bool] | None:
-    """The test a quick browser read must pass to be taken as the version held; None when
-    the page is to be read in full: no version held, or the next poll (one `interval` on)
-    would come FULL_READ_EVERY or more after the last full read.
+def may_read_quickly(page: PageSpec, known: Known, now: datetime) -> bool:
+    """Whether the browser may first read the page quickly: a version is held, and the next
+    poll (one `interval` on) would come before FULL_READ_EVERY after the last full read.
 
     A quick read waits only a short quiet, so it can take the held article for the one a
     page swaps in a moment later; a full read at least daily bounds how long. Read in full
     one poll early, the day holds even when polls come a little early or late.
     """
     if known.fingerprint is None or known.read_in_full_at is None:
-        return None
+        return False
     try:
         age = now - parse_iso(known.read_in_full_at)
     except ValueError:
-        return None
-    next_poll = timedelta(seconds=page.interval)
-    if not timedelta(0) <= age < FULL_READ_EVERY - next_poll:  # a clock set back: in full too
-        return None
-    return lambda result: read_fetch(page, result, known).verdict is None
+        return False
+    # A clock set back (a full read in the future) reads in full too.
+    return timedelta(0) <= age < FULL_READ_EVERY - timedelta(seconds=page.interval)
+
+
+class PageReader:
+    """Reads a check's fetches against the versions known when it began (`read_fetch`).
+
+    It also gives the browser the test of each quick read (`tests`), run in the
+    browser's worker threads, and keeps what that test parsed: a quick read taken as
+    the version held is not parsed a second time when the check reads it.
+    """
+
+    def __init__(self, known: Mapping[str, Known]) -> None:
+        self.known = known
+        self._parsed: dict[str, Fetched] = {}  # page id -> its last quick read, parsed
+
+    def tests(self, pages: Sequence[PageSpec], now: datetime) -> dict[str, Recognise]:
+        """The test of each page that may be read quickly (see may_read_quickly)."""
+        return {
+            page.id: partial(self._recognised, page)
+            for page in pages
+            if may_read_quickly(page, self.known[page.id], now)
+        }
+
+    def read(self, page: PageSpec, result: FetchResult) -> Fetched:
+        parsed = self._parsed.pop(page.id, None)
+        if parsed is not None and parsed.result is result:
+            return parsed
+        return read_fetch(page, result, self.known[page.id])
+
+    def _recognised(self, page: PageSpec, result: FetchResult) -> bool:
+        parsed = self._parsed[page.id] = read_fetch(page, result, self.known[page.id])
+        return parsed.verdict is None
 
 
 def read_in_full(result: FetchResult) -> bool:
