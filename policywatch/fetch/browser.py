@@ -108,9 +108,9 @@ class BrowserFetcher(Closing):
         """Render the pages, `browser_concurrency` at a time; yields each as soon as it is read.
 
         A page whose id `recognise` maps to a test is first read quickly, after a
-        short quiet rather than once it kept still (FetchResult.quick). A quick read the test does
-        not recognise (a change, or a half-built article) is read again in full, in
-        the same slot, and only that read is yielded.
+        short quiet rather than once it kept still (FetchResult.quick). A quick read
+        the test does not recognise (a change, or a half-built article) is read again
+        in full, in the same slot, and only that read is yielded.
         """
         recognise = recognise or {}
         answers: dict[Future[FetchResult], PageSpec] = {}
@@ -120,7 +120,8 @@ class BrowserFetcher(Closing):
             if executable is None:
                 answer.set_result(result(page, time.monotonic(), "blocked", reason=reason))
             else:
-                self._submit(page, executable, answer, recognise.get(page.id))
+                work = self._fetch(page, executable, answer, recognise.get(page.id))
+                self._submit(page, answer, work)
             answers[answer] = page
         for answer in as_completed(answers):
             yield answers[answer], answer.result()
@@ -138,12 +139,9 @@ class BrowserFetcher(Closing):
         loop.close()
 
     def _submit(
-        self,
-        page: PageSpec,
-        executable: str,
-        answer: Future[FetchResult],
-        recognise: Recognise | None,
+        self, page: PageSpec, answer: Future[FetchResult], work: Coroutine[Any, Any, None]
     ) -> None:
+        """Hand a page's read (`work`, which sets `answer`) to the loop, starting it if needed."""
         with self._lock:
             if self._loop is None:  # first use, or after close()
                 self._fresh_loop_state()
@@ -152,9 +150,7 @@ class BrowserFetcher(Closing):
                     target=self._loop.run_forever, name="policywatch-browser", daemon=True
                 )
                 self._thread.start()
-            running = asyncio.run_coroutine_threadsafe(
-                self._fetch(page, executable, answer, recognise), self._loop
-            )
+            running = asyncio.run_coroutine_threadsafe(work, self._loop)
 
         def ended(_: Future[None]) -> None:  # a page cancelled by close() still gets an answer
             if not answer.done():
