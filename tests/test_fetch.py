@@ -271,6 +271,30 @@ def test_a_page_timing_out_after_a_redirect_never_cuts_another_pages_answer(page
     assert results["b"].status == "ok", results["b"].reason
 
 
+def test_a_short_timeout_cuts_on_time_while_a_longer_one_is_running():
+    """One thread keeps every deadline and sleeps until the first is due: a sooner one wakes it."""
+    peer = SlowPeer("body").start()
+    results: dict[str, FetchResult] = {}
+    with Fetcher(Defaults(retries=1, workers=4, per_host=4)) as fetcher:
+        long = PageSpec(id="long", url=peer.url, timeout=60, allow_private=True)
+        slow = threading.Thread(target=lambda: results.update(long=fetcher.fetch(long)))
+        slow.start()
+        try:
+            waited = time.monotonic() + 10
+            while peer.connections == 0 and time.monotonic() < waited:  # its deadline is set
+                time.sleep(0.01)
+            started = time.monotonic()
+            short = PageSpec(id="short", url=peer.url, timeout=1, allow_private=True)
+            results["short"] = fetcher.fetch(short)
+            took = time.monotonic() - started
+        finally:
+            peer.stop()  # the long page's answer breaks off
+            slow.join()
+    assert results["short"].reason.startswith("timed out after 1 s")
+    assert took < 30  # not at the 60 s deadline that was due first
+    assert results["long"].status == "error"
+
+
 @pytest.mark.parametrize("trickle", ["headers", "body", "chunked"])
 def test_a_site_trickling_one_byte_a_second_times_out_at_the_pages_timeout(trickle):
     peer = SlowPeer(trickle).start()

@@ -103,13 +103,18 @@ class _Reaper:
 
     def add(self, deadline: Deadline) -> None:
         with self._wake:
+            # Woken only for a deadline that comes before all the others: pages of one
+            # timeout are added in the order they end, and a wake-up per fetch made the
+            # thread fight the fetch workers for the interpreter lock on every page.
+            sooner = not self._due or deadline.ends < self._due[0][0]
             heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="policywatch-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            if sooner:
+                self._wake.notify()
 
     def _run(self) -> None:
         with self._wake:
