@@ -29,16 +29,13 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lxml.html
 import pages
-import requests
 import yaml
-from requests.adapters import HTTPAdapter
+from floor_cli import BenchError, floor_cycle
 
 from policywatch.history.store import Store
 from policywatch.models import Config, Defaults
@@ -49,11 +46,6 @@ from policywatch.watchlist.profiles import SELLER_CENTRAL
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_GOAL = 1.2  # policywatch may cost at most this many floors
 URLWATCH_GOAL = 0.5  # the policywatch command may take at most this share of urlwatch's time
-TIMEOUT = 30.0
-
-
-class BenchError(Exception):
-    """A contender did not see 'nothing changed', so its time would be meaningless."""
 
 
 @dataclass
@@ -92,22 +84,6 @@ def page_server(count: int) -> AbstractContextManager[str]:
 # --------------------------------------------------------------------------- contenders
 
 
-def floor_cycle(urls: Sequence[str], concurrency: int) -> None:
-    """Plain requests + one lxml parse per page: no poller of HTML pages can do less."""
-    with requests.Session() as session:
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=concurrency)
-        session.mount("http://", adapter)
-
-        def one(url: str) -> None:
-            response = session.get(url, timeout=TIMEOUT)
-            if response.status_code != 200:
-                raise BenchError(f"floor: {url} answered {response.status_code}")
-            lxml.html.fromstring(response.content)
-
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, urls))
-
-
 def policywatch_cycle(config: Config, data_dir: Path, expect: str = "unchanged") -> None:
     """One poll as the `policywatch run` loop makes it: watchlist loaded, store opened; the
     check takes the lock itself, once per page it records."""
@@ -126,6 +102,12 @@ def policywatch_cli_cycle(watchlist: Path, data_dir: Path) -> None:
     """The command a cron job runs, interpreter start-up and imports included."""
     command = [sys.executable, "-m", "policywatch", "-c", str(watchlist), "-d", str(data_dir)]
     _run([*command, "-q", "check"], "policywatch check")
+
+
+def floor_cli_cycle(concurrency: int, urls_file: Path) -> None:
+    """The floor as a command (bench/floor_cli.py): start-up and its two imports included."""
+    script = str(Path(__file__).with_name("floor_cli.py"))
+    _run([sys.executable, script, str(concurrency), str(urls_file)], "floor_cli.py")
 
 
 def urlwatch_command() -> str | None:
@@ -258,6 +240,7 @@ def summary(contenders: Sequence[Contender], args: argparse.Namespace, info: dic
         urlwatch = by_name["urlwatch"]
         ratios["policywatch_cli_vs_urlwatch"] = _ratio(cli.times, urlwatch.times)
         ratios["policywatch_cli_vs_urlwatch_cpu"] = _ratio(cli.cpu, urlwatch.cpu)
+        ratios["floor_cli_vs_urlwatch"] = _ratio(by_name["floor-cli"].times, urlwatch.times)
         goal = f"policywatch_cli_at_most_{URLWATCH_GOAL}x_urlwatch"
         goals[goal] = ratios["policywatch_cli_vs_urlwatch"] <= URLWATCH_GOAL
     return {
@@ -294,6 +277,12 @@ def print_table(report: dict) -> None:
         print(f"{name}: {value:.2f}")
     for name, met in report["goals"].items():
         print(f"goal {name}: {'met' if met else 'NOT met'}")
+    bound = report["ratios"].get("floor_cli_vs_urlwatch")
+    if bound is not None and bound > URLWATCH_GOAL:
+        print(
+            f"  (the floor as a command alone takes {bound:.2f}x urlwatch: on these pages no "
+            f"command that downloads and parses every page can meet {URLWATCH_GOAL}x)"
+        )
 
 
 def median_seconds(work: Callable[[], object], runs: int = 3) -> float:
@@ -360,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         urls = [pages.page_url(base, i) for i in range(args.pages)]
         watchlist, data_dir = work / "watchlist.yaml", work / "data"
+        urls_file = work / "urls.txt"
+        urls_file.write_text("\n".join(urls) + "\n", encoding="utf-8")
         write_watchlist(watchlist, urls, args.per_host, ROUTES if args.routes else ())
         config = load_config(watchlist)
         concurrency = max(
@@ -380,6 +371,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "policywatch-cli",
                 "python -m policywatch -q check (start-up included)",
                 lambda: policywatch_cli_cycle(watchlist, data_dir),
+            ),
+            Contender(
+                "floor-cli",
+                "the floor as a command: bench/floor_cli.py (start-up included)",
+                lambda: floor_cli_cycle(concurrency, urls_file),
             ),
         ]
         urlwatch = None if args.no_urlwatch else urlwatch_command()
@@ -402,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policywatch_cycle(config, data_dir, expect="new")  # baseline: first versions
         policywatch_cli_cycle(watchlist, data_dir)  # as urlwatch's baseline: caches bytecode
         floor_cycle(urls, concurrency)  # warms the server's and the client's caches alike
+        floor_cli_cycle(concurrency, urls_file)
         for run in range(args.repeat):
             shift = run % len(contenders)  # rotate who goes first: noise falls on everyone
             for contender in contenders[shift:] + contenders[:shift]:
