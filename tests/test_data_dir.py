@@ -211,6 +211,28 @@ def test_fsck_of_a_healthy_directory_finds_nothing(seller: Seller, capsys) -> No
     assert code == 0 and "no problems found" in out
 
 
+def test_a_damaged_line_of_a_pages_poll_log_is_named_and_repair_writes_its_state_whole(
+    seller: Seller, capsys, pageserver: PageServer
+) -> None:
+    pageserver.route("/conduct", CONDUCT)  # unchanged: each poll appends a line to state.log
+    for _ in range(4):
+        assert seller(capsys, "check", "--no-deliver")[0] == 0
+    log = seller.data / "pages" / PAGE / "state.log"
+    first, *_, last = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(first + b'{"gen": "\xff\x00 damaged\n' + last)
+
+    code, out, _ = seller(capsys, "fsck")
+    assert code == 1 and f"{log}: 1 line(s) cannot be read" in out
+
+    code, out, _ = seller(capsys, "fsck", "--repair")
+    assert code == 0 and f"{PAGE}: wrote its state.json whole" in out and "lost: " in out
+    assert not log.exists()
+    code, out, _ = seller(capsys, "fsck")
+    assert code == 0 and "no problems found" in out
+    code, out, _ = seller(capsys, "check", "--no-deliver")
+    assert code == 0 and "unchanged" in out
+
+
 def test_a_deleted_page_history_is_rebuilt_from_the_version_records(seller: Seller, capsys) -> None:
     assert seller(capsys, "check", "--no-deliver")[0] == 0
     before = seller.snapshots(PAGE)

@@ -140,6 +140,7 @@ def _pages(
                 continue
             page = _rebuilt_page(data_dir, page_id, records.get(page_id, []), report)
             rows = page.versions()
+        _journal(page, report, repair)
         known = {r.snap.id for r in rows}
         missing = [s for s in records.get(page_id, []) if s.id not in known]
         for snap in missing:
@@ -164,6 +165,25 @@ def _pages(
                         "(if it is the latest, the next change is kept as a new baseline)"
                     )
     return report
+
+
+def _journal(page: PageFiles, report: FsckReport, repair: bool) -> None:
+    """Lines of state.log a crash cut short or something damaged: skipped on every read."""
+    skipped = page.journal.unreadable
+    if not skipped:
+        return
+    report.problems.append(
+        f"{page.journal.path}: {skipped} line(s) cannot be read (cut short by a crash, or "
+        f"damaged) and are skipped, so the page's state may be up to {skipped} poll(s) old"
+    )
+    if repair:
+        page.state_dirty = True
+        page.save(durable=True)  # state.json whole, under a new generation: the log is gone
+        report.repaired.append(f"{page.page_id}: wrote its state.json whole; state.log is gone")
+        report.lost.append(
+            f"{page.page_id}: what the unreadable line(s) of state.log recorded "
+            "(the last-seen time and page state of as many unchanged polls)"
+        )
 
 
 def _rebuilt_page(

@@ -39,6 +39,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lines = 0  # lines that continue the state.json read with it
+        self.unreadable = 0  # lines skipped as cut short or damaged (fsck names them)
         self.torn = False  # the last line lacks its newline: the next one starts afresh
         self.usable = True  # False: something else is in its place, never read or written
         self.signature: Signature = None
@@ -75,7 +76,9 @@ class Journal:
         finally:
             os.close(fd)
         self.torn = bool(raw) and not raw.endswith(b"\n")
-        entries = [e for e in map(_entry, raw.splitlines()) if e is not None and e["gen"] == gen]
+        read = [_entry(line) for line in raw.splitlines() if line.strip()]
+        self.unreadable = read.count(None)
+        entries = [e for e in read if e is not None and e["gen"] == gen]
         self.lines = len(entries)
         return entries
 
