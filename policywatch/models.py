@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import SplitResult, urlsplit
 
 PATH_SEPARATOR = " > "
 
@@ -231,6 +232,14 @@ class Settle:
     seconds: float = 3600.0
 
 
+def _site(parts: SplitResult) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a split URL, the port filled in for http and https."""
+    return parts.scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 @dataclass(frozen=True)
 class PageSpec:
     """One page to watch, with every default already applied."""
@@ -258,9 +267,27 @@ class PageSpec:
 
     @property
     def host(self) -> str:
-        from urllib.parse import urlsplit
-
         return urlsplit(self.url).hostname or ""
+
+    def own_site(self, url: str) -> bool:
+        """Whether `url` is on the page's own site: its scheme, host and port, or its https
+        upgrade. Only there may a request carry the page's `headers` (see headers_for)."""
+        try:
+            mine, theirs = (_site(urlsplit(u)) for u in (self.url, url))
+        except ValueError:  # a port out of range: not our site
+            return False
+        return mine == theirs or (
+            mine[0] == "http" and mine[2] == 80 and theirs == ("https", mine[1], 443)
+        )
+
+    def headers_for(self, url: str) -> Mapping[str, str]:
+        """The configured `headers` a request to `url` may carry: all of them, or none.
+
+        They often hold a cookie or an API key, so only the page's own site gets them,
+        as a browser sends a site's cookies to that site alone: never a redirect or a
+        script's request to another host.
+        """
+        return self.headers if self.headers and self.own_site(url) else {}
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,30 @@ def test_the_browser_reads_the_sections_a_plain_get_only_sees_as_an_app_shell(
     assert [b.kind for b in document.sections[1].blocks] == ["p", "li", "li"]
 
 
+@needs_chromium
+def test_a_pages_cookie_and_keys_go_to_its_own_site_never_to_a_host_its_script_calls(
+    pageserver: PageServer, shared_fetcher: BrowserFetcher
+) -> None:
+    """A seller's login in `headers` reaches the page and its own API, not the widget's host."""
+    secrets = {"Cookie": "session=seller-login", "X-Api-Key": "key-of-the-seller"}
+    pageserver.route("/help/G1801", fixture("browser-calls-out.html"))
+    rest = "<h2>Communications</h2><p>You may not send unsolicited messages.</p>"
+    pageserver.route("/api/help/G1801/rest", rest)
+    pageserver.route("/widget", "{}", content_type="application/json")
+    page = help_page(pageserver.url("/help/G1801"), headers=secrets)
+
+    result = shared_fetcher.fetch(page)
+
+    assert result.status == "ok", result.reason
+    assert "You may not send unsolicited messages." in result.text
+    for own in ("/help/G1801", "/api/help/G1801/rest"):
+        seen = pageserver.hits(own)[0].headers
+        assert (header(seen, "Cookie"), header(seen, "X-Api-Key")) == tuple(secrets.values())
+    (widget,) = pageserver.hits("/widget")
+    assert header(widget.headers, "Cookie") is None
+    assert header(widget.headers, "X-Api-Key") is None
+
+
 def read_as_it_was(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The pages the browser took as they were at the settle limit, not once they were whole."""
     return [r.getMessage() for r in caplog.records if "read as it was" in r.getMessage()]

@@ -119,6 +119,25 @@ def test_a_redirect_is_followed_and_the_final_url_recorded(pageserver, fetcher):
     assert result.final_url == pageserver.url("/help/hub/reference/external/G1801")
 
 
+SECRETS = {"Cookie": "session=seller-login", "X-Api-Key": "key-of-the-seller"}
+
+
+def test_a_pages_cookie_and_keys_follow_its_redirects_on_its_own_site_only(pageserver, fetcher):
+    """A hostile redirect cannot collect the login a seller configured for the page."""
+    elsewhere = pageserver.url("/collect").replace("127.0.0.1", "localhost")  # another host
+    pageserver.route("/help/old", "", status=301, headers={"Location": "/help/moved"})
+    pageserver.route("/help/moved", "", status=302, headers={"Location": elsewhere})
+    pageserver.route("/collect", fixture("conduct-v1.html"))
+
+    result = fetcher.fetch(page_at(pageserver, "/help/old", headers=SECRETS))
+
+    assert result.status == "ok", result.reason
+    for own in ("/help/old", "/help/moved"):  # the page's own site gets them
+        assert pageserver.hits(own)[0].headers["X-Api-Key"] == SECRETS["X-Api-Key"]
+    collected = pageserver.hits("/collect")[0].headers
+    assert "Cookie" not in collected and "X-Api-Key" not in collected
+
+
 def test_pages_go_through_the_proxy_the_environment_names_except_no_proxy_hosts(
     pageserver, monkeypatch
 ):

@@ -193,10 +193,9 @@ class Fetcher(Closing):
                 return response
             drain(response)
             response.close()
-            following = requote_uri(urljoin(response.url, target))
-            if session.should_strip_auth(url, following):
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            url = following
+            url = requote_uri(urljoin(response.url, target))
+            if not page.own_site(url):  # its cookies, keys and validators stay with it
+                headers = {}
         raise requests.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def _answer(self, page: PageSpec, response: requests.Response) -> FetchResult | Transient:

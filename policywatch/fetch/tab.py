@@ -9,7 +9,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -103,6 +103,23 @@ _SETTLED_JS = """([selector, quietMs, force]) => {
   const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : "";
   return doctype + (document.documentElement ? document.documentElement.outerHTML : "");
 }"""
+
+
+def with_page_headers(
+    sent: Mapping[str, str], page: PageSpec, url: str
+) -> list[dict[str, str]] | None:
+    """The headers a request leaves with: the page's own over the browser's, on the page's
+    own site only (PageSpec.headers_for); None leaves the browser's as they are."""
+    mine = {
+        name: value
+        for name, value in page.headers_for(url).items()
+        if name.lower() not in BROWSER_MANAGED_HEADERS
+    }
+    if not mine:
+        return None
+    replaced = {name.lower() for name in mine}
+    kept = {name: value for name, value in sent.items() if name.lower() not in replaced}
+    return [{"name": name, "value": value} for name, value in {**kept, **mine}.items()]
 
 
 def dropped(request: Request) -> bool:

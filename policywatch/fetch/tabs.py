@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from policywatch.fetch.tab import (
-    BROWSER_MANAGED_HEADERS,
     LOCAL_SCHEMES,
     Network,
     Router,
     dropped,
     first_line,
+    with_page_headers,
 )
 from policywatch.models import Defaults, PageSpec
 
@@ -70,10 +70,10 @@ def locale_of(page: PageSpec) -> str | None:
 
 
 def _context_options(page: PageSpec, defaults: Defaults) -> dict[str, Any]:
-    headers = {k: v for k, v in page.headers.items() if k.lower() not in BROWSER_MANAGED_HEADERS}
+    """The context's settings. The page's other headers are not among them: a context's
+    would go with every request, to any host; each tab adds them to its own site's."""
     return {
         "user_agent": header(page.headers, "user-agent") or defaults.user_agent or None,
-        "extra_http_headers": headers,
         "locale": locale_of(page),
         "service_workers": "block",  # a service worker's requests would bypass the routing
     }
@@ -81,11 +81,11 @@ def _context_options(page: PageSpec, defaults: Defaults) -> dict[str, Any]:
 
 def _key(page: PageSpec, options: Mapping[str, Any]) -> Key:
     """What pages sharing a context share: the origin (no other origin's page can set its
-    cookies or storage, even from a frame), and every context setting."""
+    cookies or storage, even from a frame), the headers sent to it, every context setting."""
     return (
         _origin(page.url),
         options["user_agent"],
-        tuple(sorted(options["extra_http_headers"].items())),
+        tuple(sorted(page.headers.items())),
         options["locale"],
         page.allow_private,
     )
@@ -262,9 +262,15 @@ class Tab:
         from playwright.async_api import Error
 
         request_id = event["requestId"]
+        request = event["request"]
         try:
-            if await self.allowed(event["request"]["url"]):
-                await self.cdp().send("Fetch.continueRequest", {"requestId": request_id})
+            if await self.allowed(request["url"]):
+                going: dict[str, Any] = {"requestId": request_id}
+                page = self.router.page if self.router is not None else None
+                headers = page and with_page_headers(request["headers"], page, request["url"])
+                if headers:
+                    going["headers"] = headers
+                await self.cdp().send("Fetch.continueRequest", going)
             else:
                 failed = {"requestId": request_id, "errorReason": "BlockedByClient"}
                 await self.cdp().send("Fetch.failRequest", failed)
