@@ -32,6 +32,7 @@ from policywatch.watchlist.profiles import SELLER_CENTRAL
 from tests import realcorpus
 from tests.pageserver import PageServer, fixture, fresh_noise
 from tests.seller import write_watchlist
+from tests.wspeer import SECRET, WebSocketPeer
 
 UNAVAILABLE = chromium.available()
 
@@ -223,6 +224,31 @@ def test_a_pages_cookie_and_keys_go_to_its_own_site_never_to_a_host_its_script_c
     (widget,) = pageserver.hits("/widget")
     assert header(widget.headers, "Cookie") is None
     assert header(widget.headers, "X-Api-Key") is None
+
+
+@needs_chromium
+def test_a_page_read_through_a_proxy_cannot_reach_this_machine_over_a_websocket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No request pause sees a WebSocket; Chromium refuses it, once it knows the page is public."""
+    proxy, service = PageServer().start(), WebSocketPeer().start()
+    try:
+        page_url = f"http://policy.example/help/G1801?ws={service.port}"
+        proxy.route(page_url, fixture("browser-websocket.html"))  # a proxy sees the whole URL
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, proxy.url())
+        page = help_page(page_url, headers={}, allow_private=False)
+        with BrowserFetcher(DEFAULTS) as fetcher:  # launched with the proxy to use
+            result = fetcher.fetch(page)
+    finally:
+        proxy.stop()
+        service.stop()
+
+    assert result.status == "ok", result.reason
+    assert "You may not send unsolicited messages." in result.text  # both sockets had ended
+    assert "page refused" in result.text and "worker refused" in result.text
+    assert SECRET not in result.text
+    assert service.handshakes == []
 
 
 def read_as_it_was(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from policywatch.content import FetchResult, Recognise
 from policywatch.fetch.answers import Closing, timed_out
-from policywatch.fetch.chromium import CHROMIUM_ARGS, launch_failure, locate
+from policywatch.fetch.chromium import launch_args, launch_failure, locate
 from policywatch.fetch.render import render, result
 from policywatch.fetch.tab import BACKSTOP_GRACE, first_line
 from policywatch.fetch.tabs import Tab, Tabs
@@ -260,7 +260,7 @@ class BrowserFetcher(Closing):
             launch = self.launches + 1
             self._browser = await self._playwright.chromium.launch(
                 executable_path=executable,
-                args=list(CHROMIUM_ARGS),
+                args=launch_args(),
                 env={**os.environ, PROCESS_TAG_ENV: self.process_tag, LAUNCH_ENV: str(launch)},
                 timeout=LAUNCH_TIMEOUT * 1000,
             )

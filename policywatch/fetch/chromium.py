@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from urllib.parse import urlsplit
 
 from policywatch.fetch.tab import first_line
 
@@ -30,6 +32,39 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
+
+
+# The proxy settings Chromium reads from its environment, and the ports of those that name none.
+_PROXY_VARIABLES = frozenset({"all_proxy", "http_proxy", "https_proxy"})
+_PROXY_PORTS = {"http": 80, "https": 443, "socks": 1080, "socks4": 1080, "socks5": 1080}
+
+
+def launch_args() -> list[str]:
+    """CHROMIUM_ARGS, and the environment's proxies marked as public addresses.
+
+    Chromium refuses a public page's requests to a private or loopback address,
+    WebSockets too, which no request pause of ours ever sees. It judges a page by
+    the address it came from, and through a proxy (read from the environment, as
+    we launch it) that is the proxy's, often private: a page fetched through it
+    could then open a WebSocket to this machine or its network. Marked public,
+    the proxy's pages are judged as the internet's.
+    """
+    proxies = {v for k, v in os.environ.items() if k.lower() in _PROXY_VARIABLES and v}
+    endpoints = sorted({endpoint for url in proxies for endpoint in _endpoints(url)})
+    overrides = [f"--ip-address-space-overrides={','.join(endpoints)}"] if endpoints else []
+    return [*CHROMIUM_ARGS, *overrides]
+
+
+def _endpoints(proxy: str) -> list[str]:
+    """`address:port=public` for each address a proxy URL names (none if it names none)."""
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    try:
+        port = parts.port or _PROXY_PORTS.get(parts.scheme)
+        found = socket.getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError):  # no such host (yet), or a bad URL
+        return []
+    hosts = {info[4][0] for info in found}
+    return [f"[{h}]:{port}=public" if ":" in h else f"{h}:{port}=public" for h in hosts]
 
 
 def locate(executable: str | None) -> tuple[str | None, str | None]:
