@@ -147,7 +147,19 @@ def test_a_disguised_address_for_this_machine_is_judged_by_what_it_resolves_to(
 
 @pytest.mark.parametrize(
     "address",
-    ["10.1.2.3", "172.16.0.9", "192.168.1.1", "100.64.0.1", "127.0.0.1", "::1", "fc00::1"],
+    [
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "100.64.0.1",
+        "127.0.0.1",
+        "::1",
+        "fc00::1",
+        "fec0::1",  # IPv6 site-local, deprecated
+        "::7f00:1",  # 127.0.0.1 written the old IPv4-compatible way
+        "2002:a00:1::1",  # 6to4 for 10.0.0.1
+        "64:ff9b:1::a00:1",  # a local-use NAT64 prefix
+    ],
 )
 def test_private_and_loopback_addresses_need_allow_private(address: str):
     ip = ipaddress.ip_address(address)
@@ -163,6 +175,8 @@ def test_private_and_loopback_addresses_need_allow_private(address: str):
         "169.254.1.1",
         "fe80::1",
         "::ffff:169.254.169.254",
+        "::a9fe:a9fe",  # the metadata address, IPv4-compatible
+        "2002:a9fe:a9fe::1",  # and through 6to4
         "0.0.0.0",
         "::",
         "224.0.0.1",

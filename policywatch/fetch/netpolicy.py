@@ -45,8 +45,13 @@ METADATA_ADDRESSES = frozenset(
 METADATA_NAMES = frozenset(
     {"metadata.google.internal", "metadata.goog", "metadata", "instance-data.ec2.internal"}
 )
-_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: private in practice
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d, deprecated but still parsed
+# Private in practice though Python calls them global: carrier-grade NAT, local-use NAT64
+# prefixes (whose IPv4 part sits where each network chooses), and IPv6 site-local.
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(n) for n in ("100.64.0.0/10", "64:ff9b:1::/48", "fec0::/10")
+)
 NEVER = "policywatch never fetches these, even with `allow_private: true`"
 ALLOW_HINT = "set `allow_private: true` on this page if it really is an intranet page"
 
@@ -73,11 +78,14 @@ def shown_url(url: str) -> str:
 
 
 def _embedded(address: Address) -> Address:
-    """The IPv4 address an IPv6 one stands for (::ffff:a.b.c.d, 64:ff9b::a.b.c.d)."""
+    """The IPv4 address an IPv6 one stands for: ::ffff:a.b.c.d, 64:ff9b::a.b.c.d, 6to4's
+    2002:aabb:ccdd::, and the old ::a.b.c.d (but :: and ::1 are IPv6's own)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
-        if address in _NAT64:
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
@@ -91,7 +99,7 @@ def address_refusal(address: Address, allow_private: bool) -> str | None:
         return f"{address} is a link-local address (cloud metadata lives there); {NEVER}"
     if ip.is_unspecified or ip.is_multicast:
         return f"{address} is not a host address; {NEVER}"
-    if ip.is_global and ip not in _SHARED:
+    if ip.is_global and not any(ip in network for network in _NOT_PUBLIC):
         return None
     if allow_private:
         return None
