@@ -8,7 +8,6 @@ formats write one line per event: `text` for people, `json` for collectors.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -17,7 +16,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from policywatch.redact import MASK, redact, redact_page_url
+from policywatch.document.normalize import printable, printable_json
+from policywatch.redact import MASK, looks_secret, redact, redact_page_url
 
 Format = Literal["text", "json"]
 FORMATS: tuple[Format, ...] = ("text", "json")
@@ -26,8 +26,10 @@ FORMATS: tuple[Format, ...] = ("text", "json")
 _URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>]+", re.IGNORECASE)
 _DELIMITERS = re.compile(r"([/?&=:@#])")
 # A secret piece shorter than this is masked inside its URL only: masking "abc" everywhere
-# would garble ordinary words.
+# would garble ordinary words. A piece that reads like a word (an ntfy topic, a webhook
+# path) needs the longer length: masking "alerts" everywhere would garble our own lines.
 _MIN_PIECE_LEN = 6
+_MIN_WORD_LEN = 12
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
@@ -66,12 +68,11 @@ def _redact_url(match: re.Match[str]) -> str:
     """Notify-style URLs are redacted whole; http(s) URLs lose only their credentials.
 
     Page URLs are what a reader of the log needs (`.../external/G1801`), and
-    `redact` would mask their token-like ids.
+    `redact` would mask their path. The watchlist's own http(s) notify URLs are
+    masked before this, by `_Secrets`.
     """
     url = match.group(0)
-    scheme, _, rest = url.partition("://")
-    authority = rest.split("/", 1)[0]
-    if scheme.lower() in ("http", "https") and "@" not in authority:
+    if url.partition("://")[0].lower() in ("http", "https"):
         return redact_page_url(url)
     return redact(url)
 
@@ -91,7 +92,9 @@ def _token_pieces(url: str) -> set[str]:
     return {
         piece
         for piece, shown in zip(original, masked, strict=True)
-        if shown == MASK and piece != MASK and len(piece) >= _MIN_PIECE_LEN
+        if shown == MASK
+        and piece != MASK
+        and len(piece) >= (_MIN_PIECE_LEN if looks_secret(piece) else _MIN_WORD_LEN)
     }
 
 
@@ -142,11 +145,17 @@ def _logfmt(value: Any) -> str:
     text = value if isinstance(value, str) else str(value) if value is not None else "-"
     if text and not re.search(r"[\s\"=]", text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return printable_json(text)
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-11-29T22:40:00Z INFO policywatch.pipeline page=x status=changed sections=1`."""
+    """`2026-11-29T22:40:00Z INFO policywatch.pipeline page=x status=changed sections=1`.
+
+    Messages quote what servers and pages said (a reason phrase, a header, a title), and
+    log lines end up in terminals: every control is escaped (`printable`), and a line
+    break in a message or traceback starts an indented row, never a line that could
+    pass for an event of its own.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [timestamp(record), record.levelname, record.name]
@@ -154,14 +163,18 @@ class TextFormatter(logging.Formatter):
         if message:
             parts.append(message)
         parts.extend(f"{k}={_logfmt(v)}" for k, v in extra_fields(record).items())
-        line = " ".join(parts)
+        text = " ".join(parts)
         if record.exc_text:
-            line += "\n" + "\n".join("    " + row for row in record.exc_text.splitlines())
-        return line
+            text += "\n" + record.exc_text
+        first, *rows = printable(text).split("\n")
+        return "\n".join([first, *("    " + row for row in rows)])
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, the extra fields, exc if any."""
+    """One JSON object per line: ts, level, logger, msg, the extra fields, exc if any.
+
+    Collectors show these lines to people too, so controls are escaped (`printable_json`).
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -174,7 +187,7 @@ class JsonFormatter(logging.Formatter):
             data.setdefault(key, value)
         if record.exc_text:
             data["exc"] = record.exc_text
-        return json.dumps(data, ensure_ascii=False, default=str)
+        return printable_json(data, default=str)
 
 
 def _not_apprise_chatter(record: logging.LogRecord) -> bool:

@@ -1,9 +1,11 @@
 """Masking credentials in URLs before a person or a log collector sees them.
 
 Notify URLs carry passwords and webhook tokens (`slack://T/B/SECRET`,
-`discord://ID/TOKEN`, `mailtos://user:PASS@host`), and page URLs can too
-(`https://user:pass@intranet/...`, presigned `?X-Amz-Signature=...`). Anything
-that shows, stores for display, logs or sends a URL goes through this module.
+`discord://ID/TOKEN`, `mailtos://user:PASS@host`), and some are nothing but a
+plain word (`ntfy://ntfy.sh/TOPIC`, `gotify://host/TOKEN`); page URLs can carry
+credentials too (`https://user:pass@intranet/...`, presigned `?X-Amz-Signature=...`).
+Anything that shows, stores for display, logs or sends a URL goes through this module:
+`redact` for notify URLs, `redact_page_url` for pages.
 It sits below every other module so fetch, config, store, alerts and notify can
 all use the one helper.
 """
@@ -17,6 +19,9 @@ MASK = "****"
 
 # Query keys whose values are credentials whatever they look like.
 _SECRET_KEY = re.compile(r"pass|pwd|token|secret|key|auth|sig|cred|session|code|hook", re.I)
+# Query keys naming a notify URL's targets (apprise's `?to=`, ntfy's topics): a target
+# other than an email address (an ntfy topic, a webhook id) is a credential.
+_TARGET_KEY = re.compile(r"to|topics?", re.I)
 _EMAIL = re.compile(r"[^@\s/]+@[^@\s/]+\.[A-Za-z]{2,}")
 _HOSTNAME = re.compile(
     r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}|localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]"
@@ -47,47 +52,59 @@ def _mask_if(piece: str, secret: bool) -> str:
     return MASK if secret and piece else piece
 
 
-def _redact_authority(authority: str) -> tuple[str, bool]:
-    """The masked authority, and whether the host itself was a token (`discord://ID/...`)."""
+def _redact_authority(authority: str) -> str:
+    """The authority with the password, a token-like user and a token host (`discord://ID/...`)
+    masked."""
     userinfo, at, hostport = authority.rpartition("@")
     host, colon, port = hostport.rpartition(":")
     if not colon or not port.isdigit():
         host, colon, port = hostport, "", ""
-    token_host = bool(host) and not _HOSTNAME.fullmatch(host)
-    hostport = f"{_mask_if(host, token_host)}{colon}{port}"
+    hostport = f"{_mask_if(host, not _HOSTNAME.fullmatch(host))}{colon}{port}"
     if not at:
-        return hostport, token_host
+        return hostport
     user, has_password, _ = userinfo.partition(":")
     user = _mask_if(user, looks_secret(user))
-    return f"{user}{':' + MASK if has_password else ''}@{hostport}", token_host
+    return f"{user}{':' + MASK if has_password else ''}@{hostport}"
 
 
-def _redact_path(path: str, all_secret: bool) -> str:
-    """Mask token-like segments, and every segment after a webhook marker or a token host."""
-    segments = []
-    for segment in path.split("/"):
-        segments.append(_mask_if(segment, all_secret or looks_secret(segment)))
-        all_secret = all_secret or segment.lower() in _HOOK_MARKERS
-    return "/".join(segments)
+def _redact_path(path: str) -> str:
+    """Mask every segment but the service's own API path up to a webhook marker.
+
+    A notify URL's path is its targets and tokens (`ntfy://host/TOPIC`, `gotify://host/TOKEN`,
+    `json://host/PATH`), and a plain word can be the whole credential, so shape decides
+    nothing there; only an API path such as `/api/webhooks/` in front of `ID/TOKEN` stays
+    readable, unless it looks like a token itself.
+    """
+    segments = path.split("/")
+    public = next((i for i, s in enumerate(segments) if s.lower() in _HOOK_MARKERS), 0)
+    return "/".join(
+        _mask_if(segment, i > public or looks_secret(segment)) for i, segment in enumerate(segments)
+    )
 
 
-def _redact_query(query: str, by_shape: bool = True) -> str:
-    """Mask values under secret-sounding keys, and (unless told not to) token-shaped values."""
+def _redact_query(query: str, notify: bool = True) -> str:
+    """Mask values under secret-sounding keys, and in a notify URL token-shaped values
+    and targets other than email addresses."""
     pairs = []
     for pair in query.split("&"):
         key, eq, value = pair.partition("=")
-        secret = bool(_SECRET_KEY.search(unquote(key))) or (by_shape and looks_secret(value))
+        name = unquote(key)
+        secret = bool(_SECRET_KEY.search(name))
+        if notify and not secret:
+            target = bool(_TARGET_KEY.fullmatch(name)) and not _EMAIL.fullmatch(unquote(value))
+            secret = target or looks_secret(value)
         pairs.append(f"{key}{eq}{_mask_if(value, secret)}")
     return "&".join(pairs)
 
 
 def redact(url: str) -> str:
-    """The URL with credentials masked, safe to log or print; scheme and host stay readable.
+    """A notify URL with its credentials masked, safe to log or print; scheme and host stay.
 
-    Passwords always go; user names, path segments, query values and dotless
-    hosts go when they look like tokens; query values under keys such as
-    `pass`, `token`, `key` go whatever they look like. Text that is not a URL
-    at all is masked whole, since we cannot tell which part is the secret.
+    Passwords and path segments always go (but a webhook API path such as
+    `/api/webhooks/`); user names, query values and dotless hosts go when they look
+    like tokens; query values under keys such as `pass`, `token`, `key`, and targets
+    (`?to=`) other than email addresses, go whatever they look like. Text that is not
+    a URL at all is masked whole, since we cannot tell which part is the secret.
     """
     match = _URL_HEAD.match(url.strip())
     if not match:
@@ -95,9 +112,9 @@ def redact(url: str) -> str:
     scheme, authority, rest = match.groups()
     rest, hash_, fragment = rest.partition("#")
     path, question, query = rest.partition("?")
-    authority, token_host = _redact_authority(authority)
+    authority = _redact_authority(authority)
     fragment = _mask_if(fragment, looks_secret(fragment))
-    redacted = f"{scheme}://{authority}{_redact_path(path, token_host)}"
+    redacted = f"{scheme}://{authority}{_redact_path(path)}"
     if question:
         redacted += "?" + _redact_query(query)
     return redacted + (hash_ + fragment if hash_ else "")
@@ -122,5 +139,5 @@ def redact_page_url(url: str) -> str:
     path, question, query = rest.partition("?")
     redacted = f"{scheme}://{authority}{path}"
     if question:
-        redacted += "?" + _redact_query(query, by_shape=False)
+        redacted += "?" + _redact_query(query, notify=False)
     return redacted + hash_ + fragment

@@ -91,7 +91,7 @@ def queue(store: Store, alert: Alert, routes: list[Route], at: datetime = T0) ->
             ["AAHbotToken", "123456789"],
             ["tgram://"],
         ),
-        ("ntfy://ntfy.sh/policy-alerts", [], ["ntfy://ntfy.sh/policy-alerts"]),
+        ("ntfy://ntfy.sh/policy-alerts", ["policy-alerts"], ["ntfy://ntfy.sh/"]),  # the key
     ],
 )
 def test_a_redacted_route_keeps_scheme_and_host_and_hides_every_secret(url, secrets, kept):

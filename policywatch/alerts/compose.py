@@ -233,10 +233,13 @@ def when(stamp: str) -> str:
 # Characters that would end a Markdown link or a Slack `<url|label>` early: a page's own
 # href must not carry a label or a mention of its own into a chat message.
 _URL_BREAKERS = {c: f"%{ord(c):02X}" for c in " ()<>|"}
+# Discord pings the whole server for `@everyone` and `@here` wherever they stand, in a
+# link's text too; `%40` is the same `@` to the site the link leads to.
+_MASS_MENTION = re.compile(r"@(?=(?i:everyone|here))")
 
 
 def md_url(url: str) -> str:
-    return "".join(_URL_BREAKERS.get(c, c) for c in url)
+    return _MASS_MENTION.sub("%40", "".join(_URL_BREAKERS.get(c, c) for c in url))
 
 
 def md_link(label: str, url: str) -> str:

@@ -15,7 +15,10 @@ _MD_SPECIAL_RE = re.compile(r"[\\`*~\[\]<>|#]|(?<![\w\\])_|_(?!\w)")
 # Discord, Teams), `<!here>`, `<@U1>`, `<@&1>`, `<#C1>` (Slack, Discord) and Slack's
 # `<url|label>`, which older apprise builds even without the `<`. A zero-width space
 # after the sigil, or after the link's scheme, keeps the words readable and inert.
-_MENTION_RE = re.compile(r"(?<![\w.+-])([@!#])(?=[\w&^])")
+# A sigil after a word character, '.', '+' or '-' is part of an address ("seller@example.com")
+# and stays, except in `@everyone` and `@here`: Discord pings the whole server for those
+# wherever they stand ("a@everyone", ".../@here") and apprise sends no `allowed_mentions`.
+_MENTION_RE = re.compile(r"(?<![\w.+-])[@!#](?=[\w&^])|@(?=(?i:everyone|here))")
 _SLACK_LINK_RE = re.compile(r"(?<![\w])([a-z][a-z0-9+.-]*):(?=[^\s|]*\\?\|)", re.IGNORECASE)
 _ZWSP = "\u200b"
 
@@ -28,4 +31,4 @@ def markdown_escape(text: str, *, syntax: bool = True) -> str:
     """
     escaped = _MD_SPECIAL_RE.sub(lambda m: "\\" + m.group(), text) if syntax else text
     escaped = _SLACK_LINK_RE.sub(lambda m: m.group(1) + ":" + _ZWSP, escaped)
-    return _MENTION_RE.sub(lambda m: m.group(1) + _ZWSP, escaped)
+    return _MENTION_RE.sub(lambda m: m.group() + _ZWSP, escaped)

@@ -50,7 +50,6 @@ JSON schema (``schema_version`` 1; fields are only ever added within a version):
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,7 +69,7 @@ from policywatch.diff.rows import (
     section_views,
     summary_line,
 )
-from policywatch.document.normalize import printable
+from policywatch.document.normalize import printable, printable_json
 from policywatch.models import Change, DiffResult, Fragment, SectionChange, short_id
 from policywatch.watchlist.rules import severity
 
@@ -109,7 +108,8 @@ def render_diff(
     if fmt == "text":
         return _text(diff, views, meta, hidden, color, effect)
     # Page text may carry terminal controls: text is cleaned piece by piece (around our
-    # colours), markdown and html whole, since they end up in terminals and mail clients too.
+    # colours), markdown and html whole, since they end up in terminals and mail clients
+    # too, and json inside its strings (`printable_json`), where an escape stays valid JSON.
     if fmt == "markdown":
         return printable(_markdown(diff, views, meta, hidden, effect))
     return printable(_html(diff, views, meta, hidden, effect))
@@ -332,7 +332,7 @@ def _json(diff: DiffResult, show_all: bool, meta: Mapping[str, str], dating: Dat
         ],
         "changes": [_change_json(c, s, dating) for s in diff.sections for c in s.changes],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return printable_json(data, indent=2) + "\n"
 
 
 def _change_json(change: Change, section: SectionChange, dating: Dating | None) -> dict[str, Any]:

@@ -8,9 +8,11 @@ one of those, so everything that is hashed goes through these two functions.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Invisible characters that editors and CMSs sprinkle into text: zero-width space,
@@ -105,9 +107,24 @@ def printable(text: str) -> str:
     return _UNPRINTABLE_RE.sub(_escape, text)
 
 
+def printable_json(data: Any, **dumps: Any) -> str:
+    """`data` as JSON (`json.dumps` arguments in `dumps`) that shows no terminal controls.
+
+    A control in a JSON string is escaped as `\\uXXXX`, so a reader decodes the very
+    same strings while a terminal or chat client shows the escape; unlike
+    `ensure_ascii`, readable non-ASCII text (German, Japanese titles) stays readable.
+    Outside its strings `json.dumps` writes only ASCII punctuation, spaces and newlines.
+    """
+    return _UNPRINTABLE_RE.sub(_json_escape, json.dumps(data, ensure_ascii=False, **dumps))
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _replace_special(match: re.Match[str]) -> str:
