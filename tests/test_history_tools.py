@@ -193,6 +193,33 @@ def test_import_takes_capture_dates_from_at_in_file_order(
     assert code == 2 and "2 file(s) but 1 --at date(s)" in err
 
 
+def test_an_old_copy_of_wording_stored_later_is_imported_before_it_and_history_still_reads(
+    seller: Seller, capsys
+):
+    """Saved copies rarely come in order: the live page first, then last year's copy of it."""
+    assert seller(capsys, "check", "--no-deliver")[0] == 0  # CONDUCT, live, today
+    files = save_versions(seller.config.parent / "saved", {"2024-01-01.html": CONDUCT})
+    assert seller(capsys, "import", "conduct", *files)[0] == 0
+    files = save_versions(
+        seller.config.parent / "saved",
+        {"2024-02-01.html": REWORDED, "2024-03-01.html": CONDUCT, "2023-06-01.html": REWORDED},
+    )
+    assert seller(capsys, "import", "conduct", *files)[0] == 0
+
+    history = seller.json(capsys, "history", "conduct")["snapshots"]
+    assert [(s["captured_at"][:10], s["origin"]) for s in reversed(history)][:5] == [
+        ("2023-06-01", "import"),
+        ("2024-01-01", "import"),
+        ("2024-02-01", "import"),
+        ("2024-03-01", "import"),
+        (history[0]["captured_at"][:10], "fetch"),
+    ]
+    code, out, _ = seller(capsys, "diff", "conduct", "2024-01-15", "2024-02-15")
+    assert code == 0 and "promotional" in out  # CONDUCT then REWORDED
+    code, out, _ = seller(capsys, "fsck")
+    assert code == 0 and "no problems found" in out
+
+
 def test_a_saved_sign_in_page_is_skipped_not_imported(
     tmp_path: Path, pageserver: PageServer, capsys
 ):

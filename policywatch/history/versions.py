@@ -67,20 +67,22 @@ class Versions:
         if known is not None:
             queue_alerts()
             return known.snap
-        base = next((r for r in page.versions() if r.snap.digest == snap.digest), None)
-        if base is not None:
-            base_id = base.of or base.snap.id
-            stored = snapshot_from(snap.to_dict(), page.by_id[base_id].snap)
-            row = Row(parse_iso(stored.captured_at), stored, base_id)
+        rows = page.versions()
+        when = parse_iso(snap.captured_at)
+        at = sum(1 for r in rows if r.when <= when) if snap.origin == "import" else None
+        base = next((r for r in rows if r.snap.digest == snap.digest), None)
+        base_row = base and page.by_id[base.of or base.snap.id]
+        # An episode is read after the version it repeats: an import placed before that
+        # version (an old copy of wording stored later) is stored in full instead.
+        if base_row is not None and (at is None or _position(rows, base_row) < at):
+            stored = snapshot_from(snap.to_dict(), base_row.snap)
+            row = Row(when, stored, base_row.snap.id)
         else:
             stored = replace(
                 snap, raw_key=self.blobs.put(raw), doc_key=self.blobs.put(document_bytes(doc))
             )
             self.blobs.put(version_record(stored))
-            row = Row(parse_iso(stored.captured_at), stored)
-        at = None
-        if snap.origin == "import":
-            at = sum(1 for r in page.versions() if r.when <= row.when)
+            row = Row(when, stored)
         queue_alerts()
         self.index.list_page(snap.page_id)
         page.insert(row, at)
@@ -125,3 +127,7 @@ class Versions:
             if snapshot_id in page.by_id:
                 return page
         raise KeyError(f"no snapshot {snapshot_id}")
+
+
+def _position(rows: Sequence[Row], row: Row) -> int:
+    return next(i for i, other in enumerate(rows) if other is row)
