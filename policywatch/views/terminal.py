@@ -6,6 +6,7 @@ argument handling, and so every command formats dates, ids and sections alike.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -89,7 +90,11 @@ def check_text(report: CheckReport, *, quiet: bool = False) -> str:
 
 
 def check_json(report: CheckReport) -> dict[str, Any]:
+    """Each page's outcome; with `alerts` when alerts were delivered, as the text says them."""
+    delivery = report.delivery
+    alerts = {} if delivery is None else {"alerts": dataclasses.asdict(delivery)}
     return {
+        **alerts,
         "exit_code": report.exit_code,
         "pages": [
             {
