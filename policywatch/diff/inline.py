@@ -22,6 +22,15 @@ _FRAGMENT_OPS: dict[int, FragmentOp] = {0: "equal", 1: "insert", -1: "delete"}
 # Its methods keep no state between calls, so one engine serves every diff.
 _ENGINE = diff_match_patch()
 _ENGINE.Diff_Timeout = 0  # no time limit: the same input must always give the same diff
+# The most tokens (words, runs of spaces, marks: both sides together) one inline diff
+# compares word by word; past it, the stretch from the first to the last changed word is
+# shown replaced whole. With no time limit, only size bounds diff-match-patch's work, which
+# grows with the tokens times the tokens changed: a page's one 40,000-word paragraph took
+# half a minute. 2,000 is about 500 words a side, twice the longest sentence of the real
+# corpus (496 tokens a side), and about a quarter of a second at worst (every word
+# changed). It also keeps a diff's distinct tokens far inside what `engine_diff` has
+# characters for.
+MAX_INLINE_TOKENS = 2000
 
 
 def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
@@ -60,14 +69,23 @@ def inline_fragments(old: str, new: str) -> tuple[Fragment, ...]:
 
 
 def _word_diff(old: str, new: str) -> list[tuple[FragmentOp, str]]:
-    """Two texts diffed word by word: directly where that is exact, else by diff-match-patch."""
+    """Two texts diffed word by word: directly where that is exact, else by diff-match-patch.
+
+    Past MAX_INLINE_TOKENS they are one replacement, as for texts with no word in common.
+    """
     old_tokens = _INLINE_TOKEN_RE.findall(old)
     new_tokens = _INLINE_TOKEN_RE.findall(new)
+    if len(old_tokens) + len(new_tokens) > MAX_INLINE_TOKENS:
+        return [("delete", old), ("insert", new)]
     return plain_edit(old_tokens, new_tokens) or engine_diff(old_tokens, new_tokens)
 
 
 def engine_diff(old_tokens: list[str], new_tokens: list[str]) -> list[tuple[FragmentOp, str]]:
-    """diff-match-patch over words: each distinct token becomes one character."""
+    """diff-match-patch over words: each distinct token becomes one character.
+
+    There are characters for 131,072 distinct tokens; `_word_diff` never gives it more
+    than MAX_INLINE_TOKENS tokens.
+    """
     words = list(dict.fromkeys(old_tokens + new_tokens))
     # One private-use character per distinct word; past U+F8FF, skip to a plane with no surrogates.
     chars = {w: chr(0xE000 + i if i < 0x1900 else 0xF0000 + i) for i, w in enumerate(words)}

@@ -1,0 +1,129 @@
+"""Stories for the word-level diff of pages built to break it: a site writes every byte.
+
+A sentence may hold more distinct words than there are characters to diff them by,
+or be so long that diffing it word by word would take minutes on every poll. The
+change must still be recorded, shown and alerted, in work bounded by its size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policywatch.diff import inline
+from policywatch.diff.inline import MAX_INLINE_TOKENS
+from tests.notify_receivers import HttpReceiver
+from tests.pageserver import PageServer
+from tests.seller import Seller, pages_at, write_watchlist
+
+SHORT_OLD = "You may contact buyers within 30 days."
+SHORT_NEW = "You may contact buyers within 14 days."
+
+
+def page(*paragraphs: str) -> str:
+    """A help page whose article is these paragraphs."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f'<html><body><div id="full-help-page"><h1>Terms</h1>{body}</div></body></html>'
+
+
+def long_sentence(words: int, changed_every: int = 0) -> str:
+    """One sentence of `words` distinct words; every `changed_every`th one reworded."""
+    return (
+        "The "
+        + " ".join(
+            f"new{i}" if changed_every and i % changed_every == 0 else f"word{i}"
+            for i in range(words)
+        )
+        + "."
+    )
+
+
+@pytest.fixture
+def compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tokens handed to diff-match-patch, per diff; more than the cap stops the check."""
+    sizes: list[int] = []
+    engine_diff = inline.engine_diff
+
+    def counted(old: list[str], new: list[str]) -> list[tuple[str, str]]:
+        sizes.append(len(old) + len(new))
+        assert sizes[-1] <= MAX_INLINE_TOKENS, "a word diff was handed more than it may compare"
+        return engine_diff(old, new)
+
+    monkeypatch.setattr(inline, "engine_diff", counted)
+    return sizes
+
+
+def watching(tmp_path: Path, pageserver: PageServer, webhook: HttpReceiver, body: str) -> Seller:
+    pageserver.route("/terms", body)
+    pages = pages_at({"terms": pageserver.url("/terms")})
+    route = {"name": "hook", "url": webhook.url()}
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+
+
+def test_a_sentence_with_more_distinct_words_than_fit_the_word_map_is_still_diffed_and_stored(
+    tmp_path: Path,
+    pageserver: PageServer,
+    webhook: HttpReceiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 100,000 words, a third reworded: over 133,000 distinct tokens, past the 131,072
+    # characters the word diff maps them to.
+    old, new = long_sentence(100_000), long_sentence(100_000, changed_every=3)
+    seller = watching(tmp_path, pageserver, webhook, page(old))
+    assert seller(capsys, "check")[0] == 0
+    pageserver.route("/terms", page(new))
+
+    code, out, err = seller(capsys, "check")
+
+    assert code == 0 and "internal error" not in out + err, err
+    assert len(seller.snapshots("terms")) == 2
+    (change,) = seller.json(capsys, "diff", "terms")["changes"]
+    fragments = change["fragments"]
+    assert [f["op"] for f in fragments] == ["equal", "delete", "insert"]
+    assert "".join(f["text"] for f in fragments if f["op"] != "insert") == old
+    assert "".join(f["text"] for f in fragments if f["op"] != "delete") == new
+    assert len(webhook.posts) == 1
+
+
+def test_a_huge_one_paragraph_change_is_diffed_in_bounded_work(
+    tmp_path: Path,
+    pageserver: PageServer,
+    webhook: HttpReceiver,
+    compared: list[int],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The reviewer's page: one 40,000-word paragraph with every fifth word changed, which
+    # took half a minute to diff word by word; beside it, an ordinary one-word edit.
+    old, new = long_sentence(40_000), long_sentence(40_000, changed_every=5)
+    seller = watching(tmp_path, pageserver, webhook, page(SHORT_OLD, old))
+    assert seller(capsys, "check")[0] == 0
+    pageserver.route("/terms", page(SHORT_NEW, new))
+
+    assert seller(capsys, "check")[0] == 0
+
+    assert all(size <= MAX_INLINE_TOKENS for size in compared)
+    short, huge = seller.json(capsys, "diff", "terms")["changes"]
+    assert [(f["op"], f["text"]) for f in short["fragments"]] == [
+        ("equal", "You may contact buyers within "),
+        ("delete", "30"),
+        ("insert", "14"),
+        ("equal", " days."),
+    ]
+    # The huge one: replaced whole between the words kept at both ends.
+    assert [(f["op"], f["text"][:12]) for f in huge["fragments"]] == [
+        ("equal", "The "),
+        ("delete", "word0 word1 "),
+        ("insert", "new0 word1 w"),
+        ("equal", " word39996 w"),
+    ]
+    text = seller(capsys, "diff", "terms")[1]
+    assert "word39999" in text and "new39995" in text
+    markdown = seller(capsys, "diff", "terms", "--format", "markdown")[1]
+    assert "~~word0 word1" in markdown and "new39995** word39996" in markdown
+    html = seller(capsys, "diff", "terms", "--format", "html")[1]
+    assert "<del>word0 word1" in html and "<ins>new0 word1" in html
+    (post,) = webhook.posts
+    # The alert tells both; the huge one is clipped to the channel's length, as any is.
+    assert "{+14+}" in post["json"]["message"]
+    assert post["json"]["message"].count("before: ") == 2
