@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from policywatch.diff import inline
+from policywatch.diff.compare import diff_documents
 from policywatch.diff.inline import MAX_INLINE_TOKENS
+from policywatch.document.extract import extract_document
+from policywatch.models import PageSpec
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import PageServer
 from tests.seller import Seller, pages_at, write_watchlist
@@ -127,3 +130,29 @@ def test_a_huge_one_paragraph_change_is_diffed_in_bounded_work(
     # The alert tells both; the huge one is clipped to the channel's length, as any is.
     assert "{+14+}" in post["json"]["message"]
     assert post["json"]["message"].count("before: ") == 2
+
+
+def repeated(tag: str, items: list[str]) -> str:
+    """A page whose article says `items` again and again, in one paragraph or as list items."""
+    if tag == "p":
+        return page("You may contact buyers within 30 days. " + " ".join(items))
+    return page("You may contact buyers within 30 days.").replace(
+        "</div>", "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul></div>"
+    )
+
+
+@pytest.mark.parametrize("tag", ["p", "li"])
+def test_a_page_saying_one_thing_hundreds_of_times_is_diffed_as_one_replaced_run(tag: str):
+    """Exact matching of 600 equal sentences (or list items) a side takes cubic time: a
+    2,000-fold page took 98 s a poll. Past MAX_EQUAL_PAIRS the run is one replacement."""
+    spec = PageSpec(id="terms", url="https://example.com/terms", select="#full-help-page")
+    old = ["Yes."] * 600
+    new = ["No." if i % 5 == 0 else "Yes." for i in range(600)]
+    before, after = (extract_document(repeated(tag, s), spec, spec.url) for s in (old, new))
+
+    diff = diff_documents(before, after, page_id="terms", old_id="a", new_id="b")
+
+    changes = [c for section in diff.sections for c in section.changes]
+    assert {c.kind for c in changes} == {"removed", "added"}  # the run, replaced whole
+    assert len(changes) > 1000  # an exact alignment pairs most of it: 240-360 changes
+    assert not any("30 days" in (c.old or c.new or "") for c in changes)  # outside the run

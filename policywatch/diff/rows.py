@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from difflib import SequenceMatcher
 
 from policywatch.clock import parse_iso, readable
 from policywatch.content import Document, Section
+from policywatch.diff.sentences import opcodes
 from policywatch.document.dates import DATE_LABEL_RE
 from policywatch.document.effective import (
     Anchor,
@@ -91,8 +91,7 @@ def _with_context(
     new_sentences = _sentences(_find(new, section.new_path))
     rows: list[Row] = [Row(change=c) for c in changes if "heading" in c.tags]
     pending = [c for c in changes if "heading" not in c.tags]
-    matcher = SequenceMatcher(None, old_sentences, new_sentences, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in opcodes(old_sentences, new_sentences):
         if op == "equal":
             rows.extend(Row(context=s) for s in new_sentences[j1:j2])
             continue

@@ -45,7 +45,7 @@ def block_runs(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> l
     old, new = old[head : len(old) - tail], new[head : len(new) - tail]
     return [
         _run(old[i1:i2], new[j1:j2], cls)
-        for op, i1, i2, j1, j2 in _opcodes(
+        for op, i1, i2, j1, j2 in opcodes(
             [block_body(b) for b in old], [block_body(b) for b in new]
         )
         if op != "equal"
@@ -61,7 +61,7 @@ def _run(old: Sequence[Block], new: Sequence[Block], cls: Classifier) -> Run:
     old_units = list(map(cls.unit, old_texts[head:old_end], old_blocks[head:old_end]))
     new_units = list(map(cls.unit, new_texts[head:new_end], new_blocks[head:new_end]))
     pairs: list[UnitPair] = []
-    for op, i1, i2, j1, j2 in _opcodes([u.key for u in old_units], [u.key for u in new_units]):
+    for op, i1, i2, j1, j2 in opcodes([u.key for u in old_units], [u.key for u in new_units]):
         if op == "equal":
             pairs.extend(
                 (a, b)
@@ -113,8 +113,20 @@ def _sentences(block: Block, split: Callable[[str], list[str]]) -> list[str]:
     return sentences
 
 
-def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, int, int, int]]:
-    """SequenceMatcher opcodes, without building a matcher for the usual edits in place."""
+# Pairs of equal items (each item of one side against each equal one of the other) past
+# which SequenceMatcher's exact matching takes cubic time: a page repeating one sentence
+# 2,000 times took 98 s to diff. A real policy repeats a sentence a few times; past this
+# (some 300 repeats a side), the run is one replacement, whose sentences are then paired
+# within MAX_PAIRING_CELLS like any other's.
+MAX_EQUAL_PAIRS = 100_000
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def opcodes(old: Sequence[Hashable], new: Sequence[Hashable]) -> list[Opcode]:
+    """SequenceMatcher opcodes, without building a matcher for the usual edits in place,
+    in work bounded by MAX_EQUAL_PAIRS."""
     if len(old) == len(new) == 1:  # one block or sentence for one, the commonest edit
         return [("equal" if old[0] == new[0] else "replace", 0, 1, 0, 1)]
     if len(old) == len(new):
@@ -124,21 +136,26 @@ def _opcodes(old: list[Hashable], new: list[Hashable]) -> list[tuple[str, int, i
             # index, so SequenceMatcher would match exactly the runs of equal items.
             return _in_place_opcodes(old, new)
     if old and new:
+        if len(old) * len(new) > MAX_EQUAL_PAIRS and _equal_pairs(old, new) > MAX_EQUAL_PAIRS:
+            return [("replace", 0, len(old), 0, len(new))]
         return SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     return [("delete" if old else "insert", 0, len(old), 0, len(new))]
 
 
-def _in_place_opcodes(
-    old: list[Hashable], new: list[Hashable]
-) -> list[tuple[str, int, int, int, int]]:
+def _equal_pairs(old: Sequence[Hashable], new: Sequence[Hashable]) -> int:
+    counts = Counter(new)
+    return sum(counts[item] for item in old)
+
+
+def _in_place_opcodes(old: Sequence[Hashable], new: Sequence[Hashable]) -> list[Opcode]:
     """Opcodes of two lists of one length: runs of equal items and of replaced ones."""
-    opcodes = []
+    runs: list[Opcode] = []
     start = 0
     for same, run in groupby(map(eq, old, new)):
         end = start + sum(1 for _ in run)
-        opcodes.append(("equal" if same else "replace", start, end, start, end))
+        runs.append(("equal" if same else "replace", start, end, start, end))
         start = end
-    return opcodes
+    return runs
 
 
 def _pair_sentences(old: Sequence[Unit], new: Sequence[Unit]) -> list[UnitPair]:
