@@ -23,6 +23,7 @@ from typing import Any, Literal
 from policywatch.clock import iso, readable
 from policywatch.content import Snapshot
 from policywatch.diff.markdown import markdown_escape
+from policywatch.document.normalize import printable
 from policywatch.models import PageSpec, Route, Severity, sha256_hex
 
 AlertKind = Literal[
@@ -158,6 +159,15 @@ class Alert:
     html: str
     command: str = ""  # the command that shows everything, named when a body is shortened
 
+    def __post_init__(self) -> None:
+        """Page text is attacker-controlled, and mail and chat clients obey or hide its raw
+        controls (ESC sequences, BEL, bidi overrides): every alert, whatever composed it and
+        whichever channel sends it (or read back from the outbox), shows them as escapes."""
+        object.__setattr__(self, "title", printable(self.title))
+        object.__setattr__(self, "text_body", _printable_body(self.text_body))
+        object.__setattr__(self, "markdown_body", _printable_body(self.markdown_body))
+        object.__setattr__(self, "html", printable(self.html))
+
     @property
     def text(self) -> str:
         return self.text_body.full
@@ -198,6 +208,10 @@ class Alert:
             html=data["html"],
             command=data.get("command", ""),
         )
+
+
+def _printable_body(body: Body) -> Body:
+    return Body(printable(body.head), tuple(map(printable, body.items)), printable(body.foot))
 
 
 def _more_note(count: int, command: str) -> str:

@@ -93,14 +93,32 @@ def format_interval(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def duration(value: Any) -> float:
-    """A duration as the watchlist writes it, in seconds."""
+# The longest each duration may be. Past them a value is a typo, not a wish, and it
+# would fail much later instead of at its line: `run`'s scheduler keeps an interval in
+# a C int, a fetch's deadline is a time_t, a lag a timedelta of at most 10^9 days.
+YEAR = 365 * 86400.0
+# A page polled less than yearly is not watched; a flap or a translation that takes a
+# year to settle is a new version, not noise.
+MAX_INTERVAL = MAX_SETTLE = MAX_TRANSLATION_LAG = YEAR
+# A site or a receiver that has not answered in 10 minutes will not; waiting longer only
+# keeps a cron `check` running and `run`'s watchdog from seeing a stuck fetch or send.
+MAX_TIMEOUT = 600.0
+
+
+def duration(value: Any, longest: float, example: str) -> float:
+    """A duration as the watchlist writes it, in seconds, at most `longest`."""
     if not isinstance(value, str | int | float):
         raise Invalid(f"expected a duration like 6h, got {kind(value)}")
     try:
-        return parse_interval(value)
+        seconds = parse_interval(value)
     except ValueError as exc:
-        raise Invalid(str(exc), "units: s (seconds), m, h, d; e.g. interval: 6h") from None
+        raise Invalid(str(exc), f"units: s (seconds), m, h, d; e.g. {example}") from None
+    if seconds > longest:
+        raise Invalid(
+            f"{value!r} is too long: it may be at most {format_interval(longest)}",
+            f"e.g. {example}",
+        )
+    return seconds
 
 
 # --------------------------------------------------------------------------- text values
@@ -146,6 +164,17 @@ def url(text: str) -> str:
             f"write the full address of the page, e.g. {EXAMPLE_URL}",
         )
     return text.strip()
+
+
+def page_url(text: str) -> str:
+    """A page's address, which takes no `${NAME}`: it is shown in `validate`, alerts, history
+    and the web view, and names the page's history, so a secret belongs in `headers:`."""
+    if "${" in text:
+        raise Invalid(
+            "a page `url` takes no ${...} from the environment; it would be fetched as written",
+            'put the secret in a header, e.g. headers: {Authorization: "Bearer ${POLICY_TOKEN}"}',
+        )
+    return url(text)
 
 
 def term(text: str) -> str:

@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from policywatch.fetch import netpolicy
 from policywatch.models import Config, Defaults, PageSpec, Rule, Settle, Severity, Validity
-from policywatch.watchlist import schema
+from policywatch.watchlist import checks, schema
 from policywatch.watchlist.checks import Invalid, did_you_mean
+from policywatch.watchlist.envvars import expand, unset
 from policywatch.watchlist.profiles import (
     MARKETPLACES,
     NO_PROFILE,
@@ -53,7 +54,7 @@ def build_config(
 ) -> Config:
     """The Config the rest of policywatch runs on; `lines` finds a location's line."""
     defaults, page_defaults = _defaults(model.defaults)
-    pages = _pages(model.pages or [], defaults, page_defaults, lines)
+    pages = _pages(model.pages or [], defaults, page_defaults, env, lines)
     rules, rules_from = _global_rules(model, pages, lines)
     routes, skipped = build_routes(model.notify or [], env, file, lines)
     return Config(
@@ -167,12 +168,16 @@ def _check_rule_pages(rules: tuple[Rule, ...], ids: set[str], at: Loc) -> None:
 
 
 def _pages(
-    models: Sequence[schema.Page], defaults: Defaults, page_defaults: _PageDefaults, lines: Lines
+    models: Sequence[schema.Page],
+    defaults: Defaults,
+    page_defaults: _PageDefaults,
+    env: Mapping[str, str],
+    lines: Lines,
 ) -> tuple[PageSpec, ...]:
     specs: list[PageSpec] = []
     first: dict[str, int] = {}
     for i, model in enumerate(models):
-        for spec in _page(model, i, defaults, page_defaults, lines):
+        for spec in _page(model, i, defaults, page_defaults, env, lines):
             line = lines(("pages", i, "id"))
             if spec.id in first:
                 raise Invalid(
@@ -196,8 +201,31 @@ def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
+def _headers(model: schema.Page, i: int, env: Mapping[str, str]) -> dict[str, str]:
+    """The page's `headers` with `${NAME}` read from the environment: a cookie or an API key
+    stays out of the file, as a notify route's token does. A value must still be one line."""
+    headers = {}
+    for name, raw in (model.headers or {}).items():
+        at: Loc = ("pages", i, "headers", name)
+        value, missing = expand(raw, env, at)
+        if missing:
+            raise unset(missing, at)
+        try:
+            headers[name] = checks.header_value(value)
+        except Invalid as exc:
+            raise Invalid(
+                f"{exc}: a variable it takes from the environment holds a line break", loc=at
+            ) from None
+    return headers
+
+
 def _page(
-    model: schema.Page, i: int, defaults: Defaults, page_defaults: _PageDefaults, lines: Lines
+    model: schema.Page,
+    i: int,
+    defaults: Defaults,
+    page_defaults: _PageDefaults,
+    env: Mapping[str, str],
+    lines: Lines,
 ) -> list[PageSpec]:
     """One page entry with profile and defaults applied: one PageSpec per watch."""
     url = model.url
@@ -219,7 +247,7 @@ def _page(
         fetch=model.fetch or page_defaults.fetch or (profile.fetch if profile else "auto"),
         interval=defaults.interval if model.interval is None else model.interval,
         timeout=defaults.timeout if model.timeout is None else model.timeout,
-        headers=dict(model.headers or {}),
+        headers=_headers(model, i, env),
         profile=profile.name if profile else None,
         validity=validity,
         rules=_rules(model.rules or [], ("pages", i, "rules"), lines),

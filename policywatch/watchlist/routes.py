@@ -25,9 +25,9 @@ from policywatch.atomic import atomic_write
 from policywatch.models import Route, Severity, sha256_hex
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid
+from policywatch.watchlist.envvars import ENV_REF, expand, unset
 from policywatch.watchlist.schedule import schedule_of
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ACCEPTED_KEEP = 256  # notify URLs remembered as accepted; older ones are asked again
 
 log = logging.getLogger("policywatch.config")
@@ -44,27 +44,23 @@ def _userinfo_span(raw: str) -> tuple[int, int]:
     return (start, at) if at >= 0 else (0, 0)
 
 
-def _expand(raw: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+def _expand(raw: str, env: Mapping[str, str], at: tuple[str | int, ...]) -> tuple[str, list[str]]:
     """`raw` with `${VAR}` replaced from env, and the names that are unset or empty.
 
     A value used as the user name or password is percent-encoded, because real ones
     (a Gmail address, a generated password) hold `@`, `:` or `/`.
     """
-    missing: list[str] = []
     low, high = _userinfo_span(raw)
 
-    def value(match: re.Match[str]) -> str:
-        found = env.get(match.group(1), "")
-        if not found:
-            missing.append(match.group(1))
+    def encode(match: re.Match[str], found: str) -> str:
         return quote(found, safe="") if low <= match.start() < high else found
 
-    return _ENV_REF.sub(value, raw), missing
+    return expand(raw, env, at, encode)
 
 
 def _route_label(raw: str) -> str:
     """A stable name that never holds a secret: the variable, or scheme and literal host."""
-    whole = _ENV_REF.fullmatch(raw.strip())
+    whole = ENV_REF.fullmatch(raw.strip())
     if whole:
         return whole.group(1).lower().replace("_", "-")
     try:
@@ -175,26 +171,17 @@ def _route(
     at = ("notify", i, "url")
     raw = model.url.strip()
     name = model.name or _route_label(raw)
-    if "${" in _ENV_REF.sub("", raw):
-        raise Invalid("unfinished `${` in the URL", "write variables as ${NAME}", at)
-    url, missing = _expand(raw, env)
+    url, missing = _expand(raw, env, at)
     if missing:
-        unset = list(dict.fromkeys(missing))
-        names = ", ".join(unset)
         if model.optional:
+            names = ", ".join(missing)
             skipped.append(
                 f"{file}:{lines(('notify', i))}: notify route {name!r} skipped: {names} not set"
             )
             return None
-        raise Invalid(
-            f"environment variable{'s' if len(unset) > 1 else ''} {names} "
-            f"{'are' if len(unset) > 1 else 'is'} not set (or empty)",
-            "; ".join(f"export {n}=..." for n in unset)
-            + " (or mark the route `optional: true` to skip it until then)",
-            at,
-        )
+        raise unset(missing, at, " (or mark the route `optional: true` to skip it until then)")
     if not _apprise_accepts(url, cache):
-        used = _ENV_REF.findall(raw)
+        used = ENV_REF.findall(raw)
         raise Invalid(
             f"apprise cannot use this notify URL (scheme {urlsplit(url).scheme or 'missing'!r})",
             "check it against https://github.com/caronc/apprise/wiki"

@@ -28,14 +28,13 @@ from pydantic import (
 from policywatch.watchlist import checks, schedule
 from policywatch.watchlist.checks import EXAMPLE_URL, did_you_mean, kind
 from policywatch.watchlist.values import (
-    DURATION_SCHEMA,
     Code,
     Codes,
     DigestDay,
     DigestPeriod,
-    Duration,
     FetchMode,
     Flag,
+    Interval,
     Links,
     Locale,
     Locales,
@@ -45,13 +44,17 @@ from policywatch.watchlist.values import (
     RemindDays,
     Selector,
     Selectors,
+    SettleTime,
     SeverityName,
     Terms,
     Text,
     Texts,
+    Timeout,
     Timezone,
+    TranslationLag,
     Whole,
     checked,
+    duration_schema,
     error,
     header_names,
     list_of,
@@ -95,9 +98,11 @@ class Settle(Entry):
     """How long a flapping page must stay on one version before you hear which: `2h` or
     `{polls: 3, for: 2h}` (default 2 polls and 1h); unset parts keep the default."""
 
-    model_config = ConfigDict(json_schema_extra=lambda s, _: _or_shorthand(s, DURATION_SCHEMA))
+    model_config = ConfigDict(
+        json_schema_extra=lambda s, _: _or_shorthand(s, duration_schema(checks.MAX_SETTLE))
+    )
     polls: Whole = Field(None, ge=1, description="polls in a row on the same version")
-    for_: Duration = Field(None, alias="for", description="time since that version appeared")
+    for_: SettleTime = Field(None, alias="for", description="time since that version appeared")
 
     @classmethod
     def widen(cls, data: Any) -> Any:
@@ -167,8 +172,8 @@ _LAG = "with `locale: [...]`: alert when one language has not followed another w
 class Defaults(Entry):
     """Settings for every page; a page's own value wins."""
 
-    interval: Duration = Field(None, description="how often `policywatch run` polls each page")
-    timeout: Duration = Field(None, description="connect and read timeout of one fetch")
+    interval: Interval = Field(None, description="how often `policywatch run` polls each page")
+    timeout: Timeout = Field(None, description="connect and read timeout of one fetch")
     user_agent: Text = Field(None, description="User-Agent header of every fetch")
     per_host: Whole = Field(None, ge=1, description="at most this many fetches at once to a host")
     workers: Whole = Field(None, ge=1, description="at most this many fetches at once")
@@ -183,7 +188,7 @@ class Defaults(Entry):
     alert_on_cosmetic: Flag = Field(
         None, description="also alert when only punctuation or spacing changed"
     )
-    translation_lag: Duration = Field(None, description=_LAG)
+    translation_lag: TranslationLag = Field(None, description=_LAG)
     settle: Settle = Field(None, description=_doc(Settle))
     select: Selector = Field(None, description=_PAGE_SETTINGS["select"])
     remove: Selectors = Field(None, description=_PAGE_SETTINGS["remove"])
@@ -208,8 +213,8 @@ class Page(Entry):
     id: Annotated[Text, AfterValidator(checked(checks.page_id))] = Field(
         description="the page's name in history and alerts: letters, digits, . _ -"
     )
-    url: Annotated[Text, AfterValidator(checked(checks.url))] = Field(
-        description="the page's full http(s) address"
+    url: Annotated[Text, AfterValidator(checked(checks.page_url))] = Field(
+        description="the page's full http(s) address (no ${NAME}: put secrets in `headers`)"
     )
     title: Text = Field(None, description="a readable name for listings and alerts")
     select: Selector = Field(None, description=_PAGE_SETTINGS["select"])
@@ -225,10 +230,12 @@ class Page(Entry):
         None, description="pin the language (en-GB); a list watches the page once per language"
     )
     fetch: FetchMode = Field(None, description=_PAGE_SETTINGS["fetch"])
-    interval: Duration = Field(None, description="how often `policywatch run` polls this page")
-    timeout: Duration = Field(None, description="connect and read timeout of one fetch")
+    interval: Interval = Field(None, description="how often `policywatch run` polls this page")
+    timeout: Timeout = Field(None, description="connect and read timeout of one fetch")
     headers: dict[str, Annotated[Text, AfterValidator(checked(checks.header_value))]] = Field(
-        None, description="extra HTTP request headers"
+        None,
+        description="extra HTTP request headers, sent to the page's own site only; "
+        "${NAME} comes from the environment",
     )
     profile: ProfileName = Field(
         None, description="site profile; applied from the host without asking; none turns it off"
@@ -236,7 +243,7 @@ class Page(Entry):
     validity: Validity = Field(None, description=_doc(Validity))
     rules: list[PageRule] | None = Field(None, description="rules for this page only")
     allow_private: Flag = Field(None, description=_PAGE_SETTINGS["allow_private"])
-    translation_lag: Duration = Field(None, description=_LAG)
+    translation_lag: TranslationLag = Field(None, description=_LAG)
     settle: Settle = Field(None, description=_doc(Settle))
 
     @field_validator("headers", mode="before")
@@ -316,7 +323,7 @@ class Route(Entry):
     links: Links = Field(
         "record", description="alert: also tell it when only a link target changed"
     )
-    timeout: Duration = Field(
+    timeout: Timeout = Field(
         None, description="how long a send waits for the receiver (default 30s)"
     )
     digest: Digest = Field(None, description=_doc(Digest))

@@ -125,13 +125,27 @@ def _one_or_many(item: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [item, {"type": "array", "items": item}]}
 
 
-DURATION_SCHEMA = {
-    "anyOf": [
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?\s*[smhdSMHD]\s*)+)\s*$"},
-        {"type": "number", "exclusiveMinimum": 0},
-    ],
-    "description": "a duration: 30s, 15m, 6h, 1d, 1h30m or a number of seconds",
-}
+def duration_schema(longest: float) -> dict[str, Any]:
+    """A duration for an editor: text with units, or a bare number of seconds."""
+    most = checks.format_interval(longest)
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?\s*[smhdSMHD]\s*)+)\s*$"},
+            {"type": "number", "exclusiveMinimum": 0, "maximum": int(longest)},
+        ],
+        "description": f"a duration, at most {most}: 30s, 15m, 6h, 1d, 1h30m; a number is seconds",
+    }
+
+
+def _duration(longest: float, example: str) -> Any:
+    """Seconds, from `6h` or a bare number of seconds, refused past `longest` (see checks)."""
+    return Annotated[
+        float,
+        BeforeValidator(checked(lambda value: checks.duration(value, longest, example))),
+        WithJsonSchema(duration_schema(longest)),
+    ]
+
+
 _LOCALE_SCHEMA = {"type": "string", "pattern": checks.LOCALE.pattern.replace("a-z", "A-Za-z")}
 
 Text = Annotated[str, AfterValidator(checked(_text))]
@@ -151,9 +165,10 @@ Terms = Annotated[
     BeforeValidator(_listed),
     WithJsonSchema(_one_or_many({"type": "string"})),
 ]
-Duration = Annotated[
-    float, BeforeValidator(checked(checks.duration)), WithJsonSchema(DURATION_SCHEMA)
-]
+Interval = _duration(checks.MAX_INTERVAL, "interval: 6h")
+Timeout = _duration(checks.MAX_TIMEOUT, "timeout: 30s")
+SettleTime = _duration(checks.MAX_SETTLE, "settle: 2h")
+TranslationLag = _duration(checks.MAX_TRANSLATION_LAG, "translation_lag: 14d")
 Locale = Annotated[
     str,
     BeforeValidator(checked(lambda v: checks.locale(_text(v)))),

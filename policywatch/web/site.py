@@ -118,7 +118,33 @@ class Site:
             self.html(folder, lambda p=pair: pages.change(desk, page_id, *p), key)
 
 
-def build_site(data_dir: Path, out: Path, config: Config | None) -> SiteReport:
+def _claim(out: Path) -> None:
+    """Make `out` the site's folder: a new or empty one, or the site's own earlier output.
+
+    `site` replaces index.html, static/, feeds/ and more by name: in a folder of the
+    seller's own (a homepage, `/`, a home directory) it would overwrite their files.
+    Its own output is known by its manifest, written here before any other file so a
+    first build cut short is still known as ours.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"{out} is a file, not a folder", "name a new or empty folder for the site"
+        )
+    manifest = out / MANIFEST
+    if manifest.exists():
+        return
+    if out.is_dir() and any(out.iterdir()):
+        raise UsageError(
+            f"{out} is not empty and holds no {MANIFEST}, so it is not an earlier "
+            "`policywatch site` output; nothing was written, to overwrite none of its files",
+            "name a new or empty folder, e.g. `policywatch site public/`",
+        )
     out.mkdir(parents=True, exist_ok=True)
+    atomic_write(manifest, b"{}", durable=False)
+
+
+def build_site(data_dir: Path, out: Path, config: Config | None) -> SiteReport:
+    """Write the web view into `out`: a new or empty folder, or the site's own output."""
+    _claim(out)
     desk = Desk(data_dir, config)
     return Site(desk, out, config.defaults.base_url if config else None).build()
