@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from policywatch.document.normalize import printable, printable_json
+from policywatch.printable import printable, printable_json
 from policywatch.redact import MASK, looks_secret, redact, redact_page_url
 
 Format = Literal["text", "json"]

@@ -23,8 +23,8 @@ from typing import Any, Literal
 from policywatch.clock import iso, readable
 from policywatch.content import Snapshot
 from policywatch.diff.markdown import markdown_escape
-from policywatch.document.normalize import printable
 from policywatch.models import PageSpec, Route, Severity, sha256_hex
+from policywatch.printable import printable
 
 AlertKind = Literal[
     "change",

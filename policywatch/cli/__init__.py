@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PolicywatchError as exc:
-        from policywatch.document.normalize import printable
+        from policywatch.printable import printable
 
         print(f"policywatch: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code

@@ -85,7 +85,7 @@ def emit(text: str, *, painted: bool = False) -> None:
     `painted` output (a diff, which may carry our own colours) was made safe
     piece by piece by `render` and is written as it is.
     """
-    from policywatch.document.normalize import printable
+    from policywatch.printable import printable
 
     text = text if painted else printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

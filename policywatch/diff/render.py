@@ -69,8 +69,8 @@ from policywatch.diff.rows import (
     section_views,
     summary_line,
 )
-from policywatch.document.normalize import printable, printable_json
 from policywatch.models import Change, DiffResult, Fragment, SectionChange, short_id
+from policywatch.printable import printable, printable_json
 from policywatch.watchlist.rules import severity
 
 SCHEMA_VERSION = 1

@@ -16,7 +16,7 @@ from icalendar import Event as CalendarEvent
 from policywatch.alerts.effective import Event
 from policywatch.clock import parse_iso
 from policywatch.document.effective import dated
-from policywatch.document.normalize import printable
+from policywatch.printable import printable
 
 PRODID = "-//policywatch//effective dates//EN"
 

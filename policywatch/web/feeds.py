@@ -17,8 +17,8 @@ from feedgen.feed import FeedGenerator
 from policywatch.alerts.effective import latest_events
 from policywatch.alerts.links import change_path
 from policywatch.clock import parse_iso
-from policywatch.document.normalize import printable
 from policywatch.models import Severity
+from policywatch.printable import printable
 from policywatch.views.calendar import calendar_ics
 from policywatch.web.desk import Desk
 from policywatch.web.pages import LEVELS, Missing
