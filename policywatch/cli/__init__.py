@@ -23,6 +23,8 @@ log = logging.getLogger("policywatch")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quiet and args.verbose:  # one each side of the command: argparse cannot see both
+        parser.error("argument -q/--quiet: not allowed with argument -v/--verbose")
     level = (
         logging.ERROR
         if args.quiet

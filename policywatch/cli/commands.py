@@ -9,15 +9,21 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from policywatch.cli.common import data_dir_of, emit, load_watchlist, open_store, resolve, use_color
+from policywatch.cli.common import (
+    data_dir_of,
+    emit,
+    load_watchlist,
+    open_store,
+    print_diff,
+    resolve,
+    watchlist_if_any,
+)
 from policywatch.clock import utcnow
 from policywatch.errors import UsageError
 from policywatch.views import terminal
 
 if TYPE_CHECKING:
-    from policywatch.content import Document, Snapshot
-    from policywatch.history.store import Store
-    from policywatch.models import Rule
+    from policywatch.models import Config
 
 
 # --------------------------------------------------------------------------- commands
@@ -120,14 +126,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from policywatch.watchlist.rules import rules_of
+
     old_ref = args.old if args.old is not None else "latest~1"
-    rules = _watched_terms(args, args.page)
+    rules = rules_of(watchlist_if_any(args), args.page)  # flag what its alert flagged
     with open_store(args) as store:
         old = resolve(store, args.page, old_ref)
         new = resolve(store, args.page, args.new)
         old_doc, new_doc = store.document(old), store.document(new)
     meta = terminal.diff_meta(old, new)
-    _print_diff(args, rules, (old, old_doc), (new, new_doc), meta, args.context, args.all)
+    print_diff(args, rules, (old, old_doc), (new, new_doc), meta, args.context, args.all)
     return 0
 
 
@@ -152,6 +160,14 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     from policywatch.redact import redact
 
     config = load_watchlist(args)
+    waiting = _waiting_routes(config, args.route)
+    if not waiting and not config.routes:  # a name matching none, and no route to send to
+        waiting = _waiting_routes(config, None)
+    if waiting and not any(args.route in (None, route.name) for route in config.routes):
+        raise UsageError(
+            "\n  ".join(["nothing to test yet:", *waiting]),
+            hint="set the variables named (export NAME=...) and run notify-test again",
+        )
     if not config.routes:
         raise UsageError(
             f"{config.path} has no notify routes", hint="add apprise URLs under `notify:`"
@@ -164,7 +180,15 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
             + (f"\n  {reason}" if reason else "")
         )
         failed += not ok
+    if waiting and args.route is None:
+        emit("\n".join(waiting))
     return 1 if failed else 0
+
+
+def _waiting_routes(config: Config, name: str | None) -> list[str]:
+    """What `validate` says of the optional routes still waiting for their ${VARS} (of the
+    route named, if one is), so notify-test says why a route is not tested, in its words."""
+    return [line for line in config.skipped_routes if name is None or f" {name!r} " in line]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -182,94 +206,6 @@ def cmd_health(args: argparse.Namespace) -> int:
     ok, reason = daemon.health(data_dir_of(args), args.max_age)
     emit(("ok: " if ok else "unhealthy: ") + reason)
     return 0 if ok else 1
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from policywatch.document.languages import translation_lag
-
-    suffixes = [_watch_suffix(m) for m in (args.first, args.second)]
-    first, second = (f"{args.page}@{suffix}" for suffix in suffixes)
-    with open_store(args) as store:
-        a, b = (
-            _latest_of(store, watch, other) for watch, other in ((first, second), (second, first))
-        )
-        doc_a, doc_b = store.document(a), store.document(b)
-    rules = _watched_terms(args, first)
-    meta = terminal.diff_meta(a, b, labels=(first, second))
-    locales = [suffix.rsplit(".", 1)[-1] for suffix in suffixes]
-    if all("-" in locale for locale in locales):
-        lag = translation_lag((locales[0], a), (locales[1], b), now=utcnow(), days=args.lag_days)
-        if lag:
-            meta["translation_lag"] = lag
-    _print_diff(args, rules, (a, doc_a), (b, doc_b), meta)
-    return 0
-
-
-def _watch_suffix(name: str) -> str:
-    """What follows `@` in a watch id: "UK", "de-DE" or "DE.de-DE", however it was typed."""
-    market, _, locale = name.rpartition(".") if "." in name else ("", "", name)
-    if "-" not in locale:
-        return name.upper()
-    language, region = locale.split("-", 1)
-    tag = f"{language.lower()}-{region.upper()}"
-    return f"{market.upper()}.{tag}" if market else tag
-
-
-def _print_diff(
-    args: argparse.Namespace,
-    rules: tuple[Rule, ...],
-    old: tuple[Snapshot, Document],
-    new: tuple[Snapshot, Document],
-    meta: dict[str, str],
-    context: int = 0,
-    show_all: bool = False,
-) -> None:
-    """Diff two stored versions and print it, so `diff` and `compare` read alike in every format."""
-    from policywatch.diff.compare import diff_documents
-    from policywatch.diff.render import render_diff
-    from policywatch.diff.rows import Dating
-
-    (old_snapshot, old_doc), (new_snapshot, new_doc) = old, new
-    diff = diff_documents(
-        old_doc,
-        new_doc,
-        page_id=args.page,
-        old_id=old_snapshot.id,
-        new_id=new_snapshot.id,
-        rules=rules,
-    )
-    text = render_diff(
-        diff,
-        args.format,
-        color=use_color(args),
-        context=context,
-        show_all=show_all,
-        old=old_doc,
-        new=new_doc,
-        meta=meta,
-        dating=Dating.of_version(new_doc.metadata, new_snapshot.captured_at, utcnow().date()),
-    )
-    emit(text, painted=True)
-
-
-def _watched_terms(args: argparse.Namespace, page_id: str) -> tuple[Rule, ...]:
-    """The rules that apply to a page, so a stored diff flags what its alert would flag."""
-    from policywatch.watchlist.rules import rules_of
-
-    return rules_of(load_watchlist(args) if args.config.exists() else None, page_id)
-
-
-def _latest_of(store: Store, watch: str, other: str) -> Snapshot:
-    """The newest version of one marketplace's watch, or a usage error saying why there is none."""
-    latest = store.latest(watch)
-    if latest is not None:
-        return latest
-    last = store.outcomes(watch)[-1:]
-    why = f"; its last check was {last[0]['status']}: {last[0]['reason']}" if last else ""
-    raise UsageError(
-        f"{watch} has no snapshot yet, so there is nothing to compare {other} with{why}",
-        hint=f"run `policywatch check {watch}` (or check the whole page) and compare again",
-    )
 
 
 def cmd_rederive(args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ from policywatch.clock import iso, parse_iso, utcnow
 from policywatch.errors import UsageError
 
 if TYPE_CHECKING:
-    from policywatch.content import Snapshot
+    from policywatch.content import Document, Snapshot
     from policywatch.history.store import Store
+    from policywatch.models import Rule
 
 
 # --------------------------------------------------------------------------- helpers
@@ -25,6 +26,11 @@ def load_watchlist(args: argparse.Namespace):
     from policywatch.watchlist.load import load_config
 
     return load_config(args.config)
+
+
+def watchlist_if_any(args: argparse.Namespace):
+    """The watchlist when there is one: the commands that read the store work without it."""
+    return load_watchlist(args) if args.config.exists() else None
 
 
 def data_dir_of(args: argparse.Namespace) -> Path:
@@ -97,3 +103,40 @@ def use_color(args: argparse.Namespace) -> bool:
         and sys.stdout.isatty()
         and "NO_COLOR" not in os.environ
     )
+
+
+def print_diff(
+    args: argparse.Namespace,
+    rules: tuple[Rule, ...],
+    old: tuple[Snapshot, Document],
+    new: tuple[Snapshot, Document],
+    meta: dict[str, str],
+    context: int = 0,
+    show_all: bool = False,
+) -> None:
+    """Diff two stored versions and print it, so `diff` and `compare` read alike in every format."""
+    from policywatch.diff.compare import diff_documents
+    from policywatch.diff.render import render_diff
+    from policywatch.diff.rows import Dating
+
+    (old_snapshot, old_doc), (new_snapshot, new_doc) = old, new
+    diff = diff_documents(
+        old_doc,
+        new_doc,
+        page_id=args.page,
+        old_id=old_snapshot.id,
+        new_id=new_snapshot.id,
+        rules=rules,
+    )
+    text = render_diff(
+        diff,
+        args.format,
+        color=use_color(args),
+        context=context,
+        show_all=show_all,
+        old=old_doc,
+        new=new_doc,
+        meta=meta,
+        dating=Dating.of_version(new_doc.metadata, new_snapshot.captured_at, utcnow().date()),
+    )
+    emit(text, painted=True)

@@ -40,7 +40,14 @@ mailtos://user:pass@smtp.example.com?to=you@example.com) to receive it.
 
 def add_demo(command: Callable[..., argparse.ArgumentParser], cli: argparse.ArgumentParser) -> None:
     """Register `demo`; `cli` is the whole parser, which the demo runs its commands through."""
-    p = command("demo", cmd_demo, HELP)
+    p = command(
+        "demo",
+        cmd_demo,
+        HELP,
+        config_help=None,
+        data_help="keep the demo's data in DIR, a new or empty directory, given before or "
+        "after `demo` (default: a temporary one, deleted at the end)",
+    )
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(cli=cli)
@@ -49,28 +56,20 @@ def add_demo(command: Callable[..., argparse.ArgumentParser], cli: argparse.Argu
         metavar="URL",
         help="also send the alert to this apprise URL (default: a webhook on 127.0.0.1)",
     )
-    p.add_argument(
-        "-d",
-        "--data-dir",
-        dest="keep",
-        type=Path,
-        metavar="DIR",
-        help="keep the demo's data in DIR, a new or empty directory (default: a "
-        "temporary one, deleted at the end)",
-    )
     p.add_argument("--no-color", action="store_true", help="never colour the diff")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from policywatch.demo.site import EDITS, PAGE_ID, DemoSite
 
-    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+    keep = _kept(args)
+    if keep is not None and keep.exists() and any(keep.iterdir()):
         raise UsageError(
-            f"{args.keep} is not empty; the demo writes a fresh data directory",
+            f"{keep} is not empty; the demo writes a fresh data directory",
             hint="give a new or empty directory, or leave out -d for a throwaway one",
         )
     with tempfile.TemporaryDirectory(prefix="policywatch-demo-") as work, _loopback_direct():
-        data = args.keep or Path(work) / "data"
+        data = keep or Path(work) / "data"
         with DemoSite() as site:
             watchlist = _write_watchlist(Path(work) / "watchlist.yaml", site, args.notify)
             route = _route(watchlist, args.notify)
@@ -91,9 +90,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _heading(f"policywatch diff {PAGE_ID}", "what changed, sentence by sentence")
             run("diff", PAGE_ID, *(["--no-color"] if args.no_color else []))
             delivered = _show_alert(route, data)
-        if args.keep is not None:
+        if keep is not None:
             emit(f"\nThe data is kept in {data}: try `policywatch -d {data} history {PAGE_ID}`.")
     return checked or (0 if delivered else 1)
+
+
+def _kept(args: argparse.Namespace) -> Path | None:
+    """The -d typed before or after `demo`, or None for a throwaway directory.
+
+    Only a typed -d counts: the default ($POLICYWATCH_DATA or ./policywatch-data) is where a
+    seller's real data lives, which the demo must not touch. A typed value is a new Path,
+    never the parser's default object itself.
+    """
+    return None if args.data_dir is args.cli.get_default("data_dir") else args.data_dir
 
 
 def _heading(command: str, why: str) -> None:

@@ -11,7 +11,6 @@ from policywatch import __version__
 from policywatch.cli.commands import (
     cmd_alerts,
     cmd_check,
-    cmd_compare,
     cmd_diff,
     cmd_fsck,
     cmd_health,
@@ -25,6 +24,7 @@ from policywatch.cli.commands import (
     cmd_show,
     cmd_validate,
 )
+from policywatch.cli.compare import cmd_compare
 from policywatch.cli.dates import add_dates
 from policywatch.cli.demo import add_demo
 from policywatch.cli.web import add_web
@@ -36,7 +36,7 @@ exit codes:
   2  bad usage or bad configuration: nothing was fetched or written
 
 references (REF) to a stored snapshot:
-  3f2a9c        a snapshot id, or any unique prefix of it
+  3f2a9c        a snapshot id, or a unique prefix of it (at least 4 characters)
   latest        the newest snapshot; latest~1 is the one before it, latest~N ...
   2026-01-01    the snapshot in force at that moment (ISO date or date-time, UTC
                 unless an offset is given)
@@ -90,6 +90,55 @@ def _at_least_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 COUNT, SECONDS = _at_least_zero(int), _at_least_zero(float)
 
+CONFIG_HELP = "watchlist file (default: $POLICYWATCH_CONFIG or ./watchlist.yaml)"
+DATA_HELP = "where versions are kept (default: $POLICYWATCH_DATA or ./policywatch-data)"
+
+
+def add_shared_options(
+    p: argparse.ArgumentParser,
+    *,
+    config_help: str | None = CONFIG_HELP,
+    data_help: str = DATA_HELP,
+    after_command: bool = False,
+) -> None:
+    """-c, -d and -v/-q, on the main parser and again on each subcommand, so a line copied
+    from the help (`policywatch check -q` in a crontab) works wherever the option stands.
+
+    After the command they default to SUPPRESS: a subcommand's defaults overwrite what was
+    parsed before it, so `-q check` would otherwise lose its -q. No `config_help`: the
+    command reads no watchlist (the demo writes its own), so it offers no -c.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    if config_help is not None:
+        p.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=default(Path(os.environ.get("POLICYWATCH_CONFIG", "watchlist.yaml"))),
+            help=config_help,
+        )
+    p.add_argument(
+        "-d",
+        "--data-dir",
+        type=Path,
+        default=default(Path(os.environ.get("POLICYWATCH_DATA", "policywatch-data"))),
+        help=data_help,
+    )
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument(
+        "-v", "--verbose", action="count", default=default(0), help="more log detail (-vv: debug)"
+    )
+    noise.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="print only problems (for cron)",
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -99,32 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"policywatch {__version__}")
-    parser.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        default=Path(os.environ.get("POLICYWATCH_CONFIG", "watchlist.yaml")),
-        help="watchlist file (default: $POLICYWATCH_CONFIG or ./watchlist.yaml)",
-    )
-    parser.add_argument(
-        "-d",
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("POLICYWATCH_DATA", "policywatch-data")),
-        help="where versions are kept (default: $POLICYWATCH_DATA or ./policywatch-data)",
-    )
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log detail (-vv: debug)"
-    )
-    noise.add_argument("-q", "--quiet", action="store_true", help="print only problems (for cron)")
+    add_shared_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(
-        name: str, func: Callable[[argparse.Namespace], int], help_: str
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help_: str,
+        *,
+        config_help: str | None = CONFIG_HELP,
+        data_help: str = DATA_HELP,
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func)
+        add_shared_options(p, config_help=config_help, data_help=data_help, after_command=True)
         return p
 
     def fmt(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
