@@ -163,6 +163,14 @@ def url(text: str) -> str:
             f"{text!r} is not an http(s) URL",
             f"write the full address of the page, e.g. {EXAMPLE_URL}",
         )
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        raise Invalid(f"{text!r} has no valid port", "a port is a number up to 65535") from None
+    if any(c.isspace() for c in parts.netloc):  # caught now, not at the first check
+        raise Invalid(
+            f"{text!r} has a space in its host name", "copy the address again from the browser"
+        )
     return text.strip()
 
 
