@@ -238,6 +238,9 @@ def _site(parts: SplitResult) -> tuple[str, str, int | None]:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Headers a page's requests to other hosts keep: they choose the page's language and
+# say who asks, and a browser sends them to every host too.
+_HARMLESS_HEADERS = frozenset({"accept", "accept-language", "user-agent"})
 
 
 @dataclass(frozen=True)
@@ -281,13 +284,16 @@ class PageSpec:
         )
 
     def headers_for(self, url: str) -> Mapping[str, str]:
-        """The configured `headers` a request to `url` may carry: all of them, or none.
+        """The configured `headers` a request to `url` may carry.
 
-        They often hold a cookie or an API key, so only the page's own site gets them,
-        as a browser sends a site's cookies to that site alone: never a redirect or a
-        script's request to another host.
+        They often hold a cookie or an API key, so only the page's own site gets them
+        all, as a browser sends a site's cookies to that site alone: a redirect or a
+        script's request to another host carries only those that say nothing secret
+        (the language pinned for a marketplace, the user agent).
         """
-        return self.headers if self.headers and self.own_site(url) else {}
+        if not self.headers or self.own_site(url):
+            return self.headers
+        return {k: v for k, v in self.headers.items() if k.lower() in _HARMLESS_HEADERS}
 
 
 @dataclass(frozen=True)

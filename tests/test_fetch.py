@@ -123,19 +123,24 @@ SECRETS = {"Cookie": "session=seller-login", "X-Api-Key": "key-of-the-seller"}
 
 
 def test_a_pages_cookie_and_keys_follow_its_redirects_on_its_own_site_only(pageserver, fetcher):
-    """A hostile redirect cannot collect the login a seller configured for the page."""
+    """A hostile redirect cannot collect the login a seller configured for the page; the
+    page's pinned language still goes along, and the login again once back on its site."""
     elsewhere = pageserver.url("/collect").replace("127.0.0.1", "localhost")  # another host
     pageserver.route("/help/old", "", status=301, headers={"Location": "/help/moved"})
     pageserver.route("/help/moved", "", status=302, headers={"Location": elsewhere})
-    pageserver.route("/collect", fixture("conduct-v1.html"))
+    back = pageserver.url("/help/back")
+    pageserver.route("/collect", "", status=302, headers={"Location": back})
+    pageserver.route("/help/back", fixture("conduct-v1.html"))
+    headers = {**SECRETS, "Accept-Language": "de-DE"}
 
-    result = fetcher.fetch(page_at(pageserver, "/help/old", headers=SECRETS))
+    result = fetcher.fetch(page_at(pageserver, "/help/old", headers=headers))
 
     assert result.status == "ok", result.reason
-    for own in ("/help/old", "/help/moved"):  # the page's own site gets them
+    for own in ("/help/old", "/help/moved", "/help/back"):  # the page's own site gets them
         assert pageserver.hits(own)[0].headers["X-Api-Key"] == SECRETS["X-Api-Key"]
     collected = pageserver.hits("/collect")[0].headers
     assert "Cookie" not in collected and "X-Api-Key" not in collected
+    assert collected["Accept-Language"] == "de-DE"
 
 
 def test_pages_go_through_the_proxy_the_environment_names_except_no_proxy_hosts(

@@ -106,16 +106,16 @@ class Fetcher(Closing):
         most `retries` x timeout plus RETRY_BUDGET of waits between attempts.
         """
         started = time.monotonic()
-        headers = dict(page.headers)
+        validators = {}
         if etag:
-            headers["If-None-Match"] = etag
+            validators["If-None-Match"] = etag
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
+            validators["If-Modified-Since"] = last_modified
         attempts = max(1, self.defaults.retries)
         waited = 0.0
         for attempt in range(1, attempts + 1):
             with Deadline(page.timeout) as deadline:  # running out of it is final
-                outcome = self._request(page, headers, etag, last_modified)
+                outcome = self._request(page, validators, etag, last_modified)
             if deadline.expired:
                 outcome = error_result(page, timed_out(page.timeout))
             if isinstance(outcome, FetchResult):
@@ -136,12 +136,12 @@ class Fetcher(Closing):
     def _request(
         self,
         page: PageSpec,
-        headers: dict[str, str],
+        validators: dict[str, str],
         etag: str | None,
         last_modified: str | None,
     ) -> FetchResult | Transient:
         try:
-            response = self._get(page, headers)
+            response = self._get(page, validators)
         except netpolicy.Refused as exc:
             return error_result(page, exc.reason)
         except requests.exceptions.SSLError as exc:
@@ -167,14 +167,18 @@ class Fetcher(Closing):
                 return refused
             return self._answer(page, response)
 
-    def _get(self, page: PageSpec, headers: dict[str, str]) -> requests.Response:
+    def _get(self, page: PageSpec, validators: dict[str, str]) -> requests.Response:
         """GET the page, following redirects ourselves so each hop is checked before it is asked.
 
-        Raises netpolicy.Refused naming the hop, requests' errors for network trouble.
+        Each hop carries the page's headers that may go to its host (PageSpec.headers_for),
+        and the validators while it stays on the page's site. Raises netpolicy.Refused
+        naming the hop, requests' errors for network trouble.
         """
         session = self._sessions[page.allow_private]
         url = page.url
         for hop in range(MAX_REDIRECTS + 1):
+            own = url == page.url or page.own_site(url)
+            headers = {**page.headers, **validators} if own else dict(page.headers_for(url))
             try:
                 netpolicy.check_url(url, page.allow_private)
                 response = session.get(
@@ -194,8 +198,6 @@ class Fetcher(Closing):
             drain(response)
             response.close()
             url = requote_uri(urljoin(response.url, target))
-            if not page.own_site(url):  # its cookies, keys and validators stay with it
-                headers = {}
         raise requests.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def _answer(self, page: PageSpec, response: requests.Response) -> FetchResult | Transient:
