@@ -140,6 +140,24 @@ def test_an_unset_header_variable_is_refused_at_its_line_with_how_to_set_it(
     assert pageserver.hits("/conduct") == []
 
 
+def test_commands_that_send_nothing_work_without_the_secrets_they_are_not_given(
+    tmp_path, capsys, pageserver: PageServer, monkeypatch
+):
+    """The web service's environment holds no token: its diff, history and site still work."""
+    pageserver.route("/conduct", CONDUCT)
+    monkeypatch.setenv("POLICY_TOKEN", TOKEN)
+    seller = header_seller(
+        tmp_path, pageserver, headers={"Authorization": "Bearer ${POLICY_TOKEN}"}
+    )
+    assert seller(capsys, "check")[0] == 0
+    monkeypatch.delenv("POLICY_TOKEN")
+
+    for command in (["diff", "conduct", "latest", "latest"], ["site", str(tmp_path / "site")]):
+        code, out, err = seller(capsys, *command)
+        assert code == 0, out + err
+    assert seller(capsys, "check")[0] == 2  # a command that fetches still needs it
+
+
 def test_a_header_variable_holding_a_line_break_cannot_smuggle_a_second_header(
     tmp_path, capsys, pageserver: PageServer, monkeypatch
 ):

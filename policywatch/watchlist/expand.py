@@ -50,13 +50,17 @@ _RUN_DEFAULTS = tuple(f.name for f in dataclasses.fields(Defaults) if f.name != 
 
 
 def build_config(
-    model: schema.Watchlist, file: str, env: Mapping[str, str], lines: Lines
+    model: schema.Watchlist, file: str, env: Mapping[str, str], lines: Lines, sends: bool = True
 ) -> Config:
-    """The Config the rest of policywatch runs on; `lines` finds a location's line."""
+    """The Config the rest of policywatch runs on; `lines` finds a location's line.
+
+    Without `sends` (a command that fetches and notifies nothing: serve, site, diff), a
+    `${NAME}` that is not set is no error: headers keep it as written and the route waits.
+    """
     defaults, page_defaults = _defaults(model.defaults)
-    pages = _pages(model.pages or [], defaults, page_defaults, env, lines)
+    pages = _pages(model.pages or [], defaults, page_defaults, env if sends else None, lines)
     rules, rules_from = _global_rules(model, pages, lines)
-    routes, skipped = build_routes(model.notify or [], env, file, lines)
+    routes, skipped = build_routes(model.notify or [], env, file, lines, sends)
     return Config(
         path=file,
         pages=pages,
@@ -171,7 +175,7 @@ def _pages(
     models: Sequence[schema.Page],
     defaults: Defaults,
     page_defaults: _PageDefaults,
-    env: Mapping[str, str],
+    env: Mapping[str, str] | None,
     lines: Lines,
 ) -> tuple[PageSpec, ...]:
     specs: list[PageSpec] = []
@@ -201,9 +205,12 @@ def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
-def _headers(model: schema.Page, i: int, env: Mapping[str, str]) -> dict[str, str]:
+def _headers(model: schema.Page, i: int, env: Mapping[str, str] | None) -> dict[str, str]:
     """The page's `headers` with `${NAME}` read from the environment: a cookie or an API key
-    stays out of the file, as a notify route's token does. A value must still be one line."""
+    stays out of the file, as a notify route's token does. A value must still be one line.
+    No `env`: the command sends nothing, and the headers stay as written."""
+    if env is None:
+        return dict(model.headers or {})
     headers = {}
     for name, raw in (model.headers or {}).items():
         at: Loc = ("pages", i, "headers", name)
@@ -224,7 +231,7 @@ def _page(
     i: int,
     defaults: Defaults,
     page_defaults: _PageDefaults,
-    env: Mapping[str, str],
+    env: Mapping[str, str] | None,
     lines: Lines,
 ) -> list[PageSpec]:
     """One page entry with profile and defaults applied: one PageSpec per watch."""

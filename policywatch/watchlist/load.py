@@ -242,8 +242,12 @@ def _first_error(lines: _Lines, exc: ValidationError) -> ConfigError:
     return lines.error(loc, message, hint)
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a watchlist; raises ConfigError naming file, line and key."""
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, *, sends: bool = True
+) -> Config:
+    """Read and validate a watchlist; raises ConfigError naming file, line and key.
+
+    `sends=False` for a command that fetches and notifies nothing (see build_config)."""
     file = str(path)
     root = _read_tree(Path(path), file)
     if root.value is None:
@@ -254,6 +258,6 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     except ValidationError as exc:
         raise _first_error(lines, exc) from None
     try:
-        return build_config(model, file, os.environ if env is None else env, lines.line)
+        return build_config(model, file, os.environ if env is None else env, lines.line, sends)
     except Invalid as exc:
         raise lines.error(exc.loc, str(exc), exc.hint) from None

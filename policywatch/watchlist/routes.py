@@ -165,15 +165,16 @@ def _route(
     lines: Callable[..., int],
     skipped: list[str],
     cache: AcceptedUrls,
+    sends: bool,
 ) -> Route | None:
     """One notify route, or None (noted in `skipped`) for an optional route whose variables
-    are not set yet."""
+    are not set yet, or any such route when the command `sends` nothing."""
     at = ("notify", i, "url")
     raw = model.url.strip()
     name = model.name or _route_label(raw)
     url, missing = _expand(raw, env, at)
     if missing:
-        if model.optional:
+        if model.optional or not sends:
             names = ", ".join(missing)
             skipped.append(
                 f"{file}:{lines(('notify', i))}: notify route {name!r} skipped: {names} not set"
@@ -204,7 +205,11 @@ def _route(
 
 
 def build_routes(
-    models: Sequence[schema.Route], env: Mapping[str, str], file: str, lines: Callable[..., int]
+    models: Sequence[schema.Route],
+    env: Mapping[str, str],
+    file: str,
+    lines: Callable[..., int],
+    sends: bool = True,
 ) -> tuple[tuple[Route, ...], tuple[str, ...]]:
     """The routes to deliver to, each with a name no other route has, and the optional routes
     skipped for want of their variables."""
@@ -212,7 +217,7 @@ def build_routes(
     skipped: list[str] = []
     cache = AcceptedUrls()
     for i, model in enumerate(models):
-        route = _route(model, i, env, file, lines, skipped, cache)
+        route = _route(model, i, env, file, lines, skipped, cache, sends)
         if route is None:
             continue
         name, n = route.name, 2
