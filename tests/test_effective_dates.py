@@ -126,6 +126,25 @@ def test_upcoming_lists_what_takes_effect_within_the_days_asked_soonest_first(
     )
 
 
+def test_upcoming_as_json_stays_valid_json_whatever_controls_the_page_writes(
+    tmp_path: Path,
+    pageserver: PageServer,
+    wall_clock: WallClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sentence = "These changes will take effect on 26 January 2027 \u202eevil\u009b31m."
+    pageserver.route("/uk", announcing(sentence))
+    pages = pages_at({"conduct-uk": pageserver.url("/uk")})
+    seller = Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[]))
+    seller(capsys, "check")
+
+    code, out, _ = seller(capsys, "upcoming", "--format", "json")
+
+    assert code == 0 and "\u202e" not in out and "\u009b" not in out  # shown as escapes
+    [event] = json.loads(out)  # which a script decodes to the page's very sentence
+    assert event["sentence"] == sentence
+
+
 def test_the_calendar_parses_in_date_order_with_uids_stable_across_runs(
     two_pages: Seller, wall_clock: WallClock, capsys: pytest.CaptureFixture[str]
 ) -> None:

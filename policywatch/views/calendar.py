@@ -6,7 +6,6 @@ nor the clock, so the web view can serve the same calendar bytes as `policywatch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -16,7 +15,7 @@ from icalendar import Event as CalendarEvent
 from policywatch.alerts.effective import Event
 from policywatch.clock import parse_iso
 from policywatch.document.effective import dated
-from policywatch.printable import printable
+from policywatch.printable import printable, printable_json
 
 PRODID = "-//policywatch//effective dates//EN"
 
@@ -70,4 +69,5 @@ def upcoming_text(events: Sequence[Event], today: date, days: int) -> str:
 
 
 def upcoming_json(events: Sequence[Event], today: date) -> str:
-    return json.dumps([event.to_dict(today) for event in events], indent=2, ensure_ascii=False)
+    """Valid JSON that shows no control of the page's sentences (escaped inside strings)."""
+    return printable_json([event.to_dict(today) for event in events], indent=2)
