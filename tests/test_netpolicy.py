@@ -177,6 +177,7 @@ def test_private_and_loopback_addresses_need_allow_private(address: str):
         "::ffff:169.254.169.254",
         "::a9fe:a9fe",  # the metadata address, IPv4-compatible
         "2002:a9fe:a9fe::1",  # and through 6to4
+        "::ffff:0:a9fe:a9fe",  # and IPv4-translated
         "0.0.0.0",
         "::",
         "224.0.0.1",

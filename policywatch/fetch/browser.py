@@ -260,7 +260,7 @@ class BrowserFetcher(Closing):
             launch = self.launches + 1
             self._browser = await self._playwright.chromium.launch(
                 executable_path=executable,
-                args=launch_args(),
+                args=await asyncio.to_thread(launch_args),  # it may look a proxy's name up
                 env={**os.environ, PROCESS_TAG_ENV: self.process_tag, LAUNCH_ENV: str(launch)},
                 timeout=LAUNCH_TIMEOUT * 1000,
             )

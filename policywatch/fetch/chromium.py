@@ -35,8 +35,10 @@ CHROMIUM_ARGS = (
 
 
 # The proxy settings Chromium reads from its environment, and the ports of those that name none.
-_PROXY_VARIABLES = frozenset({"all_proxy", "http_proxy", "https_proxy"})
-_PROXY_PORTS = {"http": 80, "https": 443, "socks": 1080, "socks4": 1080, "socks5": 1080}
+_PROXY_VARIABLES = frozenset({"all_proxy", "http_proxy", "https_proxy", "socks_server"})
+_PROXY_PORTS = {"http": 80, "https": 443} | dict.fromkeys(
+    ("socks", "socks4", "socks4a", "socks5", "socks5h"), 1080
+)
 
 
 def launch_args() -> list[str]:
@@ -60,7 +62,9 @@ def _endpoints(proxy: str) -> list[str]:
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     try:
         port = parts.port or _PROXY_PORTS.get(parts.scheme)
-        found = socket.getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM)
+        if port is None or not parts.hostname:
+            return []
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):  # no such host (yet), or a bad URL
         return []
     hosts = {info[4][0] for info in found}

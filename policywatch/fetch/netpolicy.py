@@ -47,6 +47,7 @@ METADATA_NAMES = frozenset(
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d, deprecated but still parsed
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # ::ffff:0:a.b.c.d (SIIT)
 # Private in practice though Python calls them global: carrier-grade NAT, local-use NAT64
 # prefixes (whose IPv4 part sits where each network chooses), and IPv6 site-local.
 _NOT_PUBLIC = tuple(
@@ -78,14 +79,16 @@ def shown_url(url: str) -> str:
 
 
 def _embedded(address: Address) -> Address:
-    """The IPv4 address an IPv6 one stands for: ::ffff:a.b.c.d, 64:ff9b::a.b.c.d, 6to4's
-    2002:aabb:ccdd::, and the old ::a.b.c.d (but :: and ::1 are IPv6's own)."""
+    """The IPv4 address an IPv6 one stands for: ::ffff:a.b.c.d, ::ffff:0:a.b.c.d,
+    64:ff9b::a.b.c.d, 6to4's 2002:aabb:ccdd::, and the old ::a.b.c.d (but :: and ::1 are
+    IPv6's own)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
         if address.sixtofour is not None:
             return address.sixtofour
-        if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        carried = address in _NAT64 or address in _IPV4_TRANSLATED
+        if carried or (address in _IPV4_COMPATIBLE and int(address) > 1):
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
