@@ -29,6 +29,9 @@ _HOSTNAME = re.compile(
 _URL_HEAD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?]*)(.*)$", re.S)
 # Path segments after which every segment is a webhook id or token, whatever it looks like.
 _HOOK_MARKERS = frozenset({"hook", "hooks", "webhook", "webhooks", "services", "trigger"})
+# What may stand before such a marker in a service's own API path (`/api/v10/webhooks/`):
+# anything else before it is the sender's own path, and may be its secret.
+_API_PREFIX = re.compile(r"|api|v\d+", re.IGNORECASE)
 
 
 def looks_secret(piece: str) -> bool:
@@ -76,7 +79,13 @@ def _redact_path(path: str) -> str:
     readable, unless it looks like a token itself.
     """
     segments = path.split("/")
-    public = next((i for i, s in enumerate(segments) if s.lower() in _HOOK_MARKERS), 0)
+    public = 0
+    for i, segment in enumerate(segments):  # a marker counts only after `api` or `v10`
+        if segment.lower() in _HOOK_MARKERS:
+            public = i
+            break
+        if not _API_PREFIX.fullmatch(segment):
+            break
     return "/".join(
         _mask_if(segment, i > public or looks_secret(segment)) for i, segment in enumerate(segments)
     )

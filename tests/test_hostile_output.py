@@ -252,6 +252,7 @@ def test_a_link_the_page_added_cannot_ping_the_discord_server_from_its_address()
         ("ntfy://ntfy.sh/?to=acmepolicyalerts", "acmepolicyalerts", "ntfy://ntfy.sh/?to="),
         ("gotify://gotify.example/apptokenxyz", "apptokenxyz", "gotify://gotify.example/"),
         ("json://hooks.example/policyalerts", "policyalerts", "json://hooks.example/"),
+        ("json://hooks.example/mysecretpath/hooks/x", "mysecretpath", "json://hooks.example/"),
     ],
 )
 def test_an_ntfy_topic_or_gotify_token_is_never_shown(url, secret, shown):

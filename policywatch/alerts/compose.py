@@ -248,7 +248,9 @@ def when(stamp: str) -> str:
 # href must not carry a label or a mention of its own into a chat message.
 _URL_BREAKERS = {c: f"%{ord(c):02X}" for c in " ()<>|"}
 # Discord pings the whole server for `@everyone` and `@here` wherever they stand, in a
-# link's text too; `%40` is the same `@` to the site the link leads to.
+# link's text too; in a path or query `%40` is the same `@` to the site the link leads
+# to. A user name in a page's link (`https://a@everyone.example/`) is mangled instead: a
+# ping of the seller's whole server is worse than a broken link browsers warn about anyway.
 _MASS_MENTION = re.compile(r"@(?=(?i:everyone|here))")
 
 
