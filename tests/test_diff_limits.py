@@ -156,3 +156,22 @@ def test_a_page_saying_one_thing_hundreds_of_times_is_diffed_as_one_replaced_run
     assert {c.kind for c in changes} == {"removed", "added"}  # the run, replaced whole
     assert len(changes) > 1000  # an exact alignment pairs most of it: 240-360 changes
     assert not any("30 days" in (c.old or c.new or "") for c in changes)  # outside the run
+
+
+def test_a_long_table_of_repeated_cells_still_shows_just_the_cells_that_changed():
+    """400 rows answering "Yes." pair past MAX_EQUAL_PAIRS, but their distinct rows anchor
+    the match: the two cells turned to "No." are the whole change, not the whole table."""
+    spec = PageSpec(id="fees", url="https://example.com/fees", select="#full-help-page")
+    old = [item for i in range(400) for item in (f"Category {i} fee applies.", "Yes.")]
+    new = [*old[:3], "No.", *old[4:-1], "No."]
+    before, after = (extract_document(repeated("li", rows), spec, spec.url) for rows in (old, new))
+
+    diff = diff_documents(before, after, page_id="fees", old_id="a", new_id="b")
+
+    changes = [c for section in diff.sections for c in section.changes]
+    assert sorted((c.kind, c.old or c.new) for c in changes) == [
+        ("added", "No."),
+        ("added", "No."),
+        ("removed", "Yes."),
+        ("removed", "Yes."),
+    ]

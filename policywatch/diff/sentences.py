@@ -116,8 +116,9 @@ def _sentences(block: Block, split: Callable[[str], list[str]]) -> list[str]:
 # Pairs of equal items (each item of one side against each equal one of the other) past
 # which SequenceMatcher's exact matching takes cubic time: a page repeating one sentence
 # 2,000 times took 98 s to diff. A real policy repeats a sentence a few times; past this
-# (some 300 repeats a side), the run is one replacement, whose sentences are then paired
-# within MAX_PAIRING_CELLS like any other's.
+# (some 300 repeats a side) the most repeated items only extend matches (autojunk), and
+# if the rest still pair past it, the run is one replacement, whose sentences are then
+# paired within MAX_PAIRING_CELLS like any other's.
 MAX_EQUAL_PAIRS = 100_000
 
 
@@ -136,15 +137,22 @@ def opcodes(old: Sequence[Hashable], new: Sequence[Hashable]) -> list[Opcode]:
             # index, so SequenceMatcher would match exactly the runs of equal items.
             return _in_place_opcodes(old, new)
     if old and new:
-        if len(old) * len(new) > MAX_EQUAL_PAIRS and _equal_pairs(old, new) > MAX_EQUAL_PAIRS:
+        crowded = len(old) * len(new) > MAX_EQUAL_PAIRS and _equal_pairs(old, new) > MAX_EQUAL_PAIRS
+        if crowded and _equal_pairs(old, new, popular_too=False) > MAX_EQUAL_PAIRS:
             return [("replace", 0, len(old), 0, len(new))]
-        return SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+        # Crowded, the items repeated most (a table's "Yes" cells) only extend the matches
+        # the others anchor, as SequenceMatcher's autojunk has them do.
+        return SequenceMatcher(None, old, new, autojunk=crowded).get_opcodes()
     return [("delete" if old else "insert", 0, len(old), 0, len(new))]
 
 
-def _equal_pairs(old: Sequence[Hashable], new: Sequence[Hashable]) -> int:
+def _equal_pairs(
+    old: Sequence[Hashable], new: Sequence[Hashable], *, popular_too: bool = True
+) -> int:
+    """Pairs of equal items; without `popular_too`, those autojunk leaves to match."""
     counts = Counter(new)
-    return sum(counts[item] for item in old)
+    most = len(new) if popular_too or len(new) < 200 else len(new) // 100 + 1
+    return sum(counts[item] for item in old if counts[item] <= most)
 
 
 def _in_place_opcodes(old: Sequence[Hashable], new: Sequence[Hashable]) -> list[Opcode]:
