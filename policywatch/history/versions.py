@@ -57,7 +57,9 @@ class Versions:
         becomes the latest, and the next poll records the live page after it.
 
         Content already stored for this page becomes an episode naming that version (no
-        second raw copy); new content gets its blobs and a version record written first.
+        second raw copy), unless it is an import placed before that version, which is
+        stored in full (an episode is read after the version it repeats); new content gets
+        its blobs and a version record written first.
         Recording the same snapshot id again stores nothing new (alerts are still
         de-duplicated by key).
         """

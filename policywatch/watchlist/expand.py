@@ -20,7 +20,7 @@ from policywatch.fetch import netpolicy
 from policywatch.models import Config, Defaults, PageSpec, Rule, Settle, Severity, Validity
 from policywatch.watchlist import checks, schema
 from policywatch.watchlist.checks import Invalid, did_you_mean
-from policywatch.watchlist.envvars import expand, unset
+from policywatch.watchlist.envvars import ENV_REF, expand, unset
 from policywatch.watchlist.profiles import (
     MARKETPLACES,
     NO_PROFILE,
@@ -220,8 +220,10 @@ def _headers(model: schema.Page, i: int, env: Mapping[str, str] | None) -> dict[
         try:
             headers[name] = checks.header_value(value)
         except Invalid as exc:
+            names = ", ".join(ENV_REF.findall(raw))
             raise Invalid(
-                f"{exc}: a variable it takes from the environment holds a line break", loc=at
+                f"{exc}: {names} from the environment holds a line break (a CRLF .env file?)",
+                loc=at,
             ) from None
     return headers
 
