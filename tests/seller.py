@@ -94,3 +94,10 @@ def conduct_seller(tmp_path: Path, server: PageServer, **page: Any) -> Seller:
     entry = {"id": "conduct", "url": server.url("/conduct"), **SELLER_CENTRAL_PARTS, **page}
     entry.setdefault("fetch", "http")
     return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", [entry]))
+
+
+def hooked_seller(tmp_path: Path, page_id: str, url: str, hook_url: str) -> Seller:
+    """A seller watching one page, whose alerts go to one webhook route named `hook`."""
+    pages = pages_at({page_id: url})
+    route = {"name": "hook", "url": hook_url}
+    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Literal
+from typing import Literal, Self
 
 Trickle = Literal["headers", "body", "chunked"]
 
@@ -23,12 +23,11 @@ CHUNKED_HEAD = (
 )
 
 
-class SlowPeer:
-    """`SlowPeer("body").start()`, then fetch `peer.url`; every connection trickles."""
+class RawPeer:
+    """A server on loopback that speaks raw bytes, each connection in a thread of its own;
+    subclasses say what it answers (`_serve`)."""
 
-    def __init__(self, trickle: Trickle, every: float = 1.0) -> None:
-        self.trickle = trickle
-        self.every = every  # seconds between two sends
+    def __init__(self) -> None:
         self.connections = 0
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -36,10 +35,10 @@ class SlowPeer:
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/policy"
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
 
-    def start(self) -> SlowPeer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -56,6 +55,22 @@ class SlowPeer:
                 continue
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class SlowPeer(RawPeer):
+    """`SlowPeer("body").start()`, then fetch `peer.url`; every connection trickles."""
+
+    def __init__(self, trickle: Trickle, every: float = 1.0) -> None:
+        super().__init__()
+        self.trickle = trickle
+        self.every = every  # seconds between two sends
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/policy"
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:

@@ -18,7 +18,7 @@ from policywatch.document.extract import extract_document
 from policywatch.models import PageSpec
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import PageServer
-from tests.seller import Seller, pages_at, write_watchlist
+from tests.seller import Seller, hooked_seller
 
 SHORT_OLD = "You may contact buyers within 30 days."
 SHORT_NEW = "You may contact buyers within 14 days."
@@ -59,9 +59,7 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def watching(tmp_path: Path, pageserver: PageServer, webhook: HttpReceiver, body: str) -> Seller:
     pageserver.route("/terms", body)
-    pages = pages_at({"terms": pageserver.url("/terms")})
-    route = {"name": "hook", "url": webhook.url()}
-    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    return hooked_seller(tmp_path, "terms", pageserver.url("/terms"), webhook.url())
 
 
 def test_a_sentence_with_more_distinct_words_than_fit_the_word_map_is_still_diffed_and_stored(

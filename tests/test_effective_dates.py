@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import WallClock
 from tests.notify_receivers import HttpReceiver
 from tests.pageserver import PageServer
-from tests.seller import CONDUCT, Seller, pages_at, write_watchlist
+from tests.seller import CONDUCT, Seller, hooked_seller, pages_at, write_watchlist
 
 OLD_LINE = "<li>Not send unsolicited or inappropriate communications</li>"
 
@@ -35,9 +35,7 @@ def webhook() -> Iterator[HttpReceiver]:
 @pytest.fixture
 def watched(tmp_path: Path, pageserver: PageServer, webhook: HttpReceiver) -> Seller:
     pageserver.route("/conduct", CONDUCT)
-    pages = pages_at({"conduct": pageserver.url("/conduct")})
-    route = {"name": "hook", "url": webhook.url()}
-    return Seller(tmp_path, write_watchlist(tmp_path / "watchlist.yaml", pages, notify=[route]))
+    return hooked_seller(tmp_path, "conduct", pageserver.url("/conduct"), webhook.url())
 
 
 def test_the_alert_and_every_diff_format_say_when_the_new_wording_takes_effect_and_only_that(

@@ -9,42 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-import threading
+
+from tests.slowpeer import RawPeer
 
 SECRET = "INTERNAL-SECRET-OF-THIS-MACHINE"
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's
 
 
-class WebSocketPeer:
+class WebSocketPeer(RawPeer):
     """`WebSocketPeer().start()`; `handshakes` lists the request line of each one received."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.handshakes: list[str] = []
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._listener.getsockname()[1]
-
-    def start(self) -> WebSocketPeer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
