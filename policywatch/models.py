@@ -316,6 +316,14 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class SkippedRoute:
+    """A notify route left out for want of its ${VARS}, and the line that says so."""
+
+    name: str
+    said: str  # "watchlist.yaml:12: notify route 'email' skipped: SMTP_USER not set"
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     pages: tuple[PageSpec, ...]
@@ -326,7 +334,7 @@ class Config:
     # (the built-ins and yours), "own" (`builtin: false`), "list" (a plain list: it replaces them).
     rules_from: Literal["builtin", "added", "own", "list"] = "builtin"
     # Optional routes left out until their ${VARS} are set: `validate` and `run` say so, once.
-    skipped_routes: tuple[str, ...] = ()
+    skipped_routes: tuple[SkippedRoute, ...] = ()
 
     def page(self, page_id: str) -> PageSpec | None:
         for page in self.pages:

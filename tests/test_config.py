@@ -67,7 +67,7 @@ def test_the_shipped_watchlist_validates_on_a_machine_with_no_secrets_set():
         "business-solutions-agreement",
     ]
     assert config.routes == ()
-    skipped = "\n".join(config.skipped_routes)
+    skipped = "\n".join(route.said for route in config.skipped_routes)
     assert "'email' skipped" in skipped and "SMTP_PASSWORD" in skipped
     assert "'slack' skipped" in skipped and "'discord' skipped" in skipped
 
@@ -518,7 +518,7 @@ def test_an_optional_route_skips_quietly_only_while_its_variables_are_missing(tm
 
     waiting = load(tmp_path, text, env={"DISCORD_ID": "42"})
     assert waiting.routes == ()
-    assert "DISCORD_TOKEN not set" in waiting.skipped_routes[0]
+    assert "DISCORD_TOKEN not set" in waiting.skipped_routes[0].said
     routes = load(tmp_path, text, env={"DISCORD_ID": "42", "DISCORD_TOKEN": "abc"}).routes
     assert [r.url for r in routes] == ["discord://42/abc"]
 

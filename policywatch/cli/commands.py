@@ -23,7 +23,7 @@ from policywatch.errors import UsageError
 from policywatch.views import terminal
 
 if TYPE_CHECKING:
-    from policywatch.models import Config
+    pass
 
 
 # --------------------------------------------------------------------------- commands
@@ -160,9 +160,8 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     from policywatch.redact import redact
 
     config = load_watchlist(args)
-    waiting = _waiting_routes(config, args.route)
-    if not waiting and not config.routes:  # a name matching none, and no route to send to
-        waiting = _waiting_routes(config, None)
+    # What validate says of the routes asked for that wait for their ${VARS}, in its words.
+    waiting = [s.said for s in config.skipped_routes if args.route in (None, s.name)]
     if waiting and not any(args.route in (None, route.name) for route in config.routes):
         raise UsageError(
             "\n  ".join(["nothing to test yet:", *waiting]),
@@ -183,12 +182,6 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     if waiting and args.route is None:
         emit("\n".join(waiting))
     return 1 if failed else 0
-
-
-def _waiting_routes(config: Config, name: str | None) -> list[str]:
-    """What `validate` says of the optional routes still waiting for their ${VARS} (of the
-    route named, if one is), so notify-test says why a route is not tested, in its words."""
-    return [line for line in config.skipped_routes if name is None or f" {name!r} " in line]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

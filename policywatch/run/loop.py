@@ -164,7 +164,7 @@ class Loop:
             },
         )
         for skipped in self.config.skipped_routes:
-            log.warning(skipped)
+            log.warning(skipped.said)
         while not self.stop.is_set():
             try:
                 self._turn()

@@ -64,7 +64,7 @@ def describe(config: Config) -> str:
             alerts = "alerts as they happen too" if route.instant else "no alerts between digests"
             lines.append(f"      digest {describe_schedule(route.digest)}; {alerts}")
     # Listed, not warned about: an optional route is one its owner chose to switch on later.
-    lines += [f"  {skipped}" for skipped in config.skipped_routes]
+    lines += [f"  {skipped.said}" for skipped in config.skipped_routes]
     lines.append(_rules_heading(config))
     lines += [
         f"  rule {rule.name}  {rule.severity}  {rule.language or 'any language'}"

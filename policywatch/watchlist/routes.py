@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from policywatch.atomic import atomic_write
-from policywatch.models import Route, Severity, sha256_hex
+from policywatch.models import Route, Severity, SkippedRoute, sha256_hex
 from policywatch.watchlist import schema
 from policywatch.watchlist.checks import Invalid
 from policywatch.watchlist.envvars import ENV_REF, expand, unset
@@ -163,7 +163,7 @@ def _route(
     env: Mapping[str, str],
     file: str,
     lines: Callable[..., int],
-    skipped: list[str],
+    skipped: list[SkippedRoute],
     cache: AcceptedUrls,
     sends: bool,
 ) -> Route | None:
@@ -176,9 +176,8 @@ def _route(
     if missing:
         if model.optional or not sends:
             names = ", ".join(missing)
-            skipped.append(
-                f"{file}:{lines(('notify', i))}: notify route {name!r} skipped: {names} not set"
-            )
+            said = f"{file}:{lines(('notify', i))}: notify route {name!r} skipped: {names} not set"
+            skipped.append(SkippedRoute(name, said))
             return None
         raise unset(missing, at, " (or mark the route `optional: true` to skip it until then)")
     if not _apprise_accepts(url, cache):
@@ -210,11 +209,11 @@ def build_routes(
     file: str,
     lines: Callable[..., int],
     sends: bool = True,
-) -> tuple[tuple[Route, ...], tuple[str, ...]]:
+) -> tuple[tuple[Route, ...], tuple[SkippedRoute, ...]]:
     """The routes to deliver to, each with a name no other route has, and the optional routes
     skipped for want of their variables."""
     routes: list[Route] = []
-    skipped: list[str] = []
+    skipped: list[SkippedRoute] = []
     cache = AcceptedUrls()
     for i, model in enumerate(models):
         route = _route(model, i, env, file, lines, skipped, cache, sends)
