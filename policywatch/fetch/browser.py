@@ -180,7 +180,11 @@ class BrowserFetcher(Closing):
         async with self._slots:
             started = time.monotonic()
             outcome = await self._read(page, executable, started, quick=recognise is not None)
-            if outcome.quick and not await asyncio.to_thread(_recognised, recognise, outcome):
+            if (
+                recognise is not None
+                and outcome.quick
+                and not await asyncio.to_thread(_recognised, recognise, outcome)
+            ):
                 log.debug("page=%s quick read is not the version held; reading in full", page.id)
                 outcome = await self._read(page, executable, started, quick=False)
             answer.set_result(outcome)
@@ -305,10 +309,10 @@ class BrowserFetcher(Closing):
             await _quietly(playwright.stop())
 
 
-def _recognised(recognise: Recognise | None, quick_read: FetchResult) -> bool:
+def _recognised(recognise: Recognise, quick_read: FetchResult) -> bool:
     """Whether the caller's test knows the quick read; one that fails to answer does not."""
     try:
-        return recognise is not None and recognise(quick_read)
+        return recognise(quick_read)
     except Exception:  # the full read is always the safe answer
         log.exception("recognising a quick read failed; reading the page in full")
         return False

@@ -76,7 +76,7 @@ class Versions:
         base_row = base and page.by_id[base.of or base.snap.id]
         # An episode is read after the version it repeats: an import placed before that
         # version (an old copy of wording stored later) is stored in full instead.
-        if base_row is not None and (at is None or _position(rows, base_row) < at):
+        if base_row is not None and (at is None or rows.index(base_row) < at):
             stored = snapshot_from(snap.to_dict(), base_row.snap)
             row = Row(when, stored, base_row.snap.id)
         else:
@@ -129,7 +129,3 @@ class Versions:
             if snapshot_id in page.by_id:
                 return page
         raise KeyError(f"no snapshot {snapshot_id}")
-
-
-def _position(rows: Sequence[Row], row: Row) -> int:
-    return next(i for i, other in enumerate(rows) if other is row)

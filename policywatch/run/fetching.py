@@ -21,7 +21,7 @@ from policywatch.models import Config, PageSpec
 
 log = logging.getLogger("policywatch.pipeline")  # the name operators filter on
 
-# A page read quickly is still read in full at least this often (see `recognises`).
+# A page read quickly is still read in full at least this often (see `may_read_quickly`).
 FULL_READ_EVERY = timedelta(days=1)
 
 
@@ -51,7 +51,7 @@ def conditional_job(store: Store, page: PageSpec) -> tuple[PageSpec, str | None,
 @dataclass(frozen=True)
 class Known:
     """The version we held when the check started, its cleaned-body fingerprint, and when
-    the browser last read the page in full (not quickly; see `recognises`)."""
+    the browser last read the page in full (not quickly; see `may_read_quickly`)."""
 
     fingerprint: str | None = None
     snapshot_id: str | None = None
